@@ -1,0 +1,31 @@
+//! Embeds the built-in plugins from `plugins/dist/*.wasm` into the binary.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let dist = manifest_dir.join("../plugins/dist");
+    println!("cargo:rerun-if-changed={}", dist.display());
+
+    let mut plugins: Vec<(String, PathBuf)> = std::fs::read_dir(&dist)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", dist.display()))
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let name = path.file_name()?.to_str()?.strip_suffix(".wasm")?.to_string();
+            Some((name, path.canonicalize().ok()?))
+        })
+        .collect();
+    plugins.sort();
+
+    let mut code = String::from("/// The built-in plugins: name and component bytes.\n");
+    code.push_str("pub static BUILT_IN_PLUGINS: &[(&str, &[u8])] = &[\n");
+    for (name, path) in &plugins {
+        println!("cargo:rerun-if-changed={}", path.display());
+        writeln!(code, "    ({name:?}, include_bytes!({:?})),", path.display().to_string()).unwrap();
+    }
+    code.push_str("];\n");
+
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("built_in_plugins.rs");
+    std::fs::write(out, code).unwrap();
+}

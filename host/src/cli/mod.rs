@@ -1,0 +1,86 @@
+//! The command line: argument parsing and one module per command.
+
+mod options;
+mod plugins;
+mod table;
+
+use crate::plugin::contract::{SUPPORTED_VERSIONS, WIT_PACKAGE, WIT_VERSION};
+use clap::{Parser, Subcommand, ValueEnum};
+use options::PluginOptions;
+use std::process::ExitCode;
+use std::sync::LazyLock;
+
+/// `salve --version`: the version, the plugin ABI it loads, and the runtime.
+static LONG_VERSION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}\nplugin ABI: {WIT_PACKAGE}@{WIT_VERSION} (loads {SUPPORTED_VERSIONS})\nruntime: wasmtime 48",
+        env!("CARGO_PKG_VERSION")
+    )
+});
+
+/// Patch vulnerable packages inside container images; every ecosystem and scanner format is a
+/// sandboxed WebAssembly plugin.
+#[derive(Debug, Parser)]
+#[command(name = "salve", version, long_version = LONG_VERSION.as_str(), max_term_width = 100)]
+pub struct Cli {
+    /// Where plugins come from and the limits they run under.
+    #[command(flatten)]
+    plugin_options: PluginOptions,
+
+    /// What to do.
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// salve's commands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List, inspect and check plugins.
+    Plugins {
+        /// What to do with plugins.
+        #[command(subcommand)]
+        command: plugins::PluginsCommand,
+    },
+}
+
+/// How a command prints its result.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// JSON for programs.
+    Json,
+}
+
+/// Runs salve with the process's arguments and returns its exit code.
+pub fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one parsed command line.
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Plugins { command } => plugins::run(command, &cli.plugin_options),
+    }
+}
+
+/// Logs to stderr; `SALVE_LOG` sets the filter (default: warnings and errors).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SALVE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}

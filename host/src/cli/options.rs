@@ -1,0 +1,85 @@
+//! Options every command shares: plugin sources, call limits and the compiled-code cache.
+
+use crate::plugin::limits::{parse_bytes, parse_duration};
+use crate::plugin::{Limits, PluginCatalog, PluginRuntime, PluginSearch, RuntimeOptions};
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where plugins come from, what they may use, and where their compiled code is kept.
+#[derive(Debug, Args)]
+pub struct PluginOptions {
+    /// Load an extra plugin (a .wasm file, or a folder of them); repeatable. A plugin with the
+    /// name of a built-in one replaces it.
+    #[arg(long = "plugin", value_name = "PATH", global = true)]
+    plugins: Vec<PathBuf>,
+
+    /// Wall-clock time one plugin call may take [default: 30s].
+    #[arg(long, value_name = "DURATION", env = "SALVE_PLUGIN_TIMEOUT", global = true,
+          value_parser = parse_duration)]
+    plugin_timeout: Option<Duration>,
+
+    /// WebAssembly fuel one plugin call may burn, about one unit per instruction
+    /// [default: 20000000000].
+    #[arg(long, value_name = "UNITS", env = "SALVE_PLUGIN_FUEL", global = true)]
+    plugin_fuel: Option<u64>,
+
+    /// Memory a plugin may grow to [default: 1GiB].
+    #[arg(long, value_name = "SIZE", env = "SALVE_PLUGIN_MEMORY", global = true,
+          value_parser = parse_bytes)]
+    plugin_memory: Option<u64>,
+
+    /// Largest input passed to one plugin call [default: 256MiB].
+    #[arg(long, value_name = "SIZE", env = "SALVE_PLUGIN_MAX_INPUT", global = true,
+          value_parser = parse_bytes)]
+    plugin_max_input: Option<u64>,
+
+    /// Largest output accepted from one plugin call [default: 128MiB].
+    #[arg(long, value_name = "SIZE", env = "SALVE_PLUGIN_MAX_OUTPUT", global = true,
+          value_parser = parse_bytes)]
+    plugin_max_output: Option<u64>,
+
+    /// Folder for compiled plugin code [default: ~/.cache/salve].
+    #[arg(long, value_name = "DIR", env = "SALVE_CACHE_DIR", global = true)]
+    cache_dir: Option<PathBuf>,
+
+    /// Compile plugins in memory and neither read nor write the compiled-code cache.
+    #[arg(long, global = true)]
+    no_cache: bool,
+}
+
+impl PluginOptions {
+    /// The limits the options ask for, each defaulting to [`Limits::default`].
+    pub fn limits(&self) -> Limits {
+        let defaults = Limits::default();
+        Limits {
+            deadline: self.plugin_timeout.unwrap_or(defaults.deadline),
+            fuel: self.plugin_fuel.unwrap_or(defaults.fuel),
+            memory_bytes: self.plugin_memory.unwrap_or(defaults.memory_bytes),
+            input_bytes: self.plugin_max_input.unwrap_or(defaults.input_bytes),
+            output_bytes: self.plugin_max_output.unwrap_or(defaults.output_bytes),
+        }
+    }
+
+    /// The compiled-code cache folder, unless `--no-cache`.
+    fn cache_dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        self.cache_dir
+            .clone()
+            .or_else(|| dirs::cache_dir().map(|dir| dir.join("salve")))
+    }
+
+    /// The runtime and the plugins these options describe.
+    pub fn catalog(&self) -> anyhow::Result<PluginCatalog> {
+        let runtime = PluginRuntime::new(RuntimeOptions {
+            limits: self.limits(),
+            cache_dir: self.cache_dir(),
+        })
+        .context("starting the plugin runtime")?;
+        let search = PluginSearch::from_environment(self.plugins.clone());
+        Ok(PluginCatalog::new(runtime, &search)?)
+    }
+}

@@ -1,0 +1,5 @@
+//! The `salve` command.
+
+fn main() -> std::process::ExitCode {
+    salve::cli::main()
+}

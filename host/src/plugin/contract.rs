@@ -1,0 +1,245 @@
+//! Checking a component against the plugin contract before it is ever instantiated: what it
+//! imports, which `salve:plugin` interface it exports, and at which WIT version.
+
+use super::error::PluginError;
+use serde::Serialize;
+use std::fmt;
+use wasmtime::Engine;
+use wasmtime::component::Component;
+use wasmtime::component::types::{ComponentItem, Type};
+
+/// The WIT package every plugin exports an interface of.
+pub const WIT_PACKAGE: &str = "salve:plugin";
+
+/// The version of the WIT package this host was built with.
+pub const WIT_VERSION: &str = "0.1.0";
+
+/// The versions this host can load, as people write them.
+pub const SUPPORTED_VERSIONS: &str = "0.1.x";
+
+/// What a plugin is, by the interface it exports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PluginKind {
+    /// Exports `salve:plugin/scanner`: reads a scanner's reports.
+    Scanner,
+    /// Exports `salve:plugin/ecosystem`: knows a package ecosystem.
+    Ecosystem,
+}
+
+impl PluginKind {
+    /// The interface's name inside the WIT package.
+    pub fn interface(self) -> &'static str {
+        match self {
+            PluginKind::Scanner => "scanner",
+            PluginKind::Ecosystem => "ecosystem",
+        }
+    }
+
+    /// The world a plugin of this kind targets.
+    pub fn world(self) -> &'static str {
+        match self {
+            PluginKind::Scanner => "scanner-plugin",
+            PluginKind::Ecosystem => "ecosystem-plugin",
+        }
+    }
+}
+
+impl fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.interface())
+    }
+}
+
+/// What the contract check learned about a component.
+#[derive(Clone, Debug)]
+pub struct Contract {
+    /// Scanner or ecosystem.
+    pub kind: PluginKind,
+    /// The exported interface's full name, e.g. `salve:plugin/scanner@0.1.0`.
+    pub export: String,
+    /// The WIT package version the plugin was built against.
+    pub wit_version: String,
+    /// The exported functions with their signatures, in WIT-like notation.
+    pub functions: Vec<String>,
+    /// Imports that carry only type definitions (`salve:plugin/types`), satisfied by empty
+    /// instances; a plugin imports no functions.
+    pub type_imports: Vec<String>,
+}
+
+/// Checks that `component` imports no functions and exports exactly one compatible salve
+/// interface.
+pub fn check(engine: &Engine, plugin: &str, component: &Component) -> Result<Contract, PluginError> {
+    let ty = component.component_type();
+    let mut type_imports = Vec::new();
+    let mut refused = Vec::new();
+    for (name, item) in ty.imports(engine) {
+        if is_types_only_import(engine, name, &item.ty) {
+            type_imports.push(name.to_string());
+        } else {
+            refused.push(name.to_string());
+        }
+    }
+    if !refused.is_empty() {
+        return Err(PluginError::Imports {
+            plugin: plugin.to_string(),
+            imports: refused,
+        });
+    }
+
+    let mut found = Vec::new();
+    let mut exports = Vec::new();
+    for (name, item) in ty.exports(engine) {
+        exports.push(name.to_string());
+        let Some((interface, version)) = parse_export_name(name) else {
+            continue;
+        };
+        let kind = match interface {
+            "scanner" => PluginKind::Scanner,
+            "ecosystem" => PluginKind::Ecosystem,
+            _ => continue,
+        };
+        if !is_supported(version) {
+            return Err(PluginError::Version {
+                plugin: plugin.to_string(),
+                found: format!("{WIT_PACKAGE}@{version}"),
+            });
+        }
+        let ComponentItem::ComponentInstance(instance) = item.ty else {
+            continue;
+        };
+        let functions = instance
+            .exports(engine)
+            .filter_map(|(function, item)| match item.ty {
+                ComponentItem::ComponentFunc(func) => {
+                    let params: Vec<String> = func
+                        .params()
+                        .map(|(param, ty)| format!("{param}: {}", type_name(&ty)))
+                        .collect();
+                    let results: Vec<String> = func.results().map(|ty| type_name(&ty)).collect();
+                    let arrow = if results.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" -> {}", results.join(", "))
+                    };
+                    Some(format!("{function}: func({}){arrow}", params.join(", ")))
+                }
+                _ => None,
+            })
+            .collect();
+        found.push(Contract {
+            kind,
+            export: name.to_string(),
+            wit_version: version.to_string(),
+            functions,
+            type_imports: type_imports.clone(),
+        });
+    }
+
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(PluginError::NoInterface {
+            plugin: plugin.to_string(),
+            exports,
+        }),
+        _ => Err(PluginError::Load {
+            plugin: plugin.to_string(),
+            reason: format!(
+                "it exports both {} and {}; a plugin is either a scanner or an ecosystem",
+                found[0].export, found[1].export
+            ),
+        }),
+    }
+}
+
+/// True for an import of a compatible `salve:plugin/types` that defines types and nothing else:
+/// exported interfaces that `use` shared types import them this way.
+fn is_types_only_import(engine: &Engine, name: &str, item: &ComponentItem) -> bool {
+    let Some(("types", version)) = parse_export_name(name) else {
+        return false;
+    };
+    let ComponentItem::ComponentInstance(instance) = item else {
+        return false;
+    };
+    is_supported(version)
+        && instance
+            .exports(engine)
+            .all(|(_, export)| matches!(export.ty, ComponentItem::Type(_)))
+}
+
+/// Splits `salve:plugin/<interface>@<version>` into interface and version.
+fn parse_export_name(name: &str) -> Option<(&str, &str)> {
+    let rest = name.strip_prefix(WIT_PACKAGE)?.strip_prefix('/')?;
+    rest.split_once('@')
+}
+
+/// True when a plugin built against `version` can run on this host: for a `0.x` package the
+/// minor version must match, as semver's rules for pre-1.0 versions say.
+fn is_supported(version: &str) -> bool {
+    let mut ours = WIT_VERSION.split('.');
+    let mut theirs = version.split('.');
+    ours.next() == theirs.next() && ours.next() == theirs.next()
+}
+
+/// A component-model type in WIT-like notation.
+fn type_name(ty: &Type) -> String {
+    match ty {
+        Type::Bool => "bool".into(),
+        Type::S8 => "s8".into(),
+        Type::U8 => "u8".into(),
+        Type::S16 => "s16".into(),
+        Type::U16 => "u16".into(),
+        Type::S32 => "s32".into(),
+        Type::U32 => "u32".into(),
+        Type::S64 => "s64".into(),
+        Type::U64 => "u64".into(),
+        Type::Float32 => "f32".into(),
+        Type::Float64 => "f64".into(),
+        Type::Char => "char".into(),
+        Type::String => "string".into(),
+        Type::List(list) => format!("list<{}>", type_name(&list.ty())),
+        Type::Option(option) => format!("option<{}>", type_name(&option.ty())),
+        Type::Result(result) => format!(
+            "result<{}, {}>",
+            result.ok().map_or("_".into(), |ty| type_name(&ty)),
+            result.err().map_or("_".into(), |ty| type_name(&ty))
+        ),
+        Type::Tuple(tuple) => format!(
+            "tuple<{}>",
+            tuple.types().map(|ty| type_name(&ty)).collect::<Vec<_>>().join(", ")
+        ),
+        Type::Record(record) => format!(
+            "record {{ {} }}",
+            record.fields().map(|field| field.name).collect::<Vec<_>>().join(", ")
+        ),
+        Type::Enum(enumeration) => format!(
+            "enum {{ {} }}",
+            enumeration.names().collect::<Vec<_>>().join(", ")
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_names_split_into_interface_and_version() {
+        assert_eq!(
+            parse_export_name("salve:plugin/scanner@0.1.0"),
+            Some(("scanner", "0.1.0"))
+        );
+        assert_eq!(parse_export_name("salve:other/scanner@0.1.0"), None);
+        assert_eq!(parse_export_name("salve:plugin/scanner"), None);
+    }
+
+    #[test]
+    fn pre_one_versions_must_match_major_and_minor() {
+        assert!(is_supported("0.1.0"));
+        assert!(is_supported("0.1.7"));
+        assert!(!is_supported("0.2.0"));
+        assert!(!is_supported("1.1.0"));
+        assert!(!is_supported("0"));
+    }
+}

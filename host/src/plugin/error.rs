@@ -1,0 +1,112 @@
+//! What can go wrong loading or calling a plugin, each naming the plugin and what to do.
+
+use super::contract::{SUPPORTED_VERSIONS, WIT_VERSION};
+use super::limits::LimitKind;
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// An error from the plugin runtime.
+#[derive(Debug, Error)]
+pub enum PluginError {
+    /// No plugin of that name is known.
+    #[error("no plugin named {name:?}; known plugins: {known}")]
+    NotFound {
+        /// The name asked for.
+        name: String,
+        /// The names that exist, comma-separated.
+        known: String,
+    },
+
+    /// The plugin file could not be read.
+    #[error("cannot read plugin file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+
+    /// The bytes are not a component wasmtime can compile, or fail another load-time check.
+    #[error("plugin {plugin} cannot be loaded: {reason}")]
+    Load {
+        /// The plugin.
+        plugin: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// The component imports something; salve plugins may import nothing.
+    #[error(
+        "plugin {plugin} cannot be loaded: it imports {}; salve grants plugins no imports \
+         (no WASI filesystem, network, clock or environment), so rebuild it without them",
+        imports.join(", ")
+    )]
+    Imports {
+        /// The plugin.
+        plugin: String,
+        /// Every import the component declares.
+        imports: Vec<String>,
+    },
+
+    /// The component exports a salve interface of an incompatible WIT version.
+    #[error(
+        "plugin {plugin} was built for {found}, but this salve supports salve:plugin@{SUPPORTED_VERSIONS} \
+         (built with {WIT_VERSION}); rebuild the plugin with a matching salve-plugin-sdk, or use a \
+         salve release that supports {found}"
+    )]
+    Version {
+        /// The plugin.
+        plugin: String,
+        /// The package and version it was built for.
+        found: String,
+    },
+
+    /// The component exports no salve interface at all.
+    #[error(
+        "plugin {plugin} exports neither salve:plugin/scanner nor salve:plugin/ecosystem \
+         (it exports: {}); build it with salve-plugin-sdk's export_scanner! or export_ecosystem!",
+        if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") }
+    )]
+    NoInterface {
+        /// The plugin.
+        plugin: String,
+        /// What it does export.
+        exports: Vec<String>,
+    },
+
+    /// A call broke one of the limits.
+    #[error(
+        "plugin {plugin} was stopped in `{call}`: it exceeded the {limit}{}",
+        limit.setting().map(|s| format!("; raise it with {s} if the plugin is trusted")).unwrap_or_default()
+    )]
+    Limit {
+        /// The plugin.
+        plugin: String,
+        /// The function called.
+        call: &'static str,
+        /// The limit broken.
+        limit: LimitKind,
+    },
+
+    /// The plugin trapped (a panic, an abort, a bug).
+    #[error("plugin {plugin} failed in `{call}`: {message}")]
+    Trap {
+        /// The plugin.
+        plugin: String,
+        /// The function called.
+        call: &'static str,
+        /// What wasmtime reported.
+        message: String,
+    },
+
+    /// The plugin ran fine and returned an error of its own (a malformed report, say).
+    #[error("plugin {plugin} rejected the input in `{call}`: {message}")]
+    Rejected {
+        /// The plugin.
+        plugin: String,
+        /// The function called.
+        call: &'static str,
+        /// The plugin's message.
+        message: String,
+    },
+}

@@ -1,0 +1,27 @@
+//! The plugin runtime: loads WebAssembly components and runs them in a sandbox.
+//!
+//! Plugins import nothing; every call runs in a fresh instance under a wall-clock deadline, a
+//! fuel budget, a memory cap, and caps on input and output size ([`Limits`]). Compiled code is
+//! cached per component and engine ([`cache`]). Plugins come from the binary and from the
+//! user's folders ([`sources`]).
+
+mod budget;
+pub mod cache;
+mod catalog;
+pub mod contract;
+mod engine;
+mod error;
+pub mod limits;
+mod runtime;
+mod scanner;
+pub mod sources;
+pub mod types;
+
+pub use budget::{List, Text};
+pub use catalog::{LoadedEntry, PluginCatalog};
+pub use contract::PluginKind;
+pub use error::PluginError;
+pub use limits::{LimitKind, Limits};
+pub use runtime::{CacheOutcome, Plugin, PluginInfo, PluginRuntime, RuntimeOptions};
+pub use scanner::Scanner;
+pub use sources::{PluginEntry, PluginSearch, PluginSource};

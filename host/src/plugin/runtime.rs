@@ -1,0 +1,496 @@
+//! Loading plugins (compile or cache, contract check, pre-instantiation) and calling them under
+//! the limits.
+
+use super::budget::{OutputBudget, Text};
+use super::cache::CompiledCache;
+use super::contract::{self, Contract, PluginKind};
+use super::engine::{EpochTicker, build_engine, deadline_ticks};
+use super::error::PluginError;
+use super::limits::{LimitKind, Limits, MAX_WASM_STACK};
+use super::sources::PluginSource;
+use super::types::{EcosystemInfo, ScannerInfo};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use wasmtime::component::{
+    Component, ComponentExportIndex, ComponentNamedList, InstancePre, Lift, Linker, Lower,
+};
+use wasmtime::{Engine, ResourceLimiter, Store, Trap};
+
+/// How the runtime is set up.
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeOptions {
+    /// Limits for every call.
+    pub limits: Limits,
+    /// The compiled-code cache's folder; `None` compiles every plugin in memory.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// What the runtime shares with every plugin it loaded.
+struct Shared {
+    /// The engine all plugins run on.
+    engine: Engine,
+    /// Limits for every call.
+    limits: Limits,
+    /// Keeps the epoch advancing while any plugin may be called.
+    _ticker: EpochTicker,
+}
+
+/// The plugin runtime: one engine, its limits and its compiled-code cache.
+pub struct PluginRuntime {
+    /// Shared with loaded plugins.
+    shared: Arc<Shared>,
+    /// The compiled-code cache, when it could be opened.
+    cache: Option<CompiledCache>,
+    /// Why the cache is not in use, when one was asked for and could not be opened.
+    cache_problem: Option<String>,
+}
+
+/// Whether a plugin's native code came from the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CacheOutcome {
+    /// Loaded from the compiled-code cache.
+    Hit,
+    /// Compiled now, and written to the cache.
+    Compiled,
+    /// Compiled now; no cache in use.
+    Uncached,
+}
+
+impl PluginRuntime {
+    /// Builds the engine, starts the deadline clock and opens the cache.
+    pub fn new(options: RuntimeOptions) -> anyhow::Result<PluginRuntime> {
+        let engine = build_engine().map_err(|error| anyhow::anyhow!("{error:#}"))?;
+        let (cache, cache_problem) = match &options.cache_dir {
+            None => (None, None),
+            Some(dir) => match CompiledCache::open(dir, &engine) {
+                Ok(cache) => (Some(cache), None),
+                Err(error) => {
+                    let problem = format!(
+                        "the compiled-plugin cache in {} is not used: {error}",
+                        dir.display()
+                    );
+                    tracing::warn!("{problem}");
+                    (None, Some(problem))
+                }
+            },
+        };
+        Ok(PluginRuntime {
+            shared: Arc::new(Shared {
+                _ticker: EpochTicker::start(&engine),
+                engine,
+                limits: options.limits,
+            }),
+            cache,
+            cache_problem,
+        })
+    }
+
+    /// The limits every call runs under.
+    pub fn limits(&self) -> Limits {
+        self.shared.limits
+    }
+
+    /// Why the compiled-code cache is not in use, if it was asked for and failed.
+    pub fn cache_problem(&self) -> Option<&str> {
+        self.cache_problem.as_deref()
+    }
+
+    /// Loads a plugin: compiles it (or takes it from the cache), checks its contract, prepares
+    /// instantiation and asks it to describe itself.
+    pub fn load(
+        &self,
+        name: &str,
+        source: PluginSource,
+        bytes: &[u8],
+    ) -> Result<Plugin, PluginError> {
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let (component, cache) = self.compile(name, bytes, &sha256)?;
+        let contract = contract::check(&self.shared.engine, name, &component)?;
+        let load_error = |reason: String| PluginError::Load {
+            plugin: name.to_string(),
+            reason,
+        };
+        let mut linker = Linker::new(&self.shared.engine);
+        for import in &contract.type_imports {
+            linker
+                .instance(import)
+                .map_err(|error| load_error(format!("{error:#}")))?;
+        }
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|error| load_error(format!("{error:#}")))?;
+        let interface = component
+            .get_export_index(None, &contract.export)
+            .ok_or_else(|| load_error(format!("{} is not exported", contract.export)))?;
+        let mut functions = HashMap::new();
+        for function in functions_of(contract.kind) {
+            let index = component
+                .get_export_index(Some(&interface), function)
+                .ok_or_else(|| {
+                    load_error(format!(
+                        "{} has no function `{function}`; it does not implement the {} world",
+                        contract.export,
+                        contract.kind.world()
+                    ))
+                })?;
+            functions.insert(*function, index);
+        }
+        let sandbox = Sandbox {
+            plugin: name.to_string(),
+            export: contract.export.clone(),
+            pre,
+            functions,
+            shared: Arc::clone(&self.shared),
+        };
+        let info = describe(&sandbox, contract.kind)?;
+        if info.name() != name {
+            return Err(load_error(format!(
+                "it describes itself as {:?}; salve names plugins by their file name, so rename \
+                 the file to {}.wasm",
+                info.name(),
+                info.name()
+            )));
+        }
+        Ok(Plugin {
+            source,
+            sha256,
+            cache,
+            contract,
+            info,
+            sandbox,
+        })
+    }
+
+    /// The compiled component, from the cache when a valid entry exists.
+    fn compile(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<(Component, CacheOutcome), PluginError> {
+        let engine = &self.shared.engine;
+        if let Some(cache) = &self.cache {
+            match cache.load(engine, sha256) {
+                Ok(Some(component)) => return Ok((component, CacheOutcome::Hit)),
+                Ok(None) => {}
+                Err(error) => tracing::warn!("compiling plugin {name} again: {error}"),
+            }
+        }
+        let component = Component::new(engine, bytes).map_err(|error| PluginError::Load {
+            plugin: name.to_string(),
+            reason: format!("it is not a valid WebAssembly component: {error:#}"),
+        })?;
+        let outcome = match &self.cache {
+            None => CacheOutcome::Uncached,
+            Some(cache) => match cache.store(sha256, &component) {
+                Ok(()) => CacheOutcome::Compiled,
+                Err(error) => {
+                    tracing::warn!("could not cache the compiled plugin {name}: {error}");
+                    CacheOutcome::Uncached
+                }
+            },
+        };
+        Ok((component, outcome))
+    }
+}
+
+/// The functions a plugin of each kind must export.
+fn functions_of(kind: PluginKind) -> &'static [&'static str] {
+    match kind {
+        PluginKind::Scanner => &["describe", "sniff", "parse"],
+        PluginKind::Ecosystem => &[
+            "describe",
+            "probe-paths",
+            "detect",
+            "compare-versions",
+            "tooling-image",
+            "plan",
+            "installed",
+            "purl",
+        ],
+    }
+}
+
+/// What a plugin said about itself when it was loaded.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum PluginInfo {
+    /// A scanner's description.
+    Scanner(ScannerInfo),
+    /// An ecosystem's description.
+    Ecosystem(EcosystemInfo),
+}
+
+impl PluginInfo {
+    /// The name the plugin gives itself.
+    pub fn name(&self) -> &str {
+        match self {
+            PluginInfo::Scanner(info) => &info.name,
+            PluginInfo::Ecosystem(info) => &info.name,
+        }
+    }
+
+    /// The plugin's own version.
+    pub fn version(&self) -> &str {
+        match self {
+            PluginInfo::Scanner(info) => &info.version,
+            PluginInfo::Ecosystem(info) => &info.version,
+        }
+    }
+
+    /// The plugin's one-line summary.
+    pub fn summary(&self) -> &str {
+        match self {
+            PluginInfo::Scanner(info) => &info.summary,
+            PluginInfo::Ecosystem(info) => &info.summary,
+        }
+    }
+}
+
+/// A loaded plugin, ready to be called.
+pub struct Plugin {
+    /// Where it came from.
+    source: PluginSource,
+    /// The sha256 of its component bytes, hex.
+    sha256: String,
+    /// Whether its code came from the cache.
+    cache: CacheOutcome,
+    /// What the contract check found.
+    contract: Contract,
+    /// Its own description.
+    info: PluginInfo,
+    /// Where its calls run.
+    sandbox: Sandbox,
+}
+
+impl Plugin {
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.sandbox.plugin
+    }
+
+    /// Where the plugin came from.
+    pub fn source(&self) -> &PluginSource {
+        &self.source
+    }
+
+    /// The sha256 of the component's bytes, in hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// Whether the native code came from the compiled-code cache.
+    pub fn cache_outcome(&self) -> CacheOutcome {
+        self.cache
+    }
+
+    /// Scanner or ecosystem.
+    pub fn kind(&self) -> PluginKind {
+        self.contract.kind
+    }
+
+    /// The interface it exports, its WIT version and its functions.
+    pub fn contract(&self) -> &Contract {
+        &self.contract
+    }
+
+    /// Its own description.
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// The limits its calls run under.
+    pub fn limits(&self) -> Limits {
+        self.sandbox.shared.limits
+    }
+
+    /// Where the plugin's calls run.
+    pub(super) fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+}
+
+/// Asks a plugin to describe itself (its exported `describe`).
+fn describe(sandbox: &Sandbox, kind: PluginKind) -> Result<PluginInfo, PluginError> {
+    match kind {
+        PluginKind::Scanner => sandbox
+            .call::<(), (ScannerInfo,)>("describe", (), 0)
+            .map(|(info,)| PluginInfo::Scanner(info)),
+        PluginKind::Ecosystem => sandbox
+            .call::<(), (EcosystemInfo,)>("describe", (), 0)
+            .map(|(info,)| PluginInfo::Ecosystem(info)),
+    }
+}
+
+/// A pre-instantiated plugin and the limits its calls run under.
+pub(super) struct Sandbox {
+    /// The plugin's name, for errors.
+    plugin: String,
+    /// The interface it exports, for errors.
+    export: String,
+    /// Ready to instantiate (once per call).
+    pre: InstancePre<CallState>,
+    /// The exported functions by name.
+    functions: HashMap<&'static str, ComponentExportIndex>,
+    /// The engine and limits.
+    shared: Arc<Shared>,
+}
+
+impl Sandbox {
+    /// Calls an exported function in a fresh instance, under every limit.
+    ///
+    /// `input_bytes` is the size of what the call passes in, checked against the input cap.
+    pub(super) fn call<P, R>(
+        &self,
+        call: &'static str,
+        params: P,
+        input_bytes: u64,
+    ) -> Result<R, PluginError>
+    where
+        P: ComponentNamedList + Lower,
+        R: ComponentNamedList + Lift,
+    {
+        let limits = self.shared.limits;
+        if input_bytes > limits.input_bytes {
+            return Err(self.limit(
+                call,
+                LimitKind::Input {
+                    actual: input_bytes,
+                    limit: limits.input_bytes,
+                },
+            ));
+        }
+        let index = self.functions.get(call).unwrap_or_else(|| {
+            panic!("`{call}` is not a function of {}", self.export)
+        });
+
+        let mut store = Store::new(&self.shared.engine, CallState::new(limits.memory_bytes));
+        store.limiter(|state| state);
+        store
+            .set_fuel(limits.fuel)
+            .expect("fuel metering is enabled in the engine");
+        store.set_epoch_deadline(deadline_ticks(limits.deadline));
+        store.epoch_deadline_trap();
+
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|error| self.classify(call, error, &store, None))?;
+        let function = instance
+            .get_typed_func::<P, R>(&mut store, index)
+            .map_err(|error| PluginError::Load {
+                plugin: self.plugin.clone(),
+                reason: format!(
+                    "its `{call}` does not have the signature of {}: {error:#}",
+                    self.export
+                ),
+            })?;
+        let budget = OutputBudget::start(limits.output_bytes);
+        function
+            .call(&mut store, params)
+            .map_err(|error| self.classify(call, error, &store, Some(&budget)))
+    }
+
+    /// Turns a failed call into the error that names the limit it broke, if any.
+    fn classify(
+        &self,
+        call: &'static str,
+        error: wasmtime::Error,
+        store: &Store<CallState>,
+        budget: Option<&OutputBudget>,
+    ) -> PluginError {
+        let limits = self.shared.limits;
+        if budget.is_some_and(OutputBudget::exceeded) {
+            return self.limit(call, LimitKind::Output(limits.output_bytes));
+        }
+        if store.data().memory_refused {
+            return self.limit(call, LimitKind::Memory(limits.memory_bytes));
+        }
+        let message = match error.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => return self.limit(call, LimitKind::Fuel(limits.fuel)),
+            Some(Trap::Interrupt) => {
+                return self.limit(call, LimitKind::Deadline(limits.deadline));
+            }
+            Some(Trap::StackOverflow) => {
+                return self.limit(call, LimitKind::Stack(MAX_WASM_STACK));
+            }
+            Some(Trap::UnreachableCodeReached) => {
+                "it panicked or aborted (wasm `unreachable` executed)".to_string()
+            }
+            Some(trap) => trap.to_string(),
+            None => format!("{error:#}"),
+        };
+        PluginError::Trap {
+            plugin: self.plugin.clone(),
+            call,
+            message,
+        }
+    }
+
+    /// The error for a broken limit.
+    fn limit(&self, call: &'static str, limit: LimitKind) -> PluginError {
+        PluginError::Limit {
+            plugin: self.plugin.clone(),
+            call,
+            limit,
+        }
+    }
+
+    /// The error for a plugin that returned an error of its own.
+    pub(super) fn rejected(&self, call: &'static str, message: Text) -> PluginError {
+        PluginError::Rejected {
+            plugin: self.plugin.clone(),
+            call,
+            message: message.into_string(),
+        }
+    }
+}
+
+/// The state of one call's store: the memory cap and whether it refused a growth.
+struct CallState {
+    /// Largest linear memory (and table, counted in bytes of entries) allowed.
+    memory_bytes: u64,
+    /// Set when a growth was refused, so the failure is reported as the memory cap.
+    memory_refused: bool,
+}
+
+impl CallState {
+    /// A fresh state with the given memory cap.
+    fn new(memory_bytes: u64) -> CallState {
+        CallState {
+            memory_bytes,
+            memory_refused: false,
+        }
+    }
+
+    /// Allows a growth to `bytes`, or records the refusal.
+    fn allow(&mut self, bytes: u64) -> bool {
+        let allowed = bytes <= self.memory_bytes;
+        self.memory_refused |= !allowed;
+        allowed
+    }
+}
+
+impl ResourceLimiter for CallState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(self.allow(desired as u64))
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let entry_bytes = std::mem::size_of::<usize>() as u64;
+        Ok(self.allow((desired as u64).saturating_mul(entry_bytes)))
+    }
+}

@@ -1,0 +1,250 @@
+//! The host's side of the WIT types in `wit/types.wit`, checked against each plugin's own
+//! types when its functions are looked up.
+//!
+//! Strings and lists are [`Text`] and [`List`], which charge what a plugin returns to the
+//! call's output budget.
+
+use super::budget::{List, Text};
+use serde::Serialize;
+use wasmtime::component::{ComponentType, Lift, Lower};
+
+/// `os-info`: an operating system's identity from `/etc/os-release`.
+#[derive(ComponentType, Lift, Lower, Clone, Debug, PartialEq, Eq, Serialize)]
+#[component(record)]
+pub struct OsInfo {
+    /// `ID`: `debian`, `alpine`, ...
+    pub id: Text,
+    /// `VERSION_ID`: `12`, `3.19.1`, ...
+    #[component(name = "version-id")]
+    pub version_id: Text,
+    /// `VERSION_CODENAME`, where known.
+    pub codename: Option<Text>,
+}
+
+/// `platform`: an OCI platform.
+#[derive(ComponentType, Lift, Lower, Clone, Debug, PartialEq, Eq, Serialize)]
+#[component(record)]
+pub struct Platform {
+    /// `linux`.
+    pub os: Text,
+    /// `amd64`, `arm64`, ...
+    pub architecture: Text,
+    /// `v7`, `v8`, where the architecture has variants.
+    pub variant: Option<Text>,
+}
+
+/// `package-class`: OS package or language library.
+#[derive(ComponentType, Lift, Lower, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[component(enum)]
+#[repr(u8)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageClass {
+    /// A package of the distribution's package manager.
+    #[component(name = "os")]
+    Os,
+    /// A language package (Python, ...).
+    #[component(name = "library")]
+    Library,
+}
+
+/// `finding`: one package a scanner says has a fix.
+#[derive(ComponentType, Lift, Lower, Clone, Debug, PartialEq, Eq, Serialize)]
+#[component(record)]
+pub struct Finding {
+    /// The package's name.
+    pub package: Text,
+    /// The version the scanner saw.
+    #[component(name = "installed-version")]
+    pub installed_version: Text,
+    /// The lowest version with the fix.
+    #[component(name = "fixed-version")]
+    pub fixed_version: Text,
+    /// `CVE-...`, `GHSA-...`.
+    #[component(name = "vulnerability-id")]
+    pub vulnerability_id: Text,
+    /// OS package or library.
+    pub class: PackageClass,
+    /// The scanner's package type.
+    #[component(name = "package-type")]
+    pub package_type: Text,
+    /// Where a library lives in the image.
+    pub path: Option<Text>,
+}
+
+/// `skipped`: a finding left alone, with the reason.
+#[derive(ComponentType, Lift, Lower, Clone, Debug, PartialEq, Eq, Serialize)]
+#[component(record)]
+pub struct Skipped {
+    /// The package's name.
+    pub package: Text,
+    /// The vulnerability's id.
+    #[component(name = "vulnerability-id")]
+    pub vulnerability_id: Text,
+    /// Why it is skipped.
+    pub reason: Text,
+}
+
+/// `update-manifest`: what a scanner plugin makes of a report.
+#[derive(ComponentType, Lift, Lower, Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[component(record)]
+pub struct UpdateManifest {
+    /// The image's OS, if the report names it.
+    pub os: Option<OsInfo>,
+    /// The image's platform, if the report names it.
+    pub platform: Option<Platform>,
+    /// Packages to update.
+    pub findings: List<Finding>,
+    /// Findings left alone.
+    pub skipped: List<Skipped>,
+}
+
+/// `file-kind`: what a path in an image is.
+#[derive(ComponentType, Lift, Lower, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[component(enum)]
+#[repr(u8)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    /// A regular file.
+    #[component(name = "file")]
+    File,
+    /// A directory.
+    #[component(name = "directory")]
+    Directory,
+    /// A symbolic link.
+    #[component(name = "symlink")]
+    Symlink,
+    /// Nothing at that path.
+    #[component(name = "missing")]
+    Missing,
+}
+
+/// `image-file`: one path read from an image for an ecosystem plugin.
+#[derive(ComponentType, Lift, Lower, Clone, Debug, PartialEq, Eq)]
+#[component(record)]
+pub struct ImageFile {
+    /// Absolute path in the image.
+    pub path: Text,
+    /// What the path is.
+    pub kind: FileKind,
+    /// A regular file's bytes.
+    pub content: Option<List<u8>>,
+    /// A symbolic link's target.
+    #[component(name = "link-target")]
+    pub link_target: Option<Text>,
+}
+
+/// `installed-package`: one package from a package database.
+#[derive(ComponentType, Lift, Lower, Clone, Debug, PartialEq, Eq, Serialize)]
+#[component(record)]
+pub struct InstalledPackage {
+    /// The package's name.
+    pub name: Text,
+    /// The installed version.
+    pub version: Text,
+    /// The architecture, where recorded.
+    pub architecture: Option<Text>,
+    /// Where a library package is installed.
+    pub location: Option<Text>,
+}
+
+/// `scanner-info`: how a scanner plugin describes itself.
+#[derive(ComponentType, Lift, Lower, Clone, Debug, PartialEq, Eq, Serialize)]
+#[component(record)]
+pub struct ScannerInfo {
+    /// The name used with `--scanner`.
+    pub name: Text,
+    /// The plugin's version.
+    pub version: Text,
+    /// One line on what it reads.
+    pub summary: Text,
+}
+
+/// `ecosystem-info`: how an ecosystem plugin describes itself.
+#[derive(ComponentType, Lift, Lower, Clone, Debug, PartialEq, Eq, Serialize)]
+#[component(record)]
+pub struct EcosystemInfo {
+    /// The plugin's name.
+    pub name: Text,
+    /// The plugin's version.
+    pub version: Text,
+    /// One line on what it handles.
+    pub summary: Text,
+    /// The purl type of its packages.
+    #[component(name = "purl-type")]
+    pub purl_type: Text,
+    /// OS packages or libraries.
+    pub class: PackageClass,
+    /// The os-release ids it recognises.
+    #[component(name = "os-ids")]
+    pub os_ids: List<Text>,
+}
+
+/// `target`: how an ecosystem plugin recognised an image.
+#[derive(ComponentType, Lift, Lower, Clone, Debug, PartialEq, Eq, Serialize)]
+#[component(record)]
+pub struct Target {
+    /// The package manager to drive.
+    pub manager: Text,
+    /// True when the plan must run in a tooling image.
+    pub distroless: bool,
+    /// Notes for the user.
+    pub warnings: List<Text>,
+}
+
+/// `requested-update`: one update to plan.
+#[derive(ComponentType, Lift, Lower, Clone, Debug, PartialEq, Eq, Serialize)]
+#[component(record)]
+pub struct RequestedUpdate {
+    /// The package's name.
+    pub package: Text,
+    /// The version to reach at least.
+    #[component(name = "fixed-version")]
+    pub fixed_version: Text,
+    /// Where a library lives.
+    pub path: Option<Text>,
+}
+
+/// `plan-request`: what the host asks an ecosystem plugin to plan.
+#[derive(ComponentType, Lift, Lower, Clone, Debug, PartialEq, Eq, Serialize)]
+#[component(record)]
+pub struct PlanRequest {
+    /// The image's OS.
+    pub os: OsInfo,
+    /// The image's platform.
+    pub platform: Platform,
+    /// What `detect` returned.
+    pub target: Target,
+    /// Updates to make; empty for update-all.
+    pub updates: List<RequestedUpdate>,
+    /// The tooling image the plan runs in, if any.
+    #[component(name = "tooling-image")]
+    pub tooling_image: Option<Text>,
+}
+
+/// `step`: one command of a plan.
+#[derive(ComponentType, Lift, Lower, Clone, Debug, PartialEq, Eq, Serialize)]
+#[component(record)]
+pub struct Step {
+    /// Program and arguments.
+    pub argv: List<Text>,
+    /// Extra environment variables.
+    pub env: List<(Text, Text)>,
+    /// Whether it needs the network.
+    pub network: bool,
+}
+
+/// `update-plan`: the commands that apply updates.
+#[derive(ComponentType, Lift, Lower, Clone, Debug, PartialEq, Eq, Serialize)]
+#[component(record)]
+pub struct UpdatePlan {
+    /// Commands in order.
+    pub steps: List<Step>,
+    /// Paths kept out of the patch layer.
+    #[component(name = "exclude-paths")]
+    pub exclude_paths: List<Text>,
+    /// Paths read back after the steps.
+    #[component(name = "database-paths")]
+    pub database_paths: List<Text>,
+    /// Notes for the user.
+    pub warnings: List<Text>,
+}

@@ -1,0 +1,174 @@
+//! The salve plugin SDK: write a scanner or ecosystem plugin as a plain Rust type.
+//!
+//! Implement [`Scanner`] (or [`Ecosystem`]) for a type of yours, then name it in
+//! [`export_scanner!`] (or [`export_ecosystem!`]). Build the crate for
+//! `wasm32-unknown-unknown` and turn the module into a component; `cargo xtask plugins`
+//! does both for salve's own plugins, and the SDK README shows the steps for yours.
+//!
+//! The types are generated from the WIT package `salve:plugin@0.1.0` in `wit/`.
+
+pub mod os_release;
+pub mod sniff;
+
+mod bindings;
+
+pub use bindings::types;
+pub use types::{
+    EcosystemInfo, FileKind, Finding, ImageFile, InstalledPackage, OsInfo, PackageClass, PlanRequest,
+    Platform, RequestedUpdate, ScannerInfo, Skipped, Step, Target, UpdateManifest, UpdatePlan,
+};
+
+/// The version of the WIT package this SDK builds plugins against.
+pub const WIT_VERSION: &str = "0.1.0";
+
+/// A scanner plugin: reads one scanner's report format.
+pub trait Scanner {
+    /// The plugin's name (used with `salve --scanner NAME`), version and one-line summary.
+    fn describe() -> ScannerInfo;
+
+    /// How sure the plugin is that `report` is in its format, from 0 (not mine) to 100 (certainly
+    /// mine). Keep it cheap: look at the first bytes, not the whole report.
+    fn sniff(report: &[u8]) -> u8;
+
+    /// Turns the report into an update manifest, or says in one line what is wrong with it.
+    fn parse(report: &[u8]) -> Result<UpdateManifest, String>;
+}
+
+/// An ecosystem plugin: the rules of one package ecosystem (versions, detection, plans).
+pub trait Ecosystem {
+    /// The plugin's name, version, purl type, class and the OS ids it handles.
+    fn describe() -> EcosystemInfo;
+
+    /// Paths to read from an image to recognise it; `*` matches within one path segment.
+    fn probe_paths() -> Vec<String>;
+
+    /// Whether this plugin applies to the image, given its OS and the files at `probe_paths`.
+    fn detect(os: OsInfo, files: Vec<ImageFile>) -> Option<Target>;
+
+    /// Compares two versions by the ecosystem's rules.
+    fn compare_versions(a: &str, b: &str) -> Result<std::cmp::Ordering, String>;
+
+    /// The image to run the plan in when the target has no package manager.
+    fn tooling_image(os: OsInfo, platform: Platform) -> Option<String>;
+
+    /// The commands that apply the requested updates.
+    fn plan(request: PlanRequest) -> Result<UpdatePlan, String>;
+
+    /// The packages installed according to the given package database files.
+    fn installed(files: Vec<ImageFile>) -> Result<Vec<InstalledPackage>, String>;
+
+    /// The package-url of an installed package.
+    fn purl(pkg: InstalledPackage, os: OsInfo, platform: Platform) -> String;
+}
+
+/// Exports a type implementing [`Scanner`] as the plugin's `salve:plugin/scanner` interface.
+///
+/// ```ignore
+/// struct MyScanner;
+/// impl salve_plugin_sdk::Scanner for MyScanner { /* ... */ }
+/// salve_plugin_sdk::export_scanner!(MyScanner);
+/// ```
+#[macro_export]
+macro_rules! export_scanner {
+    ($plugin:ty) => {
+        const _: () = {
+            struct SalveScannerExport;
+
+            impl $crate::__private::ScannerGuest for SalveScannerExport {
+                fn describe() -> $crate::ScannerInfo {
+                    <$plugin as $crate::Scanner>::describe()
+                }
+                fn sniff(report: ::std::vec::Vec<u8>) -> u8 {
+                    <$plugin as $crate::Scanner>::sniff(&report)
+                }
+                fn parse(
+                    report: ::std::vec::Vec<u8>,
+                ) -> ::std::result::Result<$crate::UpdateManifest, ::std::string::String> {
+                    <$plugin as $crate::Scanner>::parse(&report)
+                }
+            }
+
+            $crate::__private::export_scanner_world!(
+                SalveScannerExport with_types_in $crate::__private::scanner_world
+            );
+        };
+    };
+}
+
+/// Exports a type implementing [`Ecosystem`] as the plugin's `salve:plugin/ecosystem` interface.
+///
+/// ```ignore
+/// struct MyEcosystem;
+/// impl salve_plugin_sdk::Ecosystem for MyEcosystem { /* ... */ }
+/// salve_plugin_sdk::export_ecosystem!(MyEcosystem);
+/// ```
+#[macro_export]
+macro_rules! export_ecosystem {
+    ($plugin:ty) => {
+        const _: () = {
+            struct SalveEcosystemExport;
+
+            impl $crate::__private::EcosystemGuest for SalveEcosystemExport {
+                fn describe() -> $crate::EcosystemInfo {
+                    <$plugin as $crate::Ecosystem>::describe()
+                }
+                fn probe_paths() -> ::std::vec::Vec<::std::string::String> {
+                    <$plugin as $crate::Ecosystem>::probe_paths()
+                }
+                fn detect(
+                    os: $crate::OsInfo,
+                    files: ::std::vec::Vec<$crate::ImageFile>,
+                ) -> ::std::option::Option<$crate::Target> {
+                    <$plugin as $crate::Ecosystem>::detect(os, files)
+                }
+                fn compare_versions(
+                    a: ::std::string::String,
+                    b: ::std::string::String,
+                ) -> ::std::result::Result<i8, ::std::string::String> {
+                    <$plugin as $crate::Ecosystem>::compare_versions(&a, &b).map(|o| o as i8)
+                }
+                fn tooling_image(
+                    os: $crate::OsInfo,
+                    platform: $crate::Platform,
+                ) -> ::std::option::Option<::std::string::String> {
+                    <$plugin as $crate::Ecosystem>::tooling_image(os, platform)
+                }
+                fn plan(
+                    request: $crate::PlanRequest,
+                ) -> ::std::result::Result<$crate::UpdatePlan, ::std::string::String> {
+                    <$plugin as $crate::Ecosystem>::plan(request)
+                }
+                fn installed(
+                    files: ::std::vec::Vec<$crate::ImageFile>,
+                ) -> ::std::result::Result<
+                    ::std::vec::Vec<$crate::InstalledPackage>,
+                    ::std::string::String,
+                > {
+                    <$plugin as $crate::Ecosystem>::installed(files)
+                }
+                fn purl(
+                    pkg: $crate::InstalledPackage,
+                    os: $crate::OsInfo,
+                    platform: $crate::Platform,
+                ) -> ::std::string::String {
+                    <$plugin as $crate::Ecosystem>::purl(pkg, os, platform)
+                }
+            }
+
+            $crate::__private::export_ecosystem_world!(
+                SalveEcosystemExport with_types_in $crate::__private::ecosystem_world
+            );
+        };
+    };
+}
+
+/// Items the export macros expand to; not part of the SDK's stable surface.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::bindings::ecosystem_world;
+    pub use crate::bindings::ecosystem_world::exports::salve::plugin::ecosystem::Guest as EcosystemGuest;
+    pub use crate::bindings::scanner_world;
+    pub use crate::bindings::scanner_world::exports::salve::plugin::scanner::Guest as ScannerGuest;
+    pub use crate::bindings::ecosystem_world::export_ecosystem_world;
+    pub use crate::bindings::scanner_world::export_scanner_world;
+}

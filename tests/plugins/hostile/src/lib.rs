@@ -1,0 +1,104 @@
+//! A scanner plugin that misbehaves in the way its report asks, so that salve's tests can show
+//! that each misbehaviour is stopped by its own limit and that the host carries on.
+//!
+//! `parse` reads the report as a command:
+//! - `loop`: spins forever (stopped by the deadline or the fuel budget);
+//! - `grow`: allocates without end (stopped by the memory cap);
+//! - `flood`: returns 1 GiB of findings whose names share one 1 MiB buffer, so the guest needs
+//!   little memory while the host would have to copy 1 GiB (stopped by the output cap);
+//! - `panic`: panics (a trap);
+//! - `recurse`: recurses without end (stopped by the stack limit);
+//! - anything else: returns an empty manifest, like a well-behaved plugin.
+
+use salve_plugin_sdk::{Finding, PackageClass, Scanner, ScannerInfo, UpdateManifest};
+
+/// The misbehaving scanner.
+pub struct Hostile;
+
+impl Scanner for Hostile {
+    fn describe() -> ScannerInfo {
+        ScannerInfo {
+            name: "hostile".into(),
+            version: "0.1.0".into(),
+            summary: "misbehaves on request (test plugin)".into(),
+        }
+    }
+
+    fn sniff(_report: &[u8]) -> u8 {
+        0
+    }
+
+    fn parse(report: &[u8]) -> Result<UpdateManifest, String> {
+        match report {
+            b"loop" => spin(),
+            b"grow" => grow(),
+            b"flood" => Ok(flood()),
+            b"panic" => panic!("the hostile plugin panics on request"),
+            b"recurse" => Ok(empty(recurse(1) as usize)),
+            _ => Ok(empty(0)),
+        }
+    }
+}
+
+/// Loops forever without allocating.
+fn spin() -> ! {
+    let mut counter = 0u64;
+    loop {
+        counter = std::hint::black_box(counter.wrapping_add(1));
+    }
+}
+
+/// Allocates and touches memory until the host stops it.
+fn grow() -> ! {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(vec![1u8; 16 * 1024 * 1024]);
+        std::hint::black_box(&hoard);
+    }
+}
+
+/// 1024 findings whose package names are the same 1 MiB of memory: 1 GiB once copied out.
+fn flood() -> UpdateManifest {
+    const NAME_BYTES: usize = 1024 * 1024;
+    const COPIES: usize = 1024;
+    let shared = "a".repeat(NAME_BYTES).leak();
+    let findings = (0..COPIES)
+        .map(|_| Finding {
+            // SAFETY: deliberately aliases one leaked buffer in every name; the strings are
+            // only read by the host, and this plugin exists to misbehave.
+            package: unsafe {
+                String::from_raw_parts(shared.as_mut_ptr(), NAME_BYTES, NAME_BYTES)
+            },
+            installed_version: "1".into(),
+            fixed_version: "2".into(),
+            vulnerability_id: "CVE-0000-0000".into(),
+            class: PackageClass::Os,
+            package_type: "debian".into(),
+            path: None,
+        })
+        .collect();
+    UpdateManifest {
+        os: None,
+        platform: None,
+        findings,
+        skipped: Vec::new(),
+    }
+}
+
+/// Recurses without end; the result is never produced.
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    std::hint::black_box(recurse(std::hint::black_box(depth + 1)) + 1)
+}
+
+/// An empty manifest (with `n` unused, to keep the recursion's result alive).
+fn empty(n: usize) -> UpdateManifest {
+    UpdateManifest {
+        os: None,
+        platform: None,
+        findings: Vec::with_capacity(n.min(1)),
+        skipped: Vec::new(),
+    }
+}
+
+salve_plugin_sdk::export_scanner!(Hostile);

@@ -1,0 +1,47 @@
+//! salve's build tasks, run as `cargo xtask <task>`.
+
+mod plugins;
+mod toolchain;
+
+use anyhow::{Result, bail};
+use std::path::PathBuf;
+
+/// What `cargo xtask` was asked to do.
+enum Task {
+    /// Build every plugin into its `dist/` folder; with `check`, compare instead of writing.
+    Plugins { check: bool },
+}
+
+fn main() {
+    if let Err(error) = run() {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+/// Parses the command line and runs the task.
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let task = match args.as_slice() {
+        ["plugins"] => Task::Plugins { check: false },
+        ["plugins", "--check"] => Task::Plugins { check: true },
+        _ => bail!(
+            "usage: cargo xtask plugins [--check]\n\n  \
+             plugins          build every plugin crate into its dist/ folder as a component\n  \
+             plugins --check  rebuild and fail if anything in a dist/ folder differs"
+        ),
+    };
+    let workspace = workspace_root();
+    match task {
+        Task::Plugins { check } => plugins::run(&workspace, check),
+    }
+}
+
+/// The workspace's top folder (the parent of this crate's folder).
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one folder below the workspace root")
+        .to_path_buf()
+}
