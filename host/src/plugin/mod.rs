@@ -5,7 +5,6 @@
 //! cached per component and engine ([`cache`]). Plugins come from the binary and from the
 //! user's folders ([`sources`]).
 
-mod budget;
 pub mod cache;
 mod catalog;
 pub mod contract;
@@ -17,7 +16,6 @@ mod scanner;
 pub mod sources;
 pub mod types;
 
-pub use budget::{List, Text};
 pub use catalog::{LoadedEntry, PluginCatalog};
 pub use contract::PluginKind;
 pub use error::PluginError;

@@ -1,7 +1,6 @@
 //! Loading plugins (compile or cache, contract check, pre-instantiation) and calling them under
 //! the limits.
 
-use super::budget::{OutputBudget, Text};
 use super::cache::CompiledCache;
 use super::contract::{self, Contract, PluginKind};
 use super::engine::{EpochTicker, build_engine, deadline_ticks};
@@ -17,6 +16,13 @@ use wasmtime::component::{
     Component, ComponentExportIndex, ComponentNamedList, InstancePre, Lift, Linker, Lower,
 };
 use wasmtime::{Engine, ResourceLimiter, Store, Trap};
+
+/// How wasmtime words the error when the bytes lifted out of a guest pass the store's
+/// "hostcall fuel", which salve sets to the output cap. Wasmtime counts every string and list
+/// (`len × element size`) before copying it, so a guest cannot make the host copy the same bytes
+/// many times over. The error type is private to wasmtime, hence the match on its text; the
+/// output-cap tests fail if the wording changes.
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
 
 /// How the runtime is set up.
 #[derive(Clone, Debug, Default)]
@@ -373,12 +379,13 @@ impl Sandbox {
             .set_fuel(limits.fuel)
             .expect("fuel metering is enabled in the engine");
         store.set_epoch_deadline(deadline_ticks(limits.deadline));
+        store.set_hostcall_fuel(usize::try_from(limits.output_bytes).unwrap_or(usize::MAX));
         store.epoch_deadline_trap();
 
         let instance = self
             .pre
             .instantiate(&mut store)
-            .map_err(|error| self.classify(call, error, &store, None))?;
+            .map_err(|error| self.classify(call, error, &store))?;
         let function = instance
             .get_typed_func::<P, R>(&mut store, index)
             .map_err(|error| PluginError::Load {
@@ -388,10 +395,9 @@ impl Sandbox {
                     self.export
                 ),
             })?;
-        let budget = OutputBudget::start(limits.output_bytes);
         function
             .call(&mut store, params)
-            .map_err(|error| self.classify(call, error, &store, Some(&budget)))
+            .map_err(|error| self.classify(call, error, &store))
     }
 
     /// Turns a failed call into the error that names the limit it broke, if any.
@@ -400,10 +406,9 @@ impl Sandbox {
         call: &'static str,
         error: wasmtime::Error,
         store: &Store<CallState>,
-        budget: Option<&OutputBudget>,
     ) -> PluginError {
         let limits = self.shared.limits;
-        if budget.is_some_and(OutputBudget::exceeded) {
+        if format!("{error:#}").contains(HOSTCALL_FUEL_EXHAUSTED) {
             return self.limit(call, LimitKind::Output(limits.output_bytes));
         }
         if store.data().memory_refused {
@@ -440,11 +445,11 @@ impl Sandbox {
     }
 
     /// The error for a plugin that returned an error of its own.
-    pub(super) fn rejected(&self, call: &'static str, message: Text) -> PluginError {
+    pub(super) fn rejected(&self, call: &'static str, message: String) -> PluginError {
         PluginError::Rejected {
             plugin: self.plugin.clone(),
             call,
-            message: message.into_string(),
+            message,
         }
     }
 }

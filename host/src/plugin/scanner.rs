@@ -1,6 +1,5 @@
 //! Calling a scanner plugin: `sniff` and `parse`.
 
-use super::budget::Text;
 use super::contract::PluginKind;
 use super::error::PluginError;
 use super::runtime::Plugin;
@@ -36,7 +35,7 @@ impl<'a> Scanner<'a> {
         let (result,) = self
             .0
             .sandbox()
-            .call::<(&[u8],), (Result<UpdateManifest, Text>,)>(
+            .call::<(&[u8],), (Result<UpdateManifest, String>,)>(
                 "parse",
                 (report,),
                 report.len() as u64,

@@ -1,10 +1,6 @@
 //! The host's side of the WIT types in `wit/types.wit`, checked against each plugin's own
 //! types when its functions are looked up.
-//!
-//! Strings and lists are [`Text`] and [`List`], which charge what a plugin returns to the
-//! call's output budget.
 
-use super::budget::{List, Text};
 use serde::Serialize;
 use wasmtime::component::{ComponentType, Lift, Lower};
 
@@ -13,12 +9,12 @@ use wasmtime::component::{ComponentType, Lift, Lower};
 #[component(record)]
 pub struct OsInfo {
     /// `ID`: `debian`, `alpine`, ...
-    pub id: Text,
+    pub id: String,
     /// `VERSION_ID`: `12`, `3.19.1`, ...
     #[component(name = "version-id")]
-    pub version_id: Text,
+    pub version_id: String,
     /// `VERSION_CODENAME`, where known.
-    pub codename: Option<Text>,
+    pub codename: Option<String>,
 }
 
 /// `platform`: an OCI platform.
@@ -26,11 +22,11 @@ pub struct OsInfo {
 #[component(record)]
 pub struct Platform {
     /// `linux`.
-    pub os: Text,
+    pub os: String,
     /// `amd64`, `arm64`, ...
-    pub architecture: Text,
+    pub architecture: String,
     /// `v7`, `v8`, where the architecture has variants.
-    pub variant: Option<Text>,
+    pub variant: Option<String>,
 }
 
 /// `package-class`: OS package or language library.
@@ -52,23 +48,23 @@ pub enum PackageClass {
 #[component(record)]
 pub struct Finding {
     /// The package's name.
-    pub package: Text,
+    pub package: String,
     /// The version the scanner saw.
     #[component(name = "installed-version")]
-    pub installed_version: Text,
+    pub installed_version: String,
     /// The lowest version with the fix.
     #[component(name = "fixed-version")]
-    pub fixed_version: Text,
+    pub fixed_version: String,
     /// `CVE-...`, `GHSA-...`.
     #[component(name = "vulnerability-id")]
-    pub vulnerability_id: Text,
+    pub vulnerability_id: String,
     /// OS package or library.
     pub class: PackageClass,
     /// The scanner's package type.
     #[component(name = "package-type")]
-    pub package_type: Text,
+    pub package_type: String,
     /// Where a library lives in the image.
-    pub path: Option<Text>,
+    pub path: Option<String>,
 }
 
 /// `skipped`: a finding left alone, with the reason.
@@ -76,12 +72,12 @@ pub struct Finding {
 #[component(record)]
 pub struct Skipped {
     /// The package's name.
-    pub package: Text,
+    pub package: String,
     /// The vulnerability's id.
     #[component(name = "vulnerability-id")]
-    pub vulnerability_id: Text,
+    pub vulnerability_id: String,
     /// Why it is skipped.
-    pub reason: Text,
+    pub reason: String,
 }
 
 /// `update-manifest`: what a scanner plugin makes of a report.
@@ -93,9 +89,9 @@ pub struct UpdateManifest {
     /// The image's platform, if the report names it.
     pub platform: Option<Platform>,
     /// Packages to update.
-    pub findings: List<Finding>,
+    pub findings: Vec<Finding>,
     /// Findings left alone.
-    pub skipped: List<Skipped>,
+    pub skipped: Vec<Skipped>,
 }
 
 /// `file-kind`: what a path in an image is.
@@ -123,14 +119,14 @@ pub enum FileKind {
 #[component(record)]
 pub struct ImageFile {
     /// Absolute path in the image.
-    pub path: Text,
+    pub path: String,
     /// What the path is.
     pub kind: FileKind,
     /// A regular file's bytes.
-    pub content: Option<List<u8>>,
+    pub content: Option<Vec<u8>>,
     /// A symbolic link's target.
     #[component(name = "link-target")]
-    pub link_target: Option<Text>,
+    pub link_target: Option<String>,
 }
 
 /// `installed-package`: one package from a package database.
@@ -138,13 +134,13 @@ pub struct ImageFile {
 #[component(record)]
 pub struct InstalledPackage {
     /// The package's name.
-    pub name: Text,
+    pub name: String,
     /// The installed version.
-    pub version: Text,
+    pub version: String,
     /// The architecture, where recorded.
-    pub architecture: Option<Text>,
+    pub architecture: Option<String>,
     /// Where a library package is installed.
-    pub location: Option<Text>,
+    pub location: Option<String>,
 }
 
 /// `scanner-info`: how a scanner plugin describes itself.
@@ -152,11 +148,11 @@ pub struct InstalledPackage {
 #[component(record)]
 pub struct ScannerInfo {
     /// The name used with `--scanner`.
-    pub name: Text,
+    pub name: String,
     /// The plugin's version.
-    pub version: Text,
+    pub version: String,
     /// One line on what it reads.
-    pub summary: Text,
+    pub summary: String,
 }
 
 /// `ecosystem-info`: how an ecosystem plugin describes itself.
@@ -164,19 +160,19 @@ pub struct ScannerInfo {
 #[component(record)]
 pub struct EcosystemInfo {
     /// The plugin's name.
-    pub name: Text,
+    pub name: String,
     /// The plugin's version.
-    pub version: Text,
+    pub version: String,
     /// One line on what it handles.
-    pub summary: Text,
+    pub summary: String,
     /// The purl type of its packages.
     #[component(name = "purl-type")]
-    pub purl_type: Text,
+    pub purl_type: String,
     /// OS packages or libraries.
     pub class: PackageClass,
     /// The os-release ids it recognises.
     #[component(name = "os-ids")]
-    pub os_ids: List<Text>,
+    pub os_ids: Vec<String>,
 }
 
 /// `target`: how an ecosystem plugin recognised an image.
@@ -184,11 +180,11 @@ pub struct EcosystemInfo {
 #[component(record)]
 pub struct Target {
     /// The package manager to drive.
-    pub manager: Text,
+    pub manager: String,
     /// True when the plan must run in a tooling image.
     pub distroless: bool,
     /// Notes for the user.
-    pub warnings: List<Text>,
+    pub warnings: Vec<String>,
 }
 
 /// `requested-update`: one update to plan.
@@ -196,12 +192,12 @@ pub struct Target {
 #[component(record)]
 pub struct RequestedUpdate {
     /// The package's name.
-    pub package: Text,
+    pub package: String,
     /// The version to reach at least.
     #[component(name = "fixed-version")]
-    pub fixed_version: Text,
+    pub fixed_version: String,
     /// Where a library lives.
-    pub path: Option<Text>,
+    pub path: Option<String>,
 }
 
 /// `plan-request`: what the host asks an ecosystem plugin to plan.
@@ -215,10 +211,10 @@ pub struct PlanRequest {
     /// What `detect` returned.
     pub target: Target,
     /// Updates to make; empty for update-all.
-    pub updates: List<RequestedUpdate>,
+    pub updates: Vec<RequestedUpdate>,
     /// The tooling image the plan runs in, if any.
     #[component(name = "tooling-image")]
-    pub tooling_image: Option<Text>,
+    pub tooling_image: Option<String>,
 }
 
 /// `step`: one command of a plan.
@@ -226,9 +222,9 @@ pub struct PlanRequest {
 #[component(record)]
 pub struct Step {
     /// Program and arguments.
-    pub argv: List<Text>,
+    pub argv: Vec<String>,
     /// Extra environment variables.
-    pub env: List<(Text, Text)>,
+    pub env: Vec<(String, String)>,
     /// Whether it needs the network.
     pub network: bool,
 }
@@ -238,13 +234,13 @@ pub struct Step {
 #[component(record)]
 pub struct UpdatePlan {
     /// Commands in order.
-    pub steps: List<Step>,
+    pub steps: Vec<Step>,
     /// Paths kept out of the patch layer.
     #[component(name = "exclude-paths")]
-    pub exclude_paths: List<Text>,
+    pub exclude_paths: Vec<String>,
     /// Paths read back after the steps.
     #[component(name = "database-paths")]
-    pub database_paths: List<Text>,
+    pub database_paths: Vec<String>,
     /// Notes for the user.
-    pub warnings: List<Text>,
+    pub warnings: Vec<String>,
 }

@@ -11,6 +11,24 @@
 //! - anything else: returns an empty manifest, like a well-behaved plugin.
 
 use salve_plugin_sdk::{Finding, PackageClass, Scanner, ScannerInfo, UpdateManifest};
+use std::alloc::{GlobalAlloc, Layout, System};
+
+/// An allocator that never frees, so that the aliased strings of `flood` can be "freed" many
+/// times over after the host has read them (each call runs in a fresh instance anyway).
+struct NeverFree;
+
+// SAFETY: allocation is delegated to the system allocator; not freeing is always sound.
+unsafe impl GlobalAlloc for NeverFree {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, _ptr: *mut u8, _layout: Layout) {}
+}
+
+#[global_allocator]
+static ALLOCATOR: NeverFree = NeverFree;
 
 /// The misbehaving scanner.
 pub struct Hostile;
