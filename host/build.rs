@@ -12,7 +12,11 @@ fn main() {
         .unwrap_or_else(|error| panic!("reading {}: {error}", dist.display()))
         .filter_map(|entry| {
             let path = entry.ok()?.path();
-            let name = path.file_name()?.to_str()?.strip_suffix(".wasm")?.to_string();
+            let name = path
+                .file_name()?
+                .to_str()?
+                .strip_suffix(".wasm")?
+                .to_string();
             Some((name, path.canonicalize().ok()?))
         })
         .collect();
@@ -22,7 +26,12 @@ fn main() {
     code.push_str("pub static BUILT_IN_PLUGINS: &[(&str, &[u8])] = &[\n");
     for (name, path) in &plugins {
         println!("cargo:rerun-if-changed={}", path.display());
-        writeln!(code, "    ({name:?}, include_bytes!({:?})),", path.display().to_string()).unwrap();
+        writeln!(
+            code,
+            "    ({name:?}, include_bytes!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
     }
     code.push_str("];\n");
 

@@ -73,7 +73,10 @@ fn assert_limit(error: &PluginError, expected: fn(&LimitKind) -> bool) {
         other => panic!("expected a limit error, got: {other}"),
     }
     let message = error.to_string();
-    assert!(message.contains("hostile") && message.contains("`parse`"), "{message}");
+    assert!(
+        message.contains("hostile") && message.contains("`parse`"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -86,7 +89,10 @@ fn an_endless_loop_is_stopped_by_the_deadline() {
     let hostile = load(&runtime, test_plugin_path("hostile")).unwrap();
     let error = provoke(&hostile, "loop");
     assert_limit(&error, |limit| matches!(limit, LimitKind::Deadline(_)));
-    assert!(error.to_string().contains("wall-clock deadline of 300ms"), "{error}");
+    assert!(
+        error.to_string().contains("wall-clock deadline of 300ms"),
+        "{error}"
+    );
     assert!(error.to_string().contains("--plugin-timeout"), "{error}");
     still_works(&runtime, &hostile);
 }
@@ -113,7 +119,10 @@ fn unbounded_growth_is_stopped_by_the_memory_cap() {
     let hostile = load(&runtime, test_plugin_path("hostile")).unwrap();
     let error = provoke(&hostile, "grow");
     assert_limit(&error, |limit| *limit == LimitKind::Memory(64 << 20));
-    assert!(error.to_string().contains("memory cap of 64 MiB"), "{error}");
+    assert!(
+        error.to_string().contains("memory cap of 64 MiB"),
+        "{error}"
+    );
     still_works(&runtime, &hostile);
 }
 
@@ -130,7 +139,10 @@ fn a_gigabyte_of_output_is_stopped_by_the_output_cap() {
     assert_limit(&error, |limit| {
         *limit == LimitKind::Output(Limits::default().output_bytes)
     });
-    assert!(error.to_string().contains("output cap of 128 MiB"), "{error}");
+    assert!(
+        error.to_string().contains("output cap of 128 MiB"),
+        "{error}"
+    );
     still_works(&runtime, &hostile);
 }
 
@@ -217,7 +229,12 @@ fn bytes_that_are_not_a_component_are_a_load_error() {
         Ok(_) => panic!("junk must not load"),
     };
     assert!(matches!(error, PluginError::Load { .. }), "{error}");
-    assert!(error.to_string().contains("not a valid WebAssembly component"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("not a valid WebAssembly component"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -228,7 +245,12 @@ fn a_plugin_must_be_named_as_it_describes_itself() {
         Err(error) => error,
         Ok(_) => panic!("a misnamed plugin must not load"),
     };
-    assert!(error.to_string().contains("rename the file to hostile.wasm"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("rename the file to hostile.wasm"),
+        "{error}"
+    );
 }
 
 #[test]

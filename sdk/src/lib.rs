@@ -14,8 +14,9 @@ mod bindings;
 
 pub use bindings::types;
 pub use types::{
-    EcosystemInfo, FileKind, Finding, ImageFile, InstalledPackage, OsInfo, PackageClass, PlanRequest,
-    Platform, RequestedUpdate, ScannerInfo, Skipped, Step, Target, UpdateManifest, UpdatePlan,
+    EcosystemInfo, FileKind, Finding, ImageFile, InstalledPackage, OsInfo, PackageClass,
+    PlanRequest, Platform, RequestedUpdate, ScannerInfo, Skipped, Step, Target, UpdateManifest,
+    UpdatePlan,
 };
 
 /// The version of the WIT package this SDK builds plugins against.
@@ -166,9 +167,9 @@ macro_rules! export_ecosystem {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::bindings::ecosystem_world;
+    pub use crate::bindings::ecosystem_world::export_ecosystem_world;
     pub use crate::bindings::ecosystem_world::exports::salve::plugin::ecosystem::Guest as EcosystemGuest;
     pub use crate::bindings::scanner_world;
-    pub use crate::bindings::scanner_world::exports::salve::plugin::scanner::Guest as ScannerGuest;
-    pub use crate::bindings::ecosystem_world::export_ecosystem_world;
     pub use crate::bindings::scanner_world::export_scanner_world;
+    pub use crate::bindings::scanner_world::exports::salve::plugin::scanner::Guest as ScannerGuest;
 }

@@ -39,7 +39,11 @@ fn unquote(value: &str) -> String {
     let quoted = value.len() >= 2
         && ((value.starts_with('"') && value.ends_with('"'))
             || (value.starts_with('\'') && value.ends_with('\'')));
-    let inner = if quoted { &value[1..value.len() - 1] } else { value };
+    let inner = if quoted {
+        &value[1..value.len() - 1]
+    } else {
+        value
+    };
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars();
     while let Some(c) = chars.next() {

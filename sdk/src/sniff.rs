@@ -17,9 +17,7 @@ pub fn is_json_array(report: &[u8]) -> bool {
 /// [`SNIFF_WINDOW`] bytes of the report.
 pub fn count_json_keys(report: &[u8], keys: &[&str]) -> usize {
     let window = &report[..report.len().min(SNIFF_WINDOW)];
-    keys.iter()
-        .filter(|key| has_json_key(window, key))
-        .count()
+    keys.iter().filter(|key| has_json_key(window, key)).count()
 }
 
 /// True when `"key"` followed by optional whitespace and `:` occurs in `window`.

@@ -57,7 +57,10 @@ pub fn run(workspace: &Path, check: bool) -> Result<()> {
         let component = componentize(&module)
             .with_context(|| format!("turning plugin {} into a component", plugin.name))?;
         outputs.insert(plugin.dist.join(format!("{}.wasm", plugin.name)), component);
-        outputs.insert(plugin.dist.join(BUILD_INFO), build_info.clone().into_bytes());
+        outputs.insert(
+            plugin.dist.join(BUILD_INFO),
+            build_info.clone().into_bytes(),
+        );
     }
 
     if check {
@@ -96,8 +99,8 @@ fn discover(workspace: &Path) -> Result<Vec<PluginCrate>> {
 
 /// The `name` of a crate's `[package]` section.
 fn package_name(manifest: &Path) -> Result<String> {
-    let text = fs::read_to_string(manifest)
-        .with_context(|| format!("reading {}", manifest.display()))?;
+    let text =
+        fs::read_to_string(manifest).with_context(|| format!("reading {}", manifest.display()))?;
     let mut in_package = false;
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') {
@@ -109,7 +112,10 @@ fn package_name(manifest: &Path) -> Result<String> {
             }
         }
     }
-    bail!("{} has no `name = \"...\"` in [package]", manifest.display())
+    bail!(
+        "{} has no `name = \"...\"` in [package]",
+        manifest.display()
+    )
 }
 
 /// The target folder for wasm builds: beside the host's builds, in a folder of its own.
@@ -133,7 +139,10 @@ fn compile(
             .cargo_rustc(&plugin.package)
             .current_dir(workspace)
             .env("CARGO_TARGET_DIR", target_dir)
-            .env("CARGO_ENCODED_RUSTFLAGS", remap_flags(workspace, target_dir))
+            .env(
+                "CARGO_ENCODED_RUSTFLAGS",
+                remap_flags(workspace, target_dir),
+            )
             .env_remove("RUSTFLAGS")
             .status()
             .with_context(|| format!("running cargo to build plugin {}", plugin.name))?;
@@ -220,7 +229,10 @@ fn check_outputs(
                 committed.len(),
                 bytes.len()
             )),
-            Err(_) => problems.push(format!("{} is missing", relative(workspace, path).display())),
+            Err(_) => problems.push(format!(
+                "{} is missing",
+                relative(workspace, path).display()
+            )),
         }
     }
     for dist in dist_folders(crates) {

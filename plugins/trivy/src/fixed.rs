@@ -70,14 +70,26 @@ mod tests {
 
     #[test]
     fn prefers_the_fix_on_the_installed_branch() {
-        assert_eq!(choose_fixed_version("1.2.0", &["1.2.3", "1.3.1"]), Some("1.2.3"));
-        assert_eq!(choose_fixed_version("1.3.0", &["1.2.3", "1.3.1"]), Some("1.3.1"));
-        assert_eq!(choose_fixed_version("6.0.1", &["6.0.5", "7.0.2", "8.0.1"]), Some("6.0.5"));
+        assert_eq!(
+            choose_fixed_version("1.2.0", &["1.2.3", "1.3.1"]),
+            Some("1.2.3")
+        );
+        assert_eq!(
+            choose_fixed_version("1.3.0", &["1.2.3", "1.3.1"]),
+            Some("1.3.1")
+        );
+        assert_eq!(
+            choose_fixed_version("6.0.1", &["6.0.5", "7.0.2", "8.0.1"]),
+            Some("6.0.5")
+        );
     }
 
     #[test]
     fn falls_back_on_the_lowest_newer_then_the_highest() {
-        assert_eq!(choose_fixed_version("2.0.0", &["3.1.0", "4.0.0"]), Some("3.1.0"));
+        assert_eq!(
+            choose_fixed_version("2.0.0", &["3.1.0", "4.0.0"]),
+            Some("3.1.0")
+        );
         assert_eq!(choose_fixed_version("9.0", &["1.0", "2.0"]), Some("2.0"));
         assert_eq!(choose_fixed_version("", &["1.0", "2.0"]), Some("1.0"));
         assert_eq!(choose_fixed_version("1.0", &[]), None);

@@ -84,9 +84,7 @@ fn flood() -> UpdateManifest {
         .map(|_| Finding {
             // SAFETY: deliberately aliases one leaked buffer in every name; the strings are
             // only read by the host, and this plugin exists to misbehave.
-            package: unsafe {
-                String::from_raw_parts(shared.as_mut_ptr(), NAME_BYTES, NAME_BYTES)
-            },
+            package: unsafe { String::from_raw_parts(shared.as_mut_ptr(), NAME_BYTES, NAME_BYTES) },
             installed_version: "1".into(),
             fixed_version: "2".into(),
             vulnerability_id: "CVE-0000-0000".into(),
