@@ -36,7 +36,11 @@ fn load(c: &mut Criterion) {
                 (dir, runtime)
             },
             |(dir, runtime)| {
-                black_box(runtime.load("trivy", PluginSource::BuiltIn, &bytes).unwrap());
+                black_box(
+                    runtime
+                        .load("trivy", PluginSource::BuiltIn, &bytes)
+                        .unwrap(),
+                );
                 dir
             },
             BatchSize::PerIteration,

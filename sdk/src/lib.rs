@@ -7,6 +7,9 @@
 //!
 //! The types are generated from the WIT package `salve:plugin@0.1.0` in `wit/`.
 
+pub mod fixed_version;
+#[cfg(feature = "json")]
+pub mod json;
 pub mod os_release;
 pub mod sniff;
 
@@ -64,10 +67,24 @@ pub trait Ecosystem {
 
 /// Exports a type implementing [`Scanner`] as the plugin's `salve:plugin/scanner` interface.
 ///
-/// ```ignore
-/// struct MyScanner;
-/// impl salve_plugin_sdk::Scanner for MyScanner { /* ... */ }
-/// salve_plugin_sdk::export_scanner!(MyScanner);
+/// ```
+/// use salve_plugin_sdk::{Scanner, ScannerInfo, UpdateManifest};
+///
+/// struct Empty;
+///
+/// impl Scanner for Empty {
+///     fn describe() -> ScannerInfo {
+///         ScannerInfo { name: "empty".into(), version: "0.1.0".into(), summary: "nothing".into() }
+///     }
+///     fn sniff(_report: &[u8]) -> u8 {
+///         0
+///     }
+///     fn parse(_report: &[u8]) -> Result<UpdateManifest, String> {
+///         Ok(UpdateManifest { os: None, platform: None, findings: vec![], skipped: vec![] })
+///     }
+/// }
+///
+/// salve_plugin_sdk::export_scanner!(Empty);
 /// ```
 #[macro_export]
 macro_rules! export_scanner {
@@ -98,10 +115,47 @@ macro_rules! export_scanner {
 
 /// Exports a type implementing [`Ecosystem`] as the plugin's `salve:plugin/ecosystem` interface.
 ///
-/// ```ignore
-/// struct MyEcosystem;
-/// impl salve_plugin_sdk::Ecosystem for MyEcosystem { /* ... */ }
-/// salve_plugin_sdk::export_ecosystem!(MyEcosystem);
+/// ```
+/// use salve_plugin_sdk::*;
+/// use std::cmp::Ordering;
+///
+/// struct Nothing;
+///
+/// impl Ecosystem for Nothing {
+///     fn describe() -> EcosystemInfo {
+///         EcosystemInfo {
+///             name: "nothing".into(),
+///             version: "0.1.0".into(),
+///             summary: "recognises no image".into(),
+///             purl_type: "generic".into(),
+///             class: PackageClass::Os,
+///             os_ids: vec![],
+///         }
+///     }
+///     fn probe_paths() -> Vec<String> {
+///         vec!["/etc/os-release".into()]
+///     }
+///     fn detect(_os: OsInfo, _files: Vec<ImageFile>) -> Option<Target> {
+///         None
+///     }
+///     fn compare_versions(a: &str, b: &str) -> Result<Ordering, String> {
+///         Ok(a.cmp(b))
+///     }
+///     fn tooling_image(_os: OsInfo, _platform: Platform) -> Option<String> {
+///         None
+///     }
+///     fn plan(_request: PlanRequest) -> Result<UpdatePlan, String> {
+///         Err("nothing to plan".into())
+///     }
+///     fn installed(_files: Vec<ImageFile>) -> Result<Vec<InstalledPackage>, String> {
+///         Ok(vec![])
+///     }
+///     fn purl(pkg: InstalledPackage, _os: OsInfo, _platform: Platform) -> String {
+///         format!("pkg:generic/{}@{}", pkg.name, pkg.version)
+///     }
+/// }
+///
+/// salve_plugin_sdk::export_ecosystem!(Nothing);
 /// ```
 #[macro_export]
 macro_rules! export_ecosystem {

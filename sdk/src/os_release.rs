@@ -34,6 +34,26 @@ pub fn parse(content: &[u8]) -> Option<OsInfo> {
     })
 }
 
+/// The os-release `ID` for a distribution name as scanners write it (Trivy's OS family, Grype's
+/// distro name): `redhat` is `rhel`, `amazonlinux` is `amzn`, and so on. Lower-cases the rest.
+pub fn id_from_scanner_name(name: &str) -> String {
+    let name = name.trim().to_ascii_lowercase();
+    let id = match name.as_str() {
+        "redhat" => "rhel",
+        "alma" => "almalinux",
+        "amazon" | "amazonlinux" => "amzn",
+        "oracle" | "oraclelinux" => "ol",
+        "rockylinux" => "rocky",
+        "cbl-mariner" => "mariner",
+        "opensuse.leap" | "opensuseleap" => "opensuse-leap",
+        "opensuse.tumbleweed" => "opensuse-tumbleweed",
+        "suse linux enterprise server" => "sles",
+        "suse linux enterprise micro" => "sle-micro",
+        other => other,
+    };
+    id.to_string()
+}
+
 /// Removes one level of single or double quotes and the backslash escapes inside them.
 fn unquote(value: &str) -> String {
     let quoted = value.len() >= 2
@@ -79,6 +99,14 @@ VERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debi
         assert_eq!(os.id, "alpine");
         assert_eq!(os.version_id, "3.19.1");
         assert_eq!(os.codename, None);
+    }
+
+    #[test]
+    fn scanner_names_map_to_os_release_ids() {
+        assert_eq!(id_from_scanner_name("redhat"), "rhel");
+        assert_eq!(id_from_scanner_name("amazonlinux"), "amzn");
+        assert_eq!(id_from_scanner_name("cbl-mariner"), "mariner");
+        assert_eq!(id_from_scanner_name("Ubuntu"), "ubuntu");
     }
 
     #[test]

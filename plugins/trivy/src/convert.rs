@@ -1,8 +1,10 @@
 //! Turning a parsed Trivy report into salve's update manifest.
 
-use crate::fixed::choose_fixed_version;
 use crate::model::{Report, TrivyResult, Vulnerability};
-use salve_plugin_sdk::{Finding, OsInfo, PackageClass, Platform, Skipped, UpdateManifest};
+use salve_plugin_sdk::{
+    Finding, OsInfo, PackageClass, Platform, Skipped, UpdateManifest, fixed_version, json,
+    os_release,
+};
 
 /// Trivy's package types for OS packages, used when a result carries no `Class`.
 const OS_PACKAGE_TYPES: &[&str] = &[
@@ -30,7 +32,7 @@ const OS_PACKAGE_TYPES: &[&str] = &[
 /// Parses a Trivy JSON report into an update manifest.
 pub fn parse_report(bytes: &[u8]) -> Result<UpdateManifest, String> {
     reject_old_formats(bytes)?;
-    let report: Report<'_> = serde_json::from_slice(bytes).map_err(describe_json_error)?;
+    let report: Report<'_> = json::parse(bytes, "Trivy")?;
     match report.schema_version {
         Some(2) => {}
         Some(1) => return Err(schema_one_error()),
@@ -50,7 +52,7 @@ pub fn parse_report(bytes: &[u8]) -> Result<UpdateManifest, String> {
     let mut manifest = UpdateManifest {
         os: report.metadata.os.as_ref().and_then(|os| {
             Some(OsInfo {
-                id: os_release_id(os.family.as_deref()?),
+                id: os_release::id_from_scanner_name(os.family.as_deref()?),
                 version_id: os.name.as_deref().unwrap_or_default().to_string(),
                 codename: None,
             })
@@ -161,7 +163,7 @@ fn fixed_version(vulnerability: &Vulnerability<'_>, installed: &str) -> Option<S
         .map(str::trim)
         .filter(|candidate| !candidate.is_empty())
         .collect();
-    choose_fixed_version(installed, &candidates).map(str::to_string)
+    fixed_version::choose(installed, &candidates).map(str::to_string)
 }
 
 /// Why a vulnerability without a fixed version is skipped, from its `Status`.
@@ -174,24 +176,6 @@ fn unfixed_reason(vulnerability: &Vulnerability<'_>) -> String {
         Some(status) if !status.is_empty() => format!("no fixed version (status {status})"),
         _ => "no fixed version".into(),
     }
-}
-
-/// Maps Trivy's OS family to the os-release `ID` the ecosystem plugins match on.
-fn os_release_id(family: &str) -> String {
-    let family = family.to_ascii_lowercase();
-    let id = match family.as_str() {
-        "redhat" => "rhel",
-        "alma" => "almalinux",
-        "amazon" => "amzn",
-        "oracle" => "ol",
-        "cbl-mariner" => "mariner",
-        "opensuse.leap" => "opensuse-leap",
-        "opensuse.tumbleweed" => "opensuse-tumbleweed",
-        "suse linux enterprise server" => "sles",
-        "suse linux enterprise micro" => "sle-micro",
-        other => other,
-    };
-    id.to_string()
 }
 
 /// Rejects reports of Trivy's schema 1 (a top-level array) before parsing them fully.
@@ -207,18 +191,6 @@ fn schema_one_error() -> String {
     "this Trivy report uses the old schema 1 (a top-level array, Trivy before 0.20); \
      upgrade Trivy to 0.20 or later and run `trivy image --format json` again"
         .into()
-}
-
-/// Describes a JSON syntax or data error with its position.
-fn describe_json_error(error: serde_json::Error) -> String {
-    use serde_json::error::Category;
-    let what = match error.classify() {
-        Category::Eof => "the report ends early (truncated?)",
-        Category::Syntax => "the report is not valid JSON",
-        Category::Data => "the report's JSON does not have Trivy's shape",
-        Category::Io => "the report could not be read",
-    };
-    format!("{what}: {error}")
 }
 
 #[cfg(test)]
@@ -330,12 +302,5 @@ mod tests {
         );
         let deep = "[".repeat(10_000);
         assert!(parse(&format!("{{\"SchemaVersion\":2,\"X\":{deep}")).is_err());
-    }
-
-    #[test]
-    fn os_families_map_to_os_release_ids() {
-        assert_eq!(os_release_id("redhat"), "rhel");
-        assert_eq!(os_release_id("cbl-mariner"), "mariner");
-        assert_eq!(os_release_id("Ubuntu"), "ubuntu");
     }
 }

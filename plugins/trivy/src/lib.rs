@@ -1,7 +1,6 @@
 //! salve's scanner plugin for Trivy's JSON reports (`trivy image --format json`, schema 2).
 
 mod convert;
-mod fixed;
 mod model;
 
 use salve_plugin_sdk::{Scanner, ScannerInfo, UpdateManifest, sniff};

@@ -1,6 +1,7 @@
-//! Choosing one fixed version when Trivy lists several (`"1.2.3, 1.3.1"`).
+//! Choosing one fixed version when a scanner lists several (Trivy's `"1.2.3, 1.3.1"`, Grype's
+//! `fix.versions`).
 //!
-//! Trivy lists one fixed version per release branch. salve asks for the fix on the installed
+//! Scanners list one fixed version per release branch. salve asks for the fix on the installed
 //! version's own branch, so a patch never jumps a major or minor version when a fix exists on
 //! the branch in use:
 //! 1. candidates newer than the installed version that share its longest leading run of
@@ -9,12 +10,13 @@
 //! 3. otherwise (no candidate compares newer than the installed version) the highest.
 //!
 //! The comparison is a simple one on dot-separated numeric components, enough to order the
-//! branch fixes that Trivy lists; the ecosystem plugin validates the result exactly.
+//! branch fixes that scanners list; the host compares the result exactly with the ecosystem's
+//! own rules.
 
 use std::cmp::Ordering;
 
-/// Picks the fixed version to ask for among Trivy's candidates, by the rules above.
-pub fn choose_fixed_version<'a>(installed: &str, candidates: &[&'a str]) -> Option<&'a str> {
+/// Picks the fixed version to ask for among a scanner's candidates, by the rules above.
+pub fn choose<'a>(installed: &str, candidates: &[&'a str]) -> Option<&'a str> {
     match candidates {
         [] => None,
         [only] => Some(only),
@@ -70,28 +72,16 @@ mod tests {
 
     #[test]
     fn prefers_the_fix_on_the_installed_branch() {
-        assert_eq!(
-            choose_fixed_version("1.2.0", &["1.2.3", "1.3.1"]),
-            Some("1.2.3")
-        );
-        assert_eq!(
-            choose_fixed_version("1.3.0", &["1.2.3", "1.3.1"]),
-            Some("1.3.1")
-        );
-        assert_eq!(
-            choose_fixed_version("6.0.1", &["6.0.5", "7.0.2", "8.0.1"]),
-            Some("6.0.5")
-        );
+        assert_eq!(choose("1.2.0", &["1.2.3", "1.3.1"]), Some("1.2.3"));
+        assert_eq!(choose("1.3.0", &["1.2.3", "1.3.1"]), Some("1.3.1"));
+        assert_eq!(choose("6.0.1", &["6.0.5", "7.0.2", "8.0.1"]), Some("6.0.5"));
     }
 
     #[test]
     fn falls_back_on_the_lowest_newer_then_the_highest() {
-        assert_eq!(
-            choose_fixed_version("2.0.0", &["3.1.0", "4.0.0"]),
-            Some("3.1.0")
-        );
-        assert_eq!(choose_fixed_version("9.0", &["1.0", "2.0"]), Some("2.0"));
-        assert_eq!(choose_fixed_version("", &["1.0", "2.0"]), Some("1.0"));
-        assert_eq!(choose_fixed_version("1.0", &[]), None);
+        assert_eq!(choose("2.0.0", &["3.1.0", "4.0.0"]), Some("3.1.0"));
+        assert_eq!(choose("9.0", &["1.0", "2.0"]), Some("2.0"));
+        assert_eq!(choose("", &["1.0", "2.0"]), Some("1.0"));
+        assert_eq!(choose("1.0", &[]), None);
     }
 }
