@@ -239,7 +239,7 @@ fn inspect_takes_a_path_and_explains_why_a_plugin_cannot_load() {
     let output = home.run(&["plugins", "inspect", "no-such-plugin"]);
     assert!(!output.status.success());
     assert!(
-        stderr(&output).contains("known plugins: trivy"),
+        stderr(&output).contains("known plugins: copa-manifest, grype, trivy"),
         "{}",
         stderr(&output)
     );

@@ -30,9 +30,10 @@ pub trait Scanner {
     /// The plugin's name (used with `salve --scanner NAME`), version and one-line summary.
     fn describe() -> ScannerInfo;
 
-    /// How sure the plugin is that `report` is in its format, from 0 (not mine) to 100 (certainly
-    /// mine). Keep it cheap: look at the first bytes, not the whole report.
-    fn sniff(report: &[u8]) -> u8;
+    /// How sure the plugin is that a report is in its format, from 0 (not mine) to 100 (certainly
+    /// mine). `head` is the report's first 64 KiB ([`sniff::SNIFF_WINDOW`]), or all of it when
+    /// shorter.
+    fn sniff(head: &[u8]) -> u8;
 
     /// Turns the report into an update manifest, or says in one line what is wrong with it.
     fn parse(report: &[u8]) -> Result<UpdateManifest, String>;
@@ -96,8 +97,8 @@ macro_rules! export_scanner {
                 fn describe() -> $crate::ScannerInfo {
                     <$plugin as $crate::Scanner>::describe()
                 }
-                fn sniff(report: ::std::vec::Vec<u8>) -> u8 {
-                    <$plugin as $crate::Scanner>::sniff(&report)
+                fn sniff(head: ::std::vec::Vec<u8>) -> u8 {
+                    <$plugin as $crate::Scanner>::sniff(&head)
                 }
                 fn parse(
                     report: ::std::vec::Vec<u8>,

@@ -1,6 +1,6 @@
 //! Cheap checks for `Scanner::sniff`: does a report look like a given JSON document?
 
-/// How many bytes at the start of a report the sniff helpers look at.
+/// How many bytes at the start of a report the host passes to `sniff`, and the helpers look at.
 pub const SNIFF_WINDOW: usize = 64 * 1024;
 
 /// True when the report, after leading whitespace and a UTF-8 byte-order mark, starts with `{`.

@@ -2,6 +2,7 @@
 
 mod options;
 mod plugins;
+mod report;
 mod table;
 
 use crate::plugin::contract::{SUPPORTED_VERSIONS, WIT_PACKAGE, WIT_VERSION};
@@ -35,6 +36,9 @@ pub struct Cli {
 /// salve's commands.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Read a scanner report (Trivy, Grype, copa manifest, or any scanner plugin's format) and
+    /// print the updates it asks for.
+    Report(report::ReportArgs),
     /// List, inspect and check plugins.
     Plugins {
         /// What to do with plugins.
@@ -69,6 +73,10 @@ pub fn main() -> ExitCode {
 /// Runs one parsed command line.
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Report(args) => {
+            report::run(args, &cli.plugin_options)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Plugins { command } => plugins::run(command, &cli.plugin_options),
     }
 }

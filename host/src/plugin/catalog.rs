@@ -74,9 +74,9 @@ impl PluginCatalog {
 
     /// Loads a plugin file that is not on the search path (for `plugins inspect PATH`).
     pub fn load_file(&self, path: &Path) -> Result<Plugin, PluginError> {
-        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+        let bytes = std::fs::read(path).map_err(|error| PluginError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         self.runtime.load(
             &plugin_name(path),

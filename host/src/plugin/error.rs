@@ -18,12 +18,12 @@ pub enum PluginError {
     },
 
     /// The plugin file could not be read.
-    #[error("cannot read plugin file {}: {source}", path.display())]
+    #[error("cannot read plugin file {}: {error}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// The bytes are not a component wasmtime can compile, or fail another load-time check.

@@ -5,6 +5,9 @@ use super::error::PluginError;
 use super::runtime::Plugin;
 use super::types::UpdateManifest;
 
+/// How much of a report `sniff` is given: its first 64 KiB, as the WIT contract says.
+pub const SNIFF_WINDOW: usize = 64 * 1024;
+
 /// A loaded plugin that exports `salve:plugin/scanner`.
 #[derive(Clone, Copy)]
 pub struct Scanner<'a>(&'a Plugin);
@@ -22,11 +25,13 @@ impl<'a> Scanner<'a> {
         self.0
     }
 
-    /// How sure the plugin is (0 to 100) that the report is in its format; above 100 counts as 100.
+    /// How sure the plugin is (0 to 100) that the report is in its format; above 100 counts as
+    /// 100. Only the first [`SNIFF_WINDOW`] bytes are passed.
     pub fn sniff(&self, report: &[u8]) -> Result<u8, PluginError> {
+        let head = &report[..report.len().min(SNIFF_WINDOW)];
         self.0
             .sandbox()
-            .call::<(&[u8],), (u8,)>("sniff", (report,), report.len() as u64)
+            .call::<(&[u8],), (u8,)>("sniff", (head,), head.len() as u64)
             .map(|(certainty,)| certainty.min(100))
     }
 
@@ -41,5 +46,13 @@ impl<'a> Scanner<'a> {
                 report.len() as u64,
             )?;
         result.map_err(|message| self.0.sandbox().rejected("parse", message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sniff_window_is_the_one_the_sdk_documents() {
+        assert_eq!(super::SNIFF_WINDOW, salve_plugin_sdk::sniff::SNIFF_WINDOW);
     }
 }

@@ -88,9 +88,9 @@ impl PluginEntry {
                 }),
             Some(path) => std::fs::read(path)
                 .map(Cow::Owned)
-                .map_err(|source| PluginError::Read {
+                .map_err(|error| PluginError::Read {
                     path: path.to_path_buf(),
-                    source,
+                    error,
                 }),
         }
     }
@@ -170,11 +170,11 @@ pub(super) fn plugin_name(path: &Path) -> String {
 
 /// The plugin files a path names: the file itself, or the `.wasm` files of a folder.
 fn files_at(path: &Path, origin: &str) -> Result<Vec<PathBuf>, PluginError> {
-    let metadata = std::fs::metadata(path).map_err(|source| PluginError::Read {
+    let metadata = std::fs::metadata(path).map_err(|error| PluginError::Read {
         path: path.to_path_buf(),
-        source: std::io::Error::new(
-            source.kind(),
-            format!("{source} (given by {origin}; pass a .wasm file or a folder of them)"),
+        error: std::io::Error::new(
+            error.kind(),
+            format!("{error} (given by {origin}; pass a .wasm file or a folder of them)"),
         ),
     })?;
     if metadata.is_dir() {
@@ -186,9 +186,9 @@ fn files_at(path: &Path, origin: &str) -> Result<Vec<PathBuf>, PluginError> {
 
 /// The `.wasm` files directly inside a folder, sorted by name.
 fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>, PluginError> {
-    let read_error = |source| PluginError::Read {
+    let read_error = |error| PluginError::Read {
         path: dir.to_path_buf(),
-        source,
+        error,
     };
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(read_error)? {

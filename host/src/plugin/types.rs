@@ -30,7 +30,7 @@ pub struct Platform {
 }
 
 /// `package-class`: OS package or language library.
-#[derive(ComponentType, Lift, Lower, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(ComponentType, Lift, Lower, Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[component(enum)]
 #[repr(u8)]
 #[serde(rename_all = "lowercase")]

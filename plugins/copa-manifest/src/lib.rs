@@ -25,15 +25,15 @@ impl Scanner for CopaManifest {
         }
     }
 
-    fn sniff(report: &[u8]) -> u8 {
-        if !sniff::is_json_object(report) {
+    fn sniff(head: &[u8]) -> u8 {
+        if !sniff::is_json_object(head) {
             return 0;
         }
-        let versioned = sniff::count_json_keys(report, &["apiVersion"]) == 1;
+        let versioned = sniff::count_json_keys(head, &["apiVersion"]) == 1;
         let manifest =
-            sniff::count_json_keys(report, &["metadata", "updates", "osupdates", "langupdates"]);
+            sniff::count_json_keys(head, &["metadata", "updates", "osupdates", "langupdates"]);
         let example_plugin =
-            sniff::count_json_keys(report, &["OSType", "OSVersion", "Arch", "Packages"]);
+            sniff::count_json_keys(head, &["OSType", "OSVersion", "Arch", "Packages"]);
         match (versioned, manifest, example_plugin) {
             (true, 2.., _) => 95,
             (false, 2.., _) => 75,

@@ -51,10 +51,11 @@ pub fn parse_report(bytes: &[u8]) -> Result<UpdateManifest, String> {
 
     let mut manifest = UpdateManifest {
         os: report.metadata.os.as_ref().and_then(|os| {
+            let (version_id, codename) = split_os_name(os.name.as_deref().unwrap_or_default());
             Some(OsInfo {
                 id: os_release::id_from_scanner_name(os.family.as_deref()?),
-                version_id: os.name.as_deref().unwrap_or_default().to_string(),
-                codename: None,
+                version_id,
+                codename,
             })
         }),
         platform: report.metadata.image_config.as_ref().and_then(|config| {
@@ -178,6 +179,24 @@ fn unfixed_reason(vulnerability: &Vulnerability<'_>) -> String {
     }
 }
 
+/// Splits Trivy's OS name into version and codename: `"2 (Karoo)"` (Amazon Linux) is version `2`,
+/// codename `karoo`; `"12.5"` is just a version.
+fn split_os_name(name: &str) -> (String, Option<String>) {
+    let name = name.trim();
+    match name.split_once(char::is_whitespace) {
+        Some((version, rest)) => {
+            let codename = rest
+                .trim()
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .trim();
+            let codename = (!codename.is_empty()).then(|| codename.to_ascii_lowercase());
+            (version.to_string(), codename)
+        }
+        None => (name.to_string(), None),
+    }
+}
+
 /// Rejects reports of Trivy's schema 1 (a top-level array) before parsing them fully.
 fn reject_old_formats(bytes: &[u8]) -> Result<(), String> {
     if salve_plugin_sdk::sniff::is_json_array(bytes) {
@@ -260,6 +279,16 @@ mod tests {
         assert!(manifest.findings.is_empty());
         assert!(manifest.skipped[0].reason.contains("will not fix"));
         assert_eq!(manifest.skipped[1].reason, "no fixed version");
+    }
+
+    #[test]
+    fn os_names_with_a_codename_are_split() {
+        assert_eq!(
+            split_os_name("2 (Karoo)"),
+            ("2".into(), Some("karoo".into()))
+        );
+        assert_eq!(split_os_name("12.5"), ("12.5".into(), None));
+        assert_eq!(split_os_name(""), ("".into(), None));
     }
 
     #[test]

@@ -17,11 +17,11 @@ impl Scanner for Trivy {
         }
     }
 
-    fn sniff(report: &[u8]) -> u8 {
-        if !sniff::is_json_object(report) {
+    fn sniff(head: &[u8]) -> u8 {
+        if !sniff::is_json_object(head) {
             return 0;
         }
-        match sniff::count_json_keys(report, &["SchemaVersion", "ArtifactName", "Results"]) {
+        match sniff::count_json_keys(head, &["SchemaVersion", "ArtifactName", "Results"]) {
             3 => 95,
             2 => 70,
             _ => 0,

@@ -9,6 +9,9 @@
 //! - `panic`: panics (a trap);
 //! - `recurse`: recurses without end (stopped by the stack limit);
 //! - anything else: returns an empty manifest, like a well-behaved plugin.
+//!
+//! `sniff` answers 0, unless the report's head holds `hostile-sniff=NN`: then it claims NN, so
+//! tests can make two plugins equally sure of one report.
 
 use salve_plugin_sdk::{Finding, PackageClass, Scanner, ScannerInfo, UpdateManifest};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -42,8 +45,17 @@ impl Scanner for Hostile {
         }
     }
 
-    fn sniff(_report: &[u8]) -> u8 {
-        0
+    fn sniff(head: &[u8]) -> u8 {
+        const MARKER: &[u8] = b"hostile-sniff=";
+        head.windows(MARKER.len() + 2)
+            .find(|window| window.starts_with(MARKER))
+            .and_then(|window| {
+                std::str::from_utf8(&window[MARKER.len()..])
+                    .ok()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
     }
 
     fn parse(report: &[u8]) -> Result<UpdateManifest, String> {

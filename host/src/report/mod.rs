@@ -1,0 +1,147 @@
+//! Scanner reports to update manifests: choose the scanner plugin, parse in the sandbox, check
+//! every finding is safe to act on, and merge findings into one update per package.
+
+mod error;
+mod merge;
+mod select;
+mod validate;
+pub mod version_order;
+
+pub use error::ReportError;
+pub use merge::{PackageUpdate, VulnerabilityFix};
+
+use crate::plugin::PluginCatalog;
+use crate::plugin::types::{OsInfo, Platform, Skipped};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// One parsed report: what to update, what was skipped, and where it came from.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// The report's file.
+    pub file: PathBuf,
+    /// The scanner plugin that read it.
+    pub scanner: String,
+    /// The image's OS, if the report names it.
+    pub os: Option<OsInfo>,
+    /// The image's platform, if the report names it.
+    pub platform: Option<Platform>,
+    /// One update per package, each with every vulnerability it fixes.
+    pub updates: Vec<PackageUpdate>,
+    /// Findings the scanner plugin left alone, with reasons.
+    pub skipped: Vec<Skipped>,
+    /// How many findings the scanner plugin returned before merging.
+    pub findings: usize,
+}
+
+/// Reads a report file, or a directory holding one report per platform.
+///
+/// `scanner` names the plugin to use; otherwise the one whose `sniff` is surest reads each file.
+pub fn load(
+    catalog: &PluginCatalog,
+    path: &Path,
+    scanner: Option<&str>,
+) -> Result<Vec<Report>, ReportError> {
+    let files = report_files(path)?;
+    let scanners = select::Scanners::load(catalog, scanner)?;
+    let input_cap = catalog.runtime().limits().input_bytes;
+    let mut reports = Vec::new();
+    for file in files {
+        let bytes = read_report(&file, input_cap)?;
+        let scanner = scanners.choose(&file, &bytes)?;
+        let manifest = scanner.parse(&bytes).map_err(|error| ReportError::Plugin {
+            file: file.clone(),
+            error,
+        })?;
+        validate::manifest(&manifest).map_err(|problems| ReportError::Unsafe {
+            file: file.clone(),
+            scanner: scanner.plugin().name().to_string(),
+            problems,
+        })?;
+        let findings = manifest.findings.len();
+        reports.push(Report {
+            scanner: scanner.plugin().name().to_string(),
+            os: manifest.os,
+            platform: manifest.platform,
+            updates: merge::by_package(manifest.findings, &version_order::compare),
+            skipped: manifest.skipped,
+            findings,
+            file,
+        });
+    }
+    check_platforms(&reports)?;
+    Ok(reports)
+}
+
+/// The report files at `path`: the file itself, or every regular file of a directory, sorted.
+fn report_files(path: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let read_error = |error| ReportError::Read {
+        file: path.to_path_buf(),
+        error,
+    };
+    let metadata = std::fs::metadata(path).map_err(read_error)?;
+    if !metadata.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(read_error)? {
+        let entry = entry.map_err(read_error)?;
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if !hidden && entry.path().is_file() {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(ReportError::EmptyDirectory(path.to_path_buf()));
+    }
+    Ok(files)
+}
+
+/// Reads a report, refusing one larger than the plugins' input cap before reading it.
+fn read_report(file: &Path, input_cap: u64) -> Result<Vec<u8>, ReportError> {
+    let read_error = |error| ReportError::Read {
+        file: file.to_path_buf(),
+        error,
+    };
+    let size = std::fs::metadata(file).map_err(read_error)?.len();
+    if size > input_cap {
+        return Err(ReportError::TooLarge {
+            file: file.to_path_buf(),
+            size,
+            limit: input_cap,
+        });
+    }
+    std::fs::read(file).map_err(read_error)
+}
+
+/// In a directory of reports, each must name its platform, and no platform may appear twice.
+fn check_platforms(reports: &[Report]) -> Result<(), ReportError> {
+    if reports.len() < 2 {
+        return Ok(());
+    }
+    let mut seen: Vec<(String, &Path)> = Vec::new();
+    for report in reports {
+        let Some(platform) = &report.platform else {
+            return Err(ReportError::NoPlatform(report.file.clone()));
+        };
+        let key = platform_string(platform);
+        if let Some((_, first)) = seen.iter().find(|(seen, _)| *seen == key) {
+            return Err(ReportError::DuplicatePlatform {
+                platform: key,
+                first: first.to_path_buf(),
+                second: report.file.clone(),
+            });
+        }
+        seen.push((key, &report.file));
+    }
+    Ok(())
+}
+
+/// `os/architecture[/variant]`, the way OCI platforms are written.
+pub fn platform_string(platform: &Platform) -> String {
+    match &platform.variant {
+        Some(variant) => format!("{}/{}/{variant}", platform.os, platform.architecture),
+        None => format!("{}/{}", platform.os, platform.architecture),
+    }
+}
