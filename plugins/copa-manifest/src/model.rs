@@ -1,7 +1,7 @@
 //! Copacetic's update manifests, every version in one permissive shape.
 
+use salve_plugin_sdk::json::Text;
 use serde::Deserialize;
-use std::borrow::Cow;
 
 /// An update manifest of any version, or the example plugin's report.
 #[derive(Deserialize, Default)]
@@ -9,7 +9,7 @@ use std::borrow::Cow;
 pub struct Manifest<'a> {
     /// `v1alpha1`, `v1alpha2`, or absent.
     #[serde(rename = "apiVersion", borrow)]
-    pub api_version: Option<Cow<'a, str>>,
+    pub api_version: Option<Text<'a>>,
     /// OS and architecture.
     pub metadata: Option<Metadata<'a>>,
     /// v1alpha1 and old unversioned manifests: OS package updates.
@@ -26,13 +26,13 @@ pub struct Manifest<'a> {
     pub langupdates: Option<Vec<Update<'a>>>,
     /// The example scanner plugin's report: OS type.
     #[serde(rename = "OSType", borrow)]
-    pub os_type: Option<Cow<'a, str>>,
+    pub os_type: Option<Text<'a>>,
     /// The example scanner plugin's report: OS version.
     #[serde(rename = "OSVersion", borrow)]
-    pub os_version: Option<Cow<'a, str>>,
+    pub os_version: Option<Text<'a>>,
     /// The example scanner plugin's report: architecture.
     #[serde(rename = "Arch", borrow)]
-    pub arch: Option<Cow<'a, str>>,
+    pub arch: Option<Text<'a>>,
     /// The example scanner plugin's report: packages.
     #[serde(rename = "Packages", borrow)]
     pub packages: Option<Vec<ExamplePackage<'a>>>,
@@ -56,10 +56,10 @@ pub struct Metadata<'a> {
 pub struct Os<'a> {
     /// `debian`, `ubuntu`, `alpine`, `cbl-mariner`, ...
     #[serde(borrow)]
-    pub r#type: Option<Cow<'a, str>>,
+    pub r#type: Option<Text<'a>>,
     /// `12`, `20.04`, ...
     #[serde(borrow)]
-    pub version: Option<Cow<'a, str>>,
+    pub version: Option<Text<'a>>,
 }
 
 /// `metadata.config`.
@@ -68,10 +68,10 @@ pub struct Os<'a> {
 pub struct Config<'a> {
     /// `amd64`, `arm64`, ...
     #[serde(borrow)]
-    pub arch: Option<Cow<'a, str>>,
+    pub arch: Option<Text<'a>>,
     /// `v7`, `v8` (v1alpha2).
     #[serde(borrow)]
-    pub variant: Option<Cow<'a, str>>,
+    pub variant: Option<Text<'a>>,
 }
 
 /// One entry of `updates`, `osupdates`, `langupdates` or `nodeUpdates`.
@@ -80,22 +80,22 @@ pub struct Config<'a> {
 pub struct Update<'a> {
     /// The package's name.
     #[serde(borrow)]
-    pub name: Option<Cow<'a, str>>,
+    pub name: Option<Text<'a>>,
     /// The installed version.
     #[serde(borrow)]
-    pub installed_version: Option<Cow<'a, str>>,
+    pub installed_version: Option<Text<'a>>,
     /// The fixed version.
     #[serde(borrow)]
-    pub fixed_version: Option<Cow<'a, str>>,
+    pub fixed_version: Option<Text<'a>>,
     /// The vulnerability's id.
     #[serde(rename = "vulnerabilityID", borrow)]
-    pub vulnerability_id: Option<Cow<'a, str>>,
+    pub vulnerability_id: Option<Text<'a>>,
     /// The package type (v1alpha2): `debian`, `python-pkg`, ...
     #[serde(borrow)]
-    pub r#type: Option<Cow<'a, str>>,
+    pub r#type: Option<Text<'a>>,
     /// `os-pkgs` or `lang-pkgs` (v1alpha2).
     #[serde(borrow)]
-    pub class: Option<Cow<'a, str>>,
+    pub class: Option<Text<'a>>,
 }
 
 /// One package of the example scanner plugin's report.
@@ -104,14 +104,14 @@ pub struct Update<'a> {
 pub struct ExamplePackage<'a> {
     /// The package's name.
     #[serde(rename = "Name", borrow)]
-    pub name: Option<Cow<'a, str>>,
+    pub name: Option<Text<'a>>,
     /// The installed version.
     #[serde(rename = "InstalledVersion", borrow)]
-    pub installed_version: Option<Cow<'a, str>>,
+    pub installed_version: Option<Text<'a>>,
     /// The fixed version.
     #[serde(rename = "FixedVersion", borrow)]
-    pub fixed_version: Option<Cow<'a, str>>,
+    pub fixed_version: Option<Text<'a>>,
     /// The vulnerability's id.
     #[serde(rename = "VulnerabilityID", borrow)]
-    pub vulnerability_id: Option<Cow<'a, str>>,
+    pub vulnerability_id: Option<Text<'a>>,
 }

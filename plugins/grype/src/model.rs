@@ -1,8 +1,8 @@
 //! The parts of Grype's JSON report that salve reads; every field may be absent.
 
+use salve_plugin_sdk::json::Text;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
-use std::borrow::Cow;
 
 /// A whole Grype report.
 #[derive(Deserialize, Default)]
@@ -37,7 +37,7 @@ pub struct Match<'a> {
 pub struct Vulnerability<'a> {
     /// `CVE-...`, `GHSA-...`, `ALAS-...`.
     #[serde(borrow)]
-    pub id: Option<Cow<'a, str>>,
+    pub id: Option<Text<'a>>,
     /// The fix, when Grype knows one.
     #[serde(borrow)]
     pub fix: Option<Fix<'a>>,
@@ -49,10 +49,10 @@ pub struct Vulnerability<'a> {
 pub struct Fix<'a> {
     /// Fixed versions, one per release branch.
     #[serde(borrow)]
-    pub versions: Option<Vec<Cow<'a, str>>>,
+    pub versions: Option<Vec<Text<'a>>>,
     /// `fixed`, `not-fixed`, `wont-fix`, `unknown`.
     #[serde(borrow)]
-    pub state: Option<Cow<'a, str>>,
+    pub state: Option<Text<'a>>,
 }
 
 /// `matches[].artifact`: the package.
@@ -61,13 +61,13 @@ pub struct Fix<'a> {
 pub struct Artifact<'a> {
     /// The package's name.
     #[serde(borrow)]
-    pub name: Option<Cow<'a, str>>,
+    pub name: Option<Text<'a>>,
     /// The installed version.
     #[serde(borrow)]
-    pub version: Option<Cow<'a, str>>,
+    pub version: Option<Text<'a>>,
     /// `deb`, `rpm`, `apk`, `python`, `java-archive`, `npm`, `binary`, ...
     #[serde(borrow)]
-    pub r#type: Option<Cow<'a, str>>,
+    pub r#type: Option<Text<'a>>,
     /// Where Grype found the package (for Python, its `METADATA` file first).
     #[serde(borrow)]
     pub locations: Option<Vec<Location<'a>>>,
@@ -79,7 +79,7 @@ pub struct Artifact<'a> {
 pub struct Location<'a> {
     /// The path in the image.
     #[serde(borrow)]
-    pub path: Option<Cow<'a, str>>,
+    pub path: Option<Text<'a>>,
 }
 
 /// `source`: for images, its `target` holds the image's configuration.
@@ -88,7 +88,7 @@ pub struct Location<'a> {
 pub struct Source<'a> {
     /// `image`, `directory`, `file`.
     #[serde(borrow)]
-    pub r#type: Option<Cow<'a, str>>,
+    pub r#type: Option<Text<'a>>,
     /// The image's details, or a plain string for other sources.
     #[serde(borrow)]
     pub target: Option<Target<'a>>,
@@ -110,10 +110,10 @@ pub enum Target<'a> {
 pub struct ImageTarget<'a> {
     /// `amd64`, `arm64`, ...
     #[serde(borrow)]
-    pub architecture: Option<Cow<'a, str>>,
+    pub architecture: Option<Text<'a>>,
     /// `linux`.
     #[serde(borrow)]
-    pub os: Option<Cow<'a, str>>,
+    pub os: Option<Text<'a>>,
 }
 
 /// `distro`.
@@ -122,8 +122,8 @@ pub struct ImageTarget<'a> {
 pub struct Distro<'a> {
     /// `debian`, `ubuntu`, `alpine`, `redhat`, `amazonlinux`, `mariner`, ...
     #[serde(borrow)]
-    pub name: Option<Cow<'a, str>>,
+    pub name: Option<Text<'a>>,
     /// `12`, `22.04`, `3.19.1`.
     #[serde(borrow)]
-    pub version: Option<Cow<'a, str>>,
+    pub version: Option<Text<'a>>,
 }

@@ -1,7 +1,7 @@
 //! The parts of Trivy's JSON report (schema 2) that salve reads; every field may be absent.
 
+use salve_plugin_sdk::json::Text;
 use serde::Deserialize;
-use std::borrow::Cow;
 
 /// A whole Trivy report.
 #[derive(Deserialize, Default)]
@@ -35,10 +35,10 @@ pub struct Metadata<'a> {
 pub struct Os<'a> {
     /// Trivy's OS family: `debian`, `alpine`, `redhat`, `cbl-mariner`, ...
     #[serde(borrow)]
-    pub family: Option<Cow<'a, str>>,
+    pub family: Option<Text<'a>>,
     /// The OS version: `12.5`, `3.19.1`.
     #[serde(borrow)]
-    pub name: Option<Cow<'a, str>>,
+    pub name: Option<Text<'a>>,
 }
 
 /// `Metadata.ImageConfig`, as in the OCI image configuration (lower-case keys).
@@ -47,13 +47,13 @@ pub struct Os<'a> {
 pub struct ImageConfig<'a> {
     /// `os`, normally `linux`.
     #[serde(borrow)]
-    pub os: Option<Cow<'a, str>>,
+    pub os: Option<Text<'a>>,
     /// `architecture`: `amd64`, `arm64`, ...
     #[serde(borrow)]
-    pub architecture: Option<Cow<'a, str>>,
+    pub architecture: Option<Text<'a>>,
     /// `variant`: `v7`, `v8`.
     #[serde(borrow)]
-    pub variant: Option<Cow<'a, str>>,
+    pub variant: Option<Text<'a>>,
 }
 
 /// One entry of `Results`.
@@ -62,13 +62,13 @@ pub struct ImageConfig<'a> {
 pub struct TrivyResult<'a> {
     /// What was scanned: `debian 12.5`, `usr/local/lib/python3.11/site-packages/...`.
     #[serde(borrow)]
-    pub target: Option<Cow<'a, str>>,
+    pub target: Option<Text<'a>>,
     /// `os-pkgs`, `lang-pkgs`, `config`, `secret`, `license`.
     #[serde(borrow)]
-    pub class: Option<Cow<'a, str>>,
+    pub class: Option<Text<'a>>,
     /// The package type: `debian`, `alpine`, `python-pkg`, `node-pkg`, `jar`, ...
     #[serde(borrow)]
-    pub r#type: Option<Cow<'a, str>>,
+    pub r#type: Option<Text<'a>>,
     /// The vulnerabilities found in this target.
     #[serde(borrow)]
     pub vulnerabilities: Option<Vec<Vulnerability<'a>>>,
@@ -80,20 +80,20 @@ pub struct TrivyResult<'a> {
 pub struct Vulnerability<'a> {
     /// `CVE-...`, `GHSA-...`.
     #[serde(rename = "VulnerabilityID", borrow)]
-    pub vulnerability_id: Option<Cow<'a, str>>,
+    pub vulnerability_id: Option<Text<'a>>,
     /// The package's name (the binary package for deb and rpm).
     #[serde(borrow)]
-    pub pkg_name: Option<Cow<'a, str>>,
+    pub pkg_name: Option<Text<'a>>,
     /// Where a language package was found.
     #[serde(borrow)]
-    pub pkg_path: Option<Cow<'a, str>>,
+    pub pkg_path: Option<Text<'a>>,
     /// The installed version.
     #[serde(borrow)]
-    pub installed_version: Option<Cow<'a, str>>,
+    pub installed_version: Option<Text<'a>>,
     /// The fixed version, or several separated by `, `; empty when there is no fix.
     #[serde(borrow)]
-    pub fixed_version: Option<Cow<'a, str>>,
+    pub fixed_version: Option<Text<'a>>,
     /// `fixed`, `affected`, `will_not_fix`, `fix_deferred`, `end_of_life`, ...
     #[serde(borrow)]
-    pub status: Option<Cow<'a, str>>,
+    pub status: Option<Text<'a>>,
 }
