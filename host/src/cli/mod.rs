@@ -81,6 +81,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Writes a command's output to stdout; a reader that went away (`salve ... | head`) ends the
+/// output quietly instead of failing.
+pub fn emit(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 /// Logs to stderr; `SALVE_LOG` sets the filter (default: warnings and errors).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SALVE_LOG")

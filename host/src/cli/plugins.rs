@@ -1,8 +1,8 @@
 //! `salve plugins list` and `salve plugins inspect`.
 
-use super::OutputFormat;
 use super::options::PluginOptions;
 use super::table;
+use super::{OutputFormat, emit};
 use crate::plugin::contract::{SUPPORTED_VERSIONS, WIT_PACKAGE};
 use crate::plugin::limits::{MAX_WASM_STACK, format_bytes, format_duration};
 use crate::plugin::{CacheOutcome, LoadedEntry, Plugin, PluginCatalog};
@@ -42,7 +42,7 @@ pub fn run(command: PluginsCommand, options: &PluginOptions) -> anyhow::Result<E
             } else {
                 catalog.load(&plugin)?
             };
-            print!("{}", inspect(&catalog, &plugin, format)?);
+            emit(&inspect(&catalog, &plugin, format)?)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -52,10 +52,12 @@ pub fn run(command: PluginsCommand, options: &PluginOptions) -> anyhow::Result<E
 fn list(catalog: &PluginCatalog, format: OutputFormat) -> anyhow::Result<ExitCode> {
     let loaded = catalog.load_all();
     match format {
-        OutputFormat::Table => print!("{}", list_table(&loaded)),
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&list_json(&loaded))?),
+        OutputFormat::Table => emit(&list_table(&loaded))?,
+        OutputFormat::Json => emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&list_json(&loaded))?
+        ))?,
     }
-    std::io::Write::flush(&mut std::io::stdout())?;
     let failures: Vec<_> = loaded
         .iter()
         .filter_map(|loaded| loaded.plugin.as_ref().err())

@@ -1,8 +1,8 @@
 //! `salve report`: what a scanner report asks salve to update.
 
-use super::OutputFormat;
 use super::options::PluginOptions;
 use super::table;
+use super::{OutputFormat, emit};
 use crate::report::{self, Report, platform_string};
 use clap::Args;
 use serde_json::json;
@@ -31,14 +31,12 @@ pub fn run(args: ReportArgs, options: &PluginOptions) -> anyhow::Result<()> {
     match args.format {
         OutputFormat::Table => {
             let tables: Vec<String> = reports.iter().map(as_table).collect();
-            print!("{}", tables.join("\n"));
+            emit(&tables.join("\n"))?;
         }
         OutputFormat::Json => {
             let reports: Vec<_> = reports.iter().map(as_json).collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&json!({ "reports": reports }))?
-            );
+            let text = serde_json::to_string_pretty(&json!({ "reports": reports }))?;
+            emit(&format!("{text}\n"))?;
         }
     }
     Ok(())
