@@ -53,8 +53,9 @@ pub trait Ecosystem {
     /// Compares two versions by the ecosystem's rules.
     fn compare_versions(a: &str, b: &str) -> Result<std::cmp::Ordering, String>;
 
-    /// The image to run the plan in when the target has no package manager.
-    fn tooling_image(os: OsInfo, platform: Platform) -> Option<String>;
+    /// The image to run the plan in when the target has no package manager; `update_all` is
+    /// true when there is no report.
+    fn tooling_image(os: OsInfo, platform: Platform, update_all: bool) -> Option<String>;
 
     /// The commands that apply the requested updates.
     fn plan(request: PlanRequest) -> Result<UpdatePlan, String>;
@@ -142,7 +143,7 @@ macro_rules! export_scanner {
 ///     fn compare_versions(a: &str, b: &str) -> Result<Ordering, String> {
 ///         Ok(a.cmp(b))
 ///     }
-///     fn tooling_image(_os: OsInfo, _platform: Platform) -> Option<String> {
+///     fn tooling_image(_os: OsInfo, _platform: Platform, _update_all: bool) -> Option<String> {
 ///         None
 ///     }
 ///     fn plan(_request: PlanRequest) -> Result<UpdatePlan, String> {
@@ -186,8 +187,9 @@ macro_rules! export_ecosystem {
                 fn tooling_image(
                     os: $crate::OsInfo,
                     platform: $crate::Platform,
+                    update_all: bool,
                 ) -> ::std::option::Option<::std::string::String> {
-                    <$plugin as $crate::Ecosystem>::tooling_image(os, platform)
+                    <$plugin as $crate::Ecosystem>::tooling_image(os, platform, update_all)
                 }
                 fn plan(
                     request: $crate::PlanRequest,

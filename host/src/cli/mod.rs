@@ -4,6 +4,7 @@ mod options;
 mod plugins;
 mod report;
 mod table;
+mod versions;
 
 use crate::plugin::contract::{SUPPORTED_VERSIONS, WIT_PACKAGE, WIT_VERSION};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -39,6 +40,12 @@ enum Command {
     /// Read a scanner report (Trivy, Grype, copa manifest, or any scanner plugin's format) and
     /// print the updates it asks for.
     Report(report::ReportArgs),
+    /// Compare versions by an ecosystem's rules.
+    Versions {
+        /// What to do with versions.
+        #[command(subcommand)]
+        command: versions::VersionsCommand,
+    },
     /// List, inspect and check plugins.
     Plugins {
         /// What to do with plugins.
@@ -75,6 +82,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Report(args) => {
             report::run(args, &cli.plugin_options)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Versions { command } => {
+            versions::run(command, &cli.plugin_options)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugins { command } => plugins::run(command, &cli.plugin_options),

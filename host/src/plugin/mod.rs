@@ -8,6 +8,7 @@
 pub mod cache;
 mod catalog;
 pub mod contract;
+mod ecosystem;
 mod engine;
 mod error;
 pub mod limits;
@@ -18,6 +19,7 @@ pub mod types;
 
 pub use catalog::{LoadedEntry, PluginCatalog};
 pub use contract::PluginKind;
+pub use ecosystem::Ecosystem;
 pub use error::PluginError;
 pub use limits::{LimitKind, Limits};
 pub use runtime::{CacheOutcome, Plugin, PluginInfo, PluginRuntime, RuntimeOptions};

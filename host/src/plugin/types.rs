@@ -183,6 +183,8 @@ pub struct Target {
     pub manager: String,
     /// True when the plan must run in a tooling image.
     pub distroless: bool,
+    /// Packages held as they are.
+    pub held: Vec<String>,
     /// Notes for the user.
     pub warnings: Vec<String>,
 }
@@ -227,6 +229,9 @@ pub struct Step {
     pub env: Vec<(String, String)>,
     /// Whether it needs the network.
     pub network: bool,
+    /// Advice for the user when it fails.
+    #[component(name = "on-failure")]
+    pub on_failure: Option<String>,
 }
 
 /// `update-plan`: the commands that apply updates.

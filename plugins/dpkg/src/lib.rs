@@ -1,0 +1,87 @@
+//! salve's ecosystem plugin for Debian and Ubuntu images: dpkg versions, apt and distroless
+//! (`status.d`) images, plans, package databases and purls.
+
+mod detect;
+mod eol;
+mod plan;
+mod purl;
+mod status;
+mod tooling;
+pub mod version;
+
+use detect::is_database;
+use salve_plugin_sdk::{
+    Ecosystem, EcosystemInfo, ImageFile, InstalledPackage, OsInfo, PackageClass, PlanRequest,
+    Platform, Target, UpdatePlan,
+};
+use std::cmp::Ordering;
+
+/// The dpkg ecosystem plugin.
+pub struct Dpkg;
+
+impl Ecosystem for Dpkg {
+    fn describe() -> EcosystemInfo {
+        EcosystemInfo {
+            name: "dpkg".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            summary: "Debian and Ubuntu: apt images and distroless status.d images".into(),
+            purl_type: "deb".into(),
+            class: PackageClass::Os,
+            os_ids: detect::OS_IDS.iter().map(|id| id.to_string()).collect(),
+        }
+    }
+
+    fn probe_paths() -> Vec<String> {
+        detect::probe_paths()
+    }
+
+    fn detect(os: OsInfo, files: Vec<ImageFile>) -> Option<Target> {
+        match detect::detect(&os, &files) {
+            Ok(target) => target,
+            Err(error) => Some(Target {
+                manager: "dpkg".into(),
+                distroless: false,
+                held: Vec::new(),
+                warnings: vec![format!("the dpkg database could not be read: {error}")],
+            }),
+        }
+    }
+
+    fn compare_versions(a: &str, b: &str) -> Result<Ordering, String> {
+        version::compare_text(a, b)
+    }
+
+    fn tooling_image(os: OsInfo, _platform: Platform, update_all: bool) -> Option<String> {
+        tooling::image(&os, update_all)
+    }
+
+    fn plan(request: PlanRequest) -> Result<UpdatePlan, String> {
+        plan::plan(&request)
+    }
+
+    fn installed(files: Vec<ImageFile>) -> Result<Vec<InstalledPackage>, String> {
+        let mut installed = Vec::new();
+        for file in files.iter().filter(|file| is_database(&file.path)) {
+            let Some(content) = &file.content else {
+                continue;
+            };
+            let text = std::str::from_utf8(content)
+                .map_err(|error| format!("{} is not UTF-8: {error}", file.path))?;
+            let packages =
+                status::parse(text).map_err(|error| format!("{}: {error}", file.path))?;
+            installed.extend(packages.into_iter().map(|package| InstalledPackage {
+                name: package.name,
+                version: package.version,
+                architecture: package.architecture,
+                location: None,
+            }));
+        }
+        Ok(installed)
+    }
+
+    fn purl(pkg: InstalledPackage, os: OsInfo, platform: Platform) -> String {
+        purl::purl(&pkg, &os, &platform)
+    }
+}
+
+salve_plugin_sdk::export_ecosystem!(Dpkg);

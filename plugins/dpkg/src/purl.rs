@@ -1,0 +1,93 @@
+//! Package URLs for Debian packages, as the purl specification's `deb` type defines them.
+
+use salve_plugin_sdk::{InstalledPackage, OsInfo, Platform};
+
+/// `pkg:deb/<debian|ubuntu>/<name>@<version>?arch=<arch>&distro=<id>-<version>`, with the
+/// version percent-encoded (an epoch's `:` is `%3A`).
+pub fn purl(package: &InstalledPackage, os: &OsInfo, platform: &Platform) -> String {
+    let architecture = package
+        .architecture
+        .as_deref()
+        .unwrap_or(&platform.architecture);
+    format!(
+        "pkg:deb/{namespace}/{name}@{version}?arch={arch}&distro={namespace}-{release}",
+        namespace = encode(&os.id),
+        name = encode(&package.name),
+        version = encode(&package.version),
+        arch = encode(architecture),
+        release = encode(&os.version_id),
+    )
+}
+
+/// Percent-encodes everything but letters, digits and `.-_~`.
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b".-_~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn package(name: &str, version: &str, arch: Option<&str>) -> InstalledPackage {
+        InstalledPackage {
+            name: name.into(),
+            version: version.into(),
+            architecture: arch.map(str::to_string),
+            location: None,
+        }
+    }
+
+    fn platform() -> Platform {
+        Platform {
+            os: "linux".into(),
+            architecture: "arm64".into(),
+            variant: Some("v8".into()),
+        }
+    }
+
+    #[test]
+    fn builds_deb_purls() {
+        let debian = OsInfo {
+            id: "debian".into(),
+            version_id: "12".into(),
+            codename: None,
+        };
+        assert_eq!(
+            purl(
+                &package("libssl3", "3.0.13-1~deb12u1", Some("amd64")),
+                &debian,
+                &platform()
+            ),
+            "pkg:deb/debian/libssl3@3.0.13-1~deb12u1?arch=amd64&distro=debian-12"
+        );
+        assert_eq!(
+            purl(
+                &package("zlib1g", "1:1.2.13.dfsg-1", None),
+                &debian,
+                &platform()
+            ),
+            "pkg:deb/debian/zlib1g@1%3A1.2.13.dfsg-1?arch=arm64&distro=debian-12"
+        );
+        let ubuntu = OsInfo {
+            id: "ubuntu".into(),
+            version_id: "22.04".into(),
+            codename: None,
+        };
+        assert_eq!(
+            purl(
+                &package("libstdc++6", "12.3.0-1ubuntu1~22.04", Some("amd64")),
+                &ubuntu,
+                &platform()
+            ),
+            "pkg:deb/ubuntu/libstdc%2B%2B6@12.3.0-1ubuntu1~22.04?arch=amd64&distro=ubuntu-22.04"
+        );
+    }
+}

@@ -1,0 +1,287 @@
+//! The built-in `dpkg` ecosystem plugin through the host, one component call per WIT function,
+//! and its version order checked against dpkg itself on thousands of generated pairs.
+
+use salve::plugin::types::{
+    FileKind, ImageFile, InstalledPackage, OsInfo, PlanRequest, Platform, RequestedUpdate,
+};
+use salve::plugin::{Plugin, PluginRuntime, PluginSource, RuntimeOptions};
+use std::cmp::Ordering;
+use std::path::Path;
+use std::process::Command;
+
+/// The built-in dpkg plugin, loaded into a fresh runtime.
+fn dpkg() -> Plugin {
+    let bytes =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist/dpkg.wasm"))
+            .unwrap();
+    let runtime = PluginRuntime::new(RuntimeOptions::default()).unwrap();
+    runtime.load("dpkg", PluginSource::BuiltIn, &bytes).unwrap()
+}
+
+fn debian() -> OsInfo {
+    OsInfo {
+        id: "debian".into(),
+        version_id: "12".into(),
+        codename: Some("bookworm".into()),
+    }
+}
+
+fn amd64() -> Platform {
+    Platform {
+        os: "linux".into(),
+        architecture: "amd64".into(),
+        variant: None,
+    }
+}
+
+fn file(path: &str, content: &str) -> ImageFile {
+    ImageFile {
+        path: path.into(),
+        kind: FileKind::File,
+        content: Some(content.as_bytes().to_vec()),
+        link_target: None,
+    }
+}
+
+/// This machine's own dpkg database: a real one.
+fn machine_status() -> String {
+    std::fs::read_to_string("/var/lib/dpkg/status").expect("a Debian machine has a dpkg database")
+}
+
+#[test]
+fn every_function_answers_through_the_sandbox() {
+    let plugin = dpkg();
+    let ecosystem = plugin.as_ecosystem().unwrap();
+
+    let probes = ecosystem.probe_paths().unwrap();
+    assert!(probes.contains(&"/var/lib/dpkg/status".to_string()));
+    assert!(probes.contains(&"/var/lib/dpkg/status.d/*".to_string()));
+
+    let status = file("/var/lib/dpkg/status", &machine_status());
+    let apt = file("/usr/bin/apt-get", "");
+    let target = ecosystem
+        .detect(&debian(), &[status.clone(), apt])
+        .unwrap()
+        .expect("a Debian image with apt is the dpkg plugin's");
+    assert_eq!(target.manager, "apt");
+    assert!(!target.distroless);
+
+    let installed = ecosystem.installed(&[status]).unwrap();
+    let dpkg_itself = installed.iter().find(|p| p.name == "dpkg").unwrap();
+    let query = Command::new("dpkg-query")
+        .args(["-W", "-f=${Version}", "dpkg"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        dpkg_itself.version,
+        String::from_utf8(query.stdout).unwrap()
+    );
+
+    assert_eq!(
+        ecosystem.compare_versions("1:1.0", "2.0").unwrap(),
+        Ordering::Greater
+    );
+    assert_eq!(
+        ecosystem
+            .tooling_image(&debian(), &amd64(), false)
+            .unwrap()
+            .as_deref(),
+        Some("docker.io/library/debian:12-slim")
+    );
+
+    let plan = ecosystem
+        .plan(&PlanRequest {
+            os: debian(),
+            platform: amd64(),
+            target,
+            updates: vec![RequestedUpdate {
+                package: "libssl3".into(),
+                fixed_version: "3.0.13-1~deb12u1".into(),
+                path: None,
+            }],
+            tooling_image: None,
+        })
+        .unwrap();
+    assert_eq!(plan.steps.len(), 2);
+    assert_eq!(plan.steps[1].argv.last().unwrap(), "libssl3");
+
+    let purl = ecosystem
+        .purl(
+            &InstalledPackage {
+                name: "zlib1g".into(),
+                version: "1:1.2.13.dfsg-1".into(),
+                architecture: Some("amd64".into()),
+                location: None,
+            },
+            &debian(),
+            &amd64(),
+        )
+        .unwrap();
+    assert_eq!(
+        purl,
+        "pkg:deb/debian/zlib1g@1%3A1.2.13.dfsg-1?arch=amd64&distro=debian-12"
+    );
+}
+
+#[test]
+fn a_bad_version_or_plan_is_the_plugins_error() {
+    let plugin = dpkg();
+    let ecosystem = plugin.as_ecosystem().unwrap();
+    let error = ecosystem
+        .compare_versions("1.0", "a:1")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("plugin dpkg rejected the input in `compare-versions`"),
+        "{error}"
+    );
+    assert!(error.contains("epoch in version is not number"), "{error}");
+}
+
+/// A small deterministic generator (xorshift), so the pairs are the same on every run.
+struct Pairs(u64);
+
+impl Pairs {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+
+    /// A version shaped like real Debian ones, sometimes with odd corners (tildes, letters,
+    /// leading zeros, plus signs, long digit runs), and one in thirty that dpkg calls bad syntax.
+    fn version(&mut self) -> String {
+        if self.next().is_multiple_of(30) {
+            return self
+                .pick(&["a1.0", "1_0", "1.0-", "x:1", "1.0-1_2"])
+                .to_string();
+        }
+        let epoch = self.pick(&["", "", "", "1:", "2:", "0:"]);
+        let mut upstream = self.pick(&["1", "2", "0", "10", "3", "007"]).to_string();
+        for _ in 0..(self.next() % 4) {
+            upstream.push_str(self.pick(&[".", ".", "+", "~", "-"]));
+            upstream.push_str(self.pick(&[
+                "0",
+                "1",
+                "2",
+                "13",
+                "9",
+                "a",
+                "rc1",
+                "dfsg",
+                "b1",
+                "99999999999",
+            ]));
+        }
+        let revision = self.pick(&[
+            "",
+            "",
+            "-1",
+            "-2",
+            "-1ubuntu2.18",
+            "-0+deb12u1",
+            "-1~deb12u1",
+            "-1~bpo11+1",
+            "-1.1",
+            "-10",
+        ]);
+        format!("{epoch}{upstream}{revision}")
+    }
+}
+
+/// dpkg's own answer, or `None` when dpkg calls either version bad syntax.
+fn dpkg_order(a: &str, b: &str) -> Option<Ordering> {
+    let check = |op: &str| {
+        let output = Command::new("dpkg")
+            .args(["--compare-versions", a, op, b])
+            .output()
+            .unwrap();
+        (output.status.code(), output.stderr.is_empty())
+    };
+    match check("lt") {
+        (Some(0), true) => Some(Ordering::Less),
+        (Some(1), true) => match check("eq") {
+            (Some(0), _) => Some(Ordering::Equal),
+            _ => Some(Ordering::Greater),
+        },
+        _ => None,
+    }
+}
+
+#[test]
+fn the_order_agrees_with_dpkg_on_thousands_of_pairs() {
+    let plugin = dpkg();
+    let ecosystem = plugin.as_ecosystem().unwrap();
+    let mut pairs = Pairs(0x5a17e);
+    let (mut compared, mut refused) = (0, 0);
+    for _ in 0..2500 {
+        let (a, b) = (pairs.version(), pairs.version());
+        let ours = ecosystem.compare_versions(&a, &b);
+        match dpkg_order(&a, &b) {
+            Some(expected) => {
+                assert_eq!(ours.unwrap(), expected, "{a} vs {b}");
+                compared += 1;
+            }
+            None => {
+                assert!(
+                    ours.is_err(),
+                    "dpkg calls {a} or {b} bad syntax, salve accepted it"
+                );
+                refused += 1;
+            }
+        }
+    }
+    assert!(
+        compared > 2000,
+        "only {compared} valid pairs ({refused} refused)"
+    );
+    assert!(refused > 50, "only {refused} pairs with a bad version");
+}
+
+/// `salve versions compare ARGS`, with a private cache.
+fn salve_compare(args: &[&str]) -> std::process::Output {
+    let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("versions-cli-home");
+    Command::new(env!("CARGO_BIN_EXE_salve"))
+        .args(["versions", "compare"])
+        .args(args)
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env_remove("SALVE_PLUGIN_PATH")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn versions_compare_prints_the_order_and_refuses_bad_versions() {
+    for (a, b, symbol) in [
+        ("1.0~rc1", "1.0", "<\n"),
+        ("1:0.1", "2.0", ">\n"),
+        ("2.0-0", "2.0", "=\n"),
+    ] {
+        let output = salve_compare(&["--ecosystem", "deb", a, b]);
+        assert!(output.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            symbol,
+            "{a} vs {b}"
+        );
+    }
+    let output = salve_compare(&["-e", "dpkg", "1.0", "-1"]);
+    assert_eq!(output.status.code(), Some(1));
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(errors.contains("version \"-1\" has bad syntax"), "{errors}");
+
+    let output = salve_compare(&["-e", "cargo", "1", "2"]);
+    assert_eq!(output.status.code(), Some(1));
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        errors.contains("no ecosystem plugin handles \"cargo\"; available: "),
+        "{errors}"
+    );
+    assert!(errors.contains("deb (dpkg)"), "{errors}");
+}
