@@ -1,21 +1,20 @@
 //! The built-in `dpkg` ecosystem plugin through the host, one component call per WIT function,
 //! and its version order checked against dpkg itself on thousands of generated pairs.
 
+mod support;
+
+use salve::plugin::Plugin;
 use salve::plugin::types::{
     FileKind, ImageFile, InstalledPackage, OsInfo, PlanRequest, Platform, RequestedUpdate,
 };
-use salve::plugin::{Plugin, PluginRuntime, PluginSource, RuntimeOptions};
 use std::cmp::Ordering;
 use std::path::Path;
 use std::process::Command;
+use support::Generator;
 
-/// The built-in dpkg plugin, loaded into a fresh runtime.
+/// The built-in dpkg plugin.
 fn dpkg() -> Plugin {
-    let bytes =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist/dpkg.wasm"))
-            .unwrap();
-    let runtime = PluginRuntime::new(RuntimeOptions::default()).unwrap();
-    runtime.load("dpkg", PluginSource::BuiltIn, &bytes).unwrap()
+    support::built_in("dpkg")
 }
 
 fn debian() -> OsInfo {
@@ -138,60 +137,46 @@ fn a_bad_version_or_plan_is_the_plugins_error() {
     assert!(error.contains("epoch in version is not number"), "{error}");
 }
 
-/// A small deterministic generator (xorshift), so the pairs are the same on every run.
-struct Pairs(u64);
-
-impl Pairs {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+/// A version shaped like real Debian ones, sometimes with odd corners (tildes, letters, leading
+/// zeros, plus signs, long digit runs), and one in thirty that dpkg calls bad syntax.
+fn debian_version(generator: &mut Generator) -> String {
+    if generator.next().is_multiple_of(30) {
+        return generator
+            .pick(&["a1.0", "1_0", "1.0-", "x:1", "1.0-1_2"])
+            .to_string();
     }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
+    let epoch = generator.pick(&["", "", "", "1:", "2:", "0:"]);
+    let mut upstream = generator
+        .pick(&["1", "2", "0", "10", "3", "007"])
+        .to_string();
+    for _ in 0..(generator.next() % 4) {
+        upstream.push_str(generator.pick(&[".", ".", "+", "~", "-"]));
+        upstream.push_str(generator.pick(&[
+            "0",
+            "1",
+            "2",
+            "13",
+            "9",
+            "a",
+            "rc1",
+            "dfsg",
+            "b1",
+            "99999999999",
+        ]));
     }
-
-    /// A version shaped like real Debian ones, sometimes with odd corners (tildes, letters,
-    /// leading zeros, plus signs, long digit runs), and one in thirty that dpkg calls bad syntax.
-    fn version(&mut self) -> String {
-        if self.next().is_multiple_of(30) {
-            return self
-                .pick(&["a1.0", "1_0", "1.0-", "x:1", "1.0-1_2"])
-                .to_string();
-        }
-        let epoch = self.pick(&["", "", "", "1:", "2:", "0:"]);
-        let mut upstream = self.pick(&["1", "2", "0", "10", "3", "007"]).to_string();
-        for _ in 0..(self.next() % 4) {
-            upstream.push_str(self.pick(&[".", ".", "+", "~", "-"]));
-            upstream.push_str(self.pick(&[
-                "0",
-                "1",
-                "2",
-                "13",
-                "9",
-                "a",
-                "rc1",
-                "dfsg",
-                "b1",
-                "99999999999",
-            ]));
-        }
-        let revision = self.pick(&[
-            "",
-            "",
-            "-1",
-            "-2",
-            "-1ubuntu2.18",
-            "-0+deb12u1",
-            "-1~deb12u1",
-            "-1~bpo11+1",
-            "-1.1",
-            "-10",
-        ]);
-        format!("{epoch}{upstream}{revision}")
-    }
+    let revision = generator.pick(&[
+        "",
+        "",
+        "-1",
+        "-2",
+        "-1ubuntu2.18",
+        "-0+deb12u1",
+        "-1~deb12u1",
+        "-1~bpo11+1",
+        "-1.1",
+        "-10",
+    ]);
+    format!("{epoch}{upstream}{revision}")
 }
 
 /// dpkg's own answer, or `None` when dpkg calls either version bad syntax.
@@ -217,10 +202,10 @@ fn dpkg_order(a: &str, b: &str) -> Option<Ordering> {
 fn the_order_agrees_with_dpkg_on_thousands_of_pairs() {
     let plugin = dpkg();
     let ecosystem = plugin.as_ecosystem().unwrap();
-    let mut pairs = Pairs(0x5a17e);
+    let mut pairs = Generator(0x5a17e);
     let (mut compared, mut refused) = (0, 0);
     for _ in 0..2500 {
-        let (a, b) = (pairs.version(), pairs.version());
+        let (a, b) = (debian_version(&mut pairs), debian_version(&mut pairs));
         let ours = ecosystem.compare_versions(&a, &b);
         match dpkg_order(&a, &b) {
             Some(expected) => {

@@ -239,8 +239,14 @@ fn inspect_takes_a_path_and_explains_why_a_plugin_cannot_load() {
     let output = home.run(&["plugins", "inspect", "no-such-plugin"]);
     assert!(!output.status.success());
     let errors = stderr(&output);
-    assert!(errors.contains("no plugin named \"no-such-plugin\""), "{errors}");
-    assert!(errors.contains("known plugins: copa-manifest, dpkg, grype, trivy"), "{errors}");
+    assert!(
+        errors.contains("no plugin named \"no-such-plugin\""),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("known plugins: copa-manifest, dpkg, grype, rpm, trivy"),
+        "{errors}"
+    );
 }
 
 #[test]

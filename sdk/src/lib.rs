@@ -11,6 +11,7 @@ pub mod fixed_version;
 #[cfg(feature = "json")]
 pub mod json;
 pub mod os_release;
+pub mod purl;
 pub mod sniff;
 
 mod bindings;

@@ -1,5 +1,6 @@
 //! Package URLs for Debian packages, as the purl specification's `deb` type defines them.
 
+use salve_plugin_sdk::purl::encode;
 use salve_plugin_sdk::{InstalledPackage, OsInfo, Platform};
 
 /// `pkg:deb/<debian|ubuntu>/<name>@<version>?arch=<arch>&distro=<id>-<version>`, with the
@@ -17,19 +18,6 @@ pub fn purl(package: &InstalledPackage, os: &OsInfo, platform: &Platform) -> Str
         arch = encode(architecture),
         release = encode(&os.version_id),
     )
-}
-
-/// Percent-encodes everything but letters, digits and `.-_~`.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b".-_~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,99 @@
+//! RPM distribution releases past the end of their support, and what users do about it.
+
+use salve_plugin_sdk::OsInfo;
+
+/// `(os id, major version, advice)` for releases that get no more updates.
+const EOL: &[(&str, &str, &str)] = &[
+    ("centos", "6", "its packages moved to vault.centos.org"),
+    ("centos", "7", "its packages moved to vault.centos.org"),
+    (
+        "centos",
+        "8",
+        "its packages moved to vault.centos.org; consider Rocky Linux or AlmaLinux",
+    ),
+    ("mariner", "1", "move to Azure Linux 3.0"),
+    ("mariner", "2", "move to Azure Linux 3.0"),
+    ("amzn", "1", "move to Amazon Linux 2023"),
+    ("amzn", "2018", "move to Amazon Linux 2023"),
+    ("amzn", "2", "move to Amazon Linux 2023"),
+    (
+        "rhel",
+        "6",
+        "only Extended Life-cycle Support subscriptions get updates",
+    ),
+    (
+        "rhel",
+        "7",
+        "only Extended Life-cycle Support subscriptions get updates",
+    ),
+    ("ol", "6", "only Extended Support subscriptions get updates"),
+    ("ol", "7", "only Extended Support subscriptions get updates"),
+];
+
+/// The oldest Fedora release still supported.
+const OLDEST_SUPPORTED_FEDORA: u32 = 43;
+
+/// A warning with advice when the release is end of life, `None` otherwise.
+pub fn warning(os: &OsInfo) -> Option<String> {
+    let major = os.version_id.split('.').next().unwrap_or_default();
+    let advice = match os.id.as_str() {
+        "fedora" => major
+            .parse::<u32>()
+            .ok()
+            .filter(|major| *major < OLDEST_SUPPORTED_FEDORA)
+            .map(|_| "its packages moved to archives.fedoraproject.org"),
+        id => EOL
+            .iter()
+            .find(|(eol_id, eol_major, _)| *eol_id == id && *eol_major == major)
+            .map(|(_, _, advice)| *advice),
+    }?;
+    Some(format!(
+        "{} {} is end of life and gets no security updates ({advice}). Upgrade the base image to a \
+         supported release.",
+        os.id, os.version_id
+    ))
+}
+
+/// The advice for a plan whose repositories answered 404 or have no metadata.
+pub fn missing_repository_advice(os: &OsInfo) -> String {
+    format!(
+        "the package repositories for {} {} could not be read (404 or no repodata); if the release \
+         is end of life its packages have moved to an archive: upgrade the base image, or point the \
+         image's .repo files at the archive",
+        os.id, os.version_id
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(id: &str, version: &str) -> OsInfo {
+        OsInfo {
+            id: id.into(),
+            version_id: version.into(),
+            codename: None,
+        }
+    }
+
+    #[test]
+    fn old_releases_warn_and_supported_ones_do_not() {
+        assert!(
+            warning(&os("centos", "7"))
+                .unwrap()
+                .contains("vault.centos.org")
+        );
+        assert!(
+            warning(&os("mariner", "1.0"))
+                .unwrap()
+                .contains("Azure Linux 3.0")
+        );
+        assert!(warning(&os("amzn", "2")).is_some());
+        assert!(warning(&os("fedora", "39")).is_some());
+        assert!(warning(&os("fedora", "44")).is_none());
+        assert!(warning(&os("amzn", "2023")).is_none());
+        assert!(warning(&os("azurelinux", "3.0")).is_none());
+        assert!(warning(&os("rocky", "9.3")).is_none());
+        assert!(warning(&os("rhel", "8.10")).is_none());
+    }
+}

@@ -1,0 +1,83 @@
+//! salve's ecosystem plugin for RPM images: rpm versions, tdnf/dnf/yum/microdnf images, images
+//! with an rpm database and no manager, distroless Azure Linux / CBL-Mariner manifests, plans,
+//! package lists and purls.
+
+mod detect;
+mod eol;
+mod manifest;
+mod plan;
+mod purl;
+mod tooling;
+pub mod version;
+
+use salve_plugin_sdk::{
+    Ecosystem, EcosystemInfo, ImageFile, InstalledPackage, OsInfo, PackageClass, PlanRequest,
+    Platform, Target, UpdatePlan,
+};
+use std::cmp::Ordering;
+
+/// The rpm ecosystem plugin.
+pub struct Rpm;
+
+impl Ecosystem for Rpm {
+    fn describe() -> EcosystemInfo {
+        EcosystemInfo {
+            name: "rpm".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            summary: "RPM distributions: tdnf, dnf, yum, microdnf, rpm-only and distroless images"
+                .into(),
+            purl_type: "rpm".into(),
+            class: PackageClass::Os,
+            os_ids: detect::OS_IDS.iter().map(|id| id.to_string()).collect(),
+        }
+    }
+
+    fn probe_paths() -> Vec<String> {
+        detect::probe_paths()
+    }
+
+    fn detect(os: OsInfo, files: Vec<ImageFile>) -> Option<Target> {
+        detect::detect(&os, &files)
+    }
+
+    fn compare_versions(a: &str, b: &str) -> Result<Ordering, String> {
+        version::compare_text(a, b)
+    }
+
+    fn tooling_image(os: OsInfo, _platform: Platform, _update_all: bool) -> Option<String> {
+        tooling::image(&os)
+    }
+
+    fn plan(request: PlanRequest) -> Result<UpdatePlan, String> {
+        plan::plan(&request)
+    }
+
+    fn installed(files: Vec<ImageFile>) -> Result<Vec<InstalledPackage>, String> {
+        let mut installed = Vec::new();
+        for file in files
+            .iter()
+            .filter(|file| file.path == plan::RESULTS || file.path == detect::MANIFEST_2)
+        {
+            let Some(content) = &file.content else {
+                continue;
+            };
+            let text = std::str::from_utf8(content)
+                .map_err(|error| format!("{} is not UTF-8: {error}", file.path))?;
+            let packages =
+                manifest::parse(text).map_err(|error| format!("{}: {error}", file.path))?;
+            installed.extend(packages.into_iter().map(|package| InstalledPackage {
+                name: package.name,
+                version: package.version,
+                architecture: Some(package.architecture),
+                location: None,
+            }));
+        }
+        Ok(installed)
+    }
+
+    fn purl(pkg: InstalledPackage, os: OsInfo, platform: Platform) -> String {
+        purl::purl(&pkg, &os, &platform)
+    }
+}
+
+salve_plugin_sdk::export_ecosystem!(Rpm);

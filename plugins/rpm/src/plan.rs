@@ -1,0 +1,344 @@
+//! The commands that apply updates to an RPM image.
+//!
+//! Steps are argv lists. Where a step needs a shell, the script is a constant of this module and
+//! data reaches it only as positional arguments (`"$@"`), after `validate` has checked every
+//! name and version.
+
+use crate::detect::{CHROOT, MANIFEST_2, MANIFEST_ONLY};
+use crate::manifest::MANIFEST_2_FORMAT;
+use crate::{eol, version};
+use salve_plugin_sdk::{PlanRequest, RequestedUpdate, Step, UpdatePlan};
+
+/// Where the results step writes the installed packages (see the WIT's `update-plan`).
+pub const RESULTS: &str = "/salve-results/rpm-qa";
+
+/// Package-manager caches that must not end up in the patch layer.
+const CACHES: [&str; 3] = ["/var/cache/dnf", "/var/cache/yum", "/var/cache/tdnf"];
+
+/// Writes the installed packages in `container-manifest-2` format to the results folder.
+const QUERY: &str = r#"set -eu
+rpm -qa --qf "$1" > /salve-results/rpm-qa
+"#;
+
+/// Updates `/target` from the tooling image with whichever of dnf, tdnf or yum it has, using the
+/// target's own repository files when it has them. `$1` is the release version.
+const INSTALLROOT_UPDATE: &str = r#"set -eu
+releasever=$1
+shift
+set -- --installroot=/target --releasever="$releasever" -y update "$@"
+if [ -d /target/etc/yum.repos.d ]; then
+  set -- --setopt=reposdir=/target/etc/yum.repos.d "$@"
+fi
+for tool in dnf tdnf yum; do
+  if command -v "$tool" >/dev/null 2>&1; then
+    exec "$tool" "$@"
+  fi
+done
+echo "the tooling image has none of dnf, tdnf or yum" >&2
+exit 1
+"#;
+
+/// Lists `/target`'s packages into the results folder, and rewrites its distroless manifests
+/// from its rpm database when it has them.
+const QUERY_ROOT: &str = r#"set -eu
+rpm --root /target -qa --qf "$1" > /salve-results/rpm-qa
+dir=/target/var/lib/rpmmanifest
+if [ -f "$dir/container-manifest-2" ]; then
+  cp /salve-results/rpm-qa "$dir/container-manifest-2"
+fi
+if [ -f "$dir/container-manifest-1" ]; then
+  rpm --root /target -qa > "$dir/container-manifest-1"
+fi
+"#;
+
+/// Downloads packages into `/tmp/salve-rpms` with the tooling image's dnf or tdnf; with no
+/// arguments, every package of the target's manifest.
+const DOWNLOAD: &str = r#"set -eu
+mkdir -p /tmp/salve-rpms
+if [ "$#" -eq 0 ]; then
+  set -- $(cut -f1 /target/var/lib/rpmmanifest/container-manifest-2)
+fi
+repos=""
+if [ -d /target/etc/yum.repos.d ]; then
+  repos=--setopt=reposdir=/target/etc/yum.repos.d
+fi
+if command -v dnf >/dev/null 2>&1; then
+  dnf $repos -y download --destdir /tmp/salve-rpms "$@"
+elif command -v tdnf >/dev/null 2>&1; then
+  tdnf $repos -y install --downloadonly --downloaddir=/tmp/salve-rpms "$@"
+else
+  echo "the tooling image has neither dnf nor tdnf" >&2
+  exit 1
+fi
+"#;
+
+/// Unpacks each downloaded package that differs from the installed one into `/target` and
+/// rewrites both distroless manifests in their formats. `$1` is the manifest-2 query format
+/// with `@NOW@` for the install time.
+const UNPACK: &str = r#"set -eu
+format=$1
+manifest1=/target/var/lib/rpmmanifest/container-manifest-1
+manifest2=/target/var/lib/rpmmanifest/container-manifest-2
+now=$(date +%s)
+for rpm in /tmp/salve-rpms/*.rpm; do
+  [ -e "$rpm" ] || continue
+  name=$(rpm -qp --qf '%{NAME}' "$rpm")
+  line=$(rpm -qp --qf "$format" "$rpm" | sed "s/@NOW@/$now/")
+  old=$(awk -F '\t' -v n="$name" '$1 == n { print $2 }' "$manifest2")
+  new=$(printf '%s\n' "$line" | cut -f2)
+  if [ "$old" = "$new" ]; then
+    continue
+  fi
+  (cd /target && rpm2cpio "$rpm" | cpio -idmu --quiet)
+  awk -F '\t' -v n="$name" '$1 != n' "$manifest2" > "$manifest2.new"
+  printf '%s\n' "$line" >> "$manifest2.new"
+  mv "$manifest2.new" "$manifest2"
+  if [ -f "$manifest1" ]; then
+    awk -v n="$name" '{ s = $0; sub(/\.[^.]*$/, "", s); sub(/-[^-]*-[^-]*$/, "", s); if (s != n) print }' "$manifest1" > "$manifest1.new"
+    rpm -qp --qf '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\n' "$rpm" >> "$manifest1.new"
+    mv "$manifest1.new" "$manifest1"
+  fi
+done
+"#;
+
+/// Plans the updates for the image described by `request`.
+pub fn plan(request: &PlanRequest) -> Result<UpdatePlan, String> {
+    validate(request)?;
+    let names = unique_names(&request.updates);
+    let manager = request.target.manager.as_str();
+    if request.target.distroless && request.tooling_image.is_none() {
+        return Err(
+            "the image has no package manager: a tooling image is needed to patch it".into(),
+        );
+    }
+    let update_failed = Some(eol::missing_repository_advice(&request.os));
+    let (steps, exclude_paths, database_paths) = match manager {
+        CHROOT => {
+            let mut args = vec![request.os.version_id.clone()];
+            args.extend(names);
+            let update = Step {
+                on_failure: update_failed,
+                ..script(INSTALLROOT_UPDATE, "salve-update", &args, true)
+            };
+            let query = script(
+                QUERY_ROOT,
+                "salve-query",
+                &[MANIFEST_2_FORMAT.into()],
+                false,
+            );
+            (vec![update, query], Vec::new(), vec![RESULTS.to_string()])
+        }
+        MANIFEST_ONLY => {
+            let download = Step {
+                on_failure: update_failed,
+                ..script(DOWNLOAD, "salve-download", &names, true)
+            };
+            let format = MANIFEST_2_FORMAT.replace("%{INSTALLTIME}", "@NOW@");
+            let unpack = script(UNPACK, "salve-unpack", &[format], false);
+            (
+                vec![download, unpack],
+                Vec::new(),
+                vec![MANIFEST_2.to_string()],
+            )
+        }
+        "tdnf" | "dnf" | "yum" | "microdnf" => {
+            let mut argv = vec![manager.to_string(), "update".into(), "-y".into()];
+            argv.extend(names);
+            let update = Step {
+                argv,
+                env: Vec::new(),
+                network: true,
+                on_failure: update_failed,
+            };
+            let query = script(QUERY, "salve-query", &[MANIFEST_2_FORMAT.into()], false);
+            (
+                vec![update, query],
+                CACHES.iter().map(|path| path.to_string()).collect(),
+                vec![RESULTS.to_string()],
+            )
+        }
+        other => return Err(format!("unknown RPM package manager {other:?}")),
+    };
+    Ok(UpdatePlan {
+        steps,
+        exclude_paths,
+        database_paths,
+        warnings: Vec::new(),
+    })
+}
+
+/// Each requested package's name, once.
+fn unique_names(updates: &[RequestedUpdate]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for update in updates {
+        if !names.contains(&update.package) {
+            names.push(update.package.clone());
+        }
+    }
+    names
+}
+
+/// Checks every name, version and the release version before they reach a command line.
+fn validate(request: &PlanRequest) -> Result<(), String> {
+    let release = &request.os.version_id;
+    if release.is_empty()
+        || !release
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.')
+    {
+        return Err(format!("{release:?} is not a release version dnf can take"));
+    }
+    for update in &request.updates {
+        if !is_package_name(&update.package) {
+            return Err(format!(
+                "{:?} is not an RPM package name (letters, digits and `._+-`, starting with a \
+                 letter or digit)",
+                update.package
+            ));
+        }
+        version::parse(&update.fixed_version)
+            .map_err(|error| format!("package {}: {error}", update.package))?;
+    }
+    Ok(())
+}
+
+/// RPM package names: letters, digits and `._+-`, starting with a letter or digit.
+fn is_package_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+}
+
+/// A constant shell script run with `sh -c`, its `$0` set to `name` and arguments after it.
+fn script(text: &str, name: &str, args: &[String], network: bool) -> Step {
+    let mut argv = vec!["sh".into(), "-c".into(), text.into(), name.into()];
+    argv.extend(args.iter().cloned());
+    Step {
+        argv,
+        env: Vec::new(),
+        network,
+        on_failure: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use salve_plugin_sdk::{OsInfo, Platform, Target};
+
+    fn request(manager: &str, updates: &[(&str, &str)]) -> PlanRequest {
+        let distroless = manager == CHROOT || manager == MANIFEST_ONLY;
+        PlanRequest {
+            os: OsInfo {
+                id: "azurelinux".into(),
+                version_id: "3.0".into(),
+                codename: None,
+            },
+            platform: Platform {
+                os: "linux".into(),
+                architecture: "amd64".into(),
+                variant: None,
+            },
+            target: Target {
+                manager: manager.into(),
+                distroless,
+                held: Vec::new(),
+                warnings: Vec::new(),
+            },
+            updates: updates
+                .iter()
+                .map(|(package, fixed)| RequestedUpdate {
+                    package: package.to_string(),
+                    fixed_version: fixed.to_string(),
+                    path: None,
+                })
+                .collect(),
+            tooling_image: distroless.then(|| "mcr.microsoft.com/azurelinux/base/core:3.0".into()),
+        }
+    }
+
+    #[test]
+    fn each_manager_updates_the_named_packages_then_lists_what_is_installed() {
+        for manager in ["tdnf", "dnf", "yum", "microdnf"] {
+            let plan = plan(&request(
+                manager,
+                &[
+                    ("openssl", "3.3.3-1.azl3"),
+                    ("openssl", "3.3.4-1.azl3"),
+                    ("curl", "8.11.1-2.azl3"),
+                ],
+            ))
+            .unwrap();
+            assert_eq!(
+                plan.steps[0].argv,
+                [manager, "update", "-y", "openssl", "curl"]
+            );
+            assert!(plan.steps[0].network);
+            assert!(plan.steps[0].on_failure.as_deref().unwrap().contains("404"));
+            assert_eq!(plan.steps[1].argv[2], QUERY);
+            assert_eq!(plan.steps[1].argv[4], MANIFEST_2_FORMAT);
+            assert_eq!(plan.database_paths, [RESULTS]);
+            assert!(plan.exclude_paths.contains(&"/var/cache/dnf".to_string()));
+        }
+        let all = plan(&request("dnf", &[])).unwrap();
+        assert_eq!(all.steps[0].argv, ["dnf", "update", "-y"]);
+    }
+
+    #[test]
+    fn a_database_without_a_manager_is_updated_with_installroot() {
+        let plan = plan(&request(CHROOT, &[("openssl", "3.3.3-1.azl3")])).unwrap();
+        assert_eq!(plan.steps[0].argv[2], INSTALLROOT_UPDATE);
+        assert_eq!(&plan.steps[0].argv[3..], ["salve-update", "3.0", "openssl"]);
+        assert_eq!(plan.steps[1].argv[2], QUERY_ROOT);
+    }
+
+    #[test]
+    fn a_manifest_only_image_is_unpacked_and_its_manifests_rewritten() {
+        let plan = plan(&request(MANIFEST_ONLY, &[("openssl", "3.3.3-1.azl3")])).unwrap();
+        assert_eq!(&plan.steps[0].argv[3..], ["salve-download", "openssl"]);
+        assert_eq!(plan.steps[1].argv[2], UNPACK);
+        assert!(plan.steps[1].argv[4].contains("\\t@NOW@\\t"));
+        assert_eq!(plan.database_paths, [MANIFEST_2]);
+        let all = super::plan(&request(MANIFEST_ONLY, &[])).unwrap();
+        assert_eq!(
+            all.steps[0].argv.len(),
+            4,
+            "no names: the script downloads every package"
+        );
+    }
+
+    #[test]
+    fn distroless_needs_a_tooling_image() {
+        let mut without = request(MANIFEST_ONLY, &[]);
+        without.tooling_image = None;
+        assert!(plan(&without).unwrap_err().contains("tooling image"));
+    }
+
+    #[test]
+    fn names_versions_and_release_are_checked_before_any_step() {
+        for (name, version, why) in [
+            ("curl;reboot", "1.0-1", "not an RPM package name"),
+            ("-y", "1.0-1", "not an RPM package name"),
+            ("curl", "1.0-1 2", "contains ' '"),
+            ("curl", "%{x}", "contains '%'"),
+        ] {
+            let error = plan(&request("dnf", &[(name, version)])).unwrap_err();
+            assert!(error.contains(why), "{name} {version}: {error}");
+        }
+        let mut odd_release = request("dnf", &[]);
+        odd_release.os.version_id = "3.0; reboot".into();
+        assert!(plan(&odd_release).unwrap_err().contains("release version"));
+    }
+
+    #[test]
+    fn scripts_are_valid_posix_shell() {
+        for script in [QUERY, INSTALLROOT_UPDATE, QUERY_ROOT, DOWNLOAD, UNPACK] {
+            let status = std::process::Command::new("sh")
+                .args(["-n", "-c", script])
+                .status()
+                .expect("running sh -n");
+            assert!(status.success(), "sh -n rejects:\n{script}");
+        }
+    }
+}

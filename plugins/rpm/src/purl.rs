@@ -1,0 +1,89 @@
+//! Package URLs for RPM packages, as the purl specification's `rpm` type defines them.
+
+use crate::version;
+use salve_plugin_sdk::purl::encode;
+use salve_plugin_sdk::{InstalledPackage, OsInfo, Platform};
+
+/// `pkg:rpm/<vendor>/<name>@<version>-<release>?arch=<arch>[&epoch=<n>]&distro=<id>-<version>`.
+pub fn purl(package: &InstalledPackage, os: &OsInfo, platform: &Platform) -> String {
+    let (epoch, version_release) = match version::parse(&package.version) {
+        Ok(evr) => (
+            evr.epoch.filter(|epoch| *epoch != 0),
+            match evr.release {
+                Some(release) => format!("{}-{release}", evr.version),
+                None => evr.version.to_string(),
+            },
+        ),
+        Err(_) => (None, package.version.clone()),
+    };
+    let architecture = package
+        .architecture
+        .as_deref()
+        .unwrap_or(&platform.architecture);
+    let epoch = epoch
+        .map(|epoch| format!("&epoch={epoch}"))
+        .unwrap_or_default();
+    format!(
+        "pkg:rpm/{vendor}/{name}@{version}?arch={arch}{epoch}&distro={id}-{release}",
+        vendor = vendor(&os.id),
+        name = encode(&package.name),
+        version = encode(&version_release),
+        arch = encode(architecture),
+        id = encode(&os.id),
+        release = encode(&os.version_id),
+    )
+}
+
+/// The purl namespace (the vendor) for an os-release id.
+fn vendor(id: &str) -> String {
+    match id {
+        "rhel" => "redhat".into(),
+        "amzn" => "amazon".into(),
+        "ol" => "oracle".into(),
+        other => encode(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn package(version: &str) -> InstalledPackage {
+        InstalledPackage {
+            name: "openssl-libs".into(),
+            version: version.into(),
+            architecture: Some("x86_64".into()),
+            location: None,
+        }
+    }
+
+    fn platform() -> Platform {
+        Platform {
+            os: "linux".into(),
+            architecture: "amd64".into(),
+            variant: None,
+        }
+    }
+
+    #[test]
+    fn builds_rpm_purls_with_the_epoch_as_a_qualifier() {
+        let rhel = OsInfo {
+            id: "rhel".into(),
+            version_id: "8.7".into(),
+            codename: None,
+        };
+        assert_eq!(
+            purl(&package("1:1.1.1k-9.el8_7"), &rhel, &platform()),
+            "pkg:rpm/redhat/openssl-libs@1.1.1k-9.el8_7?arch=x86_64&epoch=1&distro=rhel-8.7"
+        );
+        let azure = OsInfo {
+            id: "azurelinux".into(),
+            version_id: "3.0".into(),
+            codename: None,
+        };
+        assert_eq!(
+            purl(&package("3.3.3-1.azl3"), &azure, &platform()),
+            "pkg:rpm/azurelinux/openssl-libs@3.3.3-1.azl3?arch=x86_64&distro=azurelinux-3.0"
+        );
+    }
+}

@@ -1,0 +1,32 @@
+//! Helpers shared by the end-to-end tests of ecosystem plugins.
+
+use salve::plugin::{Plugin, PluginRuntime, PluginSource, RuntimeOptions};
+use std::path::Path;
+
+/// A built-in plugin from `plugins/dist/`, loaded into a fresh runtime.
+pub fn built_in(name: &str) -> Plugin {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/dist")
+        .join(format!("{name}.wasm"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let runtime = PluginRuntime::new(RuntimeOptions::default()).unwrap();
+    runtime.load(name, PluginSource::BuiltIn, &bytes).unwrap()
+}
+
+/// A small deterministic generator (xorshift), so generated cases are the same on every run.
+pub struct Generator(pub u64);
+
+impl Generator {
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// One of `items`.
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+}
