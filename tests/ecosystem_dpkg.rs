@@ -82,7 +82,7 @@ fn every_function_answers_through_the_sandbox() {
     );
     assert_eq!(
         ecosystem
-            .tooling_image(&debian(), &amd64(), false)
+            .tooling_image(&debian(), &amd64(), &target, false)
             .unwrap()
             .as_deref(),
         Some("docker.io/library/debian:12-slim")

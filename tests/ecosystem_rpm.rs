@@ -68,7 +68,7 @@ fn every_function_answers_through_the_sandbox() {
     );
     assert_eq!(
         ecosystem
-            .tooling_image(&azure_linux(), &amd64(), false)
+            .tooling_image(&azure_linux(), &amd64(), &target, false)
             .unwrap()
             .as_deref(),
         Some("mcr.microsoft.com/azurelinux/base/core:3.0")

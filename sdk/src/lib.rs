@@ -54,9 +54,14 @@ pub trait Ecosystem {
     /// Compares two versions by the ecosystem's rules.
     fn compare_versions(a: &str, b: &str) -> Result<std::cmp::Ordering, String>;
 
-    /// The image to run the plan in when the target has no package manager; `update_all` is
-    /// true when there is no report.
-    fn tooling_image(os: OsInfo, platform: Platform, update_all: bool) -> Option<String>;
+    /// The image to run the plan in when the target has no package manager; `target` is what
+    /// `detect` returned, `update_all` is true when there is no report.
+    fn tooling_image(
+        os: OsInfo,
+        platform: Platform,
+        target: Target,
+        update_all: bool,
+    ) -> Option<String>;
 
     /// The commands that apply the requested updates.
     fn plan(request: PlanRequest) -> Result<UpdatePlan, String>;
@@ -144,7 +149,7 @@ macro_rules! export_scanner {
 ///     fn compare_versions(a: &str, b: &str) -> Result<Ordering, String> {
 ///         Ok(a.cmp(b))
 ///     }
-///     fn tooling_image(_os: OsInfo, _platform: Platform, _update_all: bool) -> Option<String> {
+///     fn tooling_image(_: OsInfo, _: Platform, _: Target, _update_all: bool) -> Option<String> {
 ///         None
 ///     }
 ///     fn plan(_request: PlanRequest) -> Result<UpdatePlan, String> {
@@ -188,9 +193,10 @@ macro_rules! export_ecosystem {
                 fn tooling_image(
                     os: $crate::OsInfo,
                     platform: $crate::Platform,
+                    target: $crate::Target,
                     update_all: bool,
                 ) -> ::std::option::Option<::std::string::String> {
-                    <$plugin as $crate::Ecosystem>::tooling_image(os, platform, update_all)
+                    <$plugin as $crate::Ecosystem>::tooling_image(os, platform, target, update_all)
                 }
                 fn plan(
                     request: $crate::PlanRequest,

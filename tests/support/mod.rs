@@ -1,5 +1,8 @@
 //! Helpers shared by the end-to-end tests of ecosystem plugins.
 
+// Each test binary compiles this module and uses part of it.
+#![allow(dead_code)]
+
 use salve::plugin::{Plugin, PluginRuntime, PluginSource, RuntimeOptions};
 use std::path::Path;
 

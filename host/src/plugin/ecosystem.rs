@@ -79,14 +79,15 @@ impl<'a> Ecosystem<'a> {
         &self,
         os: &OsInfo,
         platform: &Platform,
+        target: &Target,
         update_all: bool,
     ) -> Result<Option<String>, PluginError> {
         let (image,) = self
             .0
             .sandbox()
-            .call::<(&OsInfo, &Platform, bool), (Option<String>,)>(
+            .call::<(&OsInfo, &Platform, &Target, bool), (Option<String>,)>(
                 "tooling-image",
-                (os, platform, update_all),
+                (os, platform, target, update_all),
                 0,
             )?;
         Ok(image)

@@ -185,6 +185,8 @@ pub struct Target {
     pub distroless: bool,
     /// Packages held as they are.
     pub held: Vec<String>,
+    /// The language runtime, for library ecosystems.
+    pub runtime: Option<String>,
     /// Notes for the user.
     pub warnings: Vec<String>,
 }

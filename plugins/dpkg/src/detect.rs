@@ -67,6 +67,7 @@ pub fn detect(os: &OsInfo, files: &[ImageFile]) -> Result<Option<Target>, String
         manager: manager.into(),
         distroless: manager == "dpkg",
         held,
+        runtime: None,
         warnings,
     }))
 }

@@ -42,6 +42,7 @@ impl Ecosystem for Dpkg {
                 manager: "dpkg".into(),
                 distroless: false,
                 held: Vec::new(),
+                runtime: None,
                 warnings: vec![format!("the dpkg database could not be read: {error}")],
             }),
         }
@@ -51,7 +52,12 @@ impl Ecosystem for Dpkg {
         version::compare_text(a, b)
     }
 
-    fn tooling_image(os: OsInfo, _platform: Platform, update_all: bool) -> Option<String> {
+    fn tooling_image(
+        os: OsInfo,
+        _platform: Platform,
+        _target: Target,
+        update_all: bool,
+    ) -> Option<String> {
         tooling::image(&os, update_all)
     }
 

@@ -231,6 +231,7 @@ mod tests {
                 manager: if distroless { "dpkg" } else { "apt" }.into(),
                 distroless,
                 held: held.iter().map(|name| name.to_string()).collect(),
+                runtime: None,
                 warnings: Vec::new(),
             },
             updates: updates

@@ -73,6 +73,7 @@ pub fn detect(os: &OsInfo, files: &[ImageFile]) -> Option<Target> {
         manager: manager.into(),
         distroless,
         held: Vec::new(),
+        runtime: None,
         warnings: eol::warning(os).into_iter().collect(),
     })
 }

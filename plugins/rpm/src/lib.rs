@@ -44,7 +44,12 @@ impl Ecosystem for Rpm {
         version::compare_text(a, b)
     }
 
-    fn tooling_image(os: OsInfo, _platform: Platform, _update_all: bool) -> Option<String> {
+    fn tooling_image(
+        os: OsInfo,
+        _platform: Platform,
+        _target: Target,
+        _update_all: bool,
+    ) -> Option<String> {
         tooling::image(&os)
     }
 

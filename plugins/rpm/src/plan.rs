@@ -244,6 +244,7 @@ mod tests {
                 manager: manager.into(),
                 distroless,
                 held: Vec::new(),
+                runtime: None,
                 warnings: Vec::new(),
             },
             updates: updates

@@ -1,0 +1,85 @@
+//! The built-in `apk` ecosystem plugin through the host, one component call per WIT function.
+//! (No apk-tools is reachable here to compare against; the plugin's own tests hold the order's
+//! cases.)
+
+mod support;
+
+use salve::plugin::types::{FileKind, ImageFile, OsInfo, PlanRequest, Platform, RequestedUpdate};
+use std::cmp::Ordering;
+
+fn alpine() -> OsInfo {
+    OsInfo {
+        id: "alpine".into(),
+        version_id: "3.22.1".into(),
+        codename: None,
+    }
+}
+
+fn amd64() -> Platform {
+    Platform {
+        os: "linux".into(),
+        architecture: "amd64".into(),
+        variant: None,
+    }
+}
+
+fn file(path: &str, content: &str) -> ImageFile {
+    ImageFile {
+        path: path.into(),
+        kind: FileKind::File,
+        content: Some(content.as_bytes().to_vec()),
+        link_target: None,
+    }
+}
+
+#[test]
+fn every_function_answers_through_the_sandbox() {
+    let plugin = support::built_in("apk");
+    let ecosystem = plugin.as_ecosystem().unwrap();
+    assert!(
+        ecosystem
+            .probe_paths()
+            .unwrap()
+            .contains(&"/lib/apk/db/installed".to_string())
+    );
+    let database = file(
+        "/lib/apk/db/installed",
+        "P:musl\nV:1.2.5-r9\nA:x86_64\n\nP:busybox\nV:1.37.0-r12\nA:x86_64\n",
+    );
+    let target = ecosystem
+        .detect(&alpine(), &[database.clone(), file("/sbin/apk", "")])
+        .unwrap()
+        .unwrap();
+    assert!(!target.distroless);
+    let installed = ecosystem.installed(&[database]).unwrap();
+    assert_eq!(installed.len(), 2);
+    assert_eq!(
+        ecosystem.compare_versions("1.2.5-r9", "1.2.5-r10").unwrap(),
+        Ordering::Less
+    );
+    assert!(ecosystem.compare_versions("1.2.5-1", "1.0").is_err());
+    assert_eq!(
+        ecosystem
+            .tooling_image(&alpine(), &amd64(), &target, false)
+            .unwrap(),
+        None
+    );
+    let plan = ecosystem
+        .plan(&PlanRequest {
+            os: alpine(),
+            platform: amd64(),
+            target,
+            updates: vec![RequestedUpdate {
+                package: "musl".into(),
+                fixed_version: "1.2.5-r10".into(),
+                path: None,
+            }],
+            tooling_image: None,
+        })
+        .unwrap();
+    assert_eq!(plan.steps[0].argv, ["apk", "upgrade", "--no-cache", "musl"]);
+    assert_eq!(
+        ecosystem.purl(&installed[0], &alpine(), &amd64()).unwrap(),
+        "pkg:apk/alpine/musl@1.2.5-r9?arch=x86_64&distro=3.22.1"
+    );
+}
