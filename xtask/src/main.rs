@@ -1,6 +1,7 @@
 //! salve's build tasks, run as `cargo xtask <task>`.
 
 mod plugins;
+mod test;
 mod toolchain;
 
 use anyhow::{Result, bail};
@@ -10,6 +11,8 @@ use std::path::PathBuf;
 enum Task {
     /// Build every plugin into its `dist/` folder; with `check`, compare instead of writing.
     Plugins { check: bool },
+    /// Install what the tests need, then run them (extra arguments go to `cargo test`).
+    Test { args: Vec<String> },
 }
 
 fn main() {
@@ -26,15 +29,23 @@ fn run() -> Result<()> {
     let task = match args.as_slice() {
         ["plugins"] => Task::Plugins { check: false },
         ["plugins", "--check"] => Task::Plugins { check: true },
+        ["test", rest @ ..] => Task::Test {
+            args: rest.iter().map(|arg| arg.to_string()).collect(),
+        },
         _ => bail!(
-            "usage: cargo xtask plugins [--check]\n\n  \
+            "usage: cargo xtask plugins [--check] | cargo xtask test [CARGO TEST ARGS]\n\n  \
              plugins          build every plugin crate into its dist/ folder as a component\n  \
-             plugins --check  rebuild and fail if anything in a dist/ folder differs"
+             plugins --check  rebuild and fail if anything in a dist/ folder differs\n  \
+             test             install the Debian packages the tests need, then run every test"
         ),
     };
     let workspace = workspace_root();
     match task {
         Task::Plugins { check } => plugins::run(&workspace, check),
+        Task::Test { args } => {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            test::run(&workspace, &args)
+        }
     }
 }
 
