@@ -4,5 +4,6 @@
 //! This crate is the host: the `salve` binary ([`cli`]) and the library it is a thin shell over.
 
 pub mod cli;
+pub mod image;
 pub mod plugin;
 pub mod report;
