@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 /// Debian packages the tests need: the real tools salve's version orders are checked against,
-/// and Python for the fixture scripts.
-const TEST_PACKAGES: &[&str] = &["rpm", "python3", "python3-packaging"];
+/// Python for the fixture scripts, and zstd to make zstd layers.
+const TEST_PACKAGES: &[&str] = &["rpm", "python3", "python3-packaging", "zstd"];
 
 /// Installs missing test packages (as root, with apt-get) and runs `cargo test --workspace`.
 pub fn run(workspace: &Path, extra_args: &[&str]) -> Result<()> {

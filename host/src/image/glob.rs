@@ -1,0 +1,91 @@
+//! Path patterns for probing images: `/`-separated segments where `*` matches any run of
+//! characters within one segment (`/usr/lib/python3*/site-packages/*.dist-info/METADATA`).
+
+/// A parsed pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Glob {
+    /// The pattern's segments (without the leading `/`).
+    segments: Vec<String>,
+}
+
+impl Glob {
+    /// Parses an absolute pattern.
+    pub fn new(pattern: &str) -> Glob {
+        Glob {
+            segments: pattern
+                .trim_start_matches('/')
+                .split('/')
+                .filter(|segment| !segment.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+
+    /// True when the pattern has no `*`: it names one path.
+    pub fn is_exact(&self) -> bool {
+        !self.segments.iter().any(|segment| segment.contains('*'))
+    }
+
+    /// True when the absolute `path` matches.
+    pub fn matches(&self, path: &str) -> bool {
+        let parts: Vec<&str> = path
+            .trim_start_matches('/')
+            .split('/')
+            .filter(|part| !part.is_empty())
+            .collect();
+        parts.len() == self.segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(&parts)
+                .all(|(pattern, part)| segment_matches(pattern, part))
+    }
+}
+
+/// `*`-wildcard matching within one segment.
+fn segment_matches(pattern: &str, text: &str) -> bool {
+    let mut pieces = pattern.split('*');
+    let first = pieces.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let pieces: Vec<&str> = pieces.collect();
+    let Some((last, middle)) = pieces.split_last() else {
+        return rest.is_empty();
+    };
+    for piece in middle {
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stars_match_within_one_segment() {
+        let glob = Glob::new("/usr/lib/python3*/site-packages/*.dist-info/METADATA");
+        assert!(!glob.is_exact());
+        assert!(
+            glob.matches("/usr/lib/python3.11/site-packages/requests-2.25.0.dist-info/METADATA")
+        );
+        assert!(glob.matches("usr/lib/python3/site-packages/a.dist-info/METADATA"));
+        assert!(!glob.matches("/usr/lib/python3.11/site-packages/x/y.dist-info/METADATA"));
+        assert!(!glob.matches("/usr/lib/python2.7/site-packages/a.dist-info/METADATA"));
+        assert!(Glob::new("/var/lib/dpkg/status.d/*").matches("/var/lib/dpkg/status.d/tzdata"));
+        assert!(Glob::new("/etc/os-release").is_exact());
+    }
+
+    #[test]
+    fn segment_patterns() {
+        assert!(segment_matches("*", ""));
+        assert!(segment_matches("a*b*c", "axxbyyc"));
+        assert!(!segment_matches("a*b*c", "axxbyy"));
+        assert!(segment_matches("*.md5sums", "x.md5sums"));
+        assert!(!segment_matches("ab*ba", "aba"));
+    }
+}

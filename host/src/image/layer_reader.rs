@@ -1,0 +1,420 @@
+//! Reading chosen paths from an image's layers without unpacking the image.
+//!
+//! Layers are read from the top one down, as a merged view sees them: the first layer that has a
+//! path decides it; `.wh.<name>` hides `<name>` in the layers below, `.wh..wh..opq` hides the
+//! lower layers' content of its directory, and a file or link replacing a directory hides what
+//! lower layers had under it. Reading stops at the first layer where every exact path is
+//! decided (patterns with `*` need every layer).
+//!
+//! Symbolic links are followed inside the image, for the paths asked and for their parent
+//! folders (`/lib -> usr/lib`), with absolute targets taken from the image's root; the answer
+//! for a path that is a link carries the content of what it leads to and the link's own target.
+//! Entries with `..` in their names are ignored: they can never be what a probe asks for.
+
+use super::glob::Glob;
+use crate::plugin::types::{FileKind, ImageFile};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// The most links followed for one path before it counts as a loop.
+const MAX_LINKS: usize = 40;
+
+/// A failure to read an image's layers.
+#[derive(Debug, Error)]
+pub enum ReadError {
+    /// A layer blob could not be read or is not a valid (compressed) tar.
+    #[error("cannot read layer {}: {error}", layer.display())]
+    Layer {
+        /// The blob.
+        layer: PathBuf,
+        /// Why.
+        error: io::Error,
+    },
+    /// A file asked for is larger than the cap.
+    #[error(
+        "{path} in layer {} is {size} bytes, more than the {limit} bytes salve reads for a probe",
+        layer.display()
+    )]
+    TooLarge {
+        /// The path in the image.
+        path: String,
+        /// The layer holding it.
+        layer: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The cap.
+        limit: u64,
+    },
+}
+
+/// What one layer says about a path.
+#[derive(Clone, Debug)]
+enum Entry {
+    /// A regular file, with its content when it was asked for.
+    File(Option<Vec<u8>>),
+    /// A directory.
+    Directory,
+    /// A symbolic link and its target as stored.
+    Symlink(String),
+    /// A hard link to another path of the image.
+    HardLink(String),
+}
+
+/// Something an upper layer hides from the layers below.
+#[derive(Clone, Debug)]
+enum Hidden {
+    /// The path and everything under it (a whiteout).
+    Subtree(String),
+    /// Everything under the directory, not the directory itself (opaque, or replaced by a file).
+    Below(String),
+}
+
+impl Hidden {
+    /// True when this hides `path`.
+    fn hides(&self, path: &str) -> bool {
+        let under = |dir: &str| {
+            path.len() > dir.len() + 1
+                && path.starts_with(dir)
+                && path.as_bytes()[dir.len()] == b'/'
+        };
+        match self {
+            Hidden::Subtree(dir) => path == dir || under(dir),
+            Hidden::Below(dir) => under(dir),
+        }
+    }
+}
+
+/// Reads `patterns` (absolute paths, or patterns with `*` within segments) from `layers`
+/// (compressed or plain tar blobs, bottom layer first). Exact paths always get an answer
+/// (`missing` when absent); patterns give the files that match.
+pub fn read_paths(
+    layers: &[PathBuf],
+    patterns: &[String],
+    max_file_bytes: u64,
+) -> Result<Vec<ImageFile>, ReadError> {
+    let globs: Vec<Glob> = patterns
+        .iter()
+        .map(|pattern| Glob::new(pattern))
+        .filter(|glob| !glob.is_exact())
+        .collect();
+    let asked: Vec<String> = patterns
+        .iter()
+        .filter(|pattern| Glob::new(pattern).is_exact())
+        .filter_map(|pattern| normalize(pattern))
+        .collect();
+
+    // Each asked path leads, through links, to the path whose entry answers it.
+    let mut leads: BTreeMap<String, Lead> = asked
+        .iter()
+        .map(|path| (path.clone(), Lead::new(path)))
+        .collect();
+    let mut results: Vec<ImageFile> = Vec::new();
+    let mut first_pass = true;
+    loop {
+        let wanted: BTreeSet<String> = leads
+            .values()
+            .filter(|lead| !lead.done)
+            .map(|lead| lead.current.clone())
+            .collect();
+        let pass_globs: &[Glob] = if first_pass { &globs } else { &[] };
+        if wanted.is_empty() && pass_globs.is_empty() {
+            break;
+        }
+        let view = read_view(layers, &wanted, pass_globs, max_file_bytes)?;
+        if first_pass {
+            for (path, entry) in &view.found {
+                if pass_globs.iter().any(|glob| glob.matches(path)) && !leads.contains_key(path) {
+                    results.push(image_file(path, Some(entry), None));
+                }
+            }
+            first_pass = false;
+        }
+        for lead in leads.values_mut().filter(|lead| !lead.done) {
+            lead.advance(&view);
+        }
+    }
+    for (path, lead) in &leads {
+        results.push(image_file(
+            path,
+            lead.entry.as_ref(),
+            lead.link_target.clone(),
+        ));
+    }
+    results.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(results)
+}
+
+/// Where an asked path has got to while its links are followed.
+struct Lead {
+    /// The path being looked up now.
+    current: String,
+    /// The asked path's own link target, when it is a link.
+    link_target: Option<String>,
+    /// The entry that answers it, once found.
+    entry: Option<Entry>,
+    /// Links followed so far.
+    hops: usize,
+    /// True once answered (found, missing, or a loop).
+    done: bool,
+}
+
+impl Lead {
+    /// A lead that starts at `path`.
+    fn new(path: &str) -> Lead {
+        Lead {
+            current: path.to_string(),
+            link_target: None,
+            entry: None,
+            hops: 0,
+            done: false,
+        }
+    }
+
+    /// Follows what one pass over the layers found.
+    fn advance(&mut self, view: &View) {
+        let next = match view.found.get(&self.current) {
+            Some(Entry::Symlink(target)) => {
+                if self.hops == 0 {
+                    self.link_target = Some(target.clone());
+                }
+                resolve_link(&self.current, target)
+            }
+            Some(Entry::HardLink(target)) => normalize(target),
+            Some(entry) => {
+                self.entry = Some(entry.clone());
+                self.done = true;
+                return;
+            }
+            None => view
+                .ancestor_links
+                .iter()
+                .filter(|(ancestor, _)| is_under(&self.current, ancestor))
+                .max_by_key(|(ancestor, _)| ancestor.len())
+                .and_then(|(ancestor, target)| {
+                    let rest = &self.current[ancestor.len()..];
+                    resolve_link(ancestor, target).map(|base| format!("{base}{rest}"))
+                }),
+        };
+        self.hops += 1;
+        match next {
+            Some(next) if self.hops <= MAX_LINKS => self.current = next,
+            _ => self.done = true,
+        }
+    }
+}
+
+/// What one pass over the layers found.
+struct View {
+    /// The merged view's entry for each path asked or matched.
+    found: BTreeMap<String, Entry>,
+    /// Links found at folders above the asked paths, with their targets.
+    ancestor_links: BTreeMap<String, String>,
+}
+
+/// One pass over the layers, top down, for the `wanted` paths and the `globs`.
+fn read_view(
+    layers: &[PathBuf],
+    wanted: &BTreeSet<String>,
+    globs: &[Glob],
+    max_file_bytes: u64,
+) -> Result<View, ReadError> {
+    let mut view = View {
+        found: BTreeMap::new(),
+        ancestor_links: BTreeMap::new(),
+    };
+    let mut hidden: Vec<Hidden> = Vec::new();
+    for layer in layers.iter().rev() {
+        let layer_error = |error| ReadError::Layer {
+            layer: layer.clone(),
+            error,
+        };
+        let mut archive = tar::Archive::new(open_layer(layer).map_err(layer_error)?);
+        let mut hides: Vec<Hidden> = Vec::new();
+        for entry in archive.entries().map_err(layer_error)? {
+            let mut entry = entry.map_err(layer_error)?;
+            let raw = entry.path_bytes().into_owned();
+            let Some(path) = normalize(&String::from_utf8_lossy(&raw)) else {
+                continue;
+            };
+            let (parent, name) = path.rsplit_once('/').unwrap_or(("", &path));
+            if name == ".wh..wh..opq" {
+                hides.push(Hidden::Below(parent.to_string()));
+                continue;
+            }
+            if let Some(removed) = name.strip_prefix(".wh.") {
+                hides.push(Hidden::Subtree(format!("{parent}/{removed}")));
+                continue;
+            }
+            if hidden.iter().any(|hide| hide.hides(&path)) {
+                continue;
+            }
+            let kind = entry.header().entry_type();
+            if !kind.is_dir() {
+                hides.push(Hidden::Below(path.clone()));
+            }
+            let link = || {
+                entry
+                    .link_name_bytes()
+                    .map(|target| String::from_utf8_lossy(&target).into_owned())
+                    .unwrap_or_default()
+            };
+            if kind.is_symlink() && wanted.iter().any(|asked| is_under(asked, &path)) {
+                view.ancestor_links.entry(path.clone()).or_insert_with(link);
+            }
+            let asked = wanted.contains(&path) || globs.iter().any(|glob| glob.matches(&path));
+            if !asked || view.found.contains_key(&path) {
+                continue;
+            }
+            let found = if kind.is_symlink() {
+                Entry::Symlink(link())
+            } else if kind.is_hard_link() {
+                Entry::HardLink(link())
+            } else if kind.is_dir() {
+                Entry::Directory
+            } else if kind.is_file() || kind == tar::EntryType::Continuous {
+                let size = entry.header().size().map_err(layer_error)?;
+                if size > max_file_bytes {
+                    return Err(ReadError::TooLarge {
+                        path,
+                        layer: layer.clone(),
+                        size,
+                        limit: max_file_bytes,
+                    });
+                }
+                let mut content = Vec::with_capacity(size as usize);
+                entry.read_to_end(&mut content).map_err(layer_error)?;
+                Entry::File(Some(content))
+            } else {
+                Entry::File(None)
+            };
+            view.found.insert(path, found);
+        }
+        hidden.extend(hides);
+        let decided = |path: &String| {
+            view.found.contains_key(path) || hidden.iter().any(|hide| hide.hides(path))
+        };
+        if globs.is_empty() && wanted.iter().all(decided) {
+            break;
+        }
+    }
+    Ok(view)
+}
+
+/// A layer blob as a tar stream, decompressed by its magic bytes (gzip, zstd or none).
+fn open_layer(path: &Path) -> io::Result<Box<dyn Read>> {
+    let mut reader = BufReader::with_capacity(1 << 16, File::open(path)?);
+    let head = reader.fill_buf()?;
+    Ok(if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::bufread::MultiGzDecoder::new(reader))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(zstd::stream::read::Decoder::with_buffer(reader)?)
+    } else {
+        Box::new(reader)
+    })
+}
+
+/// An absolute, clean path (`/a/b`) from a tar entry or a query, or `None` for the root, for
+/// names with `..`, and for empty names.
+fn normalize(name: &str) -> Option<String> {
+    let mut out = String::new();
+    for part in name.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return None,
+            part => {
+                out.push('/');
+                out.push_str(part);
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// True when `path` is strictly under `ancestor`.
+fn is_under(path: &str, ancestor: &str) -> bool {
+    path.len() > ancestor.len() + 1
+        && path.starts_with(ancestor)
+        && path.as_bytes()[ancestor.len()] == b'/'
+}
+
+/// Where a link at `link` pointing to `target` leads, inside the image: absolute targets from
+/// the image's root, relative ones from the link's folder, never above the root.
+fn resolve_link(link: &str, target: &str) -> Option<String> {
+    let base = if target.starts_with('/') {
+        String::new()
+    } else {
+        link.rsplit_once('/')
+            .map_or(String::new(), |(parent, _)| parent.to_string())
+    };
+    let mut parts: Vec<&str> = base.split('/').filter(|part| !part.is_empty()).collect();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    (!parts.is_empty()).then(|| format!("/{}", parts.join("/")))
+}
+
+/// The answer for one path.
+fn image_file(path: &str, entry: Option<&Entry>, link_target: Option<String>) -> ImageFile {
+    let (kind, content, stored_target) = match entry {
+        None => (FileKind::Missing, None, None),
+        Some(Entry::File(content)) => (FileKind::File, content.clone(), None),
+        Some(Entry::Directory) => (FileKind::Directory, None, None),
+        Some(Entry::Symlink(target)) => (FileKind::Symlink, None, Some(target.clone())),
+        Some(Entry::HardLink(_)) => (FileKind::File, None, None),
+    };
+    ImageFile {
+        path: path.to_string(),
+        kind,
+        content,
+        link_target: link_target.or(stored_target),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_normalized_and_parents_refused() {
+        assert_eq!(
+            normalize("./etc/os-release").as_deref(),
+            Some("/etc/os-release")
+        );
+        assert_eq!(normalize("etc/").as_deref(), Some("/etc"));
+        assert_eq!(normalize("./"), None);
+        assert_eq!(normalize("../etc/passwd"), None);
+        assert_eq!(normalize("a/../../b"), None);
+    }
+
+    #[test]
+    fn links_resolve_inside_the_image() {
+        assert_eq!(
+            resolve_link("/etc/os-release", "../usr/lib/os-release").as_deref(),
+            Some("/usr/lib/os-release")
+        );
+        assert_eq!(resolve_link("/lib", "usr/lib").as_deref(), Some("/usr/lib"));
+        assert_eq!(resolve_link("/a/b", "/c/d").as_deref(), Some("/c/d"));
+        assert_eq!(
+            resolve_link("/a/b", "../../../../etc").as_deref(),
+            Some("/etc")
+        );
+    }
+
+    #[test]
+    fn hiding_rules() {
+        assert!(Hidden::Subtree("/a/b".into()).hides("/a/b"));
+        assert!(Hidden::Subtree("/a/b".into()).hides("/a/b/c"));
+        assert!(!Hidden::Subtree("/a/b".into()).hides("/a/bc"));
+        assert!(!Hidden::Below("/a".into()).hides("/a"));
+        assert!(Hidden::Below("/a".into()).hides("/a/x"));
+    }
+}

@@ -1,0 +1,303 @@
+//! Reading files from real layer blobs, built by Python's `tarfile` and compressed by `gzip` and
+//! `zstd`: the merged view (whiteouts, opaque directories, links) and hostile layers.
+
+use salve::image::{ReadError, read_paths};
+use salve::plugin::types::{FileKind, ImageFile};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// One tar member, as the Python builder takes it.
+enum Member<'a> {
+    /// A regular file and its text.
+    File(&'a str, &'a str),
+    /// A directory.
+    Dir(&'a str),
+    /// A symbolic link and its target.
+    Symlink(&'a str, &'a str),
+}
+
+/// Builds a layer blob in `dir` from `members` with Python's tarfile, then compresses it with
+/// the given command (`gzip`, `zstd`) or not at all.
+fn layer(dir: &Path, name: &str, members: &[Member<'_>], compress: Option<&str>) -> PathBuf {
+    let mut spec = String::new();
+    for member in members {
+        let line = match member {
+            Member::File(path, text) => format!("F\t{path}\t{}\n", text.replace('\n', "\\n")),
+            Member::Dir(path) => format!("D\t{path}\t\n"),
+            Member::Symlink(path, target) => format!("L\t{path}\t{target}\n"),
+        };
+        spec.push_str(&line);
+    }
+    let script = r#"
+import io, sys, tarfile
+out = tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT)
+for line in sys.stdin.read().splitlines():
+    kind, name, value = line.split("\t", 2)
+    info = tarfile.TarInfo(name)
+    info.mtime = 0
+    if kind == "F":
+        data = value.replace("\\n", "\n").encode()
+        info.size = len(data)
+        out.addfile(info, io.BytesIO(data))
+    elif kind == "D":
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o755
+        out.addfile(info)
+    else:
+        info.type = tarfile.SYMTYPE
+        info.linkname = value
+        out.addfile(info)
+out.close()
+"#;
+    let tar_path = dir.join(format!("{name}.tar"));
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .arg(&tar_path)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(spec.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    match compress {
+        None => tar_path,
+        Some(tool) => {
+            let status = Command::new(tool)
+                .args(["-q", "-f"])
+                .arg(&tar_path)
+                .status()
+                .unwrap();
+            assert!(status.success());
+            let suffix = if tool == "gzip" { "gz" } else { "zst" };
+            let compressed = dir.join(format!("{name}.tar.{suffix}"));
+            assert!(compressed.exists());
+            compressed
+        }
+    }
+}
+
+/// The answer for one path.
+fn get<'a>(files: &'a [ImageFile], path: &str) -> &'a ImageFile {
+    files
+        .iter()
+        .find(|file| file.path == path)
+        .unwrap_or_else(|| panic!("{path} not answered: {files:?}"))
+}
+
+fn text(file: &ImageFile) -> &str {
+    std::str::from_utf8(file.content.as_deref().expect("content")).unwrap()
+}
+
+/// Three layers: a base, an upgrade (with whiteouts and an opaque folder), and a small top one.
+fn image(dir: &Path) -> Vec<PathBuf> {
+    use Member::*;
+    let base = layer(
+        dir,
+        "base",
+        &[
+            Dir("etc"),
+            Symlink("etc/os-release", "../usr/lib/os-release"),
+            File("usr/lib/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
+            Symlink("lib", "usr/lib"),
+            File("usr/lib/apk/db/installed", "P:musl\nV:1.2.4-r2\n"),
+            File(
+                "var/lib/dpkg/status",
+                "Package: libssl3\nVersion: 3.0.11-1\n",
+            ),
+            File("var/lib/dpkg/status.d/tzdata", "Package: tzdata\n"),
+            File("var/lib/dpkg/status.d/base", "Package: base-files\n"),
+            File("opt/old/file", "old"),
+            File(
+                "usr/lib/python3.11/site-packages/requests-2.25.0.dist-info/METADATA",
+                "Name: requests\nVersion: 2.25.0\n",
+            ),
+            File(
+                "usr/lib/python3.11/site-packages/idna-3.3.dist-info/METADATA",
+                "Name: idna\nVersion: 3.3\n",
+            ),
+        ],
+        Some("gzip"),
+    );
+    let upgrade = layer(
+        dir,
+        "upgrade",
+        &[
+            File(
+                "var/lib/dpkg/status",
+                "Package: libssl3\nVersion: 3.0.13-1\n",
+            ),
+            File("var/lib/dpkg/status.d/.wh.tzdata", ""),
+            File("opt/.wh..wh..opq", ""),
+            File("opt/new/file", "new"),
+            File(
+                "usr/lib/python3.11/site-packages/.wh.requests-2.25.0.dist-info",
+                "",
+            ),
+            File(
+                "usr/lib/python3.11/site-packages/requests-2.31.0.dist-info/METADATA",
+                "Name: requests\nVersion: 2.31.0\n",
+            ),
+        ],
+        Some("zstd"),
+    );
+    let top = layer(dir, "top", &[File("app/config", "x")], None);
+    vec![base, upgrade, top]
+}
+
+#[test]
+fn the_merged_view_of_three_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let layers = image(dir.path());
+    let patterns: Vec<String> = [
+        "/etc/os-release",
+        "/var/lib/dpkg/status",
+        "/var/lib/dpkg/status.d/*",
+        "/opt/old/file",
+        "/opt/new/file",
+        "/usr/lib/python3*/site-packages/*.dist-info/METADATA",
+        "/lib/apk/db/installed",
+        "/usr/bin/apt-get",
+        "/etc",
+    ]
+    .map(String::from)
+    .to_vec();
+    let files = read_paths(&layers, &patterns, 1 << 20).unwrap();
+
+    let os_release = get(&files, "/etc/os-release");
+    assert_eq!(
+        os_release.kind,
+        FileKind::File,
+        "followed to the file it links to"
+    );
+    assert!(text(os_release).starts_with("ID=debian"));
+    assert_eq!(
+        os_release.link_target.as_deref(),
+        Some("../usr/lib/os-release")
+    );
+
+    assert!(
+        text(get(&files, "/var/lib/dpkg/status")).contains("3.0.13-1"),
+        "the upper layer wins"
+    );
+    let status_d: Vec<&str> = files
+        .iter()
+        .filter(|file| file.path.starts_with("/var/lib/dpkg/status.d/"))
+        .map(|file| file.path.as_str())
+        .collect();
+    assert_eq!(
+        status_d,
+        ["/var/lib/dpkg/status.d/base"],
+        "tzdata was whited out"
+    );
+    assert_eq!(
+        get(&files, "/opt/old/file").kind,
+        FileKind::Missing,
+        "hidden by the opaque folder"
+    );
+    assert_eq!(text(get(&files, "/opt/new/file")), "new");
+
+    let metadata: Vec<&str> = files
+        .iter()
+        .filter(|file| file.path.ends_with("/METADATA"))
+        .map(|file| file.path.as_str())
+        .collect();
+    assert_eq!(
+        metadata,
+        [
+            "/usr/lib/python3.11/site-packages/idna-3.3.dist-info/METADATA",
+            "/usr/lib/python3.11/site-packages/requests-2.31.0.dist-info/METADATA",
+        ]
+    );
+    assert!(
+        text(get(&files, "/lib/apk/db/installed")).contains("musl"),
+        "found through the /lib -> usr/lib link"
+    );
+    assert_eq!(get(&files, "/usr/bin/apt-get").kind, FileKind::Missing);
+    assert_eq!(get(&files, "/etc").kind, FileKind::Directory);
+}
+
+#[test]
+fn reading_stops_at_the_first_layer_that_decides() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut layers = image(dir.path());
+    // A bottom "layer" that is not a tar at all: reading must not get that far for a path the
+    // upper layers decide.
+    let junk = dir.path().join("junk");
+    std::fs::write(&junk, b"not a tar archive, and not compressed").unwrap();
+    layers.insert(0, junk);
+    let files = read_paths(&layers, &["/var/lib/dpkg/status".to_string()], 1 << 20).unwrap();
+    assert!(text(get(&files, "/var/lib/dpkg/status")).contains("3.0.13-1"));
+    let error = read_paths(&layers, &["/not/in/any/layer".to_string()], 1 << 20).unwrap_err();
+    assert!(matches!(error, ReadError::Layer { .. }), "{error}");
+}
+
+#[test]
+fn hostile_layers_cannot_answer_for_paths_outside_the_image() {
+    use Member::*;
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = layer(
+        dir.path(),
+        "hostile",
+        &[
+            File("../etc/passwd", "escaped"),
+            File("./a/../../etc/shadow", "escaped"),
+            Symlink("loop/a", "b"),
+            Symlink("loop/b", "a"),
+            Symlink("up", "../../../../etc"),
+            File("etc/hostname", "inside"),
+        ],
+        Some("gzip"),
+    );
+    let patterns: Vec<String> = ["/etc/passwd", "/etc/shadow", "/loop/a", "/up/hostname"]
+        .map(String::from)
+        .to_vec();
+    let files = read_paths(&[hostile], &patterns, 1 << 20).unwrap();
+    assert_eq!(get(&files, "/etc/passwd").kind, FileKind::Missing);
+    assert_eq!(get(&files, "/etc/shadow").kind, FileKind::Missing);
+    assert_eq!(
+        get(&files, "/loop/a").kind,
+        FileKind::Missing,
+        "a link loop ends"
+    );
+    assert_eq!(
+        text(get(&files, "/up/hostname")),
+        "inside",
+        "a link climbing above the root stops at the root"
+    );
+}
+
+#[test]
+fn files_over_the_cap_and_truncated_layers_are_clear_errors() {
+    use Member::*;
+    let dir = tempfile::tempdir().unwrap();
+    let big = "x".repeat(4096);
+    let layer_path = layer(
+        dir.path(),
+        "big",
+        &[File("var/lib/dpkg/status", &big)],
+        Some("gzip"),
+    );
+    let error = read_paths(
+        std::slice::from_ref(&layer_path),
+        &["/var/lib/dpkg/status".into()],
+        1024,
+    )
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("4096 bytes, more than the 1024 bytes"),
+        "{error}"
+    );
+
+    let bytes = std::fs::read(&layer_path).unwrap();
+    let cut = dir.path().join("cut.tar.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let error = read_paths(&[cut], &["/nothing".into()], 1 << 20).unwrap_err();
+    assert!(matches!(error, ReadError::Layer { .. }), "{error}");
+}
