@@ -1,7 +1,7 @@
 //! Reading files from real layer blobs, built by Python's `tarfile` and compressed by `gzip` and
 //! `zstd`: the merged view (whiteouts, opaque directories, links) and hostile layers.
 
-use salve::image::{ReadError, read_paths};
+use salve::image::{ReadError, UnpackError, UnpackOptions, read_paths, unpack_layers};
 use salve::plugin::types::{FileKind, ImageFile};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,10 @@ enum Member<'a> {
     Dir(&'a str),
     /// A symbolic link and its target.
     Symlink(&'a str, &'a str),
+    /// A hard link and the path it links to.
+    HardLink(&'a str, &'a str),
+    /// A file whose header claims a size but whose data is missing.
+    Claims(&'a str, u64),
 }
 
 /// Builds a layer blob in `dir` from `members` with Python's tarfile, then compresses it with
@@ -26,6 +30,8 @@ fn layer(dir: &Path, name: &str, members: &[Member<'_>], compress: Option<&str>)
             Member::File(path, text) => format!("F\t{path}\t{}\n", text.replace('\n', "\\n")),
             Member::Dir(path) => format!("D\t{path}\t\n"),
             Member::Symlink(path, target) => format!("L\t{path}\t{target}\n"),
+            Member::HardLink(path, target) => format!("H\t{path}\t{target}\n"),
+            Member::Claims(path, size) => format!("Z\t{path}\t{size}\n"),
         };
         spec.push_str(&line);
     }
@@ -44,6 +50,13 @@ for line in sys.stdin.read().splitlines():
         info.type = tarfile.DIRTYPE
         info.mode = 0o755
         out.addfile(info)
+    elif kind == "H":
+        info.type = tarfile.LNKTYPE
+        info.linkname = value
+        out.addfile(info)
+    elif kind == "Z":
+        info.size = int(value)
+        out.fileobj.write(info.tobuf(out.format, out.encoding, out.errors))
     else:
         info.type = tarfile.SYMTYPE
         info.linkname = value
@@ -300,4 +313,141 @@ fn files_over_the_cap_and_truncated_layers_are_clear_errors() {
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     let error = read_paths(&[cut], &["/nothing".into()], 1 << 20).unwrap_err();
     assert!(matches!(error, ReadError::Layer { .. }), "{error}");
+}
+
+#[test]
+fn unpacking_stacks_layers_with_their_whiteouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let layers = image(dir.path());
+    let root = tempfile::tempdir().unwrap();
+    let report = unpack_layers(&layers, root.path(), UnpackOptions::default()).unwrap();
+    assert!(report.entries > 10);
+    let path = |p: &str| root.path().join(p);
+    assert_eq!(
+        std::fs::read_link(path("etc/os-release")).unwrap(),
+        Path::new("../usr/lib/os-release")
+    );
+    assert!(
+        std::fs::read_to_string(path("etc/os-release"))
+            .unwrap()
+            .contains("debian")
+    );
+    assert!(
+        std::fs::read_to_string(path("var/lib/dpkg/status"))
+            .unwrap()
+            .contains("3.0.13-1")
+    );
+    assert!(!path("var/lib/dpkg/status.d/tzdata").exists(), "whited out");
+    assert!(path("var/lib/dpkg/status.d/base").exists());
+    assert!(!path("opt/old").exists(), "cleared by the opaque marker");
+    assert_eq!(
+        std::fs::read_to_string(path("opt/new/file")).unwrap(),
+        "new"
+    );
+    let site = "usr/lib/python3.11/site-packages";
+    assert!(!path(&format!("{site}/requests-2.25.0.dist-info")).exists());
+    assert!(path(&format!("{site}/requests-2.31.0.dist-info/METADATA")).exists());
+    assert!(path("app/config").exists());
+}
+
+#[test]
+fn hostile_layers_write_nothing_outside_the_target() {
+    use Member::*;
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let outside_path = outside.path().to_str().unwrap().to_string();
+
+    // `..` in a name.
+    let climbing = layer(
+        dir.path(),
+        "climbing",
+        &[File("../escaped", "x")],
+        Some("gzip"),
+    );
+    // An absolute link to a folder outside, then a file written through it.
+    let planted = layer(
+        dir.path(),
+        "planted",
+        &[Symlink("evil", &outside_path)],
+        Some("gzip"),
+    );
+    let through = layer(
+        dir.path(),
+        "through",
+        &[File("evil/pwned", "x")],
+        Some("gzip"),
+    );
+    // A relative link climbing out, then a write through it.
+    let relative = layer(
+        dir.path(),
+        "relative",
+        &[Symlink("up", "../../../../../../..")],
+        None,
+    );
+    let via_up = layer(
+        dir.path(),
+        "via-up",
+        &[File(&format!("up{outside_path}/pwned2"), "x")],
+        None,
+    );
+    // A hard link to a file outside.
+    let hard = layer(
+        dir.path(),
+        "hard",
+        &[HardLink("passwd", "/etc/passwd")],
+        None,
+    );
+
+    for (name, layers) in [
+        ("climbing", vec![climbing]),
+        ("through a planted link", vec![planted.clone(), through]),
+        ("through a climbing link", vec![relative, via_up]),
+        ("a hard link out", vec![hard]),
+    ] {
+        let root = dir.path().join(format!("root-{}", name.replace(' ', "-")));
+        std::fs::create_dir(&root).unwrap();
+        let error = unpack_layers(&layers, &root, UnpackOptions::default())
+            .expect_err(&format!("{name} must be refused"));
+        let message = error.to_string();
+        assert!(message.contains("layer "), "{name}: {message}");
+        if name == "climbing" {
+            assert!(matches!(error, UnpackError::Escape { .. }), "{message}");
+        }
+        if name == "through a planted link" {
+            assert!(message.contains("is not a folder"), "{message}");
+        }
+        assert!(!dir.path().join("escaped").exists(), "{name}");
+        assert!(!root.join("passwd").exists() || name != "a hard link out");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(outside.path()).unwrap().collect();
+    assert!(
+        leftovers.is_empty(),
+        "nothing was written outside: {leftovers:?}"
+    );
+}
+
+#[test]
+fn a_sparse_bomb_header_and_an_oversized_layer_stop_with_an_error() {
+    use Member::*;
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = layer(dir.path(), "bomb", &[Claims("big", 10 << 30)], Some("gzip"));
+    let root = tempfile::tempdir().unwrap();
+    let error = unpack_layers(&[bomb], root.path(), UnpackOptions::default()).unwrap_err();
+    assert!(matches!(error, UnpackError::Io { .. }), "{error}");
+    let written = std::fs::metadata(root.path().join("big")).map_or(0, |m| m.len());
+    assert!(
+        written < 1 << 20,
+        "the claimed 10 GiB were not written: {written}"
+    );
+
+    let large = "x".repeat(2 << 20);
+    let big = layer(dir.path(), "large", &[File("large", &large)], Some("gzip"));
+    let root = tempfile::tempdir().unwrap();
+    let error =
+        unpack_layers(&[big], root.path(), UnpackOptions { max_bytes: 1 << 20 }).unwrap_err();
+    assert!(matches!(error, UnpackError::TooLarge { .. }), "{error}");
+    assert!(
+        error.to_string().contains("more than 1048576 bytes"),
+        "{error}"
+    );
 }

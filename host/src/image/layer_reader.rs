@@ -11,12 +11,12 @@
 //! for a path that is a link carries the content of what it leads to and the link's own target.
 //! Entries with `..` in their names are ignored: they can never be what a probe asks for.
 
+use super::blob::{normalize, open_layer};
 use super::glob::Glob;
 use crate::plugin::types::{FileKind, ImageFile};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::io::{self, Read};
+use std::path::PathBuf;
 use thiserror::Error;
 
 /// The most links followed for one path before it counts as a loop.
@@ -303,36 +303,6 @@ fn read_view(
     Ok(view)
 }
 
-/// A layer blob as a tar stream, decompressed by its magic bytes (gzip, zstd or none).
-fn open_layer(path: &Path) -> io::Result<Box<dyn Read>> {
-    let mut reader = BufReader::with_capacity(1 << 16, File::open(path)?);
-    let head = reader.fill_buf()?;
-    Ok(if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::bufread::MultiGzDecoder::new(reader))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::stream::read::Decoder::with_buffer(reader)?)
-    } else {
-        Box::new(reader)
-    })
-}
-
-/// An absolute, clean path (`/a/b`) from a tar entry or a query, or `None` for the root, for
-/// names with `..`, and for empty names.
-fn normalize(name: &str) -> Option<String> {
-    let mut out = String::new();
-    for part in name.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => return None,
-            part => {
-                out.push('/');
-                out.push_str(part);
-            }
-        }
-    }
-    (!out.is_empty()).then_some(out)
-}
-
 /// True when `path` is strictly under `ancestor`.
 fn is_under(path: &str, ancestor: &str) -> bool {
     path.len() > ancestor.len() + 1
@@ -382,18 +352,6 @@ fn image_file(path: &str, entry: Option<&Entry>, link_target: Option<String>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_normalized_and_parents_refused() {
-        assert_eq!(
-            normalize("./etc/os-release").as_deref(),
-            Some("/etc/os-release")
-        );
-        assert_eq!(normalize("etc/").as_deref(), Some("/etc"));
-        assert_eq!(normalize("./"), None);
-        assert_eq!(normalize("../etc/passwd"), None);
-        assert_eq!(normalize("a/../../b"), None);
-    }
 
     #[test]
     fn links_resolve_inside_the_image() {

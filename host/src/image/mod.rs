@@ -1,11 +1,15 @@
-//! Image content: layer blobs, their compression and digests, and reading files from them.
+//! Image content: layer blobs, their compression and digests, reading files from them, and
+//! unpacking them safely.
 
+pub mod blob;
 pub mod compression;
 pub mod digest;
 pub mod glob;
 pub mod layer_reader;
 pub mod layer_writer;
+pub mod unpack;
 
 pub use compression::Compression;
 pub use layer_reader::{ReadError, read_paths};
 pub use layer_writer::{LayerOptions, WrittenLayer, write_layer};
+pub use unpack::{UnpackError, UnpackOptions, UnpackReport, unpack_layers};
