@@ -7,9 +7,11 @@ pub mod digest;
 pub mod glob;
 pub mod layer_reader;
 pub mod layer_writer;
+pub mod rootfs_cache;
 pub mod unpack;
 
 pub use compression::Compression;
 pub use layer_reader::{ReadError, read_paths};
 pub use layer_writer::{LayerOptions, WrittenLayer, write_layer};
+pub use rootfs_cache::{CacheError, CachedRootfs, RootfsCache};
 pub use unpack::{UnpackError, UnpackOptions, UnpackReport, unpack_layers};

@@ -156,7 +156,7 @@ impl Unpacker {
                     .map_err(|e| io_error(&format!("applying the whiteout of /{victim}"), e))?;
                 continue;
             }
-            self.entry(layer, &mut entry, &relative)
+            self.entry(&mut entry, &relative)
                 .map_err(|error| match error {
                     EntryError::Io(e) => io_error(&format!("creating {path}"), e),
                     EntryError::TooLarge => UnpackError::TooLarge {
@@ -172,15 +172,15 @@ impl Unpacker {
     /// Creates one entry at `relative`, replacing what a lower layer had there.
     fn entry<R: Read>(
         &mut self,
-        _layer: &Path,
         entry: &mut tar::Entry<'_, R>,
         relative: &str,
     ) -> Result<(), EntryError> {
         let header = entry.header();
         let kind = header.entry_type();
         let mode = header.mode().map_err(EntryError::Io)? & 0o7777;
-        let uid = header.uid().map_err(EntryError::Io)?;
-        let gid = header.gid().map_err(EntryError::Io)?;
+        // An empty owner field is read as root, as Go's archive/tar (and so Docker) reads it.
+        let uid = header.uid().unwrap_or(0);
+        let gid = header.gid().unwrap_or(0);
         let (parent, name) = relative.rsplit_once('/').unwrap_or(("", relative));
         if !parent.is_empty() {
             self.root.create_dir_all(parent).map_err(|error| {
