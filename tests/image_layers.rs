@@ -1,7 +1,9 @@
 //! Reading files from real layer blobs, built by Python's `tarfile` and compressed by `gzip` and
 //! `zstd`: the merged view (whiteouts, opaque directories, links) and hostile layers.
 
-use salve::image::{ReadError, UnpackError, UnpackOptions, read_paths, unpack_layers};
+use salve::image::{
+    Compression, ReadError, UnpackError, UnpackOptions, read_paths, squash, unpack_layers,
+};
 use salve::plugin::types::{FileKind, ImageFile};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -449,5 +451,107 @@ fn a_sparse_bomb_header_and_an_oversized_layer_stop_with_an_error() {
     assert!(
         error.to_string().contains("more than 1048576 bytes"),
         "{error}"
+    );
+}
+
+/// Every path under `root` with what it is: file content, link target, or a folder.
+fn tree(root: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let relative = path.strip_prefix(root).unwrap().display().to_string();
+            let metadata = std::fs::symlink_metadata(&path).unwrap();
+            let what = if metadata.file_type().is_symlink() {
+                format!("-> {}", std::fs::read_link(&path).unwrap().display())
+            } else if metadata.is_dir() {
+                stack.push(path);
+                "dir".to_string()
+            } else {
+                std::fs::read_to_string(&path).unwrap()
+            };
+            out.push((relative, what));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_squashed_patch_means_what_the_two_patches_meant() {
+    use Member::*;
+    let dir = tempfile::tempdir().unwrap();
+    let base = layer(
+        dir.path(),
+        "base",
+        &[
+            File("usr/lib/libssl.so.3", "3.0.11"),
+            File("usr/lib/libcrypto.so.3", "3.0.11"),
+            File("etc/app/a.conf", "base a"),
+            File("etc/app/b.conf", "base b"),
+            File("var/lib/dpkg/status", "v1"),
+            File("usr/share/doc/old/README", "old docs"),
+        ],
+        Some("gzip"),
+    );
+    let first = layer(
+        dir.path(),
+        "first-patch",
+        &[
+            File("usr/lib/libssl.so.3", "3.0.13"),
+            File("usr/lib/libcrypto.so.3", "3.0.13"),
+            File("var/lib/dpkg/status", "v2"),
+            File("usr/share/doc/.wh.old", ""),
+            File("usr/lib/new-helper", "helper"),
+            File("etc/app/.wh..wh..opq", ""),
+            File("etc/app/c.conf", "first c"),
+        ],
+        Some("gzip"),
+    );
+    let second = layer(
+        dir.path(),
+        "second-patch",
+        &[
+            File("usr/lib/libssl.so.3", "3.0.15"),
+            File("var/lib/dpkg/status", "v3"),
+            File("usr/share/doc/old/README", "docs are back"),
+            File("usr/lib/.wh.new-helper", ""),
+            Symlink("usr/lib/libcrypto.so", "libcrypto.so.3"),
+        ],
+        Some("zstd"),
+    );
+    let squashed = dir.path().join("squashed.tar.gz");
+    let written = squash(
+        &first,
+        &second,
+        std::fs::File::create(&squashed).unwrap(),
+        Compression::Gzip,
+        2,
+    )
+    .unwrap();
+    assert!(written.entries > 0);
+
+    let stacked = tempfile::tempdir().unwrap();
+    unpack_layers(
+        &[base.clone(), first, second],
+        stacked.path(),
+        UnpackOptions::default(),
+    )
+    .unwrap();
+    let merged = tempfile::tempdir().unwrap();
+    unpack_layers(
+        &[base, squashed.clone()],
+        merged.path(),
+        UnpackOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(tree(merged.path()), tree(stacked.path()));
+
+    let files = read_paths(&[squashed], &["/usr/lib/libcrypto.so.3".into()], 1 << 20).unwrap();
+    assert_eq!(
+        text(get(&files, "/usr/lib/libcrypto.so.3")),
+        "3.0.13",
+        "the first patch's files the second left alone are kept"
     );
 }

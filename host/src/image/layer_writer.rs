@@ -11,7 +11,7 @@
 //!   in the same pass that writes the blob.
 
 use super::compression::Compression;
-use super::digest::{Described, HashingWriter};
+use super::sink::{self, WrittenLayer};
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -39,19 +39,6 @@ impl Default for LayerOptions {
     }
 }
 
-/// A written layer: its blob's digest and size, its diff id, and its media type.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WrittenLayer {
-    /// The compressed blob: digest and size.
-    pub blob: Described,
-    /// The uncompressed tar: its digest is the layer's diff id.
-    pub tar: Described,
-    /// The OCI media type of the blob.
-    pub media_type: &'static str,
-    /// How many entries the tar holds.
-    pub entries: usize,
-}
-
 /// Marks a whiteout in an OCI layer.
 const WHITEOUT_PREFIX: &str = ".wh.";
 
@@ -63,9 +50,7 @@ const OPAQUE_XATTRS: [&str; 2] = ["trusted.overlay.opaque", "user.overlay.opaque
 
 /// Writes the changes in `upper` as a layer blob into `out`.
 pub fn write_layer(upper: &Path, out: File, options: &LayerOptions) -> io::Result<WrittenLayer> {
-    let blob_writer = HashingWriter::new(out);
-    let encoder = options.compression.encoder(blob_writer, options.threads)?;
-    let mut tar = tar::Builder::new(HashingWriter::new(encoder));
+    let mut tar = tar::Builder::new(sink::start(out, options.compression, options.threads)?);
     tar.follow_symlinks(false);
     let mut walker = Walker {
         upper,
@@ -76,16 +61,7 @@ pub fn write_layer(upper: &Path, out: File, options: &LayerOptions) -> io::Resul
     };
     walker.directory(Path::new(""))?;
     let entries = walker.entries;
-    let (encoder, tar_described) = tar.into_inner()?.finish();
-    let blob_writer = encoder.finish()?;
-    let (file, blob_described) = blob_writer.finish();
-    file.sync_all()?;
-    Ok(WrittenLayer {
-        blob: blob_described,
-        tar: tar_described,
-        media_type: options.compression.oci_media_type(),
-        entries,
-    })
+    sink::finish(tar.into_inner()?, options.compression, entries)
 }
 
 /// Walks the upper directory in sorted order, appending tar entries.

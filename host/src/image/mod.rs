@@ -1,5 +1,5 @@
 //! Image content: layer blobs, their compression and digests, reading files from them, and
-//! unpacking them safely.
+//! unpacking them safely, and merging patch layers.
 
 pub mod blob;
 pub mod compression;
@@ -8,10 +8,14 @@ pub mod glob;
 pub mod layer_reader;
 pub mod layer_writer;
 pub mod rootfs_cache;
+pub mod sink;
+pub mod squash;
 pub mod unpack;
 
 pub use compression::Compression;
 pub use layer_reader::{ReadError, read_paths};
-pub use layer_writer::{LayerOptions, WrittenLayer, write_layer};
+pub use layer_writer::{LayerOptions, write_layer};
 pub use rootfs_cache::{CacheError, CachedRootfs, RootfsCache};
+pub use sink::WrittenLayer;
+pub use squash::squash;
 pub use unpack::{UnpackError, UnpackOptions, UnpackReport, unpack_layers};
