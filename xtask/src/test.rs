@@ -6,8 +6,16 @@ use std::path::Path;
 use std::process::Command;
 
 /// Debian packages the tests need: the real tools salve's version orders are checked against,
-/// Python for the fixture scripts, and zstd to make zstd layers.
-const TEST_PACKAGES: &[&str] = &["rpm", "python3", "python3-packaging", "zstd"];
+/// Python for the fixture scripts, zstd to make zstd layers, and skopeo and umoci, which make and
+/// read the OCI layouts salve reads and writes.
+const TEST_PACKAGES: &[&str] = &[
+    "rpm",
+    "python3",
+    "python3-packaging",
+    "zstd",
+    "skopeo",
+    "umoci",
+];
 
 /// Installs missing test packages (as root, with apt-get) and runs `cargo test --workspace`.
 pub fn run(workspace: &Path, extra_args: &[&str]) -> Result<()> {

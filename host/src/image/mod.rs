@@ -3,10 +3,12 @@
 
 pub mod blob;
 pub mod compression;
+pub mod config;
 pub mod digest;
 pub mod glob;
 pub mod layer_reader;
 pub mod layer_writer;
+pub mod manifest;
 pub mod rootfs_cache;
 pub mod sink;
 pub mod squash;
