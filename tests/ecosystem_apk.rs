@@ -4,32 +4,12 @@
 
 mod support;
 
-use salve::plugin::types::{FileKind, ImageFile, OsInfo, PlanRequest, Platform, RequestedUpdate};
+use salve::plugin::types::{OsInfo, PlanRequest, RequestedUpdate};
 use std::cmp::Ordering;
+use support::{amd64, file};
 
 fn alpine() -> OsInfo {
-    OsInfo {
-        id: "alpine".into(),
-        version_id: "3.22.1".into(),
-        codename: None,
-    }
-}
-
-fn amd64() -> Platform {
-    Platform {
-        os: "linux".into(),
-        architecture: "amd64".into(),
-        variant: None,
-    }
-}
-
-fn file(path: &str, content: &str) -> ImageFile {
-    ImageFile {
-        path: path.into(),
-        kind: FileKind::File,
-        content: Some(content.as_bytes().to_vec()),
-        link_target: None,
-    }
+    support::os("alpine", "3.22.1")
 }
 
 #[test]

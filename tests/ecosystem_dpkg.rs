@@ -4,13 +4,11 @@
 mod support;
 
 use salve::plugin::Plugin;
-use salve::plugin::types::{
-    FileKind, ImageFile, InstalledPackage, OsInfo, PlanRequest, Platform, RequestedUpdate,
-};
+use salve::plugin::types::{InstalledPackage, OsInfo, PlanRequest, RequestedUpdate};
 use std::cmp::Ordering;
 use std::path::Path;
 use std::process::Command;
-use support::Generator;
+use support::{Generator, amd64, file};
 
 /// The built-in dpkg plugin.
 fn dpkg() -> Plugin {
@@ -22,23 +20,6 @@ fn debian() -> OsInfo {
         id: "debian".into(),
         version_id: "12".into(),
         codename: Some("bookworm".into()),
-    }
-}
-
-fn amd64() -> Platform {
-    Platform {
-        os: "linux".into(),
-        architecture: "amd64".into(),
-        variant: None,
-    }
-}
-
-fn file(path: &str, content: &str) -> ImageFile {
-    ImageFile {
-        path: path.into(),
-        kind: FileKind::File,
-        content: Some(content.as_bytes().to_vec()),
-        link_target: None,
     }
 }
 

@@ -4,10 +4,10 @@
 mod support;
 
 use salve::plugin::Plugin;
-use salve::plugin::types::{FileKind, ImageFile, OsInfo, PlanRequest, Platform, RequestedUpdate};
+use salve::plugin::types::{FileKind, ImageFile, OsInfo, PlanRequest, RequestedUpdate};
 use std::cmp::Ordering;
 use std::process::Command;
-use support::Generator;
+use support::{Generator, amd64};
 
 /// The built-in pip plugin.
 fn pip() -> Plugin {
@@ -15,19 +15,7 @@ fn pip() -> Plugin {
 }
 
 fn debian() -> OsInfo {
-    OsInfo {
-        id: "debian".into(),
-        version_id: "12".into(),
-        codename: None,
-    }
-}
-
-fn amd64() -> Platform {
-    Platform {
-        os: "linux".into(),
-        architecture: "amd64".into(),
-        variant: None,
-    }
+    support::os("debian", "12")
 }
 
 const REQUESTS: &str = "/opt/venv/lib/python3.11/site-packages/requests-2.25.0.dist-info/METADATA";

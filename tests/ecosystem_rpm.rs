@@ -5,10 +5,10 @@
 mod support;
 
 use salve::plugin::Plugin;
-use salve::plugin::types::{FileKind, ImageFile, OsInfo, PlanRequest, Platform, RequestedUpdate};
+use salve::plugin::types::{OsInfo, PlanRequest, RequestedUpdate};
 use std::cmp::Ordering;
 use std::process::Command;
-use support::Generator;
+use support::{Generator, amd64, file};
 
 /// The built-in rpm plugin.
 fn rpm() -> Plugin {
@@ -16,28 +16,7 @@ fn rpm() -> Plugin {
 }
 
 fn azure_linux() -> OsInfo {
-    OsInfo {
-        id: "azurelinux".into(),
-        version_id: "3.0".into(),
-        codename: None,
-    }
-}
-
-fn amd64() -> Platform {
-    Platform {
-        os: "linux".into(),
-        architecture: "amd64".into(),
-        variant: None,
-    }
-}
-
-fn file(path: &str, content: &str) -> ImageFile {
-    ImageFile {
-        path: path.into(),
-        kind: FileKind::File,
-        content: Some(content.as_bytes().to_vec()),
-        link_target: None,
-    }
+    support::os("azurelinux", "3.0")
 }
 
 const MANIFEST_2: &str = "openssl\t3.3.2-1.azl3\t1748892790\t1735838940\tMicrosoft Corporation\t(none)\t1830213\tx86_64\t0\topenssl-3.3.2-1.azl3.src.rpm

@@ -7,6 +7,7 @@
 //!
 //! The types are generated from the WIT package `salve:plugin@0.1.0` in `wit/`.
 
+pub mod files;
 pub mod fixed_version;
 #[cfg(feature = "json")]
 pub mod json;

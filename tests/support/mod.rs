@@ -3,6 +3,7 @@
 // Each test binary compiles this module and uses part of it.
 #![allow(dead_code)]
 
+use salve::plugin::types::{FileKind, ImageFile, OsInfo, Platform};
 use salve::plugin::{Plugin, PluginRuntime, PluginSource, RuntimeOptions};
 use std::path::Path;
 
@@ -31,5 +32,33 @@ impl Generator {
     /// One of `items`.
     pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+/// `linux/amd64`.
+pub fn amd64() -> Platform {
+    Platform {
+        os: "linux".into(),
+        architecture: "amd64".into(),
+        variant: None,
+    }
+}
+
+/// An OS by its os-release id and version.
+pub fn os(id: &str, version_id: &str) -> OsInfo {
+    OsInfo {
+        id: id.into(),
+        version_id: version_id.into(),
+        codename: None,
+    }
+}
+
+/// A regular file of an image, with its text.
+pub fn file(path: &str, content: &str) -> ImageFile {
+    ImageFile {
+        path: path.into(),
+        kind: FileKind::File,
+        content: Some(content.as_bytes().to_vec()),
+        link_target: None,
     }
 }

@@ -8,7 +8,7 @@ use database::INSTALLED;
 use salve_plugin_sdk::purl::encode;
 use salve_plugin_sdk::{
     Ecosystem, EcosystemInfo, FileKind, ImageFile, InstalledPackage, OsInfo, PackageClass,
-    PlanRequest, Platform, Step, Target, UpdatePlan,
+    PlanRequest, Platform, Step, Target, UpdatePlan, files,
 };
 use std::cmp::Ordering;
 
@@ -116,22 +116,21 @@ impl Ecosystem for Apk {
     }
 
     fn installed(files: Vec<ImageFile>) -> Result<Vec<InstalledPackage>, String> {
-        let mut installed = Vec::new();
-        for file in files.iter().filter(|file| file.path == INSTALLED) {
-            let Some(content) = &file.content else {
-                continue;
-            };
-            let text = std::str::from_utf8(content)
-                .map_err(|error| format!("{INSTALLED} is not UTF-8: {error}"))?;
-            let packages = database::parse(text)?;
-            installed.extend(packages.into_iter().map(|package| InstalledPackage {
-                name: package.name,
-                version: package.version,
-                architecture: package.architecture,
-                location: None,
-            }));
-        }
-        Ok(installed)
+        files::parse_texts(
+            &files,
+            |path| path == INSTALLED,
+            |text| {
+                Ok(database::parse(text)?
+                    .into_iter()
+                    .map(|package| InstalledPackage {
+                        name: package.name,
+                        version: package.version,
+                        architecture: package.architecture,
+                        location: None,
+                    })
+                    .collect())
+            },
+        )
     }
 
     fn purl(pkg: InstalledPackage, os: OsInfo, platform: Platform) -> String {

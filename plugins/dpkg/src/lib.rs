@@ -12,7 +12,7 @@ pub mod version;
 use detect::is_database;
 use salve_plugin_sdk::{
     Ecosystem, EcosystemInfo, ImageFile, InstalledPackage, OsInfo, PackageClass, PlanRequest,
-    Platform, Target, UpdatePlan,
+    Platform, Target, UpdatePlan, files,
 };
 use std::cmp::Ordering;
 
@@ -66,23 +66,17 @@ impl Ecosystem for Dpkg {
     }
 
     fn installed(files: Vec<ImageFile>) -> Result<Vec<InstalledPackage>, String> {
-        let mut installed = Vec::new();
-        for file in files.iter().filter(|file| is_database(&file.path)) {
-            let Some(content) = &file.content else {
-                continue;
-            };
-            let text = std::str::from_utf8(content)
-                .map_err(|error| format!("{} is not UTF-8: {error}", file.path))?;
-            let packages =
-                status::parse(text).map_err(|error| format!("{}: {error}", file.path))?;
-            installed.extend(packages.into_iter().map(|package| InstalledPackage {
-                name: package.name,
-                version: package.version,
-                architecture: package.architecture,
-                location: None,
-            }));
-        }
-        Ok(installed)
+        files::parse_texts(&files, is_database, |text| {
+            Ok(status::parse(text)?
+                .into_iter()
+                .map(|package| InstalledPackage {
+                    name: package.name,
+                    version: package.version,
+                    architecture: package.architecture,
+                    location: None,
+                })
+                .collect())
+        })
     }
 
     fn purl(pkg: InstalledPackage, os: OsInfo, platform: Platform) -> String {

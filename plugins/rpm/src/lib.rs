@@ -12,7 +12,7 @@ pub mod version;
 
 use salve_plugin_sdk::{
     Ecosystem, EcosystemInfo, ImageFile, InstalledPackage, OsInfo, PackageClass, PlanRequest,
-    Platform, Target, UpdatePlan,
+    Platform, Target, UpdatePlan, files,
 };
 use std::cmp::Ordering;
 
@@ -58,26 +58,18 @@ impl Ecosystem for Rpm {
     }
 
     fn installed(files: Vec<ImageFile>) -> Result<Vec<InstalledPackage>, String> {
-        let mut installed = Vec::new();
-        for file in files
-            .iter()
-            .filter(|file| file.path == plan::RESULTS || file.path == detect::MANIFEST_2)
-        {
-            let Some(content) = &file.content else {
-                continue;
-            };
-            let text = std::str::from_utf8(content)
-                .map_err(|error| format!("{} is not UTF-8: {error}", file.path))?;
-            let packages =
-                manifest::parse(text).map_err(|error| format!("{}: {error}", file.path))?;
-            installed.extend(packages.into_iter().map(|package| InstalledPackage {
-                name: package.name,
-                version: package.version,
-                architecture: Some(package.architecture),
-                location: None,
-            }));
-        }
-        Ok(installed)
+        let wanted = |path: &str| path == plan::RESULTS || path == detect::MANIFEST_2;
+        files::parse_texts(&files, wanted, |text| {
+            Ok(manifest::parse(text)?
+                .into_iter()
+                .map(|package| InstalledPackage {
+                    name: package.name,
+                    version: package.version,
+                    architecture: Some(package.architecture),
+                    location: None,
+                })
+                .collect())
+        })
     }
 
     fn purl(pkg: InstalledPackage, os: OsInfo, platform: Platform) -> String {
