@@ -1,0 +1,218 @@
+//! Image names with their transport, written the way skopeo users know them:
+//! `REF` or `docker://REF` (a registry), `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`,
+//! `docker-archive:FILE[:REF]`, `docker-daemon:REF`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// Where an image is read from or written to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// A registry reference: `registry/repository[:tag][@digest]`.
+    Registry(String),
+    /// An OCI image layout folder, and the tag inside it.
+    OciLayout {
+        /// The folder.
+        dir: PathBuf,
+        /// The tag, if given.
+        tag: Option<String>,
+    },
+    /// An OCI image layout in a tar file, and the tag inside it.
+    OciArchive {
+        /// The file.
+        file: PathBuf,
+        /// The tag, if given.
+        tag: Option<String>,
+    },
+    /// A `docker save` tar file, and the image reference inside it.
+    DockerArchive {
+        /// The file.
+        file: PathBuf,
+        /// The reference, if given.
+        reference: Option<String>,
+    },
+    /// An image in the local Docker daemon.
+    DockerDaemon(String),
+}
+
+impl FromStr for Transport {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Transport, String> {
+        let empty = |what: &str| format!("{text:?} names no {what}");
+        if let Some(reference) = text.strip_prefix("docker://") {
+            return registry(reference).ok_or_else(|| empty("image"));
+        }
+        if let Some(rest) = text.strip_prefix("oci:") {
+            let (path, tag) = split_tag(rest);
+            if path.is_empty() {
+                return Err(empty("folder"));
+            }
+            return Ok(Transport::OciLayout {
+                dir: PathBuf::from(path),
+                tag,
+            });
+        }
+        if let Some(rest) = text.strip_prefix("oci-archive:") {
+            let (path, tag) = split_tag(rest);
+            if path.is_empty() {
+                return Err(empty("file"));
+            }
+            return Ok(Transport::OciArchive {
+                file: PathBuf::from(path),
+                tag,
+            });
+        }
+        if let Some(rest) = text.strip_prefix("docker-archive:") {
+            // The reference after the file may itself hold a `:` (`app:latest`).
+            let (path, reference) = match rest.split_once(':') {
+                Some((path, reference)) => {
+                    (path, Some(reference.to_string()).filter(|r| !r.is_empty()))
+                }
+                None => (rest, None),
+            };
+            if path.is_empty() {
+                return Err(empty("file"));
+            }
+            return Ok(Transport::DockerArchive {
+                file: PathBuf::from(path),
+                reference,
+            });
+        }
+        if let Some(reference) = text.strip_prefix("docker-daemon:") {
+            if reference.is_empty() {
+                return Err(empty("image"));
+            }
+            return Ok(Transport::DockerDaemon(reference.to_string()));
+        }
+        if let Some((scheme, _)) = text.split_once("://") {
+            return Err(format!(
+                "unknown transport {scheme:?} in {text:?}: use docker://, oci:, oci-archive:, \
+                 docker-archive: or docker-daemon:"
+            ));
+        }
+        registry(text).ok_or_else(|| empty("image"))
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let with = |prefix: &str, path: &PathBuf, suffix: &Option<String>| match suffix {
+            Some(suffix) => format!("{prefix}:{}:{suffix}", path.display()),
+            None => format!("{prefix}:{}", path.display()),
+        };
+        match self {
+            Transport::Registry(reference) => write!(f, "docker://{reference}"),
+            Transport::OciLayout { dir, tag } => f.write_str(&with("oci", dir, tag)),
+            Transport::OciArchive { file, tag } => f.write_str(&with("oci-archive", file, tag)),
+            Transport::DockerArchive { file, reference } => {
+                f.write_str(&with("docker-archive", file, reference))
+            }
+            Transport::DockerDaemon(reference) => write!(f, "docker-daemon:{reference}"),
+        }
+    }
+}
+
+/// A registry reference, unless it is empty or has whitespace.
+fn registry(reference: &str) -> Option<Transport> {
+    (!reference.is_empty() && !reference.contains(char::is_whitespace))
+        .then(|| Transport::Registry(reference.to_string()))
+}
+
+/// `PATH[:TAG]`: the tag is what follows the last `:` when no `/` follows it.
+fn split_tag(text: &str) -> (&str, Option<String>) {
+    match text.rsplit_once(':') {
+        Some((path, tag)) if !tag.contains('/') && !tag.is_empty() => (path, Some(tag.to_string())),
+        _ => (text, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Transport {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn reads_every_transport_as_skopeo_writes_it() {
+        assert_eq!(
+            parse("nginx:1.25"),
+            Transport::Registry("nginx:1.25".into())
+        );
+        assert_eq!(
+            parse("docker://127.0.0.1:5000/app@sha256:ab"),
+            Transport::Registry("127.0.0.1:5000/app@sha256:ab".into())
+        );
+        assert_eq!(
+            parse("oci:/tmp/layout:patched"),
+            Transport::OciLayout {
+                dir: "/tmp/layout".into(),
+                tag: Some("patched".into())
+            }
+        );
+        assert_eq!(
+            parse("oci:./layout"),
+            Transport::OciLayout {
+                dir: "./layout".into(),
+                tag: None
+            }
+        );
+        assert_eq!(
+            parse("oci-archive:image.tar:v1"),
+            Transport::OciArchive {
+                file: "image.tar".into(),
+                tag: Some("v1".into())
+            }
+        );
+        assert_eq!(
+            parse("docker-archive:/tmp/app.tar"),
+            Transport::DockerArchive {
+                file: "/tmp/app.tar".into(),
+                reference: None
+            }
+        );
+        assert_eq!(
+            parse("docker-archive:/tmp/app.tar:app:latest"),
+            Transport::DockerArchive {
+                file: "/tmp/app.tar".into(),
+                reference: Some("app:latest".into())
+            }
+        );
+        assert_eq!(
+            parse("docker-daemon:app:latest"),
+            Transport::DockerDaemon("app:latest".into())
+        );
+    }
+
+    #[test]
+    fn names_round_trip_through_display() {
+        for text in [
+            "docker://nginx:1.25",
+            "oci:/tmp/layout:patched",
+            "docker-daemon:app:latest",
+        ] {
+            assert_eq!(parse(text).to_string(), text);
+        }
+    }
+
+    #[test]
+    fn bad_names_are_clear_errors() {
+        assert!(
+            "oci:"
+                .parse::<Transport>()
+                .unwrap_err()
+                .contains("names no folder")
+        );
+        assert!(
+            "s3://bucket/x"
+                .parse::<Transport>()
+                .unwrap_err()
+                .contains("unknown transport \"s3\"")
+        );
+        assert!("docker://".parse::<Transport>().is_err());
+        assert!("has space".parse::<Transport>().is_err());
+    }
+}
