@@ -46,7 +46,7 @@ enum Command {
         #[command(subcommand)]
         command: versions::VersionsCommand,
     },
-    /// List, inspect and check plugins.
+    /// List and inspect plugins.
     Plugins {
         /// What to do with plugins.
         #[command(subcommand)]
