@@ -1,45 +1,15 @@
 //! The `oci:` transport against real tools: salve reads an image that umoci made, adds a layer
 //! written by its own layer writer, tags the result, and skopeo and umoci read it back.
 
+mod support;
+
 use salve::image::config::add_layer;
 use salve::image::manifest::{Manifest, OCI_MANIFEST};
 use salve::image::{LayerOptions, write_layer};
 use salve::registry::{LayoutError, OciLayout};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
-
-/// Runs a command, which must succeed; its standard output.
-fn run(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program).args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-/// An image made by umoci: an empty base with one file inserted.
-fn umoci_image(dir: &Path) -> String {
-    let layout = dir.join("source");
-    let layout_str = layout.to_str().unwrap();
-    run("umoci", &["init", "--layout", layout_str]);
-    run("umoci", &["new", "--image", &format!("{layout_str}:base")]);
-    let file = dir.join("hostname");
-    std::fs::write(&file, "from-umoci\n").unwrap();
-    run(
-        "umoci",
-        &[
-            "insert",
-            "--image",
-            &format!("{layout_str}:base"),
-            file.to_str().unwrap(),
-            "/etc/hostname",
-        ],
-    );
-    layout_str.to_string()
-}
+use support::{run, umoci_image};
 
 #[test]
 fn an_image_made_by_umoci_is_patched_and_read_back_by_skopeo_and_umoci() {

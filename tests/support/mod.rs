@@ -62,3 +62,39 @@ pub fn file(path: &str, content: &str) -> ImageFile {
         link_target: None,
     }
 }
+
+/// Runs a command, which must succeed; its standard output.
+pub fn run(program: &str, args: &[&str]) -> String {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// An OCI layout made by umoci in `dir/source`: an empty base with `/etc/hostname` inserted,
+/// tagged `base`. Returns the layout's folder.
+pub fn umoci_image(dir: &Path) -> String {
+    let layout = dir.join("source");
+    let layout_str = layout.to_str().unwrap();
+    run("umoci", &["init", "--layout", layout_str]);
+    run("umoci", &["new", "--image", &format!("{layout_str}:base")]);
+    let file = dir.join("hostname");
+    std::fs::write(&file, "from-umoci\n").unwrap();
+    run(
+        "umoci",
+        &[
+            "insert",
+            "--image",
+            &format!("{layout_str}:base"),
+            file.to_str().unwrap(),
+            "/etc/hostname",
+        ],
+    );
+    layout_str.to_string()
+}

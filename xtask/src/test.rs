@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 /// Debian packages the tests need: the real tools salve's version orders are checked against,
-/// Python for the fixture scripts, zstd to make zstd layers, and skopeo and umoci, which make and
-/// read the OCI layouts salve reads and writes.
+/// Python for the fixture scripts, zstd to make zstd layers, skopeo and umoci, which make and read
+/// the OCI layouts salve reads and writes, and the registry the tests pull from.
 const TEST_PACKAGES: &[&str] = &[
     "rpm",
     "python3",
@@ -15,6 +15,7 @@ const TEST_PACKAGES: &[&str] = &[
     "zstd",
     "skopeo",
     "umoci",
+    "docker-registry",
 ];
 
 /// Installs missing test packages (as root, with apt-get) and runs `cargo test --workspace`.
