@@ -1,4 +1,5 @@
-//! Pulling images from a registry (the `docker://` transport) into an OCI layout.
+//! Pulling images from a registry (the `docker://` transport) into an OCI layout, and pushing
+//! them back.
 //!
 //! Plain HTTP is used only for registries on the loopback interface and those named as insecure;
 //! everything else is HTTPS. Indexes are resolved to the manifest of the platform asked for.
@@ -10,6 +11,7 @@ use crate::image::manifest::{
     DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, Descriptor, Index, Manifest, OCI_INDEX, OCI_MANIFEST,
     is_index,
 };
+use futures_util::TryStreamExt;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use thiserror::Error;
@@ -190,6 +192,77 @@ impl RegistryClient {
         let descriptor = layout.put_blob(&media_type, &bytes)?;
         layout.tag(tag, &descriptor)?;
         Ok(descriptor)
+    }
+}
+
+impl RegistryClient {
+    /// Pushes the image tagged `tag` in `layout` to `reference`: every blob the registry lacks
+    /// first (streamed from the layout), the manifest last, so the tag never names an image
+    /// whose blobs are not all there. Returns the manifest's digest.
+    pub async fn push(
+        &self,
+        layout: &OciLayout,
+        tag: &str,
+        text: &str,
+    ) -> Result<String, RegistryError> {
+        let reference = parse(text)?;
+        let registry = registry_of(&reference);
+        let fail =
+            |what: &str, error: oci_client::errors::OciDistributionError| RegistryError::Registry {
+                registry: registry.clone(),
+                what: what.to_string(),
+                reason: error.to_string(),
+            };
+        self.client
+            .store_auth_if_needed(reference.resolve_registry(), &RegistryAuth::Anonymous)
+            .await;
+        let descriptor = layout.resolve(Some(tag))?;
+        let bytes = layout.read_blob(&descriptor.digest)?;
+        let manifest: Manifest =
+            serde_json::from_slice(&bytes).map_err(|error| RegistryError::Registry {
+                registry: registry.clone(),
+                what: "reading the manifest to push".into(),
+                reason: error.to_string(),
+            })?;
+        for blob in manifest
+            .layers
+            .iter()
+            .chain(std::iter::once(&manifest.config))
+        {
+            let present = self
+                .client
+                .blob_exists(&reference, &blob.digest)
+                .await
+                .map_err(|e| fail(&format!("checking blob {}", blob.digest), e))?;
+            if present {
+                continue;
+            }
+            let file = tokio::fs::File::open(layout.blob_path(&blob.digest)?)
+                .await
+                .map_err(|error| {
+                    fail_io(&registry, &format!("opening blob {}", blob.digest), error)
+                })?;
+            let stream = tokio_util::io::ReaderStream::new(file).map_err(|error| {
+                oci_client::errors::OciDistributionError::GenericError(Some(error.to_string()))
+            });
+            self.client
+                .push_blob_stream(&reference, stream, &blob.digest, Some(blob.size))
+                .await
+                .map_err(|e| fail(&format!("pushing blob {}", blob.digest), e))?;
+        }
+        let content_type =
+            http::HeaderValue::from_str(&descriptor.media_type).map_err(|error| {
+                RegistryError::Registry {
+                    registry: registry.clone(),
+                    what: "pushing the manifest".into(),
+                    reason: format!("media type {:?}: {error}", descriptor.media_type),
+                }
+            })?;
+        self.client
+            .push_manifest_raw(&reference, bytes, content_type)
+            .await
+            .map_err(|e| fail("pushing the manifest", e))?;
+        Ok(descriptor.digest)
     }
 }
 

@@ -1,5 +1,5 @@
-//! Pulling from a real registry (Debian's `docker-registry`, started on loopback by the test):
-//! an image pushed there by skopeo comes back byte for byte into an OCI layout.
+//! Pulling from and pushing to a real registry (Debian's `docker-registry`, started on loopback by
+//! the test): images go both ways between salve and skopeo byte for byte.
 
 mod support;
 
@@ -121,4 +121,51 @@ fn an_image_pushed_by_skopeo_is_pulled_back_exactly() {
         .block_on(client.pull(&missing, "linux/amd64", &layout, "x"))
         .unwrap_err();
     assert!(error.to_string().contains(&registry.address), "{error}");
+}
+
+#[test]
+fn an_image_pushed_by_salve_is_read_by_skopeo() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let source = umoci_image(dir.path());
+    let layout = OciLayout::open(std::path::Path::new(&source)).unwrap();
+    let expected = layout.resolve(Some("base")).unwrap().digest;
+    let reference = format!("{}/pushed:v1", registry.address);
+    let client = RegistryClient::new(&[&reference], &RegistryOptions::default()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let digest = runtime
+        .block_on(client.push(&layout, "base", &reference))
+        .unwrap();
+    assert_eq!(digest, expected);
+    // Pushing again finds every blob there and only writes the manifest.
+    let again = runtime
+        .block_on(client.push(&layout, "base", &reference))
+        .unwrap();
+    assert_eq!(again, expected);
+
+    let inspect: Value = serde_json::from_str(&run(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{reference}"),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(inspect["Digest"], expected.as_str());
+    let copy = dir.path().join("copy");
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{reference}"),
+            &format!("oci:{}:v1", copy.display()),
+        ],
+    );
+    let copied = OciLayout::open(&copy).unwrap();
+    assert_eq!(copied.resolve(Some("v1")).unwrap().digest, expected);
 }
