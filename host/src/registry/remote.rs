@@ -131,26 +131,17 @@ impl RegistryClient {
     ) -> Result<Descriptor, RegistryError> {
         let reference = parse(text)?;
         let registry = registry_of(&reference);
-        let fail =
-            |what: &str, error: oci_client::errors::OciDistributionError| RegistryError::Registry {
-                registry: registry.clone(),
-                what: what.to_string(),
-                reason: error.to_string(),
-            };
+        let fail = |what: &str, error: &dyn std::fmt::Display| failure(&registry, what, error);
         let auth = RegistryAuth::Anonymous;
         let (mut bytes, mut digest) = self
             .client
             .pull_manifest_raw(&reference, &auth, &ACCEPTED)
             .await
-            .map_err(|e| fail("fetching the manifest", e))?;
+            .map_err(|e| fail("fetching the manifest", &e))?;
         let mut media_type = media_type_of(&bytes);
         if is_index(&media_type) {
-            let index: Index =
-                serde_json::from_slice(&bytes).map_err(|error| RegistryError::Registry {
-                    registry: registry.clone(),
-                    what: "reading the index".into(),
-                    reason: error.to_string(),
-                })?;
+            let index: Index = serde_json::from_slice(&bytes)
+                .map_err(|error| fail("reading the index", &error))?;
             let chosen =
                 choose_platform(&index, platform).ok_or_else(|| RegistryError::NoPlatform {
                     reference: text.to_string(),
@@ -162,40 +153,34 @@ impl RegistryClient {
                 .client
                 .pull_manifest_raw(&by_digest, &auth, &ACCEPTED)
                 .await
-                .map_err(|e| fail("fetching the platform's manifest", e))?;
+                .map_err(|e| fail("fetching the platform's manifest", &e))?;
             media_type = media_type_of(&bytes);
         }
         check_digest(&registry, &digest, &bytes)?;
         let manifest: Manifest =
-            serde_json::from_slice(&bytes).map_err(|error| RegistryError::Registry {
-                registry: registry.clone(),
-                what: "reading the manifest".into(),
-                reason: error.to_string(),
-            })?;
+            serde_json::from_slice(&bytes).map_err(|error| fail("reading the manifest", &error))?;
         for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
             if layout.blob_path(&blob.digest)?.exists() {
                 continue;
             }
             // Streamed to a temporary file; the layout checks the digest as it copies it in.
             let temp = tempfile::NamedTempFile::new()
-                .map_err(|error| fail_io(&registry, "creating a temporary file", error))?;
+                .map_err(|error| fail("creating a temporary file", &error))?;
             let file = tokio::fs::File::from_std(
                 temp.reopen()
-                    .map_err(|error| fail_io(&registry, "opening a temporary file", error))?,
+                    .map_err(|error| fail("opening a temporary file", &error))?,
             );
             self.client
                 .pull_blob(&reference, blob.digest.as_str(), file)
                 .await
-                .map_err(|e| fail(&format!("fetching blob {}", blob.digest), e))?;
+                .map_err(|e| fail(&format!("fetching blob {}", blob.digest), &e))?;
             layout.put_blob_file(&blob.digest, temp.path())?;
         }
         let descriptor = layout.put_blob(&media_type, &bytes)?;
         layout.tag(tag, &descriptor)?;
         Ok(descriptor)
     }
-}
 
-impl RegistryClient {
     /// Pushes the image tagged `tag` in `layout` to `reference`: every blob the registry lacks
     /// first (streamed from the layout), the manifest last, so the tag never names an image
     /// whose blobs are not all there. Returns the manifest's digest.
@@ -207,23 +192,14 @@ impl RegistryClient {
     ) -> Result<String, RegistryError> {
         let reference = parse(text)?;
         let registry = registry_of(&reference);
-        let fail =
-            |what: &str, error: oci_client::errors::OciDistributionError| RegistryError::Registry {
-                registry: registry.clone(),
-                what: what.to_string(),
-                reason: error.to_string(),
-            };
+        let fail = |what: &str, error: &dyn std::fmt::Display| failure(&registry, what, error);
         self.client
             .store_auth_if_needed(reference.resolve_registry(), &RegistryAuth::Anonymous)
             .await;
         let descriptor = layout.resolve(Some(tag))?;
         let bytes = layout.read_blob(&descriptor.digest)?;
-        let manifest: Manifest =
-            serde_json::from_slice(&bytes).map_err(|error| RegistryError::Registry {
-                registry: registry.clone(),
-                what: "reading the manifest to push".into(),
-                reason: error.to_string(),
-            })?;
+        let manifest: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|error| fail("reading the manifest to push", &error))?;
         for blob in manifest
             .layers
             .iter()
@@ -233,45 +209,40 @@ impl RegistryClient {
                 .client
                 .blob_exists(&reference, &blob.digest)
                 .await
-                .map_err(|e| fail(&format!("checking blob {}", blob.digest), e))?;
+                .map_err(|e| fail(&format!("checking blob {}", blob.digest), &e))?;
             if present {
                 continue;
             }
             let file = tokio::fs::File::open(layout.blob_path(&blob.digest)?)
                 .await
-                .map_err(|error| {
-                    fail_io(&registry, &format!("opening blob {}", blob.digest), error)
-                })?;
+                .map_err(|error| fail(&format!("opening blob {}", blob.digest), &error))?;
             let stream = tokio_util::io::ReaderStream::new(file).map_err(|error| {
                 oci_client::errors::OciDistributionError::GenericError(Some(error.to_string()))
             });
             self.client
                 .push_blob_stream(&reference, stream, &blob.digest, Some(blob.size))
                 .await
-                .map_err(|e| fail(&format!("pushing blob {}", blob.digest), e))?;
+                .map_err(|e| fail(&format!("pushing blob {}", blob.digest), &e))?;
         }
         let content_type =
             http::HeaderValue::from_str(&descriptor.media_type).map_err(|error| {
-                RegistryError::Registry {
-                    registry: registry.clone(),
-                    what: "pushing the manifest".into(),
-                    reason: format!("media type {:?}: {error}", descriptor.media_type),
-                }
+                let reason = format!("media type {:?}: {error}", descriptor.media_type);
+                fail("pushing the manifest", &reason)
             })?;
         self.client
             .push_manifest_raw(&reference, bytes, content_type)
             .await
-            .map_err(|e| fail("pushing the manifest", e))?;
+            .map_err(|e| fail("pushing the manifest", &e))?;
         Ok(descriptor.digest)
     }
 }
 
-/// An I/O failure while pulling from `registry`.
-fn fail_io(registry: &str, what: &str, error: std::io::Error) -> RegistryError {
+/// The error for something that failed while talking to `registry`.
+fn failure(registry: &str, what: &str, reason: &dyn std::fmt::Display) -> RegistryError {
     RegistryError::Registry {
         registry: registry.to_string(),
         what: what.to_string(),
-        reason: error.to_string(),
+        reason: reason.to_string(),
     }
 }
 
