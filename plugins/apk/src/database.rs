@@ -1,22 +1,13 @@
 //! apk's package database, `/lib/apk/db/installed`: one stanza per package, `X:value` lines
 //! (`P` name, `V` version, `A` architecture), stanzas separated by blank lines.
 
+use salve_plugin_sdk::InstalledPackage;
+
 /// The database's path in an image.
 pub const INSTALLED: &str = "/lib/apk/db/installed";
 
-/// One installed package.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Package {
-    /// `P:`.
-    pub name: String,
-    /// `V:`.
-    pub version: String,
-    /// `A:`.
-    pub architecture: Option<String>,
-}
-
-/// The packages of a database's text.
-pub fn parse(text: &str) -> Result<Vec<Package>, String> {
+/// The packages installed according to a database's text.
+pub fn parse(text: &str) -> Result<Vec<InstalledPackage>, String> {
     let mut packages = Vec::new();
     for (index, stanza) in text.split("\n\n").enumerate() {
         let field = |key: char| {
@@ -39,10 +30,11 @@ pub fn parse(text: &str) -> Result<Vec<Package>, String> {
                 }
             ));
         };
-        packages.push(Package {
+        packages.push(InstalledPackage {
             name: name.to_string(),
             version: version.to_string(),
             architecture: field('A').map(str::to_string),
+            location: None,
         });
     }
     Ok(packages)

@@ -59,17 +59,7 @@ impl Ecosystem for Rpm {
 
     fn installed(files: Vec<ImageFile>) -> Result<Vec<InstalledPackage>, String> {
         let wanted = |path: &str| path == plan::RESULTS || path == detect::MANIFEST_2;
-        files::parse_texts(&files, wanted, |text| {
-            Ok(manifest::parse(text)?
-                .into_iter()
-                .map(|package| InstalledPackage {
-                    name: package.name,
-                    version: package.version,
-                    architecture: Some(package.architecture),
-                    location: None,
-                })
-                .collect())
-        })
+        files::parse_texts(&files, wanted, manifest::parse)
     }
 
     fn purl(pkg: InstalledPackage, os: OsInfo, platform: Platform) -> String {

@@ -3,22 +3,13 @@
 //! same format:
 //! `%{NAME}\t%{VERSION}-%{RELEASE}\t%{INSTALLTIME}\t%{BUILDTIME}\t%{VENDOR}\t(none)\t%{SIZE}\t%{ARCH}\t%{EPOCHNUM}\t%{SOURCERPM}`.
 
+use salve_plugin_sdk::InstalledPackage;
+
 /// The `rpm --queryformat` that writes one line of `container-manifest-2`.
 pub const MANIFEST_2_FORMAT: &str = "%{NAME}\\t%{VERSION}-%{RELEASE}\\t%{INSTALLTIME}\\t%{BUILDTIME}\\t%{VENDOR}\\t(none)\\t%{SIZE}\\t%{ARCH}\\t%{EPOCHNUM}\\t%{SOURCERPM}\\n";
 
-/// One installed package.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Package {
-    /// `%{NAME}`.
-    pub name: String,
-    /// `[epoch:]version-release`, the epoch only when it is not 0.
-    pub version: String,
-    /// `%{ARCH}`.
-    pub architecture: String,
-}
-
 /// The packages listed in a manifest's text.
-pub fn parse(text: &str) -> Result<Vec<Package>, String> {
+pub fn parse(text: &str) -> Result<Vec<InstalledPackage>, String> {
     let mut packages = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -51,10 +42,11 @@ pub fn parse(text: &str) -> Result<Vec<Package>, String> {
                 ));
             }
         };
-        packages.push(Package {
+        packages.push(InstalledPackage {
             name: name.to_string(),
             version,
-            architecture: arch.to_string(),
+            architecture: Some(arch.to_string()),
+            location: None,
         });
     }
     Ok(packages)
@@ -73,7 +65,7 @@ ca-certificates-base\t3.0.0-8.azl3\t1748892790\t1735838940\tMicrosoft Corporatio
         let packages = parse(MANIFEST).unwrap();
         assert_eq!(packages[0].name, "mariner-release");
         assert_eq!(packages[0].version, "2.0-12.cm2");
-        assert_eq!(packages[0].architecture, "noarch");
+        assert_eq!(packages[0].architecture.as_deref(), Some("noarch"));
         assert_eq!(packages[1].version, "1:3.0.0-8.azl3");
     }
 
