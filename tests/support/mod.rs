@@ -3,6 +3,9 @@
 // Each test binary compiles this module and uses part of it.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
+pub mod registry;
+
 use salve::plugin::types::{FileKind, ImageFile, OsInfo, Platform};
 use salve::plugin::{Plugin, PluginRuntime, PluginSource, RuntimeOptions};
 use std::path::Path;

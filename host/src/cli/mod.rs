@@ -1,7 +1,9 @@
 //! The command line: argument parsing and one module per command.
 
+mod copy;
 mod options;
 mod plugins;
+mod registry_options;
 mod report;
 mod table;
 mod versions;
@@ -40,6 +42,9 @@ enum Command {
     /// Read a scanner report (Trivy, Grype, copa manifest, or any scanner plugin's format) and
     /// print the updates it asks for.
     Report(report::ReportArgs),
+    /// Copy an image between registries, OCI layouts, archives and the Docker daemon, and
+    /// print the digest written.
+    Copy(copy::CopyArgs),
     /// Compare versions by an ecosystem's rules.
     Versions {
         /// What to do with versions.
@@ -82,6 +87,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Report(args) => {
             report::run(args, &cli.plugin_options)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Copy(args) => {
+            copy::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Versions { command } => {

@@ -110,6 +110,11 @@ pub fn is_index(media_type: &str) -> bool {
     media_type == OCI_INDEX || media_type == DOCKER_MANIFEST_LIST
 }
 
+/// True for the media types of an image manifest (OCI or Docker v2).
+pub fn is_manifest(media_type: &str) -> bool {
+    media_type == OCI_MANIFEST || media_type == DOCKER_MANIFEST
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 pub mod blob;
 pub mod compression;
 pub mod config;
+pub mod convert;
 pub mod digest;
 pub mod glob;
 pub mod layer_reader;

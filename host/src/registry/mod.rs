@@ -1,11 +1,19 @@
-//! Where images come from and go to: transports named as skopeo names them. So far the
-//! `oci:DIR[:TAG]` layout reads and writes, registries can be pulled from; the other transports
-//! parse.
+//! Where images come from and go to: transports named as skopeo names them (registries,
+//! `oci:` layouts, `oci-archive:` and `docker-archive:` files, the Docker daemon), moved in and
+//! out of a working OCI layout by `transfer`.
 
+pub mod credentials;
+pub mod docker_archive;
+pub mod docker_daemon;
+pub mod oci_archive;
 pub mod oci_layout;
 pub mod remote;
+pub mod retry;
+pub mod transfer;
 pub mod transport;
 
 pub use oci_layout::{LayoutError, OciLayout};
-pub use remote::{RegistryClient, RegistryError, RegistryOptions};
+pub use remote::{PlatformChoice, RegistryClient, RegistryError, RegistryOptions};
+pub use retry::RetryPolicy;
+pub use transfer::{deliver, fetch};
 pub use transport::Transport;

@@ -7,7 +7,9 @@
 //! failed write leaves the layout as it was.
 
 use crate::image::digest::HashingWriter;
-use crate::image::manifest::{Descriptor, Index, OCI_INDEX, REF_NAME};
+use crate::image::manifest::{
+    Descriptor, Index, Manifest, OCI_INDEX, REF_NAME, is_index, is_manifest,
+};
 use serde_json::{Map, Value};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -201,6 +203,84 @@ impl OciLayout {
         Ok(())
     }
 
+    /// Moves a downloaded file into the layout as blob `digest`. The caller has checked the
+    /// bytes against the digest as they arrived; the file must live in this layout's folder.
+    pub fn adopt_verified_blob(
+        &self,
+        digest: &str,
+        file: tempfile::NamedTempFile,
+    ) -> Result<(), LayoutError> {
+        let target = self.blob_path(digest)?;
+        file.as_file()
+            .sync_all()
+            .map_err(|error| self.io("syncing a blob", error))?;
+        file.persist(&target)
+            .map_err(|error| self.io("storing a blob", error.error))?;
+        Ok(())
+    }
+
+    /// A temporary file in the layout's blob folder, for a blob being downloaded.
+    pub fn temp_blob(&self) -> Result<tempfile::NamedTempFile, LayoutError> {
+        tempfile::NamedTempFile::new_in(self.dir.join("blobs/sha256"))
+            .map_err(|error| self.io("creating a temporary blob", error))
+    }
+
+    /// Every blob an image needs, manifests first: for an index its platforms' manifests, for
+    /// each manifest its config and layers. The descriptor itself comes first.
+    pub fn reachable(&self, descriptor: &Descriptor) -> Result<Vec<Descriptor>, LayoutError> {
+        let mut found = vec![descriptor.clone()];
+        let mut next = 0;
+        while next < found.len() {
+            let current = found[next].clone();
+            next += 1;
+            if is_index(&current.media_type) {
+                let index: Index = serde_json::from_slice(&self.read_blob(&current.digest)?)
+                    .map_err(|error| {
+                        self.invalid(format!("index {} is not JSON: {error}", current.digest))
+                    })?;
+                found.extend(index.manifests);
+            } else if is_manifest(&current.media_type) {
+                let manifest: Manifest = serde_json::from_slice(&self.read_blob(&current.digest)?)
+                    .map_err(|error| {
+                        self.invalid(format!("manifest {} is not JSON: {error}", current.digest))
+                    })?;
+                found.push(manifest.config);
+                found.extend(manifest.layers);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Copies the image `descriptor` names from `source` into this layout (hard links where
+    /// both are on one file system; blobs are immutable) and tags it `tag`.
+    pub fn import(
+        &self,
+        source: &OciLayout,
+        descriptor: &Descriptor,
+        tag: &str,
+    ) -> Result<(), LayoutError> {
+        for blob in source.reachable(descriptor)? {
+            let target = self.blob_path(&blob.digest)?;
+            if target.exists() {
+                continue;
+            }
+            let from = source.blob_path(&blob.digest)?;
+            if fs::hard_link(&from, &target).is_err() {
+                self.put_blob_file(&blob.digest, &from)?;
+            }
+        }
+        let mut tagged = descriptor.clone();
+        if let Some(annotations) = tagged.annotations.as_mut() {
+            annotations.remove(REF_NAME);
+        }
+        self.tag(tag, &tagged)
+    }
+
+    /// The layout's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Stores a blob from memory (a manifest or config); returns its descriptor.
     pub fn put_blob(&self, media_type: &str, bytes: &[u8]) -> Result<Descriptor, LayoutError> {
         let digest = sha256(bytes);
@@ -275,7 +355,7 @@ impl OciLayout {
 }
 
 /// `sha256:<hex>` of some bytes.
-fn sha256(bytes: &[u8]) -> String {
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }

@@ -2,18 +2,25 @@
 //! them back.
 //!
 //! Plain HTTP is used only for registries on the loopback interface and those named as insecure;
-//! everything else is HTTPS. Indexes are resolved to the manifest of the platform asked for.
-//! Every blob is streamed to a temporary file, checked against its digest, then moved into the
-//! layout; the manifest and tag come last.
+//! everything else is HTTPS. Credentials come from the usual files (see `credentials`); basic and
+//! bearer challenges are answered by the distribution client. Requests that fail for a reason that
+//! may pass are retried with backoff (see `retry`). Every blob is streamed to a temporary file,
+//! checked against its digest, then moved into the layout; manifests and the tag come last.
 
-use super::oci_layout::{LayoutError, OciLayout};
+use super::credentials;
+use super::oci_layout::{LayoutError, OciLayout, sha256};
+use super::retry::{RetryPolicy, is_unauthorized, retrying};
 use crate::image::manifest::{
     DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, Descriptor, Index, Manifest, OCI_INDEX, OCI_MANIFEST,
     is_index,
 };
 use futures_util::TryStreamExt;
+use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
 use thiserror::Error;
 
 /// Manifest media types salve accepts from registries.
@@ -75,12 +82,27 @@ pub enum RegistryError {
 pub struct RegistryOptions {
     /// Registries (`host[:port]`) to reach over plain HTTP besides loopback ones.
     pub insecure: Vec<String>,
+    /// The credentials file to read instead of the usual places (see `credentials`).
+    pub auth_file: Option<PathBuf>,
+    /// How failed requests are retried.
+    pub retry: RetryPolicy,
+}
+
+/// Which images of an index to pull.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlatformChoice {
+    /// The one for `os/arch[/variant]`; the layout's tag names that platform's manifest.
+    One(String),
+    /// Every platform; the layout's tag names the index itself.
+    All,
 }
 
 /// A registry client.
 pub struct RegistryClient {
     /// The OCI distribution client.
     client: Client,
+    /// The options it was made with.
+    options: RegistryOptions,
 }
 
 /// The registry host of a reference, lower-cased.
@@ -113,127 +135,290 @@ impl RegistryClient {
         }
         let config = oci_client::client::ClientConfig {
             protocol: oci_client::client::ClientProtocol::HttpsExcept(plain_http),
+            connect_timeout: Some(Duration::from_secs(30)),
+            read_timeout: Some(Duration::from_secs(120)),
             ..Default::default()
         };
         Ok(RegistryClient {
             client: Client::new(config),
+            options: options.clone(),
         })
     }
 
-    /// Pulls `reference` (for `platform`, `os/arch[/variant]`, when it is an index) into `layout`
-    /// and tags it there; returns the manifest's descriptor.
+    /// The credentials for the registry of `reference`.
+    fn auth(&self, reference: &Reference) -> Result<RegistryAuth, RegistryError> {
+        let registry = reference.resolve_registry();
+        credentials::lookup(registry, self.options.auth_file.as_deref()).map_err(|reason| {
+            RegistryError::Registry {
+                registry: registry.to_string(),
+                what: "finding credentials".into(),
+                reason,
+            }
+        })
+    }
+
+    /// Runs one registry operation with retries, naming it in the error.
+    async fn attempt<T, F, Fut>(
+        &self,
+        registry: &str,
+        what: &str,
+        operation: F,
+    ) -> Result<T, RegistryError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, OciDistributionError>>,
+    {
+        retrying(self.options.retry, operation)
+            .await
+            .map_err(|(error, attempts)| {
+                let reason = match error {
+                    _ if is_unauthorized(&error) => format!(
+                        "{error} (log in with `docker login {registry}`, or give credentials in \
+                         the file named by --authfile)"
+                    ),
+                    _ if attempts > 1 => format!("{error} (after {attempts} attempts)"),
+                    _ => error.to_string(),
+                };
+                failure(registry, what, &reason)
+            })
+    }
+
+    /// Fetches a manifest (or index) with its digest, checking the bytes against the digest.
+    async fn manifest(
+        &self,
+        reference: &Reference,
+        auth: &RegistryAuth,
+        what: &str,
+    ) -> Result<(Vec<u8>, String), RegistryError> {
+        let registry = registry_of(reference);
+        let (bytes, digest) = self
+            .attempt(&registry, what, || {
+                self.client.pull_manifest_raw(reference, auth, &ACCEPTED)
+            })
+            .await?;
+        check_digest(&registry, &digest, &bytes)?;
+        let digest = if digest.is_empty() {
+            sha256(&bytes)
+        } else {
+            digest
+        };
+        Ok((bytes.to_vec(), digest))
+    }
+
+    /// Pulls `reference` into `layout` and tags it there; returns the tagged descriptor (the
+    /// platform's manifest, or with [`PlatformChoice::All`] the index).
     pub async fn pull(
         &self,
         text: &str,
-        platform: &str,
+        choice: &PlatformChoice,
         layout: &OciLayout,
         tag: &str,
     ) -> Result<Descriptor, RegistryError> {
         let reference = parse(text)?;
+        let auth = self.auth(&reference)?;
         let registry = registry_of(&reference);
         let fail = |what: &str, error: &dyn std::fmt::Display| failure(&registry, what, error);
-        let auth = RegistryAuth::Anonymous;
-        let (mut bytes, mut digest) = self
-            .client
-            .pull_manifest_raw(&reference, &auth, &ACCEPTED)
-            .await
-            .map_err(|e| fail("fetching the manifest", &e))?;
-        let mut media_type = media_type_of(&bytes);
-        if is_index(&media_type) {
-            let index: Index = serde_json::from_slice(&bytes)
-                .map_err(|error| fail("reading the index", &error))?;
-            let chosen =
-                choose_platform(&index, platform).ok_or_else(|| RegistryError::NoPlatform {
-                    reference: text.to_string(),
-                    platform: platform.to_string(),
-                    available: platforms(&index),
-                })?;
-            let by_digest = reference.clone_with_digest(chosen.digest.clone());
-            (bytes, digest) = self
-                .client
-                .pull_manifest_raw(&by_digest, &auth, &ACCEPTED)
-                .await
-                .map_err(|e| fail("fetching the platform's manifest", &e))?;
-            media_type = media_type_of(&bytes);
+        let (bytes, _) = self
+            .manifest(&reference, &auth, "fetching the manifest")
+            .await?;
+        let media_type = media_type_of(&bytes);
+        if !is_index(&media_type) {
+            self.pull_image(&reference, &bytes, layout).await?;
+            let descriptor = layout.put_blob(&media_type, &bytes)?;
+            layout.tag(tag, &descriptor)?;
+            return Ok(descriptor);
         }
-        check_digest(&registry, &digest, &bytes)?;
-        let manifest: Manifest =
-            serde_json::from_slice(&bytes).map_err(|error| fail("reading the manifest", &error))?;
-        for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
-            if layout.blob_path(&blob.digest)?.exists() {
-                continue;
+        let index: Index =
+            serde_json::from_slice(&bytes).map_err(|error| fail("reading the index", &error))?;
+        let wanted: Vec<&Descriptor> = match choice {
+            PlatformChoice::All => index.manifests.iter().collect(),
+            PlatformChoice::One(platform) => {
+                vec![choose_platform(&index, platform).ok_or_else(|| {
+                    RegistryError::NoPlatform {
+                        reference: text.to_string(),
+                        platform: platform.clone(),
+                        available: platforms(&index),
+                    }
+                })?]
             }
-            // Streamed to a temporary file; the layout checks the digest as it copies it in.
-            let temp = tempfile::NamedTempFile::new()
-                .map_err(|error| fail("creating a temporary file", &error))?;
-            let file = tokio::fs::File::from_std(
-                temp.reopen()
-                    .map_err(|error| fail("opening a temporary file", &error))?,
-            );
-            self.client
-                .pull_blob(&reference, blob.digest.as_str(), file)
-                .await
-                .map_err(|e| fail(&format!("fetching blob {}", blob.digest), &e))?;
-            layout.put_blob_file(&blob.digest, temp.path())?;
+        };
+        let mut last = None;
+        for entry in wanted {
+            let by_digest = reference.clone_with_digest(entry.digest.clone());
+            let what = format!("fetching manifest {}", entry.digest);
+            let (child, _) = self.manifest(&by_digest, &auth, &what).await?;
+            if sha256(&child) != entry.digest {
+                return Err(RegistryError::DigestMismatch {
+                    registry: registry.clone(),
+                    expected: entry.digest.clone(),
+                    actual: sha256(&child),
+                });
+            }
+            self.pull_image(&reference, &child, layout).await?;
+            last = Some(layout.put_blob(&entry.media_type, &child)?);
         }
-        let descriptor = layout.put_blob(&media_type, &bytes)?;
+        let descriptor = match choice {
+            PlatformChoice::All => layout.put_blob(&media_type, &bytes)?,
+            PlatformChoice::One(_) => last.expect("one platform was chosen"),
+        };
         layout.tag(tag, &descriptor)?;
         Ok(descriptor)
     }
 
-    /// Pushes the image tagged `tag` in `layout` to `reference`: every blob the registry lacks
-    /// first (streamed from the layout), the manifest last, so the tag never names an image
-    /// whose blobs are not all there. Returns the manifest's digest.
+    /// Pulls the config and layers a manifest names that the layout lacks.
+    async fn pull_image(
+        &self,
+        reference: &Reference,
+        manifest: &[u8],
+        layout: &OciLayout,
+    ) -> Result<(), RegistryError> {
+        let registry = registry_of(reference);
+        let fail = |what: &str, error: &dyn std::fmt::Display| failure(&registry, what, error);
+        let manifest: Manifest = serde_json::from_slice(manifest)
+            .map_err(|error| fail("reading the manifest", &error))?;
+        for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
+            if layout.blob_path(&blob.digest)?.exists() {
+                continue;
+            }
+            // Streamed to a temporary file (emptied before each attempt); the client checks
+            // the digest as the bytes arrive, so the file can be moved in as it is.
+            let temp = layout.temp_blob()?;
+            let what = format!("fetching blob {}", blob.digest);
+            self.attempt(&registry, &what, || async {
+                let file = temp.reopen()?;
+                file.set_len(0)?;
+                let file = tokio::fs::File::from_std(file);
+                self.client
+                    .pull_blob(reference, blob.digest.as_str(), file)
+                    .await
+            })
+            .await?;
+            layout.adopt_verified_blob(&blob.digest, temp)?;
+        }
+        Ok(())
+    }
+
+    /// Pushes the image (or index) tagged `tag` in `layout` to `reference`: every blob the
+    /// registry lacks first (mounted from `mount_from`, a repository on the same registry, when
+    /// it has them; else streamed from the layout), each platform's manifest by digest, the
+    /// tagged manifest last, so the tag never names an image whose parts are not all there.
+    /// Returns the tagged manifest's digest.
     pub async fn push(
         &self,
         layout: &OciLayout,
         tag: &str,
         text: &str,
+        mount_from: Option<&str>,
     ) -> Result<String, RegistryError> {
         let reference = parse(text)?;
         let registry = registry_of(&reference);
         let fail = |what: &str, error: &dyn std::fmt::Display| failure(&registry, what, error);
+        let auth = self.auth(&reference)?;
         self.client
-            .store_auth_if_needed(reference.resolve_registry(), &RegistryAuth::Anonymous)
+            .store_auth_if_needed(reference.resolve_registry(), &auth)
             .await;
+        let mount_from = match mount_from {
+            Some(source) => Some(parse(source)?).filter(|source| {
+                registry_of(source) == registry && source.repository() != reference.repository()
+            }),
+            None => None,
+        };
         let descriptor = layout.resolve(Some(tag))?;
         let bytes = layout.read_blob(&descriptor.digest)?;
-        let manifest: Manifest = serde_json::from_slice(&bytes)
+        if is_index(&descriptor.media_type) {
+            let index: Index = serde_json::from_slice(&bytes)
+                .map_err(|error| fail("reading the index to push", &error))?;
+            for entry in &index.manifests {
+                let child = layout.read_blob(&entry.digest)?;
+                self.push_blobs(layout, &reference, &child, mount_from.as_ref())
+                    .await?;
+                let by_digest = reference.clone_with_digest(entry.digest.clone());
+                self.push_manifest(&by_digest, &entry.media_type, child)
+                    .await?;
+            }
+        } else {
+            self.push_blobs(layout, &reference, &bytes, mount_from.as_ref())
+                .await?;
+        }
+        self.push_manifest(&reference, &descriptor.media_type, bytes)
+            .await?;
+        Ok(descriptor.digest)
+    }
+
+    /// Makes sure the registry has every blob a manifest names.
+    async fn push_blobs(
+        &self,
+        layout: &OciLayout,
+        reference: &Reference,
+        manifest: &[u8],
+        mount_from: Option<&Reference>,
+    ) -> Result<(), RegistryError> {
+        let registry = registry_of(reference);
+        let fail = |what: &str, error: &dyn std::fmt::Display| failure(&registry, what, error);
+        let manifest: Manifest = serde_json::from_slice(manifest)
             .map_err(|error| fail("reading the manifest to push", &error))?;
         for blob in manifest
             .layers
             .iter()
             .chain(std::iter::once(&manifest.config))
         {
+            let what = format!("checking blob {}", blob.digest);
             let present = self
-                .client
-                .blob_exists(&reference, &blob.digest)
-                .await
-                .map_err(|e| fail(&format!("checking blob {}", blob.digest), &e))?;
+                .attempt(&registry, &what, || {
+                    self.client.blob_exists(reference, &blob.digest)
+                })
+                .await?;
             if present {
                 continue;
             }
-            let file = tokio::fs::File::open(layout.blob_path(&blob.digest)?)
-                .await
-                .map_err(|error| fail(&format!("opening blob {}", blob.digest), &error))?;
-            let stream = tokio_util::io::ReaderStream::new(file).map_err(|error| {
-                oci_client::errors::OciDistributionError::GenericError(Some(error.to_string()))
-            });
-            self.client
-                .push_blob_stream(&reference, stream, &blob.digest, Some(blob.size))
-                .await
-                .map_err(|e| fail(&format!("pushing blob {}", blob.digest), &e))?;
+            if let Some(source) = mount_from
+                && self
+                    .client
+                    .mount_blob(reference, source, &blob.digest)
+                    .await
+                    .is_ok()
+            {
+                continue;
+            }
+            let path = layout.blob_path(&blob.digest)?;
+            if !path.exists() {
+                return Err(fail(
+                    &format!("pushing blob {}", blob.digest),
+                    &"the blob is not in the local layout and the registry could not mount it",
+                ));
+            }
+            let what = format!("pushing blob {}", blob.digest);
+            self.attempt(&registry, &what, || async {
+                let file = tokio::fs::File::open(&path).await?;
+                let stream = tokio_util::io::ReaderStream::new(file)
+                    .map_err(OciDistributionError::IoError);
+                self.client
+                    .push_blob_stream(reference, stream, &blob.digest, Some(blob.size))
+                    .await
+            })
+            .await?;
         }
-        let content_type =
-            http::HeaderValue::from_str(&descriptor.media_type).map_err(|error| {
-                let reason = format!("media type {:?}: {error}", descriptor.media_type);
-                fail("pushing the manifest", &reason)
-            })?;
-        self.client
-            .push_manifest_raw(&reference, bytes, content_type)
-            .await
-            .map_err(|e| fail("pushing the manifest", &e))?;
-        Ok(descriptor.digest)
+        Ok(())
+    }
+
+    /// Pushes one manifest's bytes under `reference` (a tag or a digest).
+    async fn push_manifest(
+        &self,
+        reference: &Reference,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), RegistryError> {
+        let registry = registry_of(reference);
+        let content_type = http::HeaderValue::from_str(media_type).map_err(|error| {
+            let reason = format!("media type {media_type:?}: {error}");
+            failure(&registry, "pushing the manifest", &reason)
+        })?;
+        self.attempt(&registry, "pushing the manifest", || {
+            self.client
+                .push_manifest_raw(reference, bytes.clone(), content_type.clone())
+        })
+        .await?;
+        Ok(())
     }
 }
 
@@ -265,8 +450,7 @@ fn media_type_of(bytes: &[u8]) -> String {
 
 /// Checks a manifest against the digest the registry gave for it.
 fn check_digest(registry: &str, expected: &str, bytes: &[u8]) -> Result<(), RegistryError> {
-    use sha2::Digest;
-    let actual = format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
+    let actual = sha256(bytes);
     if expected.starts_with("sha256:") && actual != expected {
         return Err(RegistryError::DigestMismatch {
             registry: registry.to_string(),

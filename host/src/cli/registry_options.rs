@@ -1,0 +1,38 @@
+//! Options for commands that reach registries: plain-HTTP hosts, the credentials file, retries.
+
+use crate::registry::{RegistryOptions, RetryPolicy};
+use clap::Args;
+use std::path::PathBuf;
+
+/// How registries are reached.
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Reach this registry (`host[:port]`) over plain HTTP; repeatable. Loopback registries
+    /// always are.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    insecure_registries: Vec<String>,
+
+    /// Credentials file in Docker's config.json format [default: $REGISTRY_AUTH_FILE,
+    /// $DOCKER_CONFIG/config.json, ~/.docker/config.json].
+    #[arg(long, value_name = "PATH")]
+    authfile: Option<PathBuf>,
+
+    /// Attempts per registry request when it fails for a reason that may pass (5xx, resets).
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    registry_attempts: u32,
+}
+
+impl RegistryArgs {
+    /// The registry options these flags describe.
+    pub fn options(&self) -> RegistryOptions {
+        RegistryOptions {
+            insecure: self.insecure_registries.clone(),
+            auth_file: self.authfile.clone(),
+            retry: RetryPolicy {
+                attempts: self.registry_attempts,
+                ..RetryPolicy::default()
+            },
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! The `docker-archive:FILE[:REF]` transport: the tar `docker save` writes and `docker load`
+//! reads, with a `manifest.json` listing each image's config file, tags and layer files.
+//!
+//! Reading makes a Docker v2 manifest (OCI when a layer is zstd) for the chosen image, each
+//! layer kept as stored (uncompressed `layer.tar` files stay uncompressed). Writing stores one
+//! image: its config as `<hex>.json` and each layer as `<hex>/layer.tar` as found in the layout
+//! (`docker load` decompresses gzip layers itself).
+
+use super::oci_layout::OciLayout;
+use crate::image::digest::HashingWriter;
+use crate::image::manifest::{DOCKER_MANIFEST, Descriptor, Manifest, OCI_MANIFEST, is_index};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+/// Docker's image configuration media type.
+const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+/// OCI's image configuration media type.
+const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+
+/// Reads the image tagged `reference` (or the archive's only image) from `file` into `work`,
+/// tagged `work_tag`; returns the new manifest's descriptor.
+pub fn read(
+    file: &Path,
+    reference: Option<&str>,
+    work: &OciLayout,
+    work_tag: &str,
+) -> Result<Descriptor, String> {
+    let fail = |what: &str, error: &dyn std::fmt::Display| {
+        format!("docker-archive {}: {what}: {error}", file.display())
+    };
+    let manifest_json = read_member(file, "manifest.json")
+        .map_err(|error| fail("reading manifest.json", &error))?
+        .ok_or_else(|| {
+            fail(
+                "reading",
+                &"it has no manifest.json (is it a docker save archive?)",
+            )
+        })?;
+    let entries: Vec<Value> = serde_json::from_slice(&manifest_json)
+        .map_err(|error| fail("reading manifest.json", &error))?;
+    let entry = choose(&entries, reference).map_err(|error| fail("choosing the image", &error))?;
+    let config_name = entry["Config"]
+        .as_str()
+        .ok_or_else(|| fail("reading manifest.json", &"the image names no Config file"))?;
+    let layer_names: Vec<&str> = entry["Layers"]
+        .as_array()
+        .map(|layers| layers.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut wanted: Vec<&str> = layer_names.clone();
+    wanted.push(config_name);
+    let stored = store_members(file, &wanted, work).map_err(|error| fail("reading", &error))?;
+    let find = |name: &str| {
+        stored.get(name).cloned().ok_or_else(|| {
+            fail(
+                "reading",
+                &format!("{name} is named in manifest.json but missing"),
+            )
+        })
+    };
+    let (config_digest, config_size) = find(config_name)?;
+    let mut layers = Vec::new();
+    for name in &layer_names {
+        let (digest, size) = find(name)?;
+        let media_type = layer_media_type(&work.blob_path(&digest).map_err(|e| e.to_string())?)
+            .map_err(|error| fail(&format!("reading {name}"), &error))?;
+        layers.push(Descriptor::new(media_type, &digest, size));
+    }
+    let oci = layers.iter().any(|layer| layer.media_type.contains("zstd"));
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(if oci { OCI_MANIFEST } else { DOCKER_MANIFEST }.to_string()),
+        config: Descriptor::new(
+            if oci { OCI_CONFIG } else { DOCKER_CONFIG },
+            &config_digest,
+            config_size,
+        ),
+        layers,
+        other: Map::new(),
+    };
+    let bytes = serde_json::to_vec(&manifest).expect("a manifest serialises");
+    let media_type = manifest.media_type.as_deref().expect("set above");
+    let descriptor = work
+        .put_blob(media_type, &bytes)
+        .map_err(|e| e.to_string())?;
+    work.tag(work_tag, &descriptor).map_err(|e| e.to_string())?;
+    Ok(descriptor)
+}
+
+/// The manifest.json entry tagged `reference`, or the only one.
+fn choose<'a>(entries: &'a [Value], reference: Option<&str>) -> Result<&'a Value, String> {
+    let tags = |entry: &'a Value| -> Vec<&'a str> {
+        entry["RepoTags"]
+            .as_array()
+            .map(|tags| tags.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    };
+    match reference {
+        Some(wanted) => entries
+            .iter()
+            .find(|entry| tags(entry).iter().any(|tag| same_reference(tag, wanted)))
+            .ok_or_else(|| {
+                let known: Vec<&str> = entries.iter().flat_map(tags).collect();
+                format!("no image is tagged {wanted:?} (tags: {})", known.join(", "))
+            }),
+        None => match entries {
+            [only] => Ok(only),
+            _ => Err(format!(
+                "it holds {} images; name one with docker-archive:FILE:NAME:TAG",
+                entries.len()
+            )),
+        },
+    }
+}
+
+/// True when two image names are the same once Docker Hub's implied parts are added.
+fn same_reference(a: &str, b: &str) -> bool {
+    let full = |name: &str| -> String {
+        let name = if name.contains(':') || name.contains('@') {
+            name.to_string()
+        } else {
+            format!("{name}:latest")
+        };
+        let first = name.split('/').next().unwrap_or_default();
+        let has_registry = name.contains('/')
+            && (first.contains('.') || first.contains(':') || first == "localhost");
+        match (has_registry, name.contains('/')) {
+            (true, _) => name,
+            (false, true) => format!("docker.io/{name}"),
+            (false, false) => format!("docker.io/library/{name}"),
+        }
+    };
+    full(a) == full(b)
+}
+
+/// The bytes of one member of a tar file, if it has it.
+fn read_member(file: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
+    let mut archive = tar::Archive::new(io::BufReader::new(File::open(file)?));
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        if entry.header().entry_type().is_file() && member_name(&entry)? == name {
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes)?;
+            return Ok(Some(bytes));
+        }
+    }
+    Ok(None)
+}
+
+/// A member's name without a leading `./`.
+fn member_name<R: Read>(entry: &tar::Entry<R>) -> io::Result<String> {
+    Ok(entry
+        .path()?
+        .to_string_lossy()
+        .trim_start_matches("./")
+        .to_string())
+}
+
+/// Streams the members named `wanted` into the layout as blobs; returns each name's digest
+/// and size.
+fn store_members(
+    file: &Path,
+    wanted: &[&str],
+    work: &OciLayout,
+) -> Result<HashMap<String, (String, u64)>, String> {
+    let opened = File::open(file).map_err(|e| e.to_string())?;
+    let mut archive = tar::Archive::new(io::BufReader::with_capacity(1 << 20, opened));
+    let mut stored = HashMap::new();
+    for entry in archive.entries().map_err(|e| e.to_string())? {
+        let mut entry = entry.map_err(|e| e.to_string())?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = member_name(&entry).map_err(|e| e.to_string())?;
+        if !wanted.contains(&name.as_str()) || stored.contains_key(&name) {
+            continue;
+        }
+        let mut temp = work.temp_blob().map_err(|e| e.to_string())?;
+        let mut hashing = HashingWriter::new(temp.as_file_mut());
+        io::copy(&mut entry, &mut hashing).map_err(|e| format!("{name}: {e}"))?;
+        let (_, described) = hashing.finish();
+        if work
+            .blob_path(&described.digest)
+            .map_err(|e| e.to_string())?
+            .exists()
+        {
+            drop(temp);
+        } else {
+            work.adopt_verified_blob(&described.digest, temp)
+                .map_err(|e| e.to_string())?;
+        }
+        stored.insert(name, (described.digest, described.size));
+    }
+    Ok(stored)
+}
+
+/// The media type of a stored layer, from its first bytes.
+fn layer_media_type(path: &Path) -> io::Result<&'static str> {
+    let mut head = [0u8; 4];
+    let read = File::open(path)?.read(&mut head)?;
+    Ok(match &head[..read] {
+        [0x1f, 0x8b, ..] => "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        [0x28, 0xb5, 0x2f, 0xfd] => "application/vnd.oci.image.layer.v1.tar+zstd",
+        _ => "application/vnd.docker.image.rootfs.diff.tar",
+    })
+}
+
+/// Writes the image tagged `work_tag` in `work` to `file` as a docker archive, tagged
+/// `reference` when given.
+pub fn write(
+    work: &OciLayout,
+    work_tag: &str,
+    file: &Path,
+    reference: Option<&str>,
+) -> Result<(), String> {
+    let fail = |what: &str, error: &dyn std::fmt::Display| {
+        format!("docker-archive {}: {what}: {error}", file.display())
+    };
+    let descriptor = work.resolve(Some(work_tag)).map_err(|e| e.to_string())?;
+    if is_index(&descriptor.media_type) {
+        return Err(fail(
+            "writing",
+            &"a docker archive holds one platform's image; choose one with --platform",
+        ));
+    }
+    let manifest: Manifest = serde_json::from_slice(
+        &work
+            .read_blob(&descriptor.digest)
+            .map_err(|e| e.to_string())?,
+    )
+    .map_err(|error| fail("reading the manifest", &error))?;
+    let hex = |digest: &str| digest.trim_start_matches("sha256:").to_string();
+    let config_name = format!("{}.json", hex(&manifest.config.digest));
+    let layer_names: Vec<String> = manifest
+        .layers
+        .iter()
+        .map(|layer| format!("{}/layer.tar", hex(&layer.digest)))
+        .collect();
+    let index = json!([{
+        "Config": config_name,
+        "RepoTags": reference.map(|r| vec![r.to_string()]).unwrap_or_default(),
+        "Layers": layer_names,
+    }]);
+    let parent = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let temp = tempfile::NamedTempFile::new_in(parent)
+        .map_err(|error| fail("creating a temporary file", &error))?;
+    write_tar(
+        work,
+        &manifest,
+        &config_name,
+        &layer_names,
+        &index,
+        temp.as_file(),
+    )
+    .map_err(|error| fail("writing", &error))?;
+    temp.persist(file)
+        .map_err(|error| fail("moving into place", &error.error))?;
+    Ok(())
+}
+
+/// Writes the archive's members into `out`.
+fn write_tar(
+    work: &OciLayout,
+    manifest: &Manifest,
+    config_name: &str,
+    layer_names: &[String],
+    index: &Value,
+    out: &File,
+) -> Result<(), String> {
+    let mut builder = tar::Builder::new(io::BufWriter::with_capacity(1 << 20, out));
+    let mut append = |name: &str, mode: u32, size: u64, data: &mut dyn Read| {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(size);
+        header.set_mode(mode);
+        header.set_mtime(0);
+        header.set_entry_type(if size == 0 && name.ends_with('/') {
+            tar::EntryType::Directory
+        } else {
+            tar::EntryType::Regular
+        });
+        builder
+            .append_data(&mut header, name, data)
+            .map_err(|error| format!("{name}: {error}"))
+    };
+    let config = work
+        .read_blob(&manifest.config.digest)
+        .map_err(|e| e.to_string())?;
+    append(config_name, 0o644, config.len() as u64, &mut &config[..])?;
+    for (layer, name) in manifest.layers.iter().zip(layer_names) {
+        let directory = name.trim_end_matches("layer.tar");
+        append(directory, 0o755, 0, &mut io::empty())?;
+        let path = work.blob_path(&layer.digest).map_err(|e| e.to_string())?;
+        let mut source = File::open(&path).map_err(|e| e.to_string())?;
+        let size = source.metadata().map_err(|e| e.to_string())?.len();
+        append(name, 0o644, size, &mut source)?;
+    }
+    let index_bytes = serde_json::to_vec(index).expect("JSON serialises");
+    append(
+        "manifest.json",
+        0o644,
+        index_bytes.len() as u64,
+        &mut &index_bytes[..],
+    )?;
+    let buffered = builder.into_inner().map_err(|e| e.to_string())?;
+    buffered
+        .into_inner()
+        .map_err(|e| e.into_error().to_string())?
+        .sync_all()
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_hub_names_match_their_short_forms() {
+        assert!(same_reference("app", "docker.io/library/app:latest"));
+        assert!(same_reference("me/app:1", "docker.io/me/app:1"));
+        assert!(same_reference(
+            "127.0.0.1:5000/app:1",
+            "127.0.0.1:5000/app:1"
+        ));
+        assert!(!same_reference("app:1", "app:2"));
+        assert!(!same_reference("localhost/app", "app"));
+    }
+
+    #[test]
+    fn several_images_need_a_name() {
+        let entries = vec![
+            json!({"Config": "a.json", "RepoTags": ["a:1"]}),
+            json!({"Config": "b.json", "RepoTags": ["b:1"]}),
+        ];
+        assert!(
+            choose(&entries, None)
+                .unwrap_err()
+                .contains("holds 2 images")
+        );
+        assert_eq!(choose(&entries, Some("b:1")).unwrap()["Config"], "b.json");
+        assert!(
+            choose(&entries, Some("c:1"))
+                .unwrap_err()
+                .contains("a:1, b:1")
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! The `oci-archive:FILE[:TAG]` transport: an OCI image layout in one tar file.
+//!
+//! Reading streams every blob of the archive into a working layout, checking each against the
+//! digest its name gives. Writing puts the image's blobs and an index naming only it into a
+//! temporary file beside the target, renamed into place when complete.
+
+use super::oci_layout::{LayoutError, OciLayout};
+use crate::image::digest::HashingWriter;
+use crate::image::manifest::{Descriptor, Index, OCI_INDEX, REF_NAME};
+use serde_json::{Map, Value};
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+/// Reads the image tagged `tag` (or the archive's only image) from `file` into `work`, tagged
+/// `work_tag` there; returns its descriptor.
+pub fn read(
+    file: &Path,
+    tag: Option<&str>,
+    work: &OciLayout,
+    work_tag: &str,
+) -> Result<Descriptor, String> {
+    let fail = |what: &str, error: &dyn std::fmt::Display| {
+        format!("oci-archive {}: {what}: {error}", file.display())
+    };
+    let opened = File::open(file).map_err(|error| fail("opening", &error))?;
+    let mut archive = tar::Archive::new(io::BufReader::with_capacity(1 << 20, opened));
+    let mut index_bytes = None;
+    for entry in archive.entries().map_err(|error| fail("reading", &error))? {
+        let mut entry = entry.map_err(|error| fail("reading", &error))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry
+            .path()
+            .map_err(|error| fail("reading a name", &error))?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
+        if path == "index.json" {
+            let mut bytes = Vec::new();
+            entry
+                .read_to_end(&mut bytes)
+                .map_err(|error| fail("reading index.json", &error))?;
+            index_bytes = Some(bytes);
+        } else if let Some(hex) = path.strip_prefix("blobs/sha256/") {
+            let digest = format!("sha256:{hex}");
+            store_blob(&mut entry, &digest, work)
+                .map_err(|error| fail(&format!("reading {path}"), &error))?;
+        }
+    }
+    let index_bytes = index_bytes.ok_or_else(|| fail("reading", &"it has no index.json"))?;
+    let index: Index =
+        serde_json::from_slice(&index_bytes).map_err(|error| fail("reading index.json", &error))?;
+    let descriptor = choose(&index, tag).map_err(|error| fail("choosing the image", &error))?;
+    // Every blob the image needs must have been in the archive.
+    for blob in work.reachable(&descriptor).map_err(|e| e.to_string())? {
+        if !work
+            .blob_path(&blob.digest)
+            .map_err(|e| e.to_string())?
+            .exists()
+        {
+            return Err(fail(
+                "reading",
+                &format!("blob {} is missing from the archive", blob.digest),
+            ));
+        }
+    }
+    let mut tagged = descriptor.clone();
+    if let Some(annotations) = tagged.annotations.as_mut() {
+        annotations.remove(REF_NAME);
+    }
+    work.tag(work_tag, &tagged).map_err(|e| e.to_string())?;
+    Ok(tagged)
+}
+
+/// Streams one blob into the layout, refusing it unless its bytes match `digest`.
+fn store_blob(entry: &mut impl Read, digest: &str, work: &OciLayout) -> Result<(), String> {
+    if work.blob_path(digest).map_err(|e| e.to_string())?.exists() {
+        return Ok(());
+    }
+    let mut temp = work.temp_blob().map_err(|e| e.to_string())?;
+    let mut hashing = HashingWriter::new(temp.as_file_mut());
+    io::copy(entry, &mut hashing).map_err(|e| e.to_string())?;
+    let (_, described) = hashing.finish();
+    if described.digest != digest {
+        return Err(format!(
+            "its content has digest {}; the archive is corrupt",
+            described.digest
+        ));
+    }
+    work.adopt_verified_blob(digest, temp)
+        .map_err(|e: LayoutError| e.to_string())
+}
+
+/// The index entry tagged `tag`, or the only entry.
+fn choose(index: &Index, tag: Option<&str>) -> Result<Descriptor, String> {
+    let tags: Vec<&str> = index
+        .manifests
+        .iter()
+        .filter_map(|d| d.annotation(REF_NAME))
+        .collect();
+    match tag {
+        Some(tag) => index
+            .manifests
+            .iter()
+            .find(|d| d.annotation(REF_NAME) == Some(tag))
+            .cloned()
+            .ok_or_else(|| format!("no image is tagged {tag:?} (tags: {})", tags.join(", "))),
+        None => match index.manifests.as_slice() {
+            [only] => Ok(only.clone()),
+            _ => Err(format!(
+                "it holds {} images; name one with oci-archive:FILE:TAG (tags: {})",
+                index.manifests.len(),
+                tags.join(", ")
+            )),
+        },
+    }
+}
+
+/// Writes the image `descriptor` names in `work` to `file` as an OCI archive whose index tags
+/// it `tag`.
+pub fn write(
+    work: &OciLayout,
+    descriptor: &Descriptor,
+    file: &Path,
+    tag: &str,
+) -> Result<(), String> {
+    let fail = |what: &str, error: &dyn std::fmt::Display| {
+        format!("oci-archive {}: {what}: {error}", file.display())
+    };
+    let mut entry = descriptor.clone();
+    entry
+        .annotations
+        .get_or_insert_with(Map::new)
+        .insert(REF_NAME.into(), Value::String(tag.to_string()));
+    let index = Index {
+        schema_version: 2,
+        media_type: Some(OCI_INDEX.to_string()),
+        manifests: vec![entry],
+        other: Map::new(),
+    };
+    let parent = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let temp = tempfile::NamedTempFile::new_in(parent)
+        .map_err(|error| fail("creating a temporary file", &error))?;
+    let mut builder = tar::Builder::new(io::BufWriter::with_capacity(1 << 20, temp.as_file()));
+    let mut append = |name: &str, size: u64, data: &mut dyn Read| {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(size);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder
+            .append_data(&mut header, name, data)
+            .map_err(|error| fail(&format!("writing {name}"), &error))
+    };
+    let marker = br#"{"imageLayoutVersion":"1.0.0"}"#;
+    append("oci-layout", marker.len() as u64, &mut &marker[..])?;
+    let mut written = std::collections::HashSet::new();
+    for blob in work.reachable(descriptor).map_err(|e| e.to_string())? {
+        if !written.insert(blob.digest.clone()) {
+            continue;
+        }
+        let path = work.blob_path(&blob.digest).map_err(|e| e.to_string())?;
+        let mut source = File::open(&path).map_err(|error| fail("reading a blob", &error))?;
+        let size = source
+            .metadata()
+            .map_err(|error| fail("reading a blob", &error))?
+            .len();
+        let name = format!("blobs/sha256/{}", &blob.digest["sha256:".len()..]);
+        append(&name, size, &mut source)?;
+    }
+    let index_bytes = serde_json::to_vec(&index).expect("an index serialises");
+    append(
+        "index.json",
+        index_bytes.len() as u64,
+        &mut &index_bytes[..],
+    )?;
+    let buffered = builder
+        .into_inner()
+        .map_err(|error| fail("finishing", &error))?;
+    buffered
+        .into_inner()
+        .map_err(|error| fail("finishing", &error.into_error()))?
+        .sync_all()
+        .map_err(|error| fail("syncing", &error))?;
+    temp.persist(file)
+        .map_err(|error| fail("moving into place", &error.error))?;
+    Ok(())
+}

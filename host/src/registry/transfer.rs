@@ -1,0 +1,91 @@
+//! Moving images between any transport and a working OCI layout: `fetch` brings an image in,
+//! `deliver` sends one out. Everything salve does to an image happens in the working layout.
+//! Registries and docker archives get manifests as they are; `oci:` and `oci-archive:` targets
+//! get Docker v2 manifests turned into OCI ones, since OCI tools read only those there.
+
+use super::oci_layout::OciLayout;
+use super::remote::{PlatformChoice, RegistryClient, RegistryOptions};
+use super::transport::Transport;
+use super::{docker_archive, docker_daemon, oci_archive};
+use crate::image::convert::to_oci;
+use crate::image::manifest::Descriptor;
+
+/// The tag an `oci:` or `oci-archive:` destination gets when it names none.
+pub const DEFAULT_TAG: &str = "latest";
+
+/// Brings the image `source` names into `work`, tagged `work_tag`; returns its descriptor (an
+/// index only for a registry or layout image pulled with [`PlatformChoice::All`]).
+pub async fn fetch(
+    source: &Transport,
+    choice: &PlatformChoice,
+    work: &OciLayout,
+    work_tag: &str,
+    options: &RegistryOptions,
+) -> Result<Descriptor, String> {
+    match source {
+        Transport::Registry(reference) => {
+            let client = RegistryClient::new(&[reference], options).map_err(|e| e.to_string())?;
+            client
+                .pull(reference, choice, work, work_tag)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Transport::OciLayout { dir, tag } => {
+            let layout = OciLayout::open(dir).map_err(|e| e.to_string())?;
+            let descriptor = layout.resolve(tag.as_deref()).map_err(|e| e.to_string())?;
+            work.import(&layout, &descriptor, work_tag)
+                .map_err(|e| e.to_string())?;
+            work.resolve(Some(work_tag)).map_err(|e| e.to_string())
+        }
+        Transport::OciArchive { file, tag } => {
+            oci_archive::read(file, tag.as_deref(), work, work_tag)
+        }
+        Transport::DockerArchive { file, reference } => {
+            docker_archive::read(file, reference.as_deref(), work, work_tag)
+        }
+        Transport::DockerDaemon(reference) => docker_daemon::read(reference, work, work_tag),
+    }
+}
+
+/// Sends the image tagged `work_tag` in `work` to `target`; `mount_from` names the registry
+/// image it came from, whose blobs a registry on the same host can mount instead of receiving.
+/// Returns the digest of the manifest (or index) delivered.
+pub async fn deliver(
+    work: &OciLayout,
+    work_tag: &str,
+    target: &Transport,
+    mount_from: Option<&str>,
+    options: &RegistryOptions,
+) -> Result<String, String> {
+    let descriptor = work.resolve(Some(work_tag)).map_err(|e| e.to_string())?;
+    match target {
+        Transport::Registry(reference) => {
+            let client = RegistryClient::new(&[reference], options).map_err(|e| e.to_string())?;
+            client
+                .push(work, work_tag, reference, mount_from)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Transport::OciLayout { dir, tag } => {
+            let oci = to_oci(work, &descriptor).map_err(|e| e.to_string())?;
+            let layout = OciLayout::open_or_create(dir).map_err(|e| e.to_string())?;
+            layout
+                .import(work, &oci, tag.as_deref().unwrap_or(DEFAULT_TAG))
+                .map_err(|e| e.to_string())?;
+            Ok(oci.digest)
+        }
+        Transport::OciArchive { file, tag } => {
+            let oci = to_oci(work, &descriptor).map_err(|e| e.to_string())?;
+            oci_archive::write(work, &oci, file, tag.as_deref().unwrap_or(DEFAULT_TAG))?;
+            Ok(oci.digest)
+        }
+        Transport::DockerArchive { file, reference } => {
+            docker_archive::write(work, work_tag, file, reference.as_deref())?;
+            Ok(descriptor.digest)
+        }
+        Transport::DockerDaemon(reference) => {
+            docker_daemon::write(work, work_tag, reference)?;
+            Ok(descriptor.digest)
+        }
+    }
+}
