@@ -495,3 +495,57 @@ fn a_failed_push_leaves_the_tag_as_it_was() {
         .unwrap();
     assert_eq!(digest, updated);
 }
+
+#[test]
+fn images_go_into_and_out_of_a_docker_daemon() {
+    let daemon = support::dockerd::Dockerd::start();
+    let host = daemon.host();
+    let env = [("DOCKER_HOST", host.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let source = format!("oci:{}:base", umoci_image(dir.path()));
+    let expected = diff_ids(&source);
+    let daemon_copy = |from: &str, to: &str| {
+        let (ok, _, stderr) = salve(&["copy", from, to], &env);
+        assert!(ok, "salve copy {from} {to}: {stderr}");
+    };
+    daemon_copy(&source, "docker-daemon:salve/test:v1");
+    let listed = Command::new("docker")
+        .env("DOCKER_HOST", &host)
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{json .RootFS.Layers}}",
+            "salve/test:v1",
+        ])
+        .output()
+        .unwrap();
+    let layers: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(layers, expected, "docker holds the image salve loaded");
+    daemon_copy("docker-daemon:salve/test:v1", &format!("oci:{d}/out:v1"));
+    assert_eq!(diff_ids(&format!("oci:{d}/out:v1")), expected);
+
+    // An archive written by `docker save` is read by salve.
+    let saved = dir.path().join("saved.tar");
+    let status = Command::new("docker")
+        .env("DOCKER_HOST", &host)
+        .args(["save", "-o", saved.to_str().unwrap(), "salve/test:v1"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    daemon_copy(
+        &format!("docker-archive:{}", saved.display()),
+        &format!("oci:{d}/saved:v1"),
+    );
+    assert_eq!(diff_ids(&format!("oci:{d}/saved:v1")), expected);
+
+    let (ok, _, stderr) = salve(&["copy", "docker-daemon:salve/none:v1", "oci:/tmp/x"], &env);
+    assert!(!ok && stderr.contains("salve/none"), "{stderr}");
+    drop(daemon);
+    let (ok, _, stderr) = salve(&["copy", "docker-daemon:salve/test:v1", "oci:/tmp/x"], &env);
+    assert!(
+        !ok && stderr.contains("cannot talk to the docker daemon"),
+        "{stderr}"
+    );
+}

@@ -3,6 +3,7 @@
 // Each test binary compiles this module and uses part of it.
 #![allow(dead_code)]
 
+pub mod dockerd;
 pub mod fault_proxy;
 pub mod registry;
 

@@ -7,7 +7,8 @@ use std::process::Command;
 
 /// Debian packages the tests need: the real tools salve's version orders are checked against,
 /// Python for the fixture scripts, zstd to make zstd layers, skopeo and umoci, which make and read
-/// the OCI layouts salve reads and writes, and the registry the tests pull from.
+/// the OCI layouts salve reads and writes, the registry the tests pull from, and the Docker
+/// engine the `docker-daemon:` transport talks to.
 const TEST_PACKAGES: &[&str] = &[
     "rpm",
     "python3",
@@ -16,6 +17,7 @@ const TEST_PACKAGES: &[&str] = &[
     "skopeo",
     "umoci",
     "docker-registry",
+    "docker.io",
 ];
 
 /// Installs missing test packages (as root, with apt-get) and runs `cargo test --workspace`.

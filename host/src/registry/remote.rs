@@ -390,8 +390,8 @@ impl RegistryClient {
             let what = format!("pushing blob {}", blob.digest);
             self.attempt(&registry, &what, || async {
                 let file = tokio::fs::File::open(&path).await?;
-                let stream = tokio_util::io::ReaderStream::new(file)
-                    .map_err(OciDistributionError::IoError);
+                let stream =
+                    tokio_util::io::ReaderStream::new(file).map_err(OciDistributionError::IoError);
                 self.client
                     .push_blob_stream(reference, stream, &blob.digest, Some(blob.size))
                     .await
