@@ -1,19 +1,25 @@
 //! Layer blobs on disk: opening them as tar streams, and the paths of their entries.
 
+use super::tar_end::CompleteTar;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-/// A layer blob as a tar stream, decompressed by its magic bytes (gzip, zstd or none).
+/// A layer blob as a tar stream, decompressed by its magic bytes (gzip, zstd or none), with
+/// missing final padding and end blocks supplied (see `tar_end`).
 pub fn open_layer(path: &Path) -> io::Result<Box<dyn Read>> {
     let mut reader = BufReader::with_capacity(1 << 16, File::open(path)?);
     let head = reader.fill_buf()?;
     Ok(if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::bufread::MultiGzDecoder::new(reader))
+        Box::new(CompleteTar::new(flate2::bufread::MultiGzDecoder::new(
+            reader,
+        )))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::stream::read::Decoder::with_buffer(reader)?)
+        Box::new(CompleteTar::new(zstd::stream::read::Decoder::with_buffer(
+            reader,
+        )?))
     } else {
-        Box::new(reader)
+        Box::new(CompleteTar::new(reader))
     })
 }
 

@@ -1,6 +1,7 @@
 //! Image content: layer blobs, their compression and digests, reading files from them, and
 //! unpacking them safely, and merging patch layers.
 
+pub mod assemble;
 pub mod blob;
 pub mod compression;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod manifest;
 pub mod rootfs_cache;
 pub mod sink;
 pub mod squash;
+pub mod tar_end;
 pub mod unpack;
 
 pub use compression::Compression;
