@@ -14,14 +14,18 @@ use crate::image::manifest::{
     DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, Descriptor, Index, Manifest, OCI_INDEX, OCI_MANIFEST,
     is_index,
 };
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use std::future::Future;
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 use thiserror::Error;
+
+/// Blobs fetched or sent at the same time.
+const CONCURRENT_BLOBS: usize = 4;
 
 /// Manifest media types salve accepts from registries.
 const ACCEPTED: [&str; 4] = [
@@ -137,6 +141,9 @@ impl RegistryClient {
             protocol: oci_client::client::ClientProtocol::HttpsExcept(plain_http),
             connect_timeout: Some(Duration::from_secs(30)),
             read_timeout: Some(Duration::from_secs(120)),
+            // One PUT per blob, streamed from its file: the chunked mode sends one request
+            // per stream item.
+            use_monolithic_push: true,
             ..Default::default()
         };
         Ok(RegistryClient {
@@ -276,25 +283,48 @@ impl RegistryClient {
         let fail = |what: &str, error: &dyn std::fmt::Display| failure(&registry, what, error);
         let manifest: Manifest = serde_json::from_slice(manifest)
             .map_err(|error| fail("reading the manifest", &error))?;
+        let mut missing = Vec::new();
         for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
-            if layout.blob_path(&blob.digest)?.exists() {
-                continue;
+            if !layout.blob_path(&blob.digest)?.exists() && !missing.contains(&blob) {
+                missing.push(blob);
             }
-            // Streamed to a temporary file (emptied before each attempt); the client checks
-            // the digest as the bytes arrive, so the file can be moved in as it is.
-            let temp = layout.temp_blob()?;
-            let what = format!("fetching blob {}", blob.digest);
-            self.attempt(&registry, &what, || async {
-                let file = temp.reopen()?;
-                file.set_len(0)?;
-                let file = tokio::fs::File::from_std(file);
-                self.client
-                    .pull_blob(reference, blob.digest.as_str(), file)
-                    .await
-            })
-            .await?;
-            layout.adopt_verified_blob(&blob.digest, temp)?;
         }
+        futures_util::stream::iter(missing)
+            .map(|blob| self.pull_blob(reference, blob, layout))
+            .buffer_unordered(CONCURRENT_BLOBS)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    /// Downloads one blob into the layout. It is streamed to a temporary file (emptied before
+    /// each attempt); the client checks the digest as the bytes arrive and fails the stream at
+    /// its end when they do not match, so a complete file can be moved in as it is.
+    async fn pull_blob(
+        &self,
+        reference: &Reference,
+        blob: &Descriptor,
+        layout: &OciLayout,
+    ) -> Result<(), RegistryError> {
+        let registry = registry_of(reference);
+        let temp = layout.temp_blob()?;
+        let what = format!("fetching blob {}", blob.digest);
+        self.attempt(&registry, &what, || async {
+            let mut file = std::io::BufWriter::with_capacity(1 << 20, temp.reopen()?);
+            file.get_ref().set_len(0)?;
+            let mut stream = self
+                .client
+                .pull_blob_stream(reference, blob.digest.as_str())
+                .await?
+                .stream;
+            while let Some(chunk) = stream.next().await {
+                file.write_all(&chunk?)?;
+            }
+            file.flush()?;
+            Ok(())
+        })
+        .await?;
+        layout.adopt_verified_blob(&blob.digest, temp)?;
         Ok(())
     }
 
@@ -357,47 +387,65 @@ impl RegistryClient {
         let fail = |what: &str, error: &dyn std::fmt::Display| failure(&registry, what, error);
         let manifest: Manifest = serde_json::from_slice(manifest)
             .map_err(|error| fail("reading the manifest to push", &error))?;
-        for blob in manifest
+        let blobs: Vec<&Descriptor> = manifest
             .layers
             .iter()
             .chain(std::iter::once(&manifest.config))
-        {
-            let what = format!("checking blob {}", blob.digest);
-            let present = self
-                .attempt(&registry, &what, || {
-                    self.client.blob_exists(reference, &blob.digest)
-                })
-                .await?;
-            if present {
-                continue;
-            }
-            if let Some(source) = mount_from
-                && self
-                    .client
-                    .mount_blob(reference, source, &blob.digest)
-                    .await
-                    .is_ok()
-            {
-                continue;
-            }
-            let path = layout.blob_path(&blob.digest)?;
-            if !path.exists() {
-                return Err(fail(
-                    &format!("pushing blob {}", blob.digest),
-                    &"the blob is not in the local layout and the registry could not mount it",
-                ));
-            }
-            let what = format!("pushing blob {}", blob.digest);
-            self.attempt(&registry, &what, || async {
-                let file = tokio::fs::File::open(&path).await?;
-                let stream =
-                    tokio_util::io::ReaderStream::new(file).map_err(OciDistributionError::IoError);
-                self.client
-                    .push_blob_stream(reference, stream, &blob.digest, Some(blob.size))
-                    .await
+            .collect();
+        futures_util::stream::iter(blobs)
+            .map(|blob| self.push_blob(layout, reference, blob, mount_from))
+            .buffer_unordered(CONCURRENT_BLOBS)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    /// Makes sure the registry has one blob: there already, mounted, or uploaded in one
+    /// streamed request.
+    async fn push_blob(
+        &self,
+        layout: &OciLayout,
+        reference: &Reference,
+        blob: &Descriptor,
+        mount_from: Option<&Reference>,
+    ) -> Result<(), RegistryError> {
+        let registry = registry_of(reference);
+        let what = format!("checking blob {}", blob.digest);
+        let present = self
+            .attempt(&registry, &what, || {
+                self.client.blob_exists(reference, &blob.digest)
             })
             .await?;
+        if present {
+            return Ok(());
         }
+        if let Some(source) = mount_from
+            && self
+                .client
+                .mount_blob(reference, source, &blob.digest)
+                .await
+                .is_ok()
+        {
+            return Ok(());
+        }
+        let path = layout.blob_path(&blob.digest)?;
+        if !path.exists() {
+            return Err(failure(
+                &registry,
+                &format!("pushing blob {}", blob.digest),
+                &"the blob is not in the local layout and the registry could not mount it",
+            ));
+        }
+        let what = format!("pushing blob {}", blob.digest);
+        self.attempt(&registry, &what, || async {
+            let file = tokio::fs::File::open(&path).await?;
+            let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20)
+                .map_err(OciDistributionError::IoError);
+            self.client
+                .push_blob_stream(reference, stream, &blob.digest, Some(blob.size))
+                .await
+        })
+        .await?;
         Ok(())
     }
 
