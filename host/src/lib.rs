@@ -4,7 +4,9 @@
 //! This crate is the host: the `salve` binary ([`cli`]) and the library it is a thin shell over.
 
 pub mod cli;
+pub mod engine;
 pub mod image;
+pub mod patch;
 pub mod plugin;
 pub mod registry;
 pub mod report;

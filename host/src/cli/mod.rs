@@ -2,6 +2,7 @@
 
 mod copy;
 mod options;
+mod patch;
 mod plugins;
 mod registry_options;
 mod report;
@@ -39,6 +40,9 @@ pub struct Cli {
 /// salve's commands.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Patch an image's vulnerable packages: from a scanner report, or every package the
+    /// repositories can upgrade; write the image and, with -o, an OpenVEX document.
+    Patch(Box<patch::PatchArgs>),
     /// Read a scanner report (Trivy, Grype, copa manifest, or any scanner plugin's format) and
     /// print the updates it asks for.
     Report(report::ReportArgs),
@@ -87,6 +91,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Report(args) => {
             report::run(args, &cli.plugin_options)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Patch(args) => {
+            patch::run(*args, &cli.plugin_options)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Copy(args) => {

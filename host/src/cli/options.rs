@@ -40,7 +40,7 @@ pub struct PluginOptions {
           value_parser = parse_bytes)]
     plugin_max_output: Option<u64>,
 
-    /// Folder for compiled plugin code [default: ~/.cache/salve].
+    /// Folder for compiled plugin code and unpacked images [default: ~/.cache/salve].
     #[arg(long, value_name = "DIR", env = "SALVE_CACHE_DIR", global = true)]
     cache_dir: Option<PathBuf>,
 
@@ -70,6 +70,16 @@ impl PluginOptions {
         self.cache_dir
             .clone()
             .or_else(|| dirs::cache_dir().map(|dir| dir.join("salve")))
+    }
+
+    /// The folder for salve's caches of unpacked images and working folders: `--cache-dir`,
+    /// else the user's cache folder, else `/var/tmp/salve` (kept even with `--no-cache`, which
+    /// only concerns compiled plugin code).
+    pub fn data_dir(&self) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .or_else(|| dirs::cache_dir().map(|dir| dir.join("salve")))
+            .unwrap_or_else(|| PathBuf::from("/var/tmp/salve"))
     }
 
     /// The runtime and the plugins these options describe.

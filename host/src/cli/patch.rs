@@ -1,0 +1,312 @@
+//! `salve patch`: patch an image's vulnerable packages (copa's flags and defaults, so its users
+//! can switch by changing the binary's name).
+
+use super::options::PluginOptions;
+use super::registry_options::RegistryArgs;
+use crate::image::Compression;
+use crate::patch::progress::Progress;
+use crate::patch::source_policy::SourcePolicy;
+use crate::patch::{PatchOptions, PatchOutcome, patch};
+use crate::plugin::limits::parse_duration;
+use crate::registry::Transport;
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Arguments of `salve patch`.
+#[derive(Debug, Args)]
+pub struct PatchArgs {
+    /// The image to patch (`REF`, `docker://REF`, `oci:DIR[:TAG]`, `oci-archive:…`,
+    /// `docker-archive:…`, `docker-daemon:REF`).
+    #[arg(short, long, value_name = "IMAGE")]
+    image: Transport,
+
+    /// The scanner report, or a folder with one report per platform; without it every package
+    /// the repositories can upgrade is updated.
+    #[arg(short, long, value_name = "FILE|DIR")]
+    report: Option<PathBuf>,
+
+    /// The patched image's tag (or a full image name) [default: the input's tag with
+    /// `-SUFFIX`].
+    #[arg(short, long, value_name = "TAG")]
+    tag: Option<String>,
+
+    /// The suffix added to the input's tag when --tag is not given.
+    #[arg(long, value_name = "SUFFIX", default_value = "patched")]
+    tag_suffix: String,
+
+    /// Push the patched image to the input's registry.
+    #[arg(long, conflicts_with_all = ["oci_dir", "output_image"])]
+    push: bool,
+
+    /// Write the patched image into this OCI layout folder.
+    #[arg(long, value_name = "DIR", conflicts_with = "output_image")]
+    oci_dir: Option<PathBuf>,
+
+    /// Load the patched image into this engine when neither --push nor --oci-dir is given.
+    #[arg(short, long, value_name = "LOADER", default_value = "docker")]
+    loader: Loader,
+
+    /// Write the patched image here, in any transport's notation (overrides the naming flags).
+    #[arg(long, value_name = "TRANSPORT:REF")]
+    output_image: Option<Transport>,
+
+    /// Write an OpenVEX document of the vulnerabilities fixed to this file.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// The VEX document's format.
+    #[arg(short, long, value_name = "FORMAT", default_value = "openvex")]
+    format: VexFormat,
+
+    /// Report packages that stay below their fixed version instead of failing; they are left
+    /// out of the VEX document.
+    #[arg(long)]
+    ignore_errors: bool,
+
+    /// Time allowed for the whole patch.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    timeout: Duration,
+
+    /// Platforms of a multi-platform image to patch (`linux/amd64,linux/arm64`) [default: all].
+    #[arg(long, value_name = "PLATFORMS", value_delimiter = ',')]
+    platform: Vec<String>,
+
+    /// The scanner plugin that reads the report [default: the one that recognises it].
+    #[arg(short, long, value_name = "NAME")]
+    scanner: Option<String>,
+
+    /// How progress is shown.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    progress: ProgressMode,
+
+    /// Where the plan runs: this machine (`local`) or a BuildKit daemon (`buildkit`, with
+    /// --addr).
+    #[arg(long, value_name = "ENGINE", default_value = "local")]
+    engine: EngineKind,
+
+    /// The BuildKit daemon's address (`unix://…`, `tcp://…`, `docker://…`).
+    #[arg(short, long, value_name = "ADDR")]
+    addr: Option<String>,
+
+    /// The tooling image for images without a package manager, instead of the plugin's choice
+    /// (copa's EXPERIMENTAL_BUILDKIT_SOURCE_POLICY also applies).
+    #[arg(long, value_name = "IMAGE")]
+    tooling_image: Option<String>,
+
+    /// The patch layer's compression.
+    #[arg(long, value_name = "FORMAT", default_value = "gzip")]
+    compression: LayerCompression,
+
+    /// How registries are reached.
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+/// Where a patched image is loaded.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Loader {
+    /// The Docker engine at $DOCKER_HOST or /var/run/docker.sock.
+    Docker,
+}
+
+/// VEX formats.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum VexFormat {
+    /// OpenVEX 0.2.0.
+    Openvex,
+}
+
+/// Progress modes.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ProgressMode {
+    /// Plain lines on stderr.
+    Auto,
+    /// Plain lines on stderr.
+    Plain,
+    /// JSON events on stdout.
+    Json,
+}
+
+/// Engines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum EngineKind {
+    /// Run the plan on this machine (Linux, as root).
+    Local,
+    /// Run the plan on a BuildKit daemon.
+    Buildkit,
+}
+
+/// Layer compressions.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LayerCompression {
+    /// gzip, read everywhere.
+    Gzip,
+    /// zstd (OCI manifests only).
+    Zstd,
+}
+
+/// Runs `salve patch`.
+pub fn run(args: PatchArgs, plugin_options: &PluginOptions) -> anyhow::Result<()> {
+    if args.engine == EngineKind::Buildkit || args.addr.is_some() {
+        bail!(
+            "the BuildKit engine (--addr, --engine buildkit) is not available in this version; \
+             run without them to patch with the local engine"
+        );
+    }
+    let output = output_of(&args)?;
+    let catalog = plugin_options.catalog()?;
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, interrupted.clone())
+            .context("installing the Ctrl-C handler")?;
+    }
+    let options = PatchOptions {
+        image: args.image.clone(),
+        report: args.report.clone(),
+        scanner: args.scanner.clone(),
+        output,
+        vex: args.output.clone(),
+        ignore_errors: args.ignore_errors,
+        timeout: args.timeout,
+        platforms: args.platform.clone(),
+        registry: args.registry.options(),
+        tooling_image: args.tooling_image.clone(),
+        source_policy: SourcePolicy::from_environment().map_err(anyhow::Error::msg)?,
+        cache_dir: plugin_options.data_dir(),
+        compression: match args.compression {
+            LayerCompression::Gzip => Compression::Gzip,
+            LayerCompression::Zstd => Compression::Zstd,
+        },
+        interrupted: interrupted.clone(),
+        progress: match args.progress {
+            ProgressMode::Json => Progress::Json,
+            ProgressMode::Auto | ProgressMode::Plain => Progress::Plain,
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the I/O runtime")?;
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = patch(&catalog, &options) => outcome,
+            () = until_set(&interrupted) => Err(anyhow::anyhow!("interrupted; nothing was written")),
+        }
+    })?;
+    match outcome {
+        PatchOutcome::UpToDate => Ok(()),
+        PatchOutcome::Patched { shortfalls, .. } if !shortfalls.is_empty() => {
+            eprintln!(
+                "{} package(s) stayed below their fixed version (--ignore-errors); they are not in the VEX document",
+                shortfalls.len()
+            );
+            Ok(())
+        }
+        PatchOutcome::Patched { .. } => Ok(()),
+    }
+}
+
+/// Resolves once the flag is set.
+async fn until_set(flag: &AtomicBool) {
+    while !flag.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Where the patched image goes, from the naming flags as copa reads them.
+fn output_of(args: &PatchArgs) -> anyhow::Result<Transport> {
+    if let Some(output) = &args.output_image {
+        return Ok(output.clone());
+    }
+    let (repository, input_tag) = name_of(&args.image);
+    let reference = match &args.tag {
+        Some(tag) if tag.contains('/') || tag.contains(':') => tag.clone(),
+        Some(tag) => format!("{repository}:{tag}"),
+        None => {
+            let Some(input_tag) = input_tag else {
+                bail!("the input image has no tag to add -{} to; name the output with --tag", args.tag_suffix);
+            };
+            format!("{repository}:{input_tag}-{}", args.tag_suffix)
+        }
+    };
+    let tag = reference.rsplit_once(':').map(|(_, tag)| tag.to_string());
+    Ok(if args.push {
+        Transport::Registry(reference)
+    } else if let Some(dir) = &args.oci_dir {
+        Transport::OciLayout { dir: dir.clone(), tag }
+    } else {
+        match args.loader {
+            Loader::Docker => Transport::DockerDaemon(reference),
+        }
+    })
+}
+
+/// The input's repository name and tag (`latest` when a name has neither tag nor digest).
+fn name_of(image: &Transport) -> (String, Option<String>) {
+    let split = |reference: &str| -> (String, Option<String>) {
+        if let Some((name, _)) = reference.split_once('@') {
+            return (name.to_string(), None);
+        }
+        match reference.rsplit_once(':') {
+            Some((name, tag)) if !tag.contains('/') => (name.to_string(), Some(tag.to_string())),
+            _ => (reference.to_string(), Some("latest".to_string())),
+        }
+    };
+    let stem = |path: &std::path::Path| {
+        path.file_stem().map_or_else(|| "image".to_string(), |s| s.to_string_lossy().into_owned())
+    };
+    match image {
+        Transport::Registry(reference) | Transport::DockerDaemon(reference) => split(reference),
+        Transport::DockerArchive { reference: Some(reference), .. } => split(reference),
+        Transport::OciLayout { dir, tag } => (stem(dir), Some(tag.clone().unwrap_or_else(|| "latest".into()))),
+        Transport::OciArchive { file, tag } => (stem(file), Some(tag.clone().unwrap_or_else(|| "latest".into()))),
+        Transport::DockerArchive { file, .. } => (stem(file), Some("latest".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: PatchArgs,
+    }
+
+    fn output(line: &[&str]) -> anyhow::Result<Transport> {
+        let mut argv = vec!["salve"];
+        argv.extend_from_slice(line);
+        output_of(&Wrapper::try_parse_from(argv).unwrap().args)
+    }
+
+    #[test]
+    fn outputs_are_named_as_copa_names_them() {
+        assert_eq!(
+            output(&["-i", "127.0.0.1:5000/app:1.0", "--push"]).unwrap(),
+            Transport::Registry("127.0.0.1:5000/app:1.0-patched".into())
+        );
+        assert_eq!(
+            output(&["-i", "app:1.0", "-t", "fixed"]).unwrap(),
+            Transport::DockerDaemon("app:fixed".into())
+        );
+        assert_eq!(
+            output(&["-i", "app", "--tag-suffix", "s", "--push"]).unwrap(),
+            Transport::Registry("app:latest-s".into())
+        );
+        assert_eq!(
+            output(&["-i", "oci:/tmp/img:v1", "--oci-dir", "/tmp/out"]).unwrap(),
+            Transport::OciLayout { dir: "/tmp/out".into(), tag: Some("v1-patched".into()) }
+        );
+        assert!(output(&["-i", "app@sha256:ab", "--push"]).unwrap_err().to_string().contains("--tag"));
+        assert_eq!(
+            output(&["-i", "app:1", "--output-image", "oci-archive:/tmp/x.tar:t"]).unwrap(),
+            Transport::OciArchive { file: "/tmp/x.tar".into(), tag: Some("t".into()) }
+        );
+    }
+}

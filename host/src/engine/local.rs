@@ -1,0 +1,318 @@
+//! The built-in local engine: runs a plan on this machine with no daemon.
+//!
+//! The image is unpacked once into the shared root filesystem cache; the run gets its own
+//! overlay upper folder on top, and `salve __sandbox` (see `sandbox` and `init`) runs the steps
+//! in fresh namespaces. Afterwards the upper folder is the patch layer, minus the mount points
+//! the sandbox had to create. The run is bounded by a deadline and stops on Ctrl-C; either way
+//! the sandbox processes are killed (their mounts go with their namespace) and the run's folders
+//! are removed by their owner.
+
+use super::spec::{
+    DATABASE_DIR, RESULTS_MOUNT, SALVE_DIR, SandboxSpec, SandboxStatus, StepSpec, ToolingSpec,
+};
+use crate::image::{RootfsCache, UnpackOptions};
+use crate::plugin::types::{FileKind, ImageFile, UpdatePlan};
+use anyhow::{Context, bail};
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Proxy variables passed from salve's environment to every step.
+const PROXY_VARIABLES: [&str; 6] = [
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+];
+
+/// How many lines of a failed step's output an error shows.
+const LOG_TAIL_LINES: usize = 25;
+
+/// An image's layers as the engine needs them: the blobs (bottom first) and the chain id that
+/// names their unpacked root filesystem in the cache.
+#[derive(Clone, Debug)]
+pub struct ImageLayers {
+    /// The layer blobs.
+    pub blobs: Vec<PathBuf>,
+    /// The chain id of the layers.
+    pub chain_id: String,
+}
+
+/// One run of a plan.
+pub struct Execution<'a> {
+    /// The image to patch.
+    pub target: &'a ImageLayers,
+    /// The tooling image the plan runs in, if the target has no package manager.
+    pub tooling: Option<&'a ImageLayers>,
+    /// The image's architecture (OCI name).
+    pub architecture: &'a str,
+    /// The plan.
+    pub plan: &'a UpdatePlan,
+    /// The root filesystem cache.
+    pub cache: &'a RootfsCache,
+    /// A folder for this run (removed by the caller).
+    pub work: &'a Path,
+    /// When to give up.
+    pub deadline: Instant,
+    /// Set when the user pressed Ctrl-C.
+    pub interrupted: &'a AtomicBool,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Executed {
+    /// The overlay's upper folder: the changes, ready to become the patch layer.
+    pub upper: PathBuf,
+    /// The package database files read back after the steps.
+    pub database: Vec<ImageFile>,
+}
+
+/// Says why the local engine cannot run here, if it cannot.
+pub fn check_can_run(architecture: &str) -> anyhow::Result<()> {
+    if !rustix::process::geteuid().is_root() {
+        bail!(
+            "the local engine needs root (it mounts overlays in new namespaces); run salve as \
+             root, or patch on a BuildKit daemon with --addr"
+        );
+    }
+    let host = host_architecture();
+    if architecture != host && !has_binfmt_handler(architecture) {
+        bail!(
+            "the image is for {architecture} and this machine is {host} with no binfmt handler \
+             for {architecture} (install qemu-user-static and binfmt-support), or patch on a \
+             BuildKit daemon of that architecture with --addr"
+        );
+    }
+    Ok(())
+}
+
+/// This machine's architecture in OCI terms.
+fn host_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+/// True when binfmt_misc can run binaries of `architecture`.
+fn has_binfmt_handler(architecture: &str) -> bool {
+    let qemu = match architecture {
+        "arm64" => "aarch64",
+        "amd64" => "x86_64",
+        "386" => "i386",
+        other => other,
+    };
+    Path::new("/proc/sys/fs/binfmt_misc")
+        .join(format!("qemu-{qemu}"))
+        .exists()
+}
+
+/// Runs the plan; returns the changes and the database files.
+pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
+    check_can_run(execution.architecture)?;
+    let target_root = unpack(execution.cache, execution.target)?;
+    let work = execution.work;
+    let folder = |name: &str| -> anyhow::Result<PathBuf> {
+        let path = work.join(name);
+        fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(path)
+    };
+    let tooling = match execution.tooling {
+        Some(layers) => Some(ToolingSpec {
+            lower: unpack(execution.cache, layers)?,
+            upper: folder("tooling-upper")?,
+            work: folder("tooling-work")?,
+            merged: folder("tooling-merged")?,
+        }),
+        None => None,
+    };
+    let plan = execution.plan;
+    let spec = SandboxSpec {
+        target_lower: target_root,
+        target_upper: folder("upper")?,
+        target_work: folder("work")?,
+        target_merged: folder("merged")?,
+        tooling,
+        results: folder("results")?,
+        exclude_paths: plan.exclude_paths.clone(),
+        steps: plan
+            .steps
+            .iter()
+            .map(|step| StepSpec {
+                argv: step.argv.clone(),
+                env: step.env.clone(),
+                network: step.network,
+            })
+            .collect(),
+        database_paths: plan.database_paths.clone(),
+        environment: PROXY_VARIABLES
+            .iter()
+            .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
+            .collect(),
+        created_list: work.join("created.json"),
+    };
+    let spec_path = work.join("spec.json");
+    fs::write(&spec_path, serde_json::to_vec(&spec)?)?;
+    let stderr_path = work.join("sandbox.err");
+    run_sandbox(&spec_path, &stderr_path, execution)?;
+
+    let status: SandboxStatus = read_json(&spec.results.join(SALVE_DIR).join("status.json"))
+        .context("the sandbox ended without reporting its status")?;
+    if let (Some(index), Some(failure)) = (status.failed_step, &status.failure) {
+        let step = &plan.steps[index];
+        let log = fs::read_to_string(spec.results.join(SandboxSpec::log_name(index)))
+            .unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(LOG_TAIL_LINES).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        let advice = step
+            .on_failure
+            .as_deref()
+            .map(|advice| format!("\n{advice}"))
+            .unwrap_or_default();
+        bail!(
+            "step {} of {} failed ({failure}): {}\n--- last lines of its output ---\n{}{advice}",
+            index + 1,
+            plan.steps.len(),
+            step.argv.join(" "),
+            tail.join("\n")
+        );
+    }
+    let created: Vec<String> = read_json(&spec.created_list).unwrap_or_default();
+    for path in created {
+        let in_upper = spec.target_upper.join(path.trim_start_matches('/'));
+        match fs::symlink_metadata(&in_upper) {
+            Ok(metadata) if metadata.is_dir() => fs::remove_dir_all(&in_upper)?,
+            Ok(_) => fs::remove_file(&in_upper)?,
+            Err(_) => {}
+        }
+    }
+    let database = database_files(&plan.database_paths, &spec.results)?;
+    Ok(Executed {
+        upper: spec.target_upper,
+        database,
+    })
+}
+
+/// The image's root filesystem from the cache, unpacking it the first time.
+fn unpack(cache: &RootfsCache, layers: &ImageLayers) -> anyhow::Result<PathBuf> {
+    let key = layers.chain_id.replace("sha256:", "sha256-");
+    Ok(cache
+        .get_or_unpack(&key, &layers.blobs, UnpackOptions::default())?
+        .path)
+}
+
+/// Starts the sandbox and waits for it, killing it at the deadline or on Ctrl-C.
+fn run_sandbox(spec: &Path, stderr: &Path, execution: &Execution<'_>) -> anyhow::Result<()> {
+    let program = std::env::current_exe().context("finding salve's own program")?;
+    let mut command = Command::new(program);
+    command
+        .arg("__sandbox")
+        .arg(spec)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(stderr)?)
+        .process_group(0);
+    // SAFETY: runs in the child between fork and exec; prctl is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = command.spawn().context("starting the sandbox")?;
+    let group = rustix::process::Pid::from_child(&child);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            if status.code() == Some(125) || status.code().is_none() {
+                let message = fs::read_to_string(stderr).unwrap_or_default();
+                bail!("the sandbox could not be set up: {}", message.trim());
+            }
+            return Ok(());
+        }
+        let timed_out = Instant::now() >= execution.deadline;
+        let interrupted = execution.interrupted.load(Ordering::SeqCst);
+        if timed_out || interrupted {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+            let _ = child.wait();
+            if interrupted {
+                bail!("interrupted; the plan's steps were stopped and nothing was written");
+            }
+            bail!("the time allowed (--timeout) ran out while the plan's steps ran; nothing was written");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Reads a JSON file.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
+    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+/// The database files the sandbox copied out (and plan results under `/salve-results`), as the
+/// ecosystem plugin's `installed` expects them: exact paths always answered, patterns expanded.
+fn database_files(patterns: &[String], results: &Path) -> anyhow::Result<Vec<ImageFile>> {
+    let copied = results.join(DATABASE_DIR);
+    let mut files = Vec::new();
+    for pattern in patterns {
+        let (base, relative) = match pattern.strip_prefix(RESULTS_MOUNT) {
+            Some(rest) => (results.to_path_buf(), rest.trim_start_matches('/').to_string()),
+            None => (copied.clone(), pattern.trim_start_matches('/').to_string()),
+        };
+        let (dir, name) = relative.rsplit_once('/').unwrap_or(("", &relative));
+        let prefix = &pattern[..pattern.len() - relative.len()];
+        let read = |name: &str| -> anyhow::Result<Option<ImageFile>> {
+            let path = base.join(dir).join(name);
+            if !path.is_file() {
+                return Ok(None);
+            }
+            let image_path = if dir.is_empty() {
+                format!("{prefix}{name}")
+            } else {
+                format!("{prefix}{dir}/{name}")
+            };
+            Ok(Some(ImageFile {
+                path: normalize_root(&image_path),
+                kind: FileKind::File,
+                content: Some(fs::read(&path)?),
+                link_target: None,
+            }))
+        };
+        if name.contains('*') {
+            let glob = crate::image::glob::Glob::new(name);
+            let Ok(entries) = fs::read_dir(base.join(dir)) else {
+                continue;
+            };
+            let mut names: Vec<String> = entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .filter(|entry| glob.matches(entry))
+                .collect();
+            names.sort();
+            for name in names {
+                files.extend(read(&name)?);
+            }
+        } else {
+            files.push(read(name)?.unwrap_or(ImageFile {
+                path: normalize_root(pattern),
+                kind: FileKind::Missing,
+                content: None,
+                link_target: None,
+            }));
+        }
+    }
+    Ok(files)
+}
+
+/// A path with exactly one leading `/`.
+fn normalize_root(path: &str) -> String {
+    format!("/{}", path.trim_start_matches('/'))
+}

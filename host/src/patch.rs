@@ -1,0 +1,641 @@
+//! `salve patch`: the main job, step by step as DESIGN.md describes it. [`patch`] reads like the
+//! flow: read the report, bring the image in, and for each platform probe, detect, plan, execute,
+//! validate and assemble; then write the image and the VEX document.
+
+pub mod clock;
+pub mod probe;
+pub mod progress;
+pub mod source_policy;
+pub mod validate;
+pub mod vex;
+
+use crate::engine::{Execution, ImageLayers, local};
+use crate::image::assemble::{PatchInput, assemble, replace_in_index};
+use crate::image::manifest::{Descriptor, Index, Manifest, is_index};
+use crate::image::{Compression, LayerOptions, RootfsCache, write_layer};
+use crate::plugin::types::{
+    InstalledPackage, OsInfo, PackageClass, PlanRequest, Platform, RequestedUpdate, UpdatePlan,
+};
+use crate::plugin::{Plugin, PluginCatalog, PluginKind};
+use crate::registry::{
+    OciLayout, PlatformChoice, RegistryOptions, Transport, deliver, fetch, oci_layout::sha256,
+};
+use crate::report::{self, PackageUpdate, Report};
+use anyhow::{Context, bail};
+use probe::{Detected, probe};
+use progress::Progress;
+use serde_json::json;
+use source_policy::SourcePolicy;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+use validate::{Change, Shortfall};
+
+/// Everything `salve patch` was asked to do.
+pub struct PatchOptions {
+    /// The image to patch.
+    pub image: Transport,
+    /// The scanner report (a file, or a folder with one per platform); `None`: update all.
+    pub report: Option<PathBuf>,
+    /// The scanner plugin to read it with; `None`: the one that recognises it.
+    pub scanner: Option<String>,
+    /// Where the patched image goes.
+    pub output: Transport,
+    /// Where the OpenVEX document goes.
+    pub vex: Option<PathBuf>,
+    /// Report shortfalls instead of failing (they are left out of the VEX document).
+    pub ignore_errors: bool,
+    /// The whole run's time limit.
+    pub timeout: Duration,
+    /// Platforms of a multi-platform image to patch (`os/arch[/variant]`); empty: all.
+    pub platforms: Vec<String>,
+    /// How registries are reached.
+    pub registry: RegistryOptions,
+    /// The tooling image to use instead of the plugin's choice.
+    pub tooling_image: Option<String>,
+    /// copa's source policy, applied to tooling images.
+    pub source_policy: Option<SourcePolicy>,
+    /// Where unpacked root filesystems and working folders live.
+    pub cache_dir: PathBuf,
+    /// The patch layer's compression.
+    pub compression: Compression,
+    /// Set when the user presses Ctrl-C.
+    pub interrupted: std::sync::Arc<AtomicBool>,
+    /// How progress is shown.
+    pub progress: Progress,
+}
+
+/// What a patch did.
+#[derive(Debug)]
+pub enum PatchOutcome {
+    /// Nothing needed updating; no image was written.
+    UpToDate,
+    /// The image was patched and written.
+    Patched {
+        /// The digest of the manifest (or index) written.
+        digest: String,
+        /// Per patched platform, the packages changed.
+        changes: Vec<(String, Vec<Change>)>,
+        /// Shortfalls reported under `--ignore-errors`.
+        shortfalls: Vec<Shortfall>,
+    },
+}
+
+/// The working layout's tags.
+const INPUT_TAG: &str = "input";
+/// The tag of the patched image in the working layout.
+const OUTPUT_TAG: &str = "output";
+
+/// Runs a patch.
+pub async fn patch(catalog: &PluginCatalog, options: &PatchOptions) -> anyhow::Result<PatchOutcome> {
+    let deadline = Instant::now() + options.timeout;
+    let progress = options.progress;
+
+    // 1–2. The report (none: update all).
+    let reports = match &options.report {
+        Some(path) => report::load(catalog, path, options.scanner.as_deref())?,
+        None => Vec::new(),
+    };
+    let ecosystems = load_ecosystems(catalog)?;
+
+    // The image, brought into a working layout beside the root filesystem cache.
+    std::fs::create_dir_all(options.cache_dir.join("work"))?;
+    let work = tempfile::Builder::new()
+        .prefix("patch-")
+        .tempdir_in(options.cache_dir.join("work"))
+        .context("creating a working folder")?;
+    let layout = OciLayout::open_or_create(&work.path().join("layout"))?;
+    progress.stage("pull", &format!("reading {}", options.image));
+    let input = within(deadline, fetch(&options.image, &PlatformChoice::All, &layout, INPUT_TAG, &options.registry))
+        .await?
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("reading {}", options.image))?;
+    let cache = RootfsCache::open(&options.cache_dir)?;
+
+    let manifests = platform_manifests(&layout, &input, &options.platforms)?;
+    let mut patched = Vec::new();
+    let mut all_changes = Vec::new();
+    let mut shortfalls = Vec::new();
+    let mut fixed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (index, manifest) in manifests.iter().enumerate() {
+        let platform_report = report_for(&reports, &layout, manifest)?;
+        let context = PlatformRun {
+            layout: &layout,
+            manifest,
+            report: platform_report,
+            ecosystems: &ecosystems,
+            cache: &cache,
+            work: &work.path().join(format!("platform-{index}")),
+            deadline,
+            options,
+        };
+        let Some(result) = patch_platform(&context).await? else {
+            continue;
+        };
+        all_changes.push((result.platform.clone(), result.changes));
+        shortfalls.extend(result.shortfalls);
+        for (vulnerability, purl) in result.fixed {
+            fixed.entry(vulnerability).or_default().push(purl);
+        }
+        patched.push((manifest.digest.clone(), result.manifest));
+    }
+    if patched.is_empty() {
+        progress.event(json!({"event": "up-to-date"}), "image is already up to date");
+        return Ok(PatchOutcome::UpToDate);
+    }
+
+    // The result: the patched manifest, or the index with the patched platforms swapped in.
+    let result = if is_index(&input.media_type) {
+        replace_in_index(&layout, &input, &patched).map_err(anyhow::Error::msg)?
+    } else {
+        patched.pop().expect("one platform was patched").1
+    };
+    layout.tag(OUTPUT_TAG, &result)?;
+
+    // 8. Write the image, then the VEX document.
+    progress.stage("push", &format!("writing {}", options.output));
+    let mount_from = match &options.image {
+        Transport::Registry(reference) => Some(reference.as_str()),
+        _ => None,
+    };
+    let digest = within(deadline, deliver(&layout, OUTPUT_TAG, &options.output, mount_from, &options.registry))
+        .await?
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("writing {}", options.output))?;
+    if let Some(path) = &options.vex {
+        let product = vex::image_purl(&repository_of(&options.output), &digest);
+        let document = vex::document(&product, &fixed, &vex::author(), &clock::now_rfc3339());
+        let text = serde_json::to_string_pretty(&document)? + "\n";
+        write_atomically(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    }
+    progress.event(
+        json!({"event": "done", "image": options.output.to_string(), "digest": digest}),
+        &format!("patched image written to {} ({digest})", options.output),
+    );
+    Ok(PatchOutcome::Patched {
+        digest,
+        changes: all_changes,
+        shortfalls,
+    })
+}
+
+/// Everything one platform's patch needs.
+struct PlatformRun<'a> {
+    /// The working layout.
+    layout: &'a OciLayout,
+    /// The platform's manifest.
+    manifest: &'a Descriptor,
+    /// The report for this platform, if any.
+    report: Option<&'a Report>,
+    /// The ecosystem plugins.
+    ecosystems: &'a [Plugin],
+    /// The root filesystem cache.
+    cache: &'a RootfsCache,
+    /// A folder for this platform's run.
+    work: &'a Path,
+    /// When to give up.
+    deadline: Instant,
+    /// The command's options.
+    options: &'a PatchOptions,
+}
+
+/// What patching one platform produced.
+struct PlatformPatched {
+    /// `os/arch[/variant]`.
+    platform: String,
+    /// The new manifest.
+    manifest: Descriptor,
+    /// What changed.
+    changes: Vec<Change>,
+    /// Packages that stayed below their fixed version (only with `--ignore-errors`).
+    shortfalls: Vec<Shortfall>,
+    /// (vulnerability, purl of the package that fixed it).
+    fixed: Vec<(String, String)>,
+}
+
+/// One ecosystem's share of a platform's patch.
+struct Share<'a, 'b> {
+    /// The plugin that recognised the image.
+    detected: &'b Detected<'a>,
+    /// The updates it is asked for (empty: update all).
+    updates: Vec<&'b PackageUpdate>,
+}
+
+/// Patches one platform: probe, detect, plan, execute, validate, assemble. `None` when nothing
+/// needs updating.
+async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<PlatformPatched>> {
+    let progress = run.options.progress;
+    let (manifest, config) = read_manifest(run.layout, run.manifest)?;
+    let platform = platform_of(&config);
+    let platform_name = report::platform_string(&platform);
+    let target = layers_of(run.layout, &manifest, &config)?;
+
+    // 3–4. Probe the layers and let the plugins recognise the image.
+    progress.stage("probe", &format!("{platform_name}: reading package databases from the layers"));
+    let probe = probe(&target.blobs, run.ecosystems)?;
+    let Some(os_ecosystem) = probe.detected.iter().find(|d| d.class == PackageClass::Os) else {
+        bail!(
+            "{platform_name}: no ecosystem plugin recognises this {} {} image (salve patches \
+             dpkg, rpm and apk images; see `salve plugins list`)",
+            probe.os.id,
+            probe.os.version_id
+        );
+    };
+    for warning in probe.detected.iter().flat_map(|d| &d.target.warnings) {
+        progress.warn(warning);
+    }
+    let shares = shares(run.report, &probe.detected, os_ecosystem);
+    let mut before: Vec<Vec<InstalledPackage>> = Vec::new();
+    let mut plans: Vec<UpdatePlan> = Vec::new();
+    let mut active: Vec<(&Share, Vec<&PackageUpdate>)> = Vec::new();
+    let mut tooling_image = None;
+    for share in &shares {
+        let ecosystem = share.detected.plugin.as_ecosystem().expect("an ecosystem");
+        let installed = ecosystem.installed(&probe.files)?;
+        let needed = still_needed(&ecosystem, &installed, &share.updates, progress)?;
+        if run.report.is_some() && needed.is_empty() {
+            continue;
+        }
+        let tooling = if share.detected.target.distroless {
+            Some(tooling_for(run.options, &ecosystem, &probe.os, &platform, &share.detected.target, needed.is_empty())?)
+        } else {
+            None
+        };
+        if tooling.is_some() {
+            if tooling_image.is_some() {
+                bail!("{platform_name}: more than one ecosystem needs a tooling image; patch them one report at a time");
+            }
+            tooling_image = tooling.clone();
+        }
+        let request = PlanRequest {
+            os: probe.os.clone(),
+            platform: platform.clone(),
+            target: share.detected.target.clone(),
+            updates: needed
+                .iter()
+                .map(|update| RequestedUpdate {
+                    package: update.package.clone(),
+                    fixed_version: update.fixed_version.clone(),
+                    path: update.path.clone(),
+                })
+                .collect(),
+            tooling_image: tooling,
+        };
+        let plan = ecosystem.plan(&request)?;
+        for warning in &plan.warnings {
+            progress.warn(warning);
+        }
+        if plan.steps.is_empty() {
+            continue;
+        }
+        before.push(installed);
+        plans.push(plan);
+        active.push((share, needed));
+    }
+    if plans.is_empty() {
+        progress.stage("probe", &format!("{platform_name}: nothing to update"));
+        return Ok(None);
+    }
+
+    // 5. Execute the plans with the local engine.
+    let tooling_layers = match &tooling_image {
+        Some(image) => Some(tooling_layers(run, image, &platform_name).await?),
+        None => None,
+    };
+    let plan = merge_plans(plans);
+    progress.stage("execute", &format!("{platform_name}: running {} step(s) in the image", plan.steps.len()));
+    let interrupted = run.options.interrupted.clone();
+    let executed = {
+        let execution = Execution {
+            target: &target,
+            tooling: tooling_layers.as_ref(),
+            architecture: &platform.architecture,
+            plan: &plan,
+            cache: run.cache,
+            work: run.work,
+            deadline: run.deadline,
+            interrupted: &interrupted,
+        };
+        local::run(&execution)?
+    };
+
+    // 6. Validate against the package databases read back.
+    progress.stage("validate", &format!("{platform_name}: checking installed versions"));
+    let mut changes = Vec::new();
+    let mut shortfalls = Vec::new();
+    let mut fixed = Vec::new();
+    for ((share, needed), before) in active.iter().zip(&before) {
+        let ecosystem = share.detected.plugin.as_ecosystem().expect("an ecosystem");
+        let after = ecosystem.installed(&executed.database)?;
+        changes.extend(validate::changes(before, &after));
+        for update in needed {
+            let shortfall = validate::check(&ecosystem, &after, &update.package, location(update), &update.fixed_version)?;
+            if let Some(shortfall) = shortfall {
+                if !run.options.ignore_errors {
+                    bail!("{platform_name}: {}", shortfall.message());
+                }
+                progress.warn(&format!("{platform_name}: {} (ignored)", shortfall.message()));
+                shortfalls.push(shortfall);
+                continue;
+            }
+            let package = validate::find(&after, &update.package, location(update)).expect("checked above");
+            let purl = ecosystem.purl(package, &probe.os, &platform)?;
+            for vulnerability in &update.vulnerabilities {
+                fixed.push((vulnerability.id.clone(), purl.clone()));
+            }
+        }
+    }
+    for change in &changes {
+        progress.event(
+            json!({"event": "package", "platform": platform_name, "package": change.package,
+                   "from": change.from, "to": change.to}),
+            &format!("  {} {} -> {}", change.package, change.from.as_deref().unwrap_or("(new)"), change.to),
+        );
+    }
+    if changes.is_empty() {
+        progress.stage("validate", &format!("{platform_name}: the steps changed no package"));
+        return Ok(None);
+    }
+
+    // 7. The patch layer, squashed with a previous patch, in the image.
+    progress.stage("layer", &format!("{platform_name}: writing the patch layer"));
+    let blob = run.work.join("patch-layer.blob");
+    let options = LayerOptions {
+        compression: run.options.compression,
+        ..LayerOptions::default()
+    };
+    let layer = write_layer(&executed.upper, std::fs::File::create(&blob)?, &options)
+        .context("writing the patch layer")?;
+    let created = clock::now_rfc3339();
+    let patched = assemble(&PatchInput {
+        layout: run.layout,
+        base: run.manifest,
+        base_name: &run.options.image.to_string(),
+        layer_file: &blob,
+        layer: &layer,
+        created: &created,
+        compression: run.options.compression,
+        threads: options.threads,
+    })
+    .map_err(anyhow::Error::msg)?;
+    if patched.squashed {
+        progress.stage("layer", &format!("{platform_name}: merged with the previous patch layer"));
+    }
+    let _ = std::fs::remove_dir_all(run.work);
+    Ok(Some(PlatformPatched {
+        platform: platform_name,
+        manifest: patched.manifest,
+        changes,
+        shortfalls,
+        fixed,
+    }))
+}
+
+/// The ecosystem plugins of the catalog, loaded.
+fn load_ecosystems(catalog: &PluginCatalog) -> anyhow::Result<Vec<Plugin>> {
+    let mut plugins = Vec::new();
+    for loaded in catalog.load_all() {
+        let plugin = loaded.plugin.with_context(|| format!("loading plugin {}", loaded.entry.name))?;
+        if plugin.kind() == PluginKind::Ecosystem {
+            plugins.push(plugin);
+        }
+    }
+    Ok(plugins)
+}
+
+/// Runs a future under the deadline.
+async fn within<T>(deadline: Instant, future: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    tokio::time::timeout(left, future)
+        .await
+        .map_err(|_| anyhow::anyhow!("the time allowed (--timeout) ran out; nothing was written"))
+}
+
+/// The manifests to patch: the image's own, or the chosen platforms of an index.
+fn platform_manifests(layout: &OciLayout, input: &Descriptor, wanted: &[String]) -> anyhow::Result<Vec<Descriptor>> {
+    if !is_index(&input.media_type) {
+        return Ok(vec![input.clone()]);
+    }
+    let index: Index = serde_json::from_slice(&layout.read_blob(&input.digest)?)?;
+    let mut chosen = Vec::new();
+    for entry in &index.manifests {
+        let Some(platform) = &entry.platform else { continue };
+        // Attestation manifests carry the platform unknown/unknown.
+        if platform.os != "linux" {
+            continue;
+        }
+        let name = match &platform.variant {
+            Some(variant) => format!("{}/{}/{variant}", platform.os, platform.architecture),
+            None => format!("{}/{}", platform.os, platform.architecture),
+        };
+        let matches = wanted.is_empty()
+            || wanted.iter().any(|w| *w == name || name.starts_with(&format!("{w}/")));
+        if matches {
+            chosen.push(entry.clone());
+        }
+    }
+    if chosen.is_empty() {
+        bail!("the image has no platform among {}", wanted.join(", "));
+    }
+    Ok(chosen)
+}
+
+/// The report that applies to a platform's manifest: the only one, or the one naming its platform.
+fn report_for<'a>(reports: &'a [Report], layout: &OciLayout, manifest: &Descriptor) -> anyhow::Result<Option<&'a Report>> {
+    match reports {
+        [] => Ok(None),
+        [only] => Ok(Some(only)),
+        several => {
+            let (_, config) = read_manifest(layout, manifest)?;
+            let platform = report::platform_string(&platform_of(&config));
+            Ok(several.iter().find(|report| {
+                report.platform.as_ref().map(report::platform_string).as_deref() == Some(platform.as_str())
+            }))
+        }
+    }
+}
+
+/// A manifest and its config.
+fn read_manifest(layout: &OciLayout, descriptor: &Descriptor) -> anyhow::Result<(Manifest, serde_json::Value)> {
+    let manifest: Manifest = serde_json::from_slice(&layout.read_blob(&descriptor.digest)?)
+        .context("reading the image manifest")?;
+    let config = serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?)
+        .context("reading the image configuration")?;
+    Ok((manifest, config))
+}
+
+/// The platform an image configuration states.
+fn platform_of(config: &serde_json::Value) -> Platform {
+    Platform {
+        os: config["os"].as_str().unwrap_or("linux").to_string(),
+        architecture: config["architecture"].as_str().unwrap_or("amd64").to_string(),
+        variant: config["variant"].as_str().map(str::to_string),
+    }
+}
+
+/// The layer blobs of an image and the chain id naming their unpacked root filesystem.
+fn layers_of(layout: &OciLayout, manifest: &Manifest, config: &serde_json::Value) -> anyhow::Result<ImageLayers> {
+    let blobs = manifest
+        .layers
+        .iter()
+        .map(|layer| layout.blob_path(&layer.digest))
+        .collect::<Result<Vec<_>, _>>()?;
+    let diff_ids: Vec<&str> = config["rootfs"]["diff_ids"]
+        .as_array()
+        .map(|ids| ids.iter().filter_map(|id| id.as_str()).collect())
+        .unwrap_or_default();
+    if diff_ids.len() != blobs.len() {
+        bail!("the image configuration lists {} layers but the manifest {}", diff_ids.len(), blobs.len());
+    }
+    let mut chain_id = String::new();
+    for diff_id in diff_ids {
+        chain_id = if chain_id.is_empty() {
+            diff_id.to_string()
+        } else {
+            sha256(format!("{chain_id} {diff_id}").as_bytes())
+        };
+    }
+    Ok(ImageLayers { blobs, chain_id })
+}
+
+/// Which ecosystem handles which update: OS findings go to the OS ecosystem, library findings
+/// to the library ecosystem that recognised the image; no report means the OS ecosystem updates
+/// everything.
+fn shares<'a, 'b>(report: Option<&'b Report>, detected: &'b [Detected<'a>], os: &'b Detected<'a>) -> Vec<Share<'a, 'b>> {
+    let Some(report) = report else {
+        return vec![Share { detected: os, updates: Vec::new() }];
+    };
+    let mut shares: Vec<Share> = Vec::new();
+    for candidate in detected {
+        let updates: Vec<&PackageUpdate> = report
+            .updates
+            .iter()
+            .filter(|update| update.class == candidate.class)
+            .collect();
+        if !updates.is_empty() {
+            shares.push(Share { detected: candidate, updates });
+        }
+    }
+    shares
+}
+
+/// The updates whose package is installed below its fixed version (others are skipped, with a
+/// note for packages not installed at all).
+fn still_needed<'b>(
+    ecosystem: &crate::plugin::Ecosystem<'_>,
+    installed: &[InstalledPackage],
+    updates: &[&'b PackageUpdate],
+    progress: Progress,
+) -> anyhow::Result<Vec<&'b PackageUpdate>> {
+    let mut needed = Vec::new();
+    for update in updates {
+        match validate::find(installed, &update.package, location(update)) {
+            None => progress.warn(&format!("{} is not installed in the image; skipping it", update.package)),
+            Some(found) => {
+                if ecosystem.compare_versions(&found.version, &update.fixed_version)?.is_lt() {
+                    needed.push(*update);
+                }
+            }
+        }
+    }
+    Ok(needed)
+}
+
+/// Where a library update lives (its site-packages folder), for matching installed packages.
+fn location(update: &PackageUpdate) -> Option<&str> {
+    update.path.as_deref().filter(|_| update.class == PackageClass::Library)
+}
+
+/// The tooling image for a target without a package manager.
+fn tooling_for(
+    options: &PatchOptions,
+    ecosystem: &crate::plugin::Ecosystem<'_>,
+    os: &OsInfo,
+    platform: &Platform,
+    target: &crate::plugin::types::Target,
+    update_all: bool,
+) -> anyhow::Result<String> {
+    let chosen = match &options.tooling_image {
+        Some(image) => image.clone(),
+        None => ecosystem
+            .tooling_image(os, platform, target, update_all)?
+            .context("the image has no package manager and its plugin names no tooling image; give one with --tooling-image")?,
+    };
+    Ok(match &options.source_policy {
+        Some(policy) => policy.apply(&chosen),
+        None => chosen,
+    })
+}
+
+/// Pulls a tooling image for the platform into the working layout.
+async fn tooling_layers(run: &PlatformRun<'_>, image: &str, platform: &str) -> anyhow::Result<ImageLayers> {
+    run.options.progress.stage("tooling", &format!("{platform}: reading tooling image {image}"));
+    let transport: Transport = image.parse().map_err(anyhow::Error::msg)?;
+    let tag = format!("tooling-{}", sha256(image.as_bytes()).trim_start_matches("sha256:"));
+    let descriptor = within(
+        run.deadline,
+        fetch(&transport, &PlatformChoice::One(platform.to_string()), run.layout, &tag, &run.options.registry),
+    )
+    .await?
+    .map_err(anyhow::Error::msg)
+    .with_context(|| format!("reading the tooling image {image}"))?;
+    let (manifest, config) = read_manifest(run.layout, &descriptor)?;
+    layers_of(run.layout, &manifest, &config)
+}
+
+/// One plan from several ecosystems' plans (their steps in order).
+fn merge_plans(plans: Vec<UpdatePlan>) -> UpdatePlan {
+    let mut merged = UpdatePlan {
+        steps: Vec::new(),
+        exclude_paths: Vec::new(),
+        database_paths: Vec::new(),
+        warnings: Vec::new(),
+    };
+    for plan in plans {
+        merged.steps.extend(plan.steps);
+        for path in plan.exclude_paths {
+            if !merged.exclude_paths.contains(&path) {
+                merged.exclude_paths.push(path);
+            }
+        }
+        for path in plan.database_paths {
+            if !merged.database_paths.contains(&path) {
+                merged.database_paths.push(path);
+            }
+        }
+        merged.warnings.extend(plan.warnings);
+    }
+    merged
+}
+
+/// The repository an output names, for the VEX product (`registry/path/name`).
+fn repository_of(output: &Transport) -> String {
+    let strip = |reference: &str| -> String {
+        let without_digest = reference.split('@').next().unwrap_or(reference);
+        match without_digest.rsplit_once(':') {
+            Some((name, tag)) if !tag.contains('/') => name.to_string(),
+            _ => without_digest.to_string(),
+        }
+    };
+    match output {
+        Transport::Registry(reference) | Transport::DockerDaemon(reference) => strip(reference),
+        Transport::DockerArchive { reference: Some(reference), .. } => strip(reference),
+        Transport::OciLayout { dir, .. } => file_stem(dir),
+        Transport::OciArchive { file, .. } | Transport::DockerArchive { file, .. } => file_stem(file),
+    }
+}
+
+/// A path's last component without its extension.
+fn file_stem(path: &Path) -> String {
+    path.file_stem().map_or_else(|| "image".to_string(), |stem| stem.to_string_lossy().into_owned())
+}
+
+/// Writes a file through a temporary file and a rename.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(parent)?;
+    std::io::Write::write_all(&mut temp, bytes)?;
+    temp.persist(path).map_err(|error| error.error)?;
+    Ok(())
+}

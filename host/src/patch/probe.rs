@@ -1,0 +1,127 @@
+//! Step 3 and 4 of a patch: reading what the ecosystem plugins need straight from the layers,
+//! the image's OS from its os-release file, and which plugins recognise the image.
+
+use crate::image::read_paths;
+use crate::plugin::Plugin;
+use crate::plugin::types::{FileKind, ImageFile, OsInfo, PackageClass, Target};
+use anyhow::{Context, bail};
+use std::path::PathBuf;
+
+/// The os-release files, in the order systemd reads them.
+const OS_RELEASE: [&str; 2] = ["/etc/os-release", "/usr/lib/os-release"];
+
+/// The most bytes read for one probed file.
+const PROBE_FILE_CAP: u64 = 256 << 20;
+
+/// An ecosystem plugin that recognised the image.
+pub struct Detected<'a> {
+    /// The plugin.
+    pub plugin: &'a Plugin,
+    /// What it found.
+    pub target: Target,
+    /// OS packages or libraries.
+    pub class: PackageClass,
+}
+
+/// What probing found.
+pub struct Probe<'a> {
+    /// The image's OS.
+    pub os: OsInfo,
+    /// Every file read.
+    pub files: Vec<ImageFile>,
+    /// The plugins that recognised the image: the OS one first.
+    pub detected: Vec<Detected<'a>>,
+}
+
+/// Reads the probe paths of every ecosystem plugin from `layers` and asks each to detect.
+pub fn probe<'a>(layers: &[PathBuf], ecosystems: &'a [Plugin]) -> anyhow::Result<Probe<'a>> {
+    let mut patterns: Vec<String> = OS_RELEASE.iter().map(|path| path.to_string()).collect();
+    for plugin in ecosystems {
+        let ecosystem = plugin.as_ecosystem().expect("only ecosystems are passed");
+        for path in ecosystem.probe_paths()? {
+            if !patterns.contains(&path) {
+                patterns.push(path);
+            }
+        }
+    }
+    let files = read_paths(layers, &patterns, PROBE_FILE_CAP).context("reading the image's layers")?;
+    let os = os_release(&files)?;
+    let mut detected = Vec::new();
+    for plugin in ecosystems {
+        let ecosystem = plugin.as_ecosystem().expect("only ecosystems are passed");
+        let crate::plugin::PluginInfo::Ecosystem(info) = plugin.info() else {
+            continue;
+        };
+        let applies = info.os_ids.is_empty() || info.os_ids.iter().any(|id| *id == os.id);
+        if !applies {
+            continue;
+        }
+        if let Some(target) = ecosystem.detect(&os, &files)? {
+            detected.push(Detected {
+                plugin,
+                target,
+                class: info.class,
+            });
+        }
+    }
+    detected.sort_by_key(|detected| detected.class != PackageClass::Os);
+    Ok(Probe {
+        os,
+        files,
+        detected,
+    })
+}
+
+/// The image's OS, from the first os-release file it has.
+fn os_release(files: &[ImageFile]) -> anyhow::Result<OsInfo> {
+    for path in OS_RELEASE {
+        let Some(content) = files
+            .iter()
+            .find(|file| file.path == path && file.kind == FileKind::File)
+            .and_then(|file| file.content.as_deref())
+        else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(content);
+        let field = |name: &str| {
+            text.lines().find_map(|line| {
+                let value = line.strip_prefix(name)?.strip_prefix('=')?;
+                Some(value.trim().trim_matches(['"', '\'']).to_string())
+            })
+        };
+        if let Some(id) = field("ID") {
+            return Ok(OsInfo {
+                id: id.to_ascii_lowercase(),
+                version_id: field("VERSION_ID").unwrap_or_default(),
+                codename: field("VERSION_CODENAME").filter(|c| !c.is_empty()),
+            });
+        }
+    }
+    bail!("the image has no /etc/os-release or /usr/lib/os-release naming its OS, so salve cannot tell how to patch it")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, content: &str) -> ImageFile {
+        ImageFile {
+            path: path.into(),
+            kind: FileKind::File,
+            content: Some(content.as_bytes().to_vec()),
+            link_target: None,
+        }
+    }
+
+    #[test]
+    fn os_release_fields_are_read_with_quotes_removed() {
+        let files = [file(
+            "/usr/lib/os-release",
+            "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+        )];
+        let os = os_release(&files).unwrap();
+        assert_eq!((os.id.as_str(), os.version_id.as_str()), ("debian", "12"));
+        assert_eq!(os.codename.as_deref(), Some("bookworm"));
+        assert!(os_release(&[]).unwrap_err().to_string().contains("os-release"));
+    }
+}
