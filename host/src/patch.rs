@@ -88,7 +88,10 @@ const INPUT_TAG: &str = "input";
 const OUTPUT_TAG: &str = "output";
 
 /// Runs a patch.
-pub async fn patch(catalog: &PluginCatalog, options: &PatchOptions) -> anyhow::Result<PatchOutcome> {
+pub async fn patch(
+    catalog: &PluginCatalog,
+    options: &PatchOptions,
+) -> anyhow::Result<PatchOutcome> {
     let deadline = Instant::now() + options.timeout;
     let progress = options.progress;
 
@@ -107,10 +110,19 @@ pub async fn patch(catalog: &PluginCatalog, options: &PatchOptions) -> anyhow::R
         .context("creating a working folder")?;
     let layout = OciLayout::open_or_create(&work.path().join("layout"))?;
     progress.stage("pull", &format!("reading {}", options.image));
-    let input = within(deadline, fetch(&options.image, &PlatformChoice::All, &layout, INPUT_TAG, &options.registry))
-        .await?
-        .map_err(anyhow::Error::msg)
-        .with_context(|| format!("reading {}", options.image))?;
+    let input = within(
+        deadline,
+        fetch(
+            &options.image,
+            &PlatformChoice::All,
+            &layout,
+            INPUT_TAG,
+            &options.registry,
+        ),
+    )
+    .await?
+    .map_err(anyhow::Error::msg)
+    .with_context(|| format!("reading {}", options.image))?;
     let cache = RootfsCache::open(&options.cache_dir)?;
 
     let manifests = platform_manifests(&layout, &input, &options.platforms)?;
@@ -141,7 +153,10 @@ pub async fn patch(catalog: &PluginCatalog, options: &PatchOptions) -> anyhow::R
         patched.push((manifest.digest.clone(), result.manifest));
     }
     if patched.is_empty() {
-        progress.event(json!({"event": "up-to-date"}), "image is already up to date");
+        progress.event(
+            json!({"event": "up-to-date"}),
+            "image is already up to date",
+        );
         return Ok(PatchOutcome::UpToDate);
     }
 
@@ -159,15 +174,30 @@ pub async fn patch(catalog: &PluginCatalog, options: &PatchOptions) -> anyhow::R
         Transport::Registry(reference) => Some(reference.as_str()),
         _ => None,
     };
-    let digest = within(deadline, deliver(&layout, OUTPUT_TAG, &options.output, mount_from, &options.registry))
-        .await?
-        .map_err(anyhow::Error::msg)
-        .with_context(|| format!("writing {}", options.output))?;
-    if let Some(path) = &options.vex {
+    let digest = within(
+        deadline,
+        deliver(
+            &layout,
+            OUTPUT_TAG,
+            &options.output,
+            mount_from,
+            &options.registry,
+        ),
+    )
+    .await?
+    .map_err(anyhow::Error::msg)
+    .with_context(|| format!("writing {}", options.output))?;
+    if let Some(path) = options.vex.as_ref().filter(|_| fixed.is_empty()) {
+        progress.warn(&format!(
+            "no vulnerability was fixed, so no VEX document is written to {}",
+            path.display()
+        ));
+    } else if let Some(path) = &options.vex {
         let product = vex::image_purl(&repository_of(&options.output), &digest);
         let document = vex::document(&product, &fixed, &vex::author(), &clock::now_rfc3339());
         let text = serde_json::to_string_pretty(&document)? + "\n";
-        write_atomically(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        write_atomically(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     progress.event(
         json!({"event": "done", "image": options.output.to_string(), "digest": digest}),
@@ -232,7 +262,10 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
     let target = layers_of(run.layout, &manifest, &config)?;
 
     // 3–4. Probe the layers and let the plugins recognise the image.
-    progress.stage("probe", &format!("{platform_name}: reading package databases from the layers"));
+    progress.stage(
+        "probe",
+        &format!("{platform_name}: reading package databases from the layers"),
+    );
     let probe = probe(&target.blobs, run.ecosystems)?;
     let Some(os_ecosystem) = probe.detected.iter().find(|d| d.class == PackageClass::Os) else {
         bail!(
@@ -258,13 +291,22 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
             continue;
         }
         let tooling = if share.detected.target.distroless {
-            Some(tooling_for(run.options, &ecosystem, &probe.os, &platform, &share.detected.target, needed.is_empty())?)
+            Some(tooling_for(
+                run.options,
+                &ecosystem,
+                &probe.os,
+                &platform,
+                &share.detected.target,
+                needed.is_empty(),
+            )?)
         } else {
             None
         };
         if tooling.is_some() {
             if tooling_image.is_some() {
-                bail!("{platform_name}: more than one ecosystem needs a tooling image; patch them one report at a time");
+                bail!(
+                    "{platform_name}: more than one ecosystem needs a tooling image; patch them one report at a time"
+                );
             }
             tooling_image = tooling.clone();
         }
@@ -304,7 +346,13 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
         None => None,
     };
     let plan = merge_plans(plans);
-    progress.stage("execute", &format!("{platform_name}: running {} step(s) in the image", plan.steps.len()));
+    progress.stage(
+        "execute",
+        &format!(
+            "{platform_name}: running {} step(s) in the image",
+            plan.steps.len()
+        ),
+    );
     let interrupted = run.options.interrupted.clone();
     let executed = {
         let execution = Execution {
@@ -321,7 +369,10 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
     };
 
     // 6. Validate against the package databases read back.
-    progress.stage("validate", &format!("{platform_name}: checking installed versions"));
+    progress.stage(
+        "validate",
+        &format!("{platform_name}: checking installed versions"),
+    );
     let mut changes = Vec::new();
     let mut shortfalls = Vec::new();
     let mut fixed = Vec::new();
@@ -330,16 +381,26 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
         let after = ecosystem.installed(&executed.database)?;
         changes.extend(validate::changes(before, &after));
         for update in needed {
-            let shortfall = validate::check(&ecosystem, &after, &update.package, location(update), &update.fixed_version)?;
+            let shortfall = validate::check(
+                &ecosystem,
+                &after,
+                &update.package,
+                location(update),
+                &update.fixed_version,
+            )?;
             if let Some(shortfall) = shortfall {
                 if !run.options.ignore_errors {
                     bail!("{platform_name}: {}", shortfall.message());
                 }
-                progress.warn(&format!("{platform_name}: {} (ignored)", shortfall.message()));
+                progress.warn(&format!(
+                    "{platform_name}: {} (ignored)",
+                    shortfall.message()
+                ));
                 shortfalls.push(shortfall);
                 continue;
             }
-            let package = validate::find(&after, &update.package, location(update)).expect("checked above");
+            let package =
+                validate::find(&after, &update.package, location(update)).expect("checked above");
             let purl = ecosystem.purl(package, &probe.os, &platform)?;
             for vulnerability in &update.vulnerabilities {
                 fixed.push((vulnerability.id.clone(), purl.clone()));
@@ -350,16 +411,27 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
         progress.event(
             json!({"event": "package", "platform": platform_name, "package": change.package,
                    "from": change.from, "to": change.to}),
-            &format!("  {} {} -> {}", change.package, change.from.as_deref().unwrap_or("(new)"), change.to),
+            &format!(
+                "  {} {} -> {}",
+                change.package,
+                change.from.as_deref().unwrap_or("(new)"),
+                change.to
+            ),
         );
     }
     if changes.is_empty() {
-        progress.stage("validate", &format!("{platform_name}: the steps changed no package"));
+        progress.stage(
+            "validate",
+            &format!("{platform_name}: the steps changed no package"),
+        );
         return Ok(None);
     }
 
     // 7. The patch layer, squashed with a previous patch, in the image.
-    progress.stage("layer", &format!("{platform_name}: writing the patch layer"));
+    progress.stage(
+        "layer",
+        &format!("{platform_name}: writing the patch layer"),
+    );
     let blob = run.work.join("patch-layer.blob");
     let options = LayerOptions {
         compression: run.options.compression,
@@ -380,7 +452,10 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
     })
     .map_err(anyhow::Error::msg)?;
     if patched.squashed {
-        progress.stage("layer", &format!("{platform_name}: merged with the previous patch layer"));
+        progress.stage(
+            "layer",
+            &format!("{platform_name}: merged with the previous patch layer"),
+        );
     }
     let _ = std::fs::remove_dir_all(run.work);
     Ok(Some(PlatformPatched {
@@ -396,7 +471,9 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
 fn load_ecosystems(catalog: &PluginCatalog) -> anyhow::Result<Vec<Plugin>> {
     let mut plugins = Vec::new();
     for loaded in catalog.load_all() {
-        let plugin = loaded.plugin.with_context(|| format!("loading plugin {}", loaded.entry.name))?;
+        let plugin = loaded
+            .plugin
+            .with_context(|| format!("loading plugin {}", loaded.entry.name))?;
         if plugin.kind() == PluginKind::Ecosystem {
             plugins.push(plugin);
         }
@@ -405,7 +482,10 @@ fn load_ecosystems(catalog: &PluginCatalog) -> anyhow::Result<Vec<Plugin>> {
 }
 
 /// Runs a future under the deadline.
-async fn within<T>(deadline: Instant, future: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+async fn within<T>(
+    deadline: Instant,
+    future: impl std::future::Future<Output = T>,
+) -> anyhow::Result<T> {
     let left = deadline.saturating_duration_since(Instant::now());
     tokio::time::timeout(left, future)
         .await
@@ -413,14 +493,20 @@ async fn within<T>(deadline: Instant, future: impl std::future::Future<Output = 
 }
 
 /// The manifests to patch: the image's own, or the chosen platforms of an index.
-fn platform_manifests(layout: &OciLayout, input: &Descriptor, wanted: &[String]) -> anyhow::Result<Vec<Descriptor>> {
+fn platform_manifests(
+    layout: &OciLayout,
+    input: &Descriptor,
+    wanted: &[String],
+) -> anyhow::Result<Vec<Descriptor>> {
     if !is_index(&input.media_type) {
         return Ok(vec![input.clone()]);
     }
     let index: Index = serde_json::from_slice(&layout.read_blob(&input.digest)?)?;
     let mut chosen = Vec::new();
     for entry in &index.manifests {
-        let Some(platform) = &entry.platform else { continue };
+        let Some(platform) = &entry.platform else {
+            continue;
+        };
         // Attestation manifests carry the platform unknown/unknown.
         if platform.os != "linux" {
             continue;
@@ -430,7 +516,9 @@ fn platform_manifests(layout: &OciLayout, input: &Descriptor, wanted: &[String])
             None => format!("{}/{}", platform.os, platform.architecture),
         };
         let matches = wanted.is_empty()
-            || wanted.iter().any(|w| *w == name || name.starts_with(&format!("{w}/")));
+            || wanted
+                .iter()
+                .any(|w| *w == name || name.starts_with(&format!("{w}/")));
         if matches {
             chosen.push(entry.clone());
         }
@@ -442,7 +530,11 @@ fn platform_manifests(layout: &OciLayout, input: &Descriptor, wanted: &[String])
 }
 
 /// The report that applies to a platform's manifest: the only one, or the one naming its platform.
-fn report_for<'a>(reports: &'a [Report], layout: &OciLayout, manifest: &Descriptor) -> anyhow::Result<Option<&'a Report>> {
+fn report_for<'a>(
+    reports: &'a [Report],
+    layout: &OciLayout,
+    manifest: &Descriptor,
+) -> anyhow::Result<Option<&'a Report>> {
     match reports {
         [] => Ok(None),
         [only] => Ok(Some(only)),
@@ -450,14 +542,22 @@ fn report_for<'a>(reports: &'a [Report], layout: &OciLayout, manifest: &Descript
             let (_, config) = read_manifest(layout, manifest)?;
             let platform = report::platform_string(&platform_of(&config));
             Ok(several.iter().find(|report| {
-                report.platform.as_ref().map(report::platform_string).as_deref() == Some(platform.as_str())
+                report
+                    .platform
+                    .as_ref()
+                    .map(report::platform_string)
+                    .as_deref()
+                    == Some(platform.as_str())
             }))
         }
     }
 }
 
 /// A manifest and its config.
-fn read_manifest(layout: &OciLayout, descriptor: &Descriptor) -> anyhow::Result<(Manifest, serde_json::Value)> {
+fn read_manifest(
+    layout: &OciLayout,
+    descriptor: &Descriptor,
+) -> anyhow::Result<(Manifest, serde_json::Value)> {
     let manifest: Manifest = serde_json::from_slice(&layout.read_blob(&descriptor.digest)?)
         .context("reading the image manifest")?;
     let config = serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?)
@@ -469,13 +569,20 @@ fn read_manifest(layout: &OciLayout, descriptor: &Descriptor) -> anyhow::Result<
 fn platform_of(config: &serde_json::Value) -> Platform {
     Platform {
         os: config["os"].as_str().unwrap_or("linux").to_string(),
-        architecture: config["architecture"].as_str().unwrap_or("amd64").to_string(),
+        architecture: config["architecture"]
+            .as_str()
+            .unwrap_or("amd64")
+            .to_string(),
         variant: config["variant"].as_str().map(str::to_string),
     }
 }
 
 /// The layer blobs of an image and the chain id naming their unpacked root filesystem.
-fn layers_of(layout: &OciLayout, manifest: &Manifest, config: &serde_json::Value) -> anyhow::Result<ImageLayers> {
+fn layers_of(
+    layout: &OciLayout,
+    manifest: &Manifest,
+    config: &serde_json::Value,
+) -> anyhow::Result<ImageLayers> {
     let blobs = manifest
         .layers
         .iter()
@@ -486,7 +593,11 @@ fn layers_of(layout: &OciLayout, manifest: &Manifest, config: &serde_json::Value
         .map(|ids| ids.iter().filter_map(|id| id.as_str()).collect())
         .unwrap_or_default();
     if diff_ids.len() != blobs.len() {
-        bail!("the image configuration lists {} layers but the manifest {}", diff_ids.len(), blobs.len());
+        bail!(
+            "the image configuration lists {} layers but the manifest {}",
+            diff_ids.len(),
+            blobs.len()
+        );
     }
     let mut chain_id = String::new();
     for diff_id in diff_ids {
@@ -502,9 +613,16 @@ fn layers_of(layout: &OciLayout, manifest: &Manifest, config: &serde_json::Value
 /// Which ecosystem handles which update: OS findings go to the OS ecosystem, library findings
 /// to the library ecosystem that recognised the image; no report means the OS ecosystem updates
 /// everything.
-fn shares<'a, 'b>(report: Option<&'b Report>, detected: &'b [Detected<'a>], os: &'b Detected<'a>) -> Vec<Share<'a, 'b>> {
+fn shares<'a, 'b>(
+    report: Option<&'b Report>,
+    detected: &'b [Detected<'a>],
+    os: &'b Detected<'a>,
+) -> Vec<Share<'a, 'b>> {
     let Some(report) = report else {
-        return vec![Share { detected: os, updates: Vec::new() }];
+        return vec![Share {
+            detected: os,
+            updates: Vec::new(),
+        }];
     };
     let mut shares: Vec<Share> = Vec::new();
     for candidate in detected {
@@ -514,7 +632,10 @@ fn shares<'a, 'b>(report: Option<&'b Report>, detected: &'b [Detected<'a>], os: 
             .filter(|update| update.class == candidate.class)
             .collect();
         if !updates.is_empty() {
-            shares.push(Share { detected: candidate, updates });
+            shares.push(Share {
+                detected: candidate,
+                updates,
+            });
         }
     }
     shares
@@ -531,9 +652,15 @@ fn still_needed<'b>(
     let mut needed = Vec::new();
     for update in updates {
         match validate::find(installed, &update.package, location(update)) {
-            None => progress.warn(&format!("{} is not installed in the image; skipping it", update.package)),
+            None => progress.warn(&format!(
+                "{} is not installed in the image; skipping it",
+                update.package
+            )),
             Some(found) => {
-                if ecosystem.compare_versions(&found.version, &update.fixed_version)?.is_lt() {
+                if ecosystem
+                    .compare_versions(&found.version, &update.fixed_version)?
+                    .is_lt()
+                {
                     needed.push(*update);
                 }
             }
@@ -544,7 +671,10 @@ fn still_needed<'b>(
 
 /// Where a library update lives (its site-packages folder), for matching installed packages.
 fn location(update: &PackageUpdate) -> Option<&str> {
-    update.path.as_deref().filter(|_| update.class == PackageClass::Library)
+    update
+        .path
+        .as_deref()
+        .filter(|_| update.class == PackageClass::Library)
 }
 
 /// The tooling image for a target without a package manager.
@@ -569,13 +699,29 @@ fn tooling_for(
 }
 
 /// Pulls a tooling image for the platform into the working layout.
-async fn tooling_layers(run: &PlatformRun<'_>, image: &str, platform: &str) -> anyhow::Result<ImageLayers> {
-    run.options.progress.stage("tooling", &format!("{platform}: reading tooling image {image}"));
+async fn tooling_layers(
+    run: &PlatformRun<'_>,
+    image: &str,
+    platform: &str,
+) -> anyhow::Result<ImageLayers> {
+    run.options.progress.stage(
+        "tooling",
+        &format!("{platform}: reading tooling image {image}"),
+    );
     let transport: Transport = image.parse().map_err(anyhow::Error::msg)?;
-    let tag = format!("tooling-{}", sha256(image.as_bytes()).trim_start_matches("sha256:"));
+    let tag = format!(
+        "tooling-{}",
+        sha256(image.as_bytes()).trim_start_matches("sha256:")
+    );
     let descriptor = within(
         run.deadline,
-        fetch(&transport, &PlatformChoice::One(platform.to_string()), run.layout, &tag, &run.options.registry),
+        fetch(
+            &transport,
+            &PlatformChoice::One(platform.to_string()),
+            run.layout,
+            &tag,
+            &run.options.registry,
+        ),
     )
     .await?
     .map_err(anyhow::Error::msg)
@@ -620,20 +766,31 @@ fn repository_of(output: &Transport) -> String {
     };
     match output {
         Transport::Registry(reference) | Transport::DockerDaemon(reference) => strip(reference),
-        Transport::DockerArchive { reference: Some(reference), .. } => strip(reference),
+        Transport::DockerArchive {
+            reference: Some(reference),
+            ..
+        } => strip(reference),
         Transport::OciLayout { dir, .. } => file_stem(dir),
-        Transport::OciArchive { file, .. } | Transport::DockerArchive { file, .. } => file_stem(file),
+        Transport::OciArchive { file, .. } | Transport::DockerArchive { file, .. } => {
+            file_stem(file)
+        }
     }
 }
 
 /// A path's last component without its extension.
 fn file_stem(path: &Path) -> String {
-    path.file_stem().map_or_else(|| "image".to_string(), |stem| stem.to_string_lossy().into_owned())
+    path.file_stem().map_or_else(
+        || "image".to_string(),
+        |stem| stem.to_string_lossy().into_owned(),
+    )
 }
 
 /// Writes a file through a temporary file and a rename.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut temp = tempfile::NamedTempFile::new_in(parent)?;
     std::io::Write::write_all(&mut temp, bytes)?;
     temp.persist(path).map_err(|error| error.error)?;

@@ -228,7 +228,10 @@ fn output_of(args: &PatchArgs) -> anyhow::Result<Transport> {
         Some(tag) => format!("{repository}:{tag}"),
         None => {
             let Some(input_tag) = input_tag else {
-                bail!("the input image has no tag to add -{} to; name the output with --tag", args.tag_suffix);
+                bail!(
+                    "the input image has no tag to add -{} to; name the output with --tag",
+                    args.tag_suffix
+                );
             };
             format!("{repository}:{input_tag}-{}", args.tag_suffix)
         }
@@ -237,7 +240,10 @@ fn output_of(args: &PatchArgs) -> anyhow::Result<Transport> {
     Ok(if args.push {
         Transport::Registry(reference)
     } else if let Some(dir) = &args.oci_dir {
-        Transport::OciLayout { dir: dir.clone(), tag }
+        Transport::OciLayout {
+            dir: dir.clone(),
+            tag,
+        }
     } else {
         match args.loader {
             Loader::Docker => Transport::DockerDaemon(reference),
@@ -257,13 +263,23 @@ fn name_of(image: &Transport) -> (String, Option<String>) {
         }
     };
     let stem = |path: &std::path::Path| {
-        path.file_stem().map_or_else(|| "image".to_string(), |s| s.to_string_lossy().into_owned())
+        path.file_stem()
+            .map_or_else(|| "image".to_string(), |s| s.to_string_lossy().into_owned())
     };
     match image {
         Transport::Registry(reference) | Transport::DockerDaemon(reference) => split(reference),
-        Transport::DockerArchive { reference: Some(reference), .. } => split(reference),
-        Transport::OciLayout { dir, tag } => (stem(dir), Some(tag.clone().unwrap_or_else(|| "latest".into()))),
-        Transport::OciArchive { file, tag } => (stem(file), Some(tag.clone().unwrap_or_else(|| "latest".into()))),
+        Transport::DockerArchive {
+            reference: Some(reference),
+            ..
+        } => split(reference),
+        Transport::OciLayout { dir, tag } => (
+            stem(dir),
+            Some(tag.clone().unwrap_or_else(|| "latest".into())),
+        ),
+        Transport::OciArchive { file, tag } => (
+            stem(file),
+            Some(tag.clone().unwrap_or_else(|| "latest".into())),
+        ),
         Transport::DockerArchive { file, .. } => (stem(file), Some("latest".into())),
     }
 }
@@ -301,12 +317,23 @@ mod tests {
         );
         assert_eq!(
             output(&["-i", "oci:/tmp/img:v1", "--oci-dir", "/tmp/out"]).unwrap(),
-            Transport::OciLayout { dir: "/tmp/out".into(), tag: Some("v1-patched".into()) }
+            Transport::OciLayout {
+                dir: "/tmp/out".into(),
+                tag: Some("v1-patched".into())
+            }
         );
-        assert!(output(&["-i", "app@sha256:ab", "--push"]).unwrap_err().to_string().contains("--tag"));
+        assert!(
+            output(&["-i", "app@sha256:ab", "--push"])
+                .unwrap_err()
+                .to_string()
+                .contains("--tag")
+        );
         assert_eq!(
             output(&["-i", "app:1", "--output-image", "oci-archive:/tmp/x.tar:t"]).unwrap(),
-            Transport::OciArchive { file: "/tmp/x.tar".into(), tag: Some("t".into()) }
+            Transport::OciArchive {
+                file: "/tmp/x.tar".into(),
+                tag: Some("t".into())
+            }
         );
     }
 }

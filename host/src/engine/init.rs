@@ -61,7 +61,11 @@ pub fn run(spec_path: &Path) -> io::Result<ExitCode> {
 }
 
 /// Runs one step; `None` when it succeeded, else how it failed.
-fn run_step(step: &super::spec::StepSpec, environment: &[(String, String)], log: File) -> Option<String> {
+fn run_step(
+    step: &super::spec::StepSpec,
+    environment: &[(String, String)],
+    log: File,
+) -> Option<String> {
     let Some((program, arguments)) = step.argv.split_first() else {
         return Some("the step has no command".into());
     };
@@ -135,7 +139,11 @@ fn expand(target: &Path, pattern: &str) -> io::Result<Vec<String>> {
     let folder: PathBuf = target.join(dir.trim_start_matches('/'));
     if !name.contains('*') {
         let path = folder.join(name);
-        return Ok(if path.is_file() { vec![pattern.to_string()] } else { Vec::new() });
+        return Ok(if path.is_file() {
+            vec![pattern.to_string()]
+        } else {
+            Vec::new()
+        });
     }
     let glob = Glob::new(pattern);
     let mut found = Vec::new();

@@ -168,8 +168,8 @@ pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
         .context("the sandbox ended without reporting its status")?;
     if let (Some(index), Some(failure)) = (status.failed_step, &status.failure) {
         let step = &plan.steps[index];
-        let log = fs::read_to_string(spec.results.join(SandboxSpec::log_name(index)))
-            .unwrap_or_default();
+        let log =
+            fs::read_to_string(spec.results.join(SandboxSpec::log_name(index))).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(LOG_TAIL_LINES).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         let advice = step
@@ -245,7 +245,9 @@ fn run_sandbox(spec: &Path, stderr: &Path, execution: &Execution<'_>) -> anyhow:
             if interrupted {
                 bail!("interrupted; the plan's steps were stopped and nothing was written");
             }
-            bail!("the time allowed (--timeout) ran out while the plan's steps ran; nothing was written");
+            bail!(
+                "the time allowed (--timeout) ran out while the plan's steps ran; nothing was written"
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -264,7 +266,10 @@ fn database_files(patterns: &[String], results: &Path) -> anyhow::Result<Vec<Ima
     let mut files = Vec::new();
     for pattern in patterns {
         let (base, relative) = match pattern.strip_prefix(RESULTS_MOUNT) {
-            Some(rest) => (results.to_path_buf(), rest.trim_start_matches('/').to_string()),
+            Some(rest) => (
+                results.to_path_buf(),
+                rest.trim_start_matches('/').to_string(),
+            ),
             None => (copied.clone(), pattern.trim_start_matches('/').to_string()),
         };
         let (dir, name) = relative.rsplit_once('/').unwrap_or(("", &relative));

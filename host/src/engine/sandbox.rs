@@ -41,12 +41,23 @@ fn setup(spec_path: &Path) -> io::Result<ExitCode> {
     // among the flags, so no thread can observe a changed file descriptor table.
     unsafe {
         rustix::thread::unshare_unsafe(
-            UnshareFlags::NEWNS | UnshareFlags::NEWPID | UnshareFlags::NEWIPC | UnshareFlags::NEWUTS,
+            UnshareFlags::NEWNS
+                | UnshareFlags::NEWPID
+                | UnshareFlags::NEWIPC
+                | UnshareFlags::NEWUTS,
         )
     }
-    .map_err(|error| context("creating namespaces (the local engine needs root)", error.into()))?;
-    rustix::mount::mount_change("/", MountPropagationFlags::REC | MountPropagationFlags::PRIVATE)
-        .map_err(|error| context("making mounts private", error.into()))?;
+    .map_err(|error| {
+        context(
+            "creating namespaces (the local engine needs root)",
+            error.into(),
+        )
+    })?;
+    rustix::mount::mount_change(
+        "/",
+        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+    )
+    .map_err(|error| context("making mounts private", error.into()))?;
     let _ = rustix::system::sethostname(b"salve");
 
     let mut created = Vec::new();
@@ -61,12 +72,23 @@ fn setup(spec_path: &Path) -> io::Result<ExitCode> {
             continue;
         };
         ensure_dir(&spec.target_merged, &target, &mut created)?;
-        mount("tmpfs", &target, "tmpfs", MountFlags::NOSUID | MountFlags::NODEV, None)
-            .map_err(|error| context(&format!("covering {path} with tmpfs"), error.into()))?;
+        mount(
+            "tmpfs",
+            &target,
+            "tmpfs",
+            MountFlags::NOSUID | MountFlags::NODEV,
+            None,
+        )
+        .map_err(|error| context(&format!("covering {path} with tmpfs"), error.into()))?;
     }
     let in_target = spec.tooling.is_none();
     if let Some(tooling) = &spec.tooling {
-        overlay(&tooling.lower, &tooling.upper, &tooling.work, &tooling.merged)?;
+        overlay(
+            &tooling.lower,
+            &tooling.upper,
+            &tooling.work,
+            &tooling.merged,
+        )?;
         let mount_point = tooling.merged.join("target");
         fs::create_dir_all(&mount_point)?;
         mount_bind_recursive(&spec.target_merged, &mount_point)
@@ -100,7 +122,9 @@ fn setup(spec_path: &Path) -> io::Result<ExitCode> {
         .arg(spec_path)
         .status()
         .map_err(|error| context("starting the sandbox's init", error))?;
-    Ok(ExitCode::from(status.code().unwrap_or(126).clamp(0, 255) as u8))
+    Ok(ExitCode::from(
+        status.code().unwrap_or(126).clamp(0, 255) as u8
+    ))
 }
 
 /// Mounts an overlay of `lower` with `upper` and `work` at `merged`.
@@ -121,8 +145,14 @@ fn overlay(lower: &Path, upper: &Path, work: &Path, merged: &Path) -> io::Result
         work.display()
     );
     let options = std::ffi::CString::new(options).map_err(io::Error::other)?;
-    mount("overlay", merged, "overlay", MountFlags::empty(), Some(options.as_c_str()))
-        .map_err(|error| context("mounting the image's overlay", error.into()))
+    mount(
+        "overlay",
+        merged,
+        "overlay",
+        MountFlags::empty(),
+        Some(options.as_c_str()),
+    )
+    .map_err(|error| context("mounting the image's overlay", error.into()))
 }
 
 /// The host path of image path `path` under `root`, refusing to pass through a symbolic link
@@ -154,7 +184,8 @@ fn ensure_dir(root: &Path, dir: &Path, created: &mut Vec<PathBuf>) -> io::Result
         }
         topmost = parent.to_path_buf();
     }
-    fs::create_dir_all(dir).map_err(|error| context(&format!("creating {}", dir.display()), error))?;
+    fs::create_dir_all(dir)
+        .map_err(|error| context(&format!("creating {}", dir.display()), error))?;
     if let Ok(relative) = topmost.strip_prefix(root) {
         created.push(Path::new("/").join(relative));
     }
@@ -166,8 +197,14 @@ fn minimal_dev(root: &Path, created: &mut Vec<PathBuf>) -> io::Result<()> {
     let dev = root.join("dev");
     ensure_dir(root, &dev, created)?;
     let mode = std::ffi::CString::new("mode=755").expect("no NUL");
-    mount("tmpfs", &dev, "tmpfs", MountFlags::NOSUID, Some(mode.as_c_str()))
-        .map_err(|error| context("mounting /dev", error.into()))?;
+    mount(
+        "tmpfs",
+        &dev,
+        "tmpfs",
+        MountFlags::NOSUID,
+        Some(mode.as_c_str()),
+    )
+    .map_err(|error| context("mounting /dev", error.into()))?;
     for device in DEVICES {
         let target = dev.join(device);
         fs::write(&target, b"")?;
@@ -184,8 +221,14 @@ fn minimal_dev(root: &Path, created: &mut Vec<PathBuf>) -> io::Result<()> {
     }
     let shm = dev.join("shm");
     fs::create_dir(&shm)?;
-    mount("tmpfs", &shm, "tmpfs", MountFlags::NOSUID | MountFlags::NODEV, None)
-        .map_err(|error| context("mounting /dev/shm", error.into()))
+    mount(
+        "tmpfs",
+        &shm,
+        "tmpfs",
+        MountFlags::NOSUID | MountFlags::NODEV,
+        None,
+    )
+    .map_err(|error| context("mounting /dev/shm", error.into()))
 }
 
 /// Binds the host's resolver file over the image's, so steps resolve names as the host does.

@@ -89,7 +89,11 @@ impl SandboxSpec {
 
     /// Where the target is seen from inside the root (`/` or `/target`).
     pub fn target_inside(&self) -> &'static str {
-        if self.tooling.is_some() { "/target" } else { "/" }
+        if self.tooling.is_some() {
+            "/target"
+        } else {
+            "/"
+        }
     }
 
     /// The log file of step `index` inside the results folder.

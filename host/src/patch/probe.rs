@@ -44,7 +44,8 @@ pub fn probe<'a>(layers: &[PathBuf], ecosystems: &'a [Plugin]) -> anyhow::Result
             }
         }
     }
-    let files = read_paths(layers, &patterns, PROBE_FILE_CAP).context("reading the image's layers")?;
+    let files =
+        read_paths(layers, &patterns, PROBE_FILE_CAP).context("reading the image's layers")?;
     let os = os_release(&files)?;
     let mut detected = Vec::new();
     for plugin in ecosystems {
@@ -52,7 +53,7 @@ pub fn probe<'a>(layers: &[PathBuf], ecosystems: &'a [Plugin]) -> anyhow::Result
         let crate::plugin::PluginInfo::Ecosystem(info) = plugin.info() else {
             continue;
         };
-        let applies = info.os_ids.is_empty() || info.os_ids.iter().any(|id| *id == os.id);
+        let applies = info.os_ids.is_empty() || info.os_ids.contains(&os.id);
         if !applies {
             continue;
         }
@@ -97,7 +98,9 @@ fn os_release(files: &[ImageFile]) -> anyhow::Result<OsInfo> {
             });
         }
     }
-    bail!("the image has no /etc/os-release or /usr/lib/os-release naming its OS, so salve cannot tell how to patch it")
+    bail!(
+        "the image has no /etc/os-release or /usr/lib/os-release naming its OS, so salve cannot tell how to patch it"
+    )
 }
 
 #[cfg(test)]
@@ -122,6 +125,11 @@ mod tests {
         let os = os_release(&files).unwrap();
         assert_eq!((os.id.as_str(), os.version_id.as_str()), ("debian", "12"));
         assert_eq!(os.codename.as_deref(), Some("bookworm"));
-        assert!(os_release(&[]).unwrap_err().to_string().contains("os-release"));
+        assert!(
+            os_release(&[])
+                .unwrap_err()
+                .to_string()
+                .contains("os-release")
+        );
     }
 }

@@ -17,12 +17,18 @@ pub enum Progress {
 impl Progress {
     /// A stage begins.
     pub fn stage(self, stage: &str, message: &str) {
-        self.emit(json!({"event": "stage", "stage": stage, "message": message}), message);
+        self.emit(
+            json!({"event": "stage", "stage": stage, "message": message}),
+            message,
+        );
     }
 
     /// A warning.
     pub fn warn(self, message: &str) {
-        self.emit(json!({"event": "warning", "message": message}), &format!("warning: {message}"));
+        self.emit(
+            json!({"event": "warning", "message": message}),
+            &format!("warning: {message}"),
+        );
     }
 
     /// Any other event, with its plain-text form.

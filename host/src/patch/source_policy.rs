@@ -87,8 +87,8 @@ impl SourcePolicy {
 /// A reference with Docker Hub's implied parts added (`debian` → `docker.io/library/debian:latest`).
 fn normalise(image: &str) -> String {
     let first = image.split('/').next().unwrap_or_default();
-    let has_registry = image.contains('/')
-        && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_registry =
+        image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     let full = match (has_registry, image.contains('/')) {
         (true, _) => image.to_string(),
         (false, true) => format!("docker.io/{image}"),
@@ -126,7 +126,10 @@ mod tests {
             policy.apply("docker.io/library/debian:12-slim"),
             "127.0.0.1:5000/debian@sha256:aa"
         );
-        assert_eq!(policy.apply("debian:12-slim"), "127.0.0.1:5000/debian@sha256:aa");
+        assert_eq!(
+            policy.apply("debian:12-slim"),
+            "127.0.0.1:5000/debian@sha256:aa"
+        );
         assert_eq!(
             policy.apply("docker.io/library/python:3.11-slim"),
             "127.0.0.1:5000/python:3.11-slim"
@@ -136,8 +139,9 @@ mod tests {
 
     #[test]
     fn other_actions_are_refused() {
-        let error = policy(r#"{"rules":[{"action":"DENY","selector":{"identifier":"docker-image://x"}}]}"#)
-            .unwrap_err();
+        let error =
+            policy(r#"{"rules":[{"action":"DENY","selector":{"identifier":"docker-image://x"}}]}"#)
+                .unwrap_err();
         assert!(error.contains("rule 1 is \"DENY\""), "{error}");
         assert!(policy("{").is_err());
     }

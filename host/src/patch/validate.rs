@@ -76,10 +76,12 @@ pub fn check(
     let Some(found) = find(installed, package, location) else {
         return Ok(Some(shortfall(None)));
     };
-    Ok(match ecosystem.compare_versions(&found.version, required)? {
-        Ordering::Less => Some(shortfall(Some(found.version.clone()))),
-        _ => None,
-    })
+    Ok(
+        match ecosystem.compare_versions(&found.version, required)? {
+            Ordering::Less => Some(shortfall(Some(found.version.clone()))),
+            _ => None,
+        },
+    )
 }
 
 /// What changed between two package lists, in the order of `after`.

@@ -23,7 +23,11 @@ pub fn author() -> String {
 /// The purl of the patched image: `repository` is `registry/path/name` (or just a name for
 /// images without a registry), `digest` its manifest's or index's digest.
 pub fn image_purl(repository: &str, digest: &str) -> String {
-    let name = repository.rsplit('/').next().unwrap_or(repository).to_ascii_lowercase();
+    let name = repository
+        .rsplit('/')
+        .next()
+        .unwrap_or(repository)
+        .to_ascii_lowercase();
     let version = digest.replace(':', "%3A");
     if repository.contains('/') {
         format!("pkg:oci/{name}@{version}?repository_url={repository}")
@@ -85,18 +89,36 @@ mod tests {
         let mut fixed = BTreeMap::new();
         fixed.insert(
             "CVE-2024-0001".to_string(),
-            vec!["pkg:deb/debian/libssl3@3.0.2?arch=amd64".to_string(), "pkg:deb/debian/openssl@3.0.2?arch=amd64".to_string()],
+            vec![
+                "pkg:deb/debian/libssl3@3.0.2?arch=amd64".to_string(),
+                "pkg:deb/debian/openssl@3.0.2?arch=amd64".to_string(),
+            ],
         );
-        fixed.insert("CVE-2024-0002".to_string(), vec!["pkg:deb/debian/zlib1g@1.3?arch=amd64".to_string()]);
+        fixed.insert(
+            "CVE-2024-0002".to_string(),
+            vec!["pkg:deb/debian/zlib1g@1.3?arch=amd64".to_string()],
+        );
         let product = image_purl("127.0.0.1:5000/team/app", "sha256:ab");
-        assert_eq!(product, "pkg:oci/app@sha256%3Aab?repository_url=127.0.0.1:5000/team/app");
+        assert_eq!(
+            product,
+            "pkg:oci/app@sha256%3Aab?repository_url=127.0.0.1:5000/team/app"
+        );
         let doc = document(&product, &fixed, "me", "2026-11-27T10:00:00Z");
         assert_eq!(doc["@context"], CONTEXT);
         let statements = doc["statements"].as_array().unwrap();
         assert_eq!(statements.len(), 2);
         assert_eq!(statements[0]["status"], "fixed");
-        assert_eq!(statements[0]["products"][0]["subcomponents"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            statements[0]["products"][0]["subcomponents"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
         let again = document(&product, &fixed, "me", "2026-11-28T10:00:00Z");
-        assert_eq!(doc["@id"], again["@id"], "the id depends on the content, not the time");
+        assert_eq!(
+            doc["@id"], again["@id"],
+            "the id depends on the content, not the time"
+        );
     }
 }

@@ -1,0 +1,609 @@
+//! `salve patch` end to end on the local engine, on real Debian images: a bookworm image built
+//! by `fixtures/images/debian-image.sh` with mmdebstrap from the bookworm suite alone, pushed to
+//! a real registry, patched from Trivy reports written here from Debian's live
+//! bookworm-security index (never hard-coded versions), and read back from the registry.
+
+mod support;
+
+use salve::image::read_paths;
+use salve::plugin::types::FileKind;
+use salve::registry::OciLayout;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use support::registry::Registry;
+use support::run;
+
+/// The workspace's root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The fixture image's OCI layout (tagged with the variant), built once per recipe.
+fn fixture(variant: &str) -> String {
+    let script = root().join("fixtures/images/debian-image.sh");
+    run("bash", &[script.to_str().unwrap(), variant])
+        .trim()
+        .to_string()
+}
+
+/// One security update available for an installed package.
+#[derive(Clone, Debug)]
+struct Update {
+    /// The binary package.
+    package: String,
+    /// The version installed.
+    installed: String,
+    /// The version bookworm-security has.
+    fixed: String,
+}
+
+/// The updates bookworm-security has for a dpkg status file's packages.
+fn security_updates(status: &[u8]) -> Vec<Update> {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), status).unwrap();
+    let script = root().join("fixtures/images/security-updates.py");
+    let listed: Value = serde_json::from_str(&run(
+        "python3",
+        &[script.to_str().unwrap(), file.path().to_str().unwrap()],
+    ))
+    .unwrap();
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| Update {
+            package: entry["package"].as_str().unwrap().into(),
+            installed: entry["installed"].as_str().unwrap().into(),
+            fixed: entry["fixed"].as_str().unwrap().into(),
+        })
+        .collect()
+}
+
+/// The CVE id the reports give update `index`.
+fn cve(index: usize) -> String {
+    format!("CVE-2099-{:05}", 10_000 + index)
+}
+
+/// A Trivy (schema 2) report with one finding per update.
+fn trivy_report(path: &Path, updates: &[Update]) {
+    let vulnerabilities: Vec<Value> = updates
+        .iter()
+        .enumerate()
+        .map(|(index, update)| {
+            json!({"VulnerabilityID": cve(index), "PkgName": update.package,
+                   "InstalledVersion": update.installed, "FixedVersion": update.fixed,
+                   "Severity": "HIGH"})
+        })
+        .collect();
+    let report = json!({
+        "SchemaVersion": 2,
+        "ArtifactName": "debian:bookworm",
+        "ArtifactType": "container_image",
+        "Metadata": {"OS": {"Family": "debian", "Name": "12.0"},
+                     "ImageConfig": {"architecture": "amd64", "os": "linux"}},
+        "Results": [{"Target": "debian:bookworm (debian 12.0)", "Class": "os-pkgs",
+                     "Type": "debian", "Vulnerabilities": vulnerabilities}],
+    });
+    std::fs::write(path, serde_json::to_vec_pretty(&report).unwrap()).unwrap();
+}
+
+/// Runs salve with a private cache; its success, stdout and stderr.
+fn salve(args: &[&str], cache: &Path) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_salve"))
+        .args(args)
+        .arg("--cache-dir")
+        .arg(cache)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// An image read back into a layout: its layer blobs and its config.
+struct ReadBack {
+    /// Layer blob paths, bottom first.
+    layers: Vec<PathBuf>,
+    /// The layer digests.
+    digests: Vec<String>,
+    /// The configuration.
+    config: Value,
+    /// Keeps the layout.
+    _dir: tempfile::TempDir,
+}
+
+/// Pulls an image with salve into a fresh layout.
+fn read_back(image: &str, cache: &Path) -> ReadBack {
+    let dir = tempfile::tempdir().unwrap();
+    let target = format!("oci:{}:x", dir.path().display());
+    let (ok, _, stderr) = salve(&["copy", image, &target], cache);
+    assert!(ok, "{stderr}");
+    let layout = OciLayout::open(dir.path()).unwrap();
+    let manifest: Value = serde_json::from_slice(
+        &layout
+            .read_blob(&layout.resolve(Some("x")).unwrap().digest)
+            .unwrap(),
+    )
+    .unwrap();
+    let digests: Vec<String> = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| layer["digest"].as_str().unwrap().to_string())
+        .collect();
+    let config = serde_json::from_slice(
+        &layout
+            .read_blob(manifest["config"]["digest"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    ReadBack {
+        layers: digests
+            .iter()
+            .map(|d| layout.blob_path(d).unwrap())
+            .collect(),
+        digests,
+        config,
+        _dir: dir,
+    }
+}
+
+/// The dpkg status file an image's layers hold.
+fn status_of(layers: &[PathBuf]) -> Vec<u8> {
+    let files = read_paths(layers, &["/var/lib/dpkg/status".to_string()], 64 << 20).unwrap();
+    assert_eq!(files[0].kind, FileKind::File);
+    files[0].content.clone().unwrap()
+}
+
+/// The installed version of a package in a status file.
+fn installed_version(status: &[u8], package: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(status);
+    text.split("\n\n").find_map(|stanza| {
+        let mut lines = stanza.lines();
+        let name = lines.clone().find_map(|l| l.strip_prefix("Package: "))?;
+        (name == package).then(|| {
+            lines
+                .find_map(|l| l.strip_prefix("Version: "))
+                .map(str::to_string)
+        })?
+    })
+}
+
+/// True when `a >= b` by dpkg's rules.
+fn at_least(a: &str, b: &str) -> bool {
+    Command::new("dpkg")
+        .args(["--compare-versions", a, "ge", b])
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// Checks a VEX document against the OpenVEX 0.2.0 schema's rules (required fields, field
+/// types, the status values, at least one statement, no unknown fields) and returns its
+/// statements.
+fn check_openvex(document: &Value) -> Vec<Value> {
+    let object = document.as_object().unwrap();
+    for key in object.keys() {
+        assert!(
+            [
+                "@context",
+                "@id",
+                "author",
+                "role",
+                "timestamp",
+                "last_updated",
+                "version",
+                "tooling",
+                "statements"
+            ]
+            .contains(&key.as_str()),
+            "unknown field {key}"
+        );
+    }
+    assert_eq!(document["@context"], "https://openvex.dev/ns/v0.2.0");
+    assert!(document["@id"].as_str().unwrap().starts_with("https://"));
+    assert!(document["author"].is_string());
+    assert!(document["version"].as_u64().unwrap() >= 1);
+    let timestamp = |value: &Value| {
+        let text = value.as_str().unwrap();
+        assert!(
+            text.len() == 20 && text.ends_with('Z') && &text[10..11] == "T",
+            "{text}"
+        );
+    };
+    timestamp(&document["timestamp"]);
+    let statements = document["statements"].as_array().unwrap().clone();
+    assert!(!statements.is_empty());
+    for statement in &statements {
+        for key in statement.as_object().unwrap().keys() {
+            assert!(
+                [
+                    "vulnerability",
+                    "timestamp",
+                    "products",
+                    "status",
+                    "@id",
+                    "version",
+                    "last_updated",
+                    "supplier",
+                    "status_notes",
+                    "justification",
+                    "impact_statement",
+                    "action_statement",
+                    "action_statement_timestamp"
+                ]
+                .contains(&key.as_str()),
+                "{key}"
+            );
+        }
+        assert!(statement["vulnerability"]["name"].is_string());
+        assert!(
+            ["not_affected", "affected", "fixed", "under_investigation"]
+                .contains(&statement["status"].as_str().unwrap())
+        );
+        timestamp(&statement["timestamp"]);
+        for product in statement["products"].as_array().unwrap() {
+            assert!(product["@id"].as_str().unwrap().starts_with("pkg:oci/"));
+            for sub in product["subcomponents"].as_array().unwrap() {
+                assert!(sub["@id"].as_str().unwrap().starts_with("pkg:"));
+            }
+        }
+    }
+    statements
+}
+
+#[test]
+fn a_report_patch_then_an_update_all_repatch_leave_one_patch_layer() {
+    let registry = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let cache = cache.path();
+    let work = tempfile::tempdir().unwrap();
+    let base = format!("{}/debian:bookworm", registry.address);
+    let (ok, _, stderr) = salve(
+        &[
+            "copy",
+            &format!("oci:{}:minbase", fixture("minbase")),
+            &format!("docker://{base}"),
+        ],
+        cache,
+    );
+    assert!(ok, "{stderr}");
+    let original = read_back(&base, cache);
+    let updates = security_updates(&status_of(&original.layers));
+    assert!(
+        updates.len() >= 2,
+        "bookworm-security must have updates for the fixture: {updates:?}"
+    );
+
+    // Report mode: the first half of the updates.
+    let chosen: Vec<Update> = updates
+        .iter()
+        .take(updates.len().div_ceil(2).min(5))
+        .cloned()
+        .collect();
+    let report = work.path().join("trivy.json");
+    trivy_report(&report, &chosen);
+    let vex = work.path().join("vex.json");
+    let (ok, _, stderr) = salve(
+        &[
+            "patch",
+            "-i",
+            &base,
+            "-r",
+            report.to_str().unwrap(),
+            "--push",
+            "-o",
+            vex.to_str().unwrap(),
+        ],
+        cache,
+    );
+    assert!(ok, "{stderr}");
+    let patched_name = format!("{base}-patched");
+    let patched = read_back(&patched_name, cache);
+    assert_eq!(
+        patched.digests.len(),
+        original.digests.len() + 1,
+        "exactly one new layer"
+    );
+    assert_eq!(
+        patched.digests[..original.digests.len()],
+        original.digests[..],
+        "base layers untouched"
+    );
+    let status = status_of(&patched.layers);
+    for update in &chosen {
+        let now = installed_version(&status, &update.package).unwrap();
+        assert!(
+            at_least(&now, &update.fixed),
+            "{} is {now}, wanted {}",
+            update.package,
+            update.fixed
+        );
+    }
+    assert_eq!(
+        patched.config["config"]["Cmd"],
+        original.config["config"]["Cmd"]
+    );
+    assert_eq!(
+        patched.config["config"]["Labels"]["sh.salve.base-image"],
+        format!("docker://{base}")
+    );
+
+    // The VEX document: one statement per finding, the pushed image as product.
+    let document: Value = serde_json::from_slice(&std::fs::read(&vex).unwrap()).unwrap();
+    let statements = check_openvex(&document);
+    assert_eq!(statements.len(), chosen.len());
+    let pushed_digest = run(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            "--format",
+            "{{.Digest}}",
+            &format!("docker://{patched_name}"),
+        ],
+    );
+    for (index, update) in chosen.iter().enumerate() {
+        let statement = statements
+            .iter()
+            .find(|s| s["vulnerability"]["name"] == cve(index).as_str())
+            .unwrap_or_else(|| panic!("no statement for {}", cve(index)));
+        assert_eq!(statement["status"], "fixed");
+        let product = &statement["products"][0];
+        assert_eq!(
+            product["@id"].as_str().unwrap(),
+            format!(
+                "pkg:oci/debian@{}?repository_url={}/debian",
+                pushed_digest.trim().replace(':', "%3A"),
+                registry.address
+            )
+        );
+        let now = installed_version(&status, &update.package).unwrap();
+        let purl = product["subcomponents"][0]["@id"].as_str().unwrap();
+        assert!(
+            purl.starts_with(&format!("pkg:deb/debian/{}@", update.package))
+                && purl.contains(&now.replace('+', "%2B").replace(':', "%3A")),
+            "{purl}"
+        );
+    }
+
+    // Update-all on the patched image: everything else, still one patch layer.
+    let (ok, stdout, stderr) = salve(
+        &[
+            "patch",
+            "-i",
+            &patched_name,
+            "-t",
+            "all",
+            "--push",
+            "--progress",
+            "json",
+        ],
+        cache,
+    );
+    assert!(ok, "{stderr}");
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let changed: Vec<&str> = events
+        .iter()
+        .filter(|event| event["event"] == "package")
+        .map(|event| event["package"].as_str().unwrap())
+        .collect();
+    // Packages the first patch did not already raise (apt pulls in some as dependencies)
+    // are in the change list.
+    let after_first = status_of(&patched.layers);
+    let rest: Vec<&Update> = updates
+        .iter()
+        .filter(|u| {
+            !at_least(
+                &installed_version(&after_first, &u.package).unwrap(),
+                &u.fixed,
+            )
+        })
+        .collect();
+    assert!(
+        !rest.is_empty(),
+        "the report left updates for update-all: {updates:?}"
+    );
+    for update in &rest {
+        assert!(
+            changed.contains(&update.package.as_str()),
+            "{} not in the change list {changed:?}",
+            update.package
+        );
+    }
+    let again = read_back(&format!("{}/debian:all", registry.address), cache);
+    assert_eq!(
+        again.digests.len(),
+        original.digests.len() + 1,
+        "the two patches are one layer"
+    );
+    let status = status_of(&again.layers);
+    for update in &updates {
+        let now = installed_version(&status, &update.package).unwrap();
+        assert!(
+            at_least(&now, &update.fixed),
+            "{} is {now}, wanted {}",
+            update.package,
+            update.fixed
+        );
+    }
+    let labels = &again.config["config"]["Labels"];
+    assert_eq!(
+        labels["sh.salve.base-image"],
+        format!("docker://{base}"),
+        "the first base is remembered"
+    );
+    assert_eq!(
+        labels["sh.salve.patch.layer"],
+        again.config["rootfs"]["diff_ids"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone()
+    );
+
+    // Patching it once more finds nothing to do and writes nothing.
+    let (ok, _, stderr) = salve(
+        &[
+            "patch",
+            "-i",
+            &format!("{}/debian:all", registry.address),
+            "-t",
+            "none",
+            "--push",
+        ],
+        cache,
+    );
+    assert!(
+        ok && stderr.contains("image is already up to date"),
+        "{stderr}"
+    );
+    let missing = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{}/debian:none", registry.address),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !missing.status.success(),
+        "no image is written when nothing changed"
+    );
+}
+
+#[test]
+fn unreachable_repositories_and_unreachable_versions_are_reported() {
+    let cache = tempfile::tempdir().unwrap();
+    let cache = cache.path();
+    let work = tempfile::tempdir().unwrap();
+    let source = fixture("minbase");
+    let layout_dir = work.path().join("layout");
+    run("cp", &["-a", &source, layout_dir.to_str().unwrap()]);
+    let image = format!("oci:{}:minbase", layout_dir.display());
+    let base = read_back(&image, cache);
+    let updates = security_updates(&status_of(&base.layers));
+    let report = work.path().join("trivy.json");
+
+    // A version no repository has: copa's message, or with --ignore-errors a written image
+    // whose VEX document leaves that finding out.
+    let mut impossible = updates[0].clone();
+    impossible.fixed = format!("{}+salve.test", updates[0].fixed);
+    trivy_report(&report, &[updates[1].clone(), impossible.clone()]);
+    let out = work.path().join("out");
+    let vex = work.path().join("vex.json");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "patch",
+            "-i",
+            &image,
+            "-r",
+            report.to_str().unwrap(),
+            "--oci-dir",
+            out.to_str().unwrap(),
+            "-o",
+            vex.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let (ok, _, stderr) = salve(&strs(&args(&[])), cache);
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!(
+            "downloaded package {} version",
+            impossible.package
+        )) && stderr.contains(&format!(
+            "lower than required {} for update",
+            impossible.fixed
+        )),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing is written on failure");
+    let (ok, _, stderr) = salve(&strs(&args(&["--ignore-errors"])), cache);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("(ignored)"), "{stderr}");
+    let document: Value = serde_json::from_slice(&std::fs::read(&vex).unwrap()).unwrap();
+    let statements = check_openvex(&document);
+    let names: Vec<&str> = statements
+        .iter()
+        .map(|s| s["vulnerability"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec![cve(0).as_str()],
+        "only the fixed finding is in the VEX document"
+    );
+
+    // Sources that answer 404, as an end-of-life release's do: the plugin's advice, no image.
+    let empty = tempfile::tempdir().unwrap();
+    let port = support::registry::free_port();
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            empty.path().to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sources = work.path().join("sources.list");
+    std::fs::write(
+        &sources,
+        format!("deb http://127.0.0.1:{port}/debian bookworm main\n"),
+    )
+    .unwrap();
+    run(
+        "umoci",
+        &[
+            "insert",
+            "--image",
+            &format!("{}:minbase", layout_dir.display()),
+            sources.to_str().unwrap(),
+            "/etc/apt/sources.list",
+        ],
+    );
+    trivy_report(&report, &updates[..1]);
+    let eol_out = work.path().join("eol-out");
+    let (ok, _, stderr) = salve(
+        &[
+            "patch",
+            "-i",
+            &image,
+            "-r",
+            report.to_str().unwrap(),
+            "--oci-dir",
+            eol_out.to_str().unwrap(),
+        ],
+        cache,
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(!ok);
+    assert!(stderr.contains("404 or no Release file"), "{stderr}");
+    assert!(
+        stderr.contains("apt-get"),
+        "the failed step is named: {stderr}"
+    );
+    assert!(!eol_out.exists(), "no image is written");
+}
+
+/// Borrowed arguments.
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
