@@ -607,3 +607,109 @@ fn unreachable_repositories_and_unreachable_versions_are_reported() {
 fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
+
+#[test]
+fn a_distroless_image_is_patched_through_a_tooling_image_from_the_source_policy() {
+    let registry = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let cache = cache.path();
+    let work = tempfile::tempdir().unwrap();
+    // The tooling image the dpkg plugin asks for (debian:12-slim) is served by the local
+    // registry, through copa's source policy.
+    let tooling = format!("{}/tooling/debian:12-slim", registry.address);
+    let copied = salve(
+        &[
+            "copy",
+            &format!("oci:{}:minbase", fixture("minbase")),
+            &format!("docker://{tooling}"),
+        ],
+        cache,
+    );
+    assert!(copied.0, "{}", copied.2);
+    let policy = work.path().join("policy.json");
+    std::fs::write(
+        &policy,
+        serde_json::to_vec(&json!({"rules": [{"action": "CONVERT",
+            "selector": {"identifier": "docker-image://docker.io/library/debian:12-slim"},
+            "updates": {"identifier": format!("docker-image://{tooling}")}}]}))
+        .unwrap(),
+    )
+    .unwrap();
+    let image = format!("oci:{}:distroless", fixture("distroless"));
+    let base = read_back(&image, cache);
+    let pattern = ["/var/lib/dpkg/status.d/*".to_string()];
+    let entries = read_paths(&base.layers, &pattern, 64 << 20).unwrap();
+    assert!(
+        entries.len() > 20,
+        "the fixture keeps one status.d file per package"
+    );
+    assert!(
+        read_paths(&base.layers, &["/usr/bin/apt-get".to_string()], 1 << 20).unwrap()[0].kind
+            == FileKind::Missing,
+        "the fixture has no apt"
+    );
+    let status: Vec<u8> = entries
+        .iter()
+        .flat_map(|entry| {
+            let mut content = entry.content.clone().unwrap();
+            content.extend_from_slice(b"\n");
+            content
+        })
+        .collect();
+    // Libraries only: the fixture has removed apt's and dpkg's programs, not their entries.
+    let updates: Vec<Update> = security_updates(&status)
+        .into_iter()
+        .filter(|update| update.package.starts_with("lib") && !update.package.starts_with("libapt"))
+        .take(3)
+        .collect();
+    assert!(!updates.is_empty());
+    let report = work.path().join("trivy.json");
+    trivy_report(&report, &updates);
+    let out = work.path().join("out");
+    let output = Command::new(env!("CARGO_BIN_EXE_salve"))
+        .args([
+            "patch",
+            "-i",
+            &image,
+            "-r",
+            report.to_str().unwrap(),
+            "--oci-dir",
+            out.to_str().unwrap(),
+        ])
+        .arg("--cache-dir")
+        .arg(cache)
+        .env("EXPERIMENTAL_BUILDKIT_SOURCE_POLICY", &policy)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&tooling),
+        "the tooling image came from the policy: {stderr}"
+    );
+    let patched = read_back(&format!("oci:{}:distroless-patched", out.display()), cache);
+    assert_eq!(patched.digests.len(), base.digests.len() + 1);
+    for update in &updates {
+        let path = format!("/var/lib/dpkg/status.d/{}", update.package);
+        let entry = read_paths(&patched.layers, &[path.clone()], 1 << 20).unwrap();
+        let content = entry[0]
+            .content
+            .clone()
+            .unwrap_or_else(|| panic!("{path} is gone"));
+        let version = installed_version(&content, &update.package).unwrap();
+        assert!(
+            at_least(&version, &update.fixed),
+            "{path}: {version}, wanted {}",
+            update.fixed
+        );
+    }
+    // Still distroless: the tooling image's programs stayed out of the layer.
+    for program in ["/usr/bin/apt-get", "/usr/bin/dpkg", "/bin/sh"] {
+        let found = read_paths(&patched.layers, &[program.to_string()], 1 << 20).unwrap();
+        assert_eq!(
+            found[0].kind,
+            FileKind::Missing,
+            "{program} leaked into the image"
+        );
+    }
+}
