@@ -713,3 +713,86 @@ fn a_distroless_image_is_patched_through_a_tooling_image_from_the_source_policy(
         );
     }
 }
+
+/// True when no mount under `dir` is left in this process's mount table.
+fn no_mounts_under(dir: &Path) -> bool {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    !table.contains(dir.to_str().unwrap())
+}
+
+/// The entries left in the cache's working folder.
+fn leftovers(cache: &Path) -> Vec<String> {
+    std::fs::read_dir(cache.join("work"))
+        .map(|entries| {
+            entries
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_timeout_and_ctrl_c_stop_the_run_and_leave_nothing_behind() {
+    use std::io::{BufRead, BufReader};
+    let cache = tempfile::tempdir().unwrap();
+    let cache = cache.path();
+    let work = tempfile::tempdir().unwrap();
+    let image = format!("oci:{}:minbase", fixture("minbase"));
+    let out = work.path().join("out");
+
+    let (ok, _, stderr) = salve(
+        &[
+            "patch",
+            "-i",
+            &image,
+            "--oci-dir",
+            out.to_str().unwrap(),
+            "--timeout",
+            "2s",
+        ],
+        cache,
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("--timeout") && stderr.contains("nothing was written"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+    assert_eq!(leftovers(cache), Vec::<String>::new());
+    assert!(no_mounts_under(cache));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_salve"))
+        .args([
+            "patch",
+            "-i",
+            &image,
+            "--oci-dir",
+            out.to_str().unwrap(),
+            "--cache-dir",
+        ])
+        .arg(cache)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("running") {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|line| line.contains("running")), "{seen:?}");
+    run("kill", &["-INT", &child.id().to_string()]);
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert!(
+        rest.iter().any(|line| line.contains("interrupted")),
+        "{rest:?}"
+    );
+    assert!(!out.exists());
+    assert_eq!(leftovers(cache), Vec::<String>::new());
+    assert!(no_mounts_under(cache));
+}

@@ -7,8 +7,9 @@ use std::process::Command;
 
 /// Debian packages the tests need: the real tools salve's version orders are checked against,
 /// Python for the fixture scripts, zstd to make zstd layers, skopeo and umoci, which make and read
-/// the OCI layouts salve reads and writes, the registry the tests pull from, and the Docker
-/// engine the `docker-daemon:` transport talks to.
+/// the OCI layouts salve reads and writes, the registry the tests pull from, the Docker
+/// engine the `docker-daemon:` transport talks to, and mmdebstrap, which builds the Debian
+/// images `salve patch` is tested on.
 const TEST_PACKAGES: &[&str] = &[
     "rpm",
     "python3",
@@ -18,6 +19,7 @@ const TEST_PACKAGES: &[&str] = &[
     "umoci",
     "docker-registry",
     "docker.io",
+    "mmdebstrap",
 ];
 
 /// Installs missing test packages (as root, with apt-get) and runs `cargo test --workspace`.
