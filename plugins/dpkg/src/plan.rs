@@ -9,12 +9,15 @@ use crate::detect::{STATUS, STATUS_D};
 use crate::{eol, version};
 use salve_plugin_sdk::{OsInfo, PlanRequest, RequestedUpdate, Step, UpdatePlan};
 
-/// Options that keep dpkg from asking about changed configuration files.
-const DPKG_OPTIONS: [&str; 4] = [
+/// Options that keep dpkg from asking about changed configuration files, and from syncing each
+/// file it writes: the changes become a layer written (and synced) once, by the engine.
+const DPKG_OPTIONS: [&str; 6] = [
     "-o",
     "Dpkg::Options::=--force-confdef",
     "-o",
     "Dpkg::Options::=--force-confold",
+    "-o",
+    "Dpkg::Options::=--force-unsafe-io",
 ];
 
 /// Paths apt writes that must not end up in the patch layer.
@@ -58,7 +61,7 @@ const INSTALL_DOWNLOADED: &str = r#"set -eu
 set -- /tmp/salve-debs/*.deb
 [ -e "$1" ] || exit 0
 if [ -f /target/var/lib/dpkg/status ]; then
-  dpkg --root=/target --force-depends --install "$@"
+  dpkg --root=/target --force-depends --force-unsafe-io --install "$@"
 else
   mkdir -p /target/var/lib/dpkg/status.d
   for deb in "$@"; do

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# End-to-end patch time: `salve patch` of 5 packages against `apt-get update && apt-get install`
+# of the same packages in a chroot of the same unpacked root filesystem, in one run.
+#
+#   baseline  chroot into a fresh copy of the fixture's root filesystem (copy not timed, /proc,
+#             /dev and resolv.conf mounted), apt-get update, apt-get install --only-upgrade
+#   warm      salve patch with its root filesystem and compiled-plugin caches already filled
+#   cold      salve patch with an empty cache folder (unpacks the image, compiles the plugins)
+# Each salve run reads the image from an OCI layout and writes the patched image to another.
+# Rounds alternate the order; medians are reported. Needs root, mmdebstrap, umoci, python3.
+# Usage: scripts/bench-patch.sh [ROUNDS]
+set -euo pipefail
+rounds=${1:-3}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p salve
+target_dir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$root/Cargo.toml" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+salve="$target_dir/release/salve"
+layout=$("$root/fixtures/images/debian-image.sh" minbase)
+work=$(mktemp -d)
+cleanup() {
+  for dir in "$work"/chroot-*; do
+    for mount in dev proc; do umount "$dir/$mount" 2>/dev/null || true; done
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The fixture's single layer, unpacked once: the baseline's root filesystem.
+manifest=$(python3 -c "import json;print(json.load(open('$layout/index.json'))['manifests'][0]['digest'][7:])")
+layer=$(python3 -c "import json;print(json.load(open('$layout/blobs/sha256/$manifest'))['layers'][0]['digest'][7:])")
+mkdir "$work/rootfs"
+tar -C "$work/rootfs" --numeric-owner -xzf "$layout/blobs/sha256/$layer"
+
+# Five packages bookworm-security upgrades, as a Trivy report.
+python3 "$root/fixtures/images/security-updates.py" "$work/rootfs/var/lib/dpkg/status" > "$work/updates.json"
+python3 - "$work/updates.json" "$work/report.json" <<'PY'
+import json, sys
+updates = json.load(open(sys.argv[1]))[:5]
+vulns = [{"VulnerabilityID": f"CVE-2099-{20000 + i}", "PkgName": u["package"],
+          "InstalledVersion": u["installed"], "FixedVersion": u["fixed"]} for i, u in enumerate(updates)]
+json.dump({"SchemaVersion": 2, "ArtifactName": "bench",
+           "Metadata": {"OS": {"Family": "debian", "Name": "12"}},
+           "Results": [{"Target": "bench", "Class": "os-pkgs", "Type": "debian",
+                        "Vulnerabilities": vulns}]}, open(sys.argv[2], "w"))
+print(" ".join(u["package"] for u in updates))
+PY
+packages=$(python3 -c "import json;print(' '.join(u['package'] for u in json.load(open('$work/updates.json'))[:5]))")
+echo "packages: $packages; rounds: $rounds"
+
+now() { date +%s.%N; }
+declare -A times
+baseline() {
+  local dir="$work/chroot-$1" t0 t1
+  cp -a "$work/rootfs" "$dir"
+  mount --bind /dev "$dir/dev"
+  mount -t proc proc "$dir/proc"
+  cp /etc/resolv.conf "$dir/etc/resolv.conf"
+  t0=$(now)
+  chroot "$dir" apt-get update -q >/dev/null
+  # shellcheck disable=SC2086
+  chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    --only-upgrade -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $packages >/dev/null
+  t1=$(now)
+  umount "$dir/dev" "$dir/proc"
+  rm -rf "$dir"
+  times[baseline]+="$(echo "$t1 - $t0" | bc) "
+}
+salve_run() {
+  local kind=$1 round=$2 cache t0 t1
+  if [[ $kind == cold ]]; then cache="$work/cold-$round"; else cache="$work/warm"; fi
+  t0=$(now)
+  "$salve" patch -i "oci:$layout:minbase" -r "$work/report.json" --oci-dir "$work/out-$kind-$round" \
+    --cache-dir "$cache" 2>/dev/null
+  t1=$(now)
+  rm -rf "$work/out-$kind-$round" "$work/cold-$round"
+  times[$kind]+="$(echo "$t1 - $t0" | bc) "
+}
+salve_run warm 0 && times[warm]=""   # fills the warm cache
+for round in $(seq "$rounds"); do
+  if (( round % 2 )); then baseline "$round"; salve_run warm "$round"; salve_run cold "$round"
+  else salve_run cold "$round"; salve_run warm "$round"; baseline "$round"; fi
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+b=$(echo "${times[baseline]}" | median)
+w=$(echo "${times[warm]}" | median)
+c=$(echo "${times[cold]}" | median)
+printf 'baseline (chroot apt-get)  %7.2fs\n' "$b"
+printf 'salve warm                 %7.2fs   warm / baseline = %.2f\n' "$w" "$(echo "$w / $b" | bc -l)"
+printf 'salve cold                 %7.2fs   cold / baseline = %.2f\n' "$c" "$(echo "$c / $b" | bc -l)"
