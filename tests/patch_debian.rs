@@ -691,7 +691,7 @@ fn a_distroless_image_is_patched_through_a_tooling_image_from_the_source_policy(
     assert_eq!(patched.digests.len(), base.digests.len() + 1);
     for update in &updates {
         let path = format!("/var/lib/dpkg/status.d/{}", update.package);
-        let entry = read_paths(&patched.layers, &[path.clone()], 1 << 20).unwrap();
+        let entry = read_paths(&patched.layers, std::slice::from_ref(&path), 1 << 20).unwrap();
         let content = entry[0]
             .content
             .clone()

@@ -123,9 +123,9 @@ enum VexFormat {
 /// Progress modes.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum ProgressMode {
-    /// Plain lines on stderr.
+    /// On a terminal, a line per stage finished with its duration; else plain lines.
     Auto,
-    /// Plain lines on stderr.
+    /// One line per stage on stderr.
     Plain,
     /// JSON events on stdout.
     Json,
@@ -184,19 +184,22 @@ pub fn run(args: PatchArgs, plugin_options: &PluginOptions) -> anyhow::Result<()
         interrupted: interrupted.clone(),
         progress: match args.progress {
             ProgressMode::Json => Progress::Json,
-            ProgressMode::Auto | ProgressMode::Plain => Progress::Plain,
+            ProgressMode::Auto => Progress::auto(),
+            ProgressMode::Plain => Progress::Plain,
         },
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the I/O runtime")?;
-    let outcome = runtime.block_on(async {
-        tokio::select! {
-            outcome = patch(&catalog, &options) => outcome,
-            () = until_set(&interrupted) => Err(anyhow::anyhow!("interrupted; nothing was written")),
-        }
-    })?;
+    let outcome = runtime
+        .block_on(async {
+            tokio::select! {
+                outcome = patch(&catalog, &options) => outcome,
+                () = until_set(&interrupted) => Err(anyhow::anyhow!("interrupted; nothing was written")),
+            }
+        })
+        .inspect_err(|_| options.progress.failed())?;
     match outcome {
         PatchOutcome::UpToDate => Ok(()),
         PatchOutcome::Patched { shortfalls, .. } if !shortfalls.is_empty() => {
