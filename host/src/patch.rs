@@ -385,7 +385,7 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
                 &ecosystem,
                 &after,
                 &update.package,
-                location(update),
+                location(update).as_deref(),
                 &update.fixed_version,
             )?;
             if let Some(shortfall) = shortfall {
@@ -399,8 +399,8 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
                 shortfalls.push(shortfall);
                 continue;
             }
-            let package =
-                validate::find(&after, &update.package, location(update)).expect("checked above");
+            let package = validate::find(&after, &update.package, location(update).as_deref())
+                .expect("checked above");
             let purl = ecosystem.purl(package, &probe.os, &platform)?;
             for vulnerability in &update.vulnerabilities {
                 fixed.push((vulnerability.id.clone(), purl.clone()));
@@ -651,7 +651,7 @@ fn still_needed<'b>(
 ) -> anyhow::Result<Vec<&'b PackageUpdate>> {
     let mut needed = Vec::new();
     for update in updates {
-        match validate::find(installed, &update.package, location(update)) {
+        match validate::find(installed, &update.package, location(update).as_deref()) {
             None => progress.warn(&format!(
                 "{} is not installed in the image; skipping it",
                 update.package
@@ -669,12 +669,24 @@ fn still_needed<'b>(
     Ok(needed)
 }
 
-/// Where a library update lives (its site-packages folder), for matching installed packages.
-fn location(update: &PackageUpdate) -> Option<&str> {
-    update
-        .path
-        .as_deref()
-        .filter(|_| update.class == PackageClass::Library)
+/// Where a library update lives, for matching installed packages: the folder holding its
+/// `*.dist-info` (or `*.egg-info`) folder, from the path the report gives (a `METADATA` file,
+/// the metadata folder, or the site-packages folder itself), absolute.
+fn location(update: &PackageUpdate) -> Option<String> {
+    if update.class != PackageClass::Library {
+        return None;
+    }
+    let path = update.path.as_deref()?;
+    let absolute = format!("/{}", path.trim_matches('/'));
+    let parts: Vec<&str> = absolute.split('/').collect();
+    let folder = match parts
+        .iter()
+        .position(|part| part.ends_with(".dist-info") || part.ends_with(".egg-info"))
+    {
+        Some(metadata) => parts[..metadata].join("/"),
+        None => absolute,
+    };
+    Some(folder)
 }
 
 /// The tooling image for a target without a package manager.
@@ -795,4 +807,39 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::io::Write::write_all(&mut temp, bytes)?;
     temp.persist(path).map_err(|error| error.error)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn library(path: &str) -> PackageUpdate {
+        PackageUpdate {
+            package: "urllib3".into(),
+            class: PackageClass::Library,
+            package_type: "python-pkg".into(),
+            path: Some(path.into()),
+            installed_version: "1.26.5".into(),
+            fixed_version: "1.26.20".into(),
+            vulnerabilities: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_library_lives_in_the_folder_above_its_metadata() {
+        for path in [
+            "usr/local/lib/python3.11/dist-packages/urllib3-1.26.5.dist-info/METADATA",
+            "/usr/local/lib/python3.11/dist-packages/urllib3-1.26.5.dist-info",
+            "/usr/local/lib/python3.11/dist-packages/",
+        ] {
+            assert_eq!(
+                location(&library(path)).as_deref(),
+                Some("/usr/local/lib/python3.11/dist-packages"),
+                "{path}"
+            );
+        }
+        let mut os = library("x");
+        os.class = PackageClass::Os;
+        assert_eq!(location(&os), None);
+    }
 }

@@ -4,15 +4,15 @@
 //! reaps orphans, and finally copies the package database files out for validation. Its status
 //! goes to `<results>/.salve/status.json`.
 
+use super::paths::expand;
 use super::spec::{DATABASE_DIR, RESULTS_MOUNT, SALVE_DIR, SandboxSpec, SandboxStatus};
-use crate::image::glob::Glob;
 use rustix::mount::{MountFlags, mount};
 use rustix::process::WaitOptions;
 use rustix::thread::UnshareFlags;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
 /// The `PATH` steps run with.
@@ -126,37 +126,4 @@ fn copy_database(spec: &SandboxSpec, out: &Path) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The regular files matching `pattern` (`*` only in its last segment) under `target`.
-fn expand(target: &Path, pattern: &str) -> io::Result<Vec<String>> {
-    let (dir, name) = pattern.rsplit_once('/').unwrap_or(("", pattern));
-    if dir.contains('*') {
-        return Err(io::Error::other(format!(
-            "database path {pattern}: `*` is only supported in the last segment"
-        )));
-    }
-    let folder: PathBuf = target.join(dir.trim_start_matches('/'));
-    if !name.contains('*') {
-        let path = folder.join(name);
-        return Ok(if path.is_file() {
-            vec![pattern.to_string()]
-        } else {
-            Vec::new()
-        });
-    }
-    let glob = Glob::new(pattern);
-    let mut found = Vec::new();
-    let Ok(entries) = fs::read_dir(&folder) else {
-        return Ok(found);
-    };
-    for entry in entries {
-        let entry = entry?;
-        let path = format!("{dir}/{}", entry.file_name().to_string_lossy());
-        if entry.file_type()?.is_file() && glob.matches(&path) {
-            found.push(path);
-        }
-    }
-    found.sort();
-    Ok(found)
 }

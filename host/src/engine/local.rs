@@ -7,6 +7,7 @@
 //! the sandbox processes are killed (their mounts go with their namespace) and the run's folders
 //! are removed by their owner.
 
+use super::paths::expand;
 use super::spec::{
     DATABASE_DIR, RESULTS_MOUNT, SALVE_DIR, SandboxSpec, SandboxStatus, StepSpec, ToolingSpec,
 };
@@ -29,6 +30,12 @@ const PROXY_VARIABLES: [&str; 6] = [
     "HTTPS_PROXY",
     "NO_PROXY",
 ];
+
+/// The variable naming the CA bundle pip trusts; a host behind a proxy with its own CA sets it.
+const PIP_CERT: &str = "PIP_CERT";
+
+/// Where the host's pip CA bundle is copied, inside the results folder.
+const CA_BUNDLE: &str = ".salve/ca-bundle.crt";
 
 /// How many lines of a failed step's output an error shows.
 const LOG_TAIL_LINES: usize = 25;
@@ -153,10 +160,7 @@ pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
             })
             .collect(),
         database_paths: plan.database_paths.clone(),
-        environment: PROXY_VARIABLES
-            .iter()
-            .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
-            .collect(),
+        environment: step_environment(&work.join("results"))?,
         created_list: work.join("created.json"),
     };
     let spec_path = work.join("spec.json");
@@ -199,6 +203,26 @@ pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
         upper: spec.target_upper,
         database,
     })
+}
+
+/// The environment every step gets from salve's: the proxy variables, and when `PIP_CERT` names
+/// a CA bundle (a proxy with its own CA), a copy of that bundle under `/salve-results`, outside
+/// the image, with `PIP_CERT` pointing at it.
+fn step_environment(results: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let mut environment: Vec<(String, String)> = PROXY_VARIABLES
+        .iter()
+        .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
+        .collect();
+    if let Some(bundle) = std::env::var_os(PIP_CERT)
+        .map(PathBuf::from)
+        .filter(|path| path.is_file())
+    {
+        let copy = results.join(CA_BUNDLE);
+        fs::create_dir_all(copy.parent().expect("a file in a folder"))?;
+        fs::copy(&bundle, &copy).with_context(|| format!("copying {}", bundle.display()))?;
+        environment.push((PIP_CERT.into(), format!("{RESULTS_MOUNT}/{CA_BUNDLE}")));
+    }
+    Ok(environment)
 }
 
 /// The image's root filesystem from the cache, unpacking it the first time.
@@ -260,58 +284,32 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
 }
 
 /// The database files the sandbox copied out (and plan results under `/salve-results`), as the
-/// ecosystem plugin's `installed` expects them: exact paths always answered, patterns expanded.
+/// ecosystem plugin's `installed` expects them: exact paths always answered (`missing` when
+/// absent), patterns expanded.
 fn database_files(patterns: &[String], results: &Path) -> anyhow::Result<Vec<ImageFile>> {
     let copied = results.join(DATABASE_DIR);
     let mut files = Vec::new();
     for pattern in patterns {
-        let (base, relative) = match pattern.strip_prefix(RESULTS_MOUNT) {
-            Some(rest) => (
-                results.to_path_buf(),
-                rest.trim_start_matches('/').to_string(),
-            ),
-            None => (copied.clone(), pattern.trim_start_matches('/').to_string()),
+        let (base, relative, prefix) = match pattern.strip_prefix(RESULTS_MOUNT) {
+            Some(rest) => (results, rest, RESULTS_MOUNT),
+            None => (copied.as_path(), pattern.as_str(), ""),
         };
-        let (dir, name) = relative.rsplit_once('/').unwrap_or(("", &relative));
-        let prefix = &pattern[..pattern.len() - relative.len()];
-        let read = |name: &str| -> anyhow::Result<Option<ImageFile>> {
-            let path = base.join(dir).join(name);
-            if !path.is_file() {
-                return Ok(None);
-            }
-            let image_path = if dir.is_empty() {
-                format!("{prefix}{name}")
-            } else {
-                format!("{prefix}{dir}/{name}")
-            };
-            Ok(Some(ImageFile {
-                path: normalize_root(&image_path),
-                kind: FileKind::File,
-                content: Some(fs::read(&path)?),
-                link_target: None,
-            }))
-        };
-        if name.contains('*') {
-            let glob = crate::image::glob::Glob::new(name);
-            let Ok(entries) = fs::read_dir(base.join(dir)) else {
-                continue;
-            };
-            let mut names: Vec<String> = entries
-                .filter_map(Result::ok)
-                .map(|entry| entry.file_name().to_string_lossy().into_owned())
-                .filter(|entry| glob.matches(entry))
-                .collect();
-            names.sort();
-            for name in names {
-                files.extend(read(&name)?);
-            }
-        } else {
-            files.push(read(name)?.unwrap_or(ImageFile {
+        let found = expand(base, relative)?;
+        if found.is_empty() && crate::image::glob::Glob::new(pattern).is_exact() {
+            files.push(ImageFile {
                 path: normalize_root(pattern),
                 kind: FileKind::Missing,
                 content: None,
                 link_target: None,
-            }));
+            });
+        }
+        for path in found {
+            files.push(ImageFile {
+                path: normalize_root(&format!("{prefix}{path}")),
+                kind: FileKind::File,
+                content: Some(fs::read(base.join(path.trim_start_matches('/')))?),
+                link_target: None,
+            });
         }
     }
     Ok(files)

@@ -1,0 +1,329 @@
+//! `salve patch` of Python packages (experimental, as in copa) on the local engine: a bookworm
+//! image with old releases of pure-Python packages installed from PyPI into Debian's
+//! `/usr/local/lib/python3.11/dist-packages` and into a virtual environment at `/opt/app`
+//! (`fixtures/images/debian-image.sh python`), and one without pip (`python-nopip`) patched
+//! through a tooling image supplied by copa's source policy. Fixed versions come from PyPI at
+//! the time of the run.
+
+mod support;
+
+use salve::image::read_paths;
+use salve::plugin::types::FileKind;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use support::registry::Registry;
+use support::run;
+
+/// The workspace's root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The fixture image's OCI layout folder.
+fn fixture(variant: &str) -> String {
+    let script = root().join("fixtures/images/debian-image.sh");
+    run("bash", &[script.to_str().unwrap(), variant])
+        .trim()
+        .to_string()
+}
+
+/// The newest release of a PyPI project starting with `prefix`.
+fn pypi_latest(name: &str, prefix: &str) -> String {
+    let script = root().join("fixtures/images/pypi-latest.py");
+    run("python3", &[script.to_str().unwrap(), name, prefix])
+        .trim()
+        .to_string()
+}
+
+/// The Python environments of the fixture and their site-packages folders (relative, as Trivy
+/// writes `PkgPath`).
+const LOCAL: &str = "usr/local/lib/python3.11/dist-packages";
+/// The virtual environment's site-packages folder.
+const VENV: &str = "opt/app/lib/python3.11/site-packages";
+
+/// One Python finding.
+struct PythonFinding {
+    /// The distribution.
+    name: &'static str,
+    /// The version the fixture installs.
+    installed: &'static str,
+    /// The version to reach.
+    fixed: String,
+    /// The site-packages folder.
+    folder: &'static str,
+    /// The vulnerability id.
+    id: String,
+}
+
+/// A Trivy report with Python findings, each with its `PkgPath`, and optionally OS findings.
+fn trivy_report(path: &Path, python: &[PythonFinding], os: &[(String, String, String)]) {
+    let python: Vec<Value> = python
+        .iter()
+        .map(|finding| {
+            json!({"VulnerabilityID": finding.id, "PkgName": finding.name,
+                   "InstalledVersion": finding.installed, "FixedVersion": finding.fixed,
+                   "PkgPath": format!("{}/{}-{}.dist-info/METADATA", finding.folder, finding.name, finding.installed)})
+        })
+        .collect();
+    let os: Vec<Value> = os
+        .iter()
+        .map(|(name, installed, fixed)| {
+            json!({"VulnerabilityID": "CVE-2099-30000", "PkgName": name,
+                   "InstalledVersion": installed, "FixedVersion": fixed})
+        })
+        .collect();
+    let report = json!({
+        "SchemaVersion": 2,
+        "ArtifactName": "python-app",
+        "Metadata": {"OS": {"Family": "debian", "Name": "12.0"},
+                     "ImageConfig": {"architecture": "amd64", "os": "linux"}},
+        "Results": [
+            {"Target": "python-app (debian 12.0)", "Class": "os-pkgs", "Type": "debian", "Vulnerabilities": os},
+            {"Target": "Python", "Class": "lang-pkgs", "Type": "python-pkg", "Vulnerabilities": python},
+        ],
+    });
+    std::fs::write(path, serde_json::to_vec_pretty(&report).unwrap()).unwrap();
+}
+
+/// Runs `salve` with a private cache and extra environment; success and stderr.
+fn salve(args: &[&str], cache: &Path, env: &[(&str, &str)]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_salve"))
+        .args(args)
+        .arg("--cache-dir")
+        .arg(cache)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The layer blobs of an image in an OCI layout.
+fn layers(layout: &Path, tag: &str) -> Vec<PathBuf> {
+    let layout = salve::registry::OciLayout::open(layout).unwrap();
+    let manifest: Value = serde_json::from_slice(
+        &layout
+            .read_blob(&layout.resolve(Some(tag)).unwrap().digest)
+            .unwrap(),
+    )
+    .unwrap();
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| layout.blob_path(layer["digest"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+/// The versions of `name` whose METADATA is in `folder` of the image.
+fn versions_in(layers: &[PathBuf], folder: &str, name: &str) -> Vec<String> {
+    let pattern = format!("/{folder}/{name}-*.dist-info/METADATA");
+    read_paths(layers, &[pattern], 1 << 20)
+        .unwrap()
+        .into_iter()
+        .filter(|file| file.kind == FileKind::File)
+        .filter_map(|file| {
+            let text = String::from_utf8(file.content.unwrap()).unwrap();
+            text.lines()
+                .find_map(|line| line.strip_prefix("Version: ").map(str::to_string))
+        })
+        .collect()
+}
+
+/// The findings for urllib3 and idna in the given folders.
+fn findings(folders: &[&'static str]) -> Vec<PythonFinding> {
+    let urllib3 = pypi_latest("urllib3", "1.26.");
+    let idna = pypi_latest("idna", "");
+    let mut findings = Vec::new();
+    for (index, folder) in folders.iter().enumerate() {
+        findings.push(PythonFinding {
+            name: "urllib3",
+            installed: "1.26.5",
+            fixed: urllib3.clone(),
+            folder,
+            id: format!("CVE-2099-3{index}001"),
+        });
+        findings.push(PythonFinding {
+            name: "idna",
+            installed: "2.10",
+            fixed: idna.clone(),
+            folder,
+            id: format!("CVE-2099-3{index}002"),
+        });
+    }
+    findings
+}
+
+#[test]
+fn python_packages_are_updated_with_pip_in_each_environment_and_os_packages_alongside() {
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let image = format!("oci:{}:python", fixture("python"));
+    let python = findings(&[LOCAL, VENV]);
+    // One OS finding as well: both ecosystems land in one patch layer.
+    let status = read_paths(
+        &layers(Path::new(&fixture("python")), "python"),
+        &["/var/lib/dpkg/status".to_string()],
+        64 << 20,
+    )
+    .unwrap();
+    let status_file = work.path().join("status");
+    std::fs::write(&status_file, status[0].content.as_ref().unwrap()).unwrap();
+    let script = root().join("fixtures/images/security-updates.py");
+    let updates: Value = serde_json::from_str(&run(
+        "python3",
+        &[script.to_str().unwrap(), status_file.to_str().unwrap()],
+    ))
+    .unwrap();
+    let os_update = updates[0].clone();
+    let os = [(
+        os_update["package"].as_str().unwrap().to_string(),
+        os_update["installed"].as_str().unwrap().to_string(),
+        os_update["fixed"].as_str().unwrap().to_string(),
+    )];
+    let report = work.path().join("trivy.json");
+    trivy_report(&report, &python, &os);
+    let out = work.path().join("out");
+    let vex = work.path().join("vex.json");
+    let (ok, stderr) = salve(
+        &[
+            "patch",
+            "-i",
+            &image,
+            "-r",
+            report.to_str().unwrap(),
+            "--oci-dir",
+            out.to_str().unwrap(),
+            "-o",
+            vex.to_str().unwrap(),
+        ],
+        cache.path(),
+        &[],
+    );
+    assert!(ok, "{stderr}");
+    let patched = layers(&out, "python-patched");
+    let base = layers(Path::new(&fixture("python")), "python");
+    assert_eq!(
+        patched.len(),
+        base.len() + 1,
+        "OS and Python updates in one patch layer"
+    );
+    for finding in &python {
+        let versions = versions_in(&patched, finding.folder, finding.name);
+        assert_eq!(
+            versions,
+            vec![finding.fixed.clone()],
+            "{} in /{}",
+            finding.name,
+            finding.folder
+        );
+    }
+    let document: Value = serde_json::from_slice(&std::fs::read(&vex).unwrap()).unwrap();
+    let statements = document["statements"].as_array().unwrap();
+    assert_eq!(statements.len(), python.len() + 1);
+    for finding in &python {
+        let statement = statements
+            .iter()
+            .find(|s| s["vulnerability"]["name"] == finding.id.as_str())
+            .unwrap();
+        let purl = statement["products"][0]["subcomponents"][0]["@id"]
+            .as_str()
+            .unwrap();
+        assert_eq!(purl, format!("pkg:pypi/{}@{}", finding.name, finding.fixed));
+    }
+    let os_statement = statements
+        .iter()
+        .find(|s| s["vulnerability"]["name"] == "CVE-2099-30000")
+        .unwrap();
+    assert!(
+        os_statement["products"][0]["subcomponents"][0]["@id"]
+            .as_str()
+            .unwrap()
+            .starts_with("pkg:deb/debian/")
+    );
+}
+
+#[test]
+fn an_image_without_pip_is_patched_through_a_python_tooling_image() {
+    let registry = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    // The pip plugin asks for python:3.11-slim; the local registry serves a Debian image with
+    // Python and pip under that name through the source policy.
+    let tooling = format!("{}/tooling/python:3.11-slim", registry.address);
+    let (ok, stderr) = salve(
+        &[
+            "copy",
+            &format!("oci:{}:python", fixture("python")),
+            &format!("docker://{tooling}"),
+        ],
+        cache.path(),
+        &[],
+    );
+    assert!(ok, "{stderr}");
+    let policy = work.path().join("policy.json");
+    std::fs::write(
+        &policy,
+        serde_json::to_vec(&json!({"rules": [{"action": "CONVERT",
+            "selector": {"identifier": "docker-image://docker.io/library/python:3.11-slim"},
+            "updates": {"identifier": format!("docker-image://{tooling}")}}]}))
+        .unwrap(),
+    )
+    .unwrap();
+    let layout = fixture("python-nopip");
+    let base = layers(Path::new(&layout), "python-nopip");
+    let pip = read_paths(
+        &base,
+        &["/usr/lib/python3/dist-packages/pip/__init__.py".to_string()],
+        1 << 20,
+    )
+    .unwrap();
+    assert_eq!(pip[0].kind, FileKind::Missing, "the fixture has no pip");
+    let python = findings(&[LOCAL]);
+    let report = work.path().join("trivy.json");
+    trivy_report(&report, &python, &[]);
+    let out = work.path().join("out");
+    let (ok, stderr) = salve(
+        &[
+            "patch",
+            "-i",
+            &format!("oci:{layout}:python-nopip"),
+            "-r",
+            report.to_str().unwrap(),
+            "--oci-dir",
+            out.to_str().unwrap(),
+        ],
+        cache.path(),
+        &[(
+            "EXPERIMENTAL_BUILDKIT_SOURCE_POLICY",
+            policy.to_str().unwrap(),
+        )],
+    );
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains(&tooling), "{stderr}");
+    let patched = layers(&out, "python-nopip-patched");
+    assert_eq!(patched.len(), base.len() + 1);
+    for finding in &python {
+        let versions = versions_in(&patched, finding.folder, finding.name);
+        assert_eq!(
+            versions,
+            vec![finding.fixed.clone()],
+            "the old dist-info is gone: {}",
+            finding.name
+        );
+    }
+    let pip = read_paths(
+        &patched,
+        &["/usr/lib/python3/dist-packages/pip/__init__.py".to_string()],
+        1 << 20,
+    )
+    .unwrap();
+    assert_eq!(
+        pip[0].kind,
+        FileKind::Missing,
+        "the tooling image's pip stayed out"
+    );
+}
