@@ -642,13 +642,18 @@ fn shares<'a, 'b>(
 }
 
 /// The updates whose package is installed below its fixed version (others are skipped, with a
-/// note for packages not installed at all).
+/// note for packages not installed at all). When the probe could not list the installed
+/// packages (an rpm database only the package manager reads), every update is kept: the report
+/// says what is installed, and validation checks the result.
 fn still_needed<'b>(
     ecosystem: &crate::plugin::Ecosystem<'_>,
     installed: &[InstalledPackage],
     updates: &[&'b PackageUpdate],
     progress: Progress,
 ) -> anyhow::Result<Vec<&'b PackageUpdate>> {
+    if installed.is_empty() {
+        return Ok(updates.to_vec());
+    }
     let mut needed = Vec::new();
     for update in updates {
         match validate::find(installed, &update.package, location(update).as_deref()) {

@@ -8,8 +8,8 @@ use std::process::Command;
 /// Debian packages the tests need: the real tools salve's version orders are checked against,
 /// Python for the fixture scripts, zstd to make zstd layers, skopeo and umoci, which make and read
 /// the OCI layouts salve reads and writes, the registry the tests pull from, the Docker
-/// engine the `docker-daemon:` transport talks to, and mmdebstrap, which builds the Debian
-/// images `salve patch` is tested on.
+/// engine the `docker-daemon:` transport talks to, mmdebstrap, which builds the Debian images
+/// `salve patch` is tested on, and dnf, createrepo_c and cpio, which build the RPM fixtures.
 const TEST_PACKAGES: &[&str] = &[
     "rpm",
     "python3",
@@ -20,6 +20,10 @@ const TEST_PACKAGES: &[&str] = &[
     "docker-registry",
     "docker.io",
     "mmdebstrap",
+    "dnf",
+    "dnf-plugins-core",
+    "createrepo-c",
+    "cpio",
 ];
 
 /// Installs missing test packages (as root, with apt-get) and runs `cargo test --workspace`.

@@ -1,0 +1,304 @@
+//! `salve patch` of RPM images on the local engine, with real packages and package managers:
+//! `fixtures/rpm/build.sh` builds two versions of two packages with rpmbuild, a repository with
+//! createrepo_c, and Azure Linux 3.0 images holding the old versions (made with
+//! `dnf --installroot`): one with only the distroless manifests, one with an rpm database and
+//! no package manager. The test serves the repository over HTTP on loopback, and supplies the
+//! tooling image (a Debian image with dnf) from a local registry through copa's source policy.
+
+mod support;
+
+use salve::image::read_paths;
+use salve::plugin::types::FileKind;
+use salve::registry::OciLayout;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use support::registry::{Registry, free_port};
+use support::run;
+
+/// The workspace's root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The RPM fixtures' folder (`repo/`, `layout/`).
+fn rpm_fixtures() -> PathBuf {
+    let script = root().join("fixtures/rpm/build.sh");
+    PathBuf::from(run("bash", &[script.to_str().unwrap()]).trim())
+}
+
+/// The Debian image with dnf, the tooling image.
+fn dnf_image() -> String {
+    let script = root().join("fixtures/images/debian-image.sh");
+    run("bash", &[script.to_str().unwrap(), "dnf"])
+        .trim()
+        .to_string()
+}
+
+/// An HTTP server for a folder on a free loopback port, stopped when dropped.
+struct Served {
+    /// The server.
+    child: Child,
+    /// Its port.
+    port: u16,
+}
+
+impl Served {
+    /// Serves `dir`.
+    fn start(dir: &Path) -> Served {
+        let port = free_port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the repository server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Served { child, port }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Trivy report for the Azure Linux image: both packages, 1.0-1 to 1.1-1.
+fn trivy_report(path: &Path) {
+    let findings: Vec<Value> = ["salve-demo-lib", "salve-demo-app"]
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            json!({"VulnerabilityID": format!("CVE-2099-5000{index}"), "PkgName": name,
+                   "InstalledVersion": "1.0-1", "FixedVersion": "1.1-1"})
+        })
+        .collect();
+    let report = json!({
+        "SchemaVersion": 2,
+        "ArtifactName": "azurelinux-app",
+        "Metadata": {"OS": {"Family": "azurelinux", "Name": "3.0"},
+                     "ImageConfig": {"architecture": "amd64", "os": "linux"}},
+        "Results": [{"Target": "azurelinux-app (azurelinux 3.0)", "Class": "os-pkgs",
+                     "Type": "azurelinux", "Vulnerabilities": findings}],
+    });
+    std::fs::write(path, serde_json::to_vec_pretty(&report).unwrap()).unwrap();
+}
+
+/// The layer blobs of an image in a layout.
+fn layers(layout: &Path, tag: &str) -> Vec<PathBuf> {
+    let layout = OciLayout::open(layout).unwrap();
+    let manifest: Value = serde_json::from_slice(
+        &layout
+            .read_blob(&layout.resolve(Some(tag)).unwrap().digest)
+            .unwrap(),
+    )
+    .unwrap();
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| layout.blob_path(layer["digest"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+/// True when the image has a regular file at `path`.
+fn exists(layers: &[PathBuf], path: &str) -> bool {
+    read_paths(layers, &[path.to_string()], 64 << 20).unwrap()[0].kind == FileKind::File
+}
+
+/// A file of the image, as text.
+fn text(layers: &[PathBuf], path: &str) -> Option<String> {
+    let files = read_paths(layers, &[path.to_string()], 1 << 20).unwrap();
+    (files[0].kind == FileKind::File)
+        .then(|| String::from_utf8(files[0].content.clone().unwrap()).unwrap())
+}
+
+/// Patches the fixture image tagged `mode` and checks the packages' files were updated;
+/// returns the folder holding the result, the patched image's layers and the VEX document.
+fn patch_mode(mode: &str) -> (tempfile::TempDir, Vec<PathBuf>, Value) {
+    let fixtures = rpm_fixtures();
+    let repo = Served::start(&fixtures.join("repo"));
+    let registry = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let salve = |args: &[&str], env: &[(&str, &str)]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_salve"))
+            .args(args)
+            .arg("--cache-dir")
+            .arg(cache.path())
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "salve {args:?}: {stderr}");
+        stderr
+    };
+    // The tooling image the rpm plugin asks for, from the local registry.
+    let tooling = format!("{}/tooling/azurelinux-core:3.0", registry.address);
+    salve(
+        &[
+            "copy",
+            &format!("oci:{}:dnf", dnf_image()),
+            &format!("docker://{tooling}"),
+        ],
+        &[],
+    );
+    let policy = work.path().join("policy.json");
+    std::fs::write(
+        &policy,
+        serde_json::to_vec(&json!({"rules": [{"action": "CONVERT",
+            "selector": {"identifier": "docker-image://mcr.microsoft.com/azurelinux/base/core:3.0"},
+            "updates": {"identifier": format!("docker-image://{tooling}")}}]}))
+        .unwrap(),
+    )
+    .unwrap();
+    // The image, with its repository file pointing at the served repository.
+    let layout = work.path().join("layout");
+    run(
+        "cp",
+        &[
+            "-a",
+            fixtures.join("layout").to_str().unwrap(),
+            layout.to_str().unwrap(),
+        ],
+    );
+    let repo_file = work.path().join("salve.repo");
+    std::fs::write(
+        &repo_file,
+        format!("[salve]\nname=salve test repository\nbaseurl=http://127.0.0.1:{}/\nenabled=1\ngpgcheck=0\n", repo.port),
+    )
+    .unwrap();
+    run(
+        "umoci",
+        &[
+            "insert",
+            "--image",
+            &format!("{}:{mode}", layout.display()),
+            repo_file.to_str().unwrap(),
+            "/etc/yum.repos.d/salve.repo",
+        ],
+    );
+    let base = layers(&layout, mode);
+    assert_eq!(
+        text(&base, "/usr/share/salve-demo/lib.txt").unwrap(),
+        "lib 1.0\n"
+    );
+
+    let report = work.path().join("trivy.json");
+    trivy_report(&report);
+    let out = work.path().join("out");
+    let vex = work.path().join("vex.json");
+    let stderr = salve(
+        &[
+            "patch",
+            "-i",
+            &format!("oci:{}:{mode}", layout.display()),
+            "-r",
+            report.to_str().unwrap(),
+            "--oci-dir",
+            out.to_str().unwrap(),
+            "-o",
+            vex.to_str().unwrap(),
+        ],
+        &[(
+            "EXPERIMENTAL_BUILDKIT_SOURCE_POLICY",
+            policy.to_str().unwrap(),
+        )],
+    );
+    assert!(stderr.contains(&tooling), "{stderr}");
+    let patched = layers(&out, &format!("{mode}-patched"));
+    assert_eq!(patched.len(), base.len() + 1, "one patch layer");
+    assert_eq!(
+        text(&patched, "/usr/share/salve-demo/lib.txt").unwrap(),
+        "lib 1.1\n"
+    );
+    assert_eq!(
+        text(&patched, "/usr/share/salve-demo/app.txt").unwrap(),
+        "app 1.1\n"
+    );
+    for program in ["/usr/bin/dnf", "/usr/bin/rpm", "/bin/sh"] {
+        assert!(
+            !exists(&patched, program),
+            "{program} leaked from the tooling image"
+        );
+    }
+    let document: Value = serde_json::from_slice(&std::fs::read(&vex).unwrap()).unwrap();
+    (work, patched, document)
+}
+
+/// Checks the VEX statements name both packages' new versions as `pkg:rpm` purls.
+fn check_vex(document: &Value) {
+    let statements = document["statements"].as_array().unwrap();
+    assert_eq!(statements.len(), 2);
+    for statement in statements {
+        assert_eq!(statement["status"], "fixed");
+        let purl = statement["products"][0]["subcomponents"][0]["@id"]
+            .as_str()
+            .unwrap();
+        assert!(
+            purl.starts_with("pkg:rpm/azurelinux/salve-demo-") && purl.contains("@1.1-1"),
+            "{purl}"
+        );
+    }
+}
+
+#[test]
+fn a_distroless_azure_linux_image_gets_both_manifests_rewritten() {
+    let (_work, patched, document) = patch_mode("distroless");
+    let manifest_2 = text(&patched, "/var/lib/rpmmanifest/container-manifest-2").unwrap();
+    let manifest_1 = text(&patched, "/var/lib/rpmmanifest/container-manifest-1").unwrap();
+    for name in ["salve-demo-lib", "salve-demo-app"] {
+        let line = manifest_2
+            .lines()
+            .find(|line| line.split('\t').next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} missing from container-manifest-2:\n{manifest_2}"));
+        let fields: Vec<&str> = line.split('\t').collect();
+        assert_eq!(
+            fields.len(),
+            10,
+            "container-manifest-2's ten tab-separated fields: {line}"
+        );
+        assert_eq!(fields[1], "1.1-1");
+        assert_eq!(fields[7], "noarch");
+        assert!(
+            manifest_1
+                .lines()
+                .any(|l| l == format!("{name}-1.1-1.noarch")),
+            "{manifest_1}"
+        );
+        assert!(
+            !manifest_1.contains(&format!("{name}-1.0-1")),
+            "{manifest_1}"
+        );
+    }
+    assert_eq!(manifest_2.lines().count(), 2);
+    assert!(
+        !exists(&patched, "/var/lib/rpm/rpmdb.sqlite"),
+        "still no rpm database"
+    );
+    check_vex(&document);
+}
+
+#[test]
+fn an_image_with_an_rpm_database_and_no_manager_is_updated_with_dnf_installroot() {
+    let (_work, patched, document) = patch_mode("chroot");
+    assert!(exists(&patched, "/var/lib/rpm/rpmdb.sqlite"));
+    check_vex(&document);
+}
