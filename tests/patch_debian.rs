@@ -11,21 +11,9 @@ use salve::registry::OciLayout;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::patching::{debian_fixture, has_file, salve_in, workspace, write_source_policy};
 use support::registry::Registry;
 use support::run;
-
-/// The workspace's root.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The fixture image's OCI layout (tagged with the variant), built once per recipe.
-fn fixture(variant: &str) -> String {
-    let script = root().join("fixtures/images/debian-image.sh");
-    run("bash", &[script.to_str().unwrap(), variant])
-        .trim()
-        .to_string()
-}
 
 /// One security update available for an installed package.
 #[derive(Clone, Debug)]
@@ -42,7 +30,7 @@ struct Update {
 fn security_updates(status: &[u8]) -> Vec<Update> {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), status).unwrap();
-    let script = root().join("fixtures/images/security-updates.py");
+    let script = workspace().join("fixtures/images/security-updates.py");
     let listed: Value = serde_json::from_str(&run(
         "python3",
         &[script.to_str().unwrap(), file.path().to_str().unwrap()],
@@ -90,17 +78,7 @@ fn trivy_report(path: &Path, updates: &[Update]) {
 
 /// Runs salve with a private cache; its success, stdout and stderr.
 fn salve(args: &[&str], cache: &Path) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_salve"))
-        .args(args)
-        .arg("--cache-dir")
-        .arg(cache)
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    salve_in(cache, args, &[])
 }
 
 /// An image read back into a layout: its layer blobs and its config.
@@ -170,6 +148,19 @@ fn installed_version(status: &[u8], package: &str) -> Option<String> {
                 .map(str::to_string)
         })?
     })
+}
+
+/// Asserts every update is installed at least at its fixed version in a status file.
+fn assert_all_fixed(status: &[u8], updates: &[Update]) {
+    for update in updates {
+        let now = installed_version(status, &update.package).unwrap();
+        assert!(
+            at_least(&now, &update.fixed),
+            "{} is {now}, wanted {}",
+            update.package,
+            update.fixed
+        );
+    }
 }
 
 /// True when `a >= b` by dpkg's rules.
@@ -265,7 +256,7 @@ fn a_report_patch_then_an_update_all_repatch_leave_one_patch_layer() {
     let (ok, _, stderr) = salve(
         &[
             "copy",
-            &format!("oci:{}:minbase", fixture("minbase")),
+            &format!("oci:{}:minbase", debian_fixture("minbase")),
             &format!("docker://{base}"),
         ],
         cache,
@@ -314,15 +305,7 @@ fn a_report_patch_then_an_update_all_repatch_leave_one_patch_layer() {
         "base layers untouched"
     );
     let status = status_of(&patched.layers);
-    for update in &chosen {
-        let now = installed_version(&status, &update.package).unwrap();
-        assert!(
-            at_least(&now, &update.fixed),
-            "{} is {now}, wanted {}",
-            update.package,
-            update.fixed
-        );
-    }
+    assert_all_fixed(&status, &chosen);
     assert_eq!(
         patched.config["config"]["Cmd"],
         original.config["config"]["Cmd"]
@@ -424,15 +407,7 @@ fn a_report_patch_then_an_update_all_repatch_leave_one_patch_layer() {
         "the two patches are one layer"
     );
     let status = status_of(&again.layers);
-    for update in &updates {
-        let now = installed_version(&status, &update.package).unwrap();
-        assert!(
-            at_least(&now, &update.fixed),
-            "{} is {now}, wanted {}",
-            update.package,
-            update.fixed
-        );
-    }
+    assert_all_fixed(&status, &updates);
     let labels = &again.config["config"]["Labels"];
     assert_eq!(
         labels["sh.salve.base-image"],
@@ -484,7 +459,7 @@ fn unreachable_repositories_and_unreachable_versions_are_reported() {
     let cache = tempfile::tempdir().unwrap();
     let cache = cache.path();
     let work = tempfile::tempdir().unwrap();
-    let source = fixture("minbase");
+    let source = debian_fixture("minbase");
     let layout_dir = work.path().join("layout");
     run("cp", &["-a", &source, layout_dir.to_str().unwrap()]);
     let image = format!("oci:{}:minbase", layout_dir.display());
@@ -620,22 +595,15 @@ fn a_distroless_image_is_patched_through_a_tooling_image_from_the_source_policy(
     let copied = salve(
         &[
             "copy",
-            &format!("oci:{}:minbase", fixture("minbase")),
+            &format!("oci:{}:minbase", debian_fixture("minbase")),
             &format!("docker://{tooling}"),
         ],
         cache,
     );
     assert!(copied.0, "{}", copied.2);
     let policy = work.path().join("policy.json");
-    std::fs::write(
-        &policy,
-        serde_json::to_vec(&json!({"rules": [{"action": "CONVERT",
-            "selector": {"identifier": "docker-image://docker.io/library/debian:12-slim"},
-            "updates": {"identifier": format!("docker-image://{tooling}")}}]}))
-        .unwrap(),
-    )
-    .unwrap();
-    let image = format!("oci:{}:distroless", fixture("distroless"));
+    write_source_policy(&policy, "docker.io/library/debian:12-slim", &tooling);
+    let image = format!("oci:{}:distroless", debian_fixture("distroless"));
     let base = read_back(&image, cache);
     let pattern = ["/var/lib/dpkg/status.d/*".to_string()];
     let entries = read_paths(&base.layers, &pattern, 64 << 20).unwrap();
@@ -644,8 +612,7 @@ fn a_distroless_image_is_patched_through_a_tooling_image_from_the_source_policy(
         "the fixture keeps one status.d file per package"
     );
     assert!(
-        read_paths(&base.layers, &["/usr/bin/apt-get".to_string()], 1 << 20).unwrap()[0].kind
-            == FileKind::Missing,
+        !has_file(&base.layers, "/usr/bin/apt-get"),
         "the fixture has no apt"
     );
     let status: Vec<u8> = entries
@@ -666,8 +633,9 @@ fn a_distroless_image_is_patched_through_a_tooling_image_from_the_source_policy(
     let report = work.path().join("trivy.json");
     trivy_report(&report, &updates);
     let out = work.path().join("out");
-    let output = Command::new(env!("CARGO_BIN_EXE_salve"))
-        .args([
+    let (ok, _, stderr) = salve_in(
+        cache,
+        &[
             "patch",
             "-i",
             &image,
@@ -675,14 +643,13 @@ fn a_distroless_image_is_patched_through_a_tooling_image_from_the_source_policy(
             report.to_str().unwrap(),
             "--oci-dir",
             out.to_str().unwrap(),
-        ])
-        .arg("--cache-dir")
-        .arg(cache)
-        .env("EXPERIMENTAL_BUILDKIT_SOURCE_POLICY", &policy)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+        ],
+        &[(
+            "EXPERIMENTAL_BUILDKIT_SOURCE_POLICY",
+            policy.to_str().unwrap(),
+        )],
+    );
+    assert!(ok, "{stderr}");
     assert!(
         stderr.contains(&tooling),
         "the tooling image came from the policy: {stderr}"
@@ -705,10 +672,8 @@ fn a_distroless_image_is_patched_through_a_tooling_image_from_the_source_policy(
     }
     // Still distroless: the tooling image's programs stayed out of the layer.
     for program in ["/usr/bin/apt-get", "/usr/bin/dpkg", "/bin/sh"] {
-        let found = read_paths(&patched.layers, &[program.to_string()], 1 << 20).unwrap();
-        assert_eq!(
-            found[0].kind,
-            FileKind::Missing,
+        assert!(
+            !has_file(&patched.layers, program),
             "{program} leaked into the image"
         );
     }
@@ -737,7 +702,7 @@ fn a_timeout_and_ctrl_c_stop_the_run_and_leave_nothing_behind() {
     let cache = tempfile::tempdir().unwrap();
     let cache = cache.path();
     let work = tempfile::tempdir().unwrap();
-    let image = format!("oci:{}:minbase", fixture("minbase"));
+    let image = format!("oci:{}:minbase", debian_fixture("minbase"));
     let out = work.path().join("out");
 
     let (ok, _, stderr) = salve(

@@ -11,26 +11,13 @@ use salve::image::read_paths;
 use salve::plugin::types::FileKind;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use support::patching::{debian_fixture, image_layers, salve_in, workspace, write_source_policy};
 use support::registry::Registry;
 use support::run;
 
-/// The workspace's root.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The fixture image's OCI layout folder.
-fn fixture(variant: &str) -> String {
-    let script = root().join("fixtures/images/debian-image.sh");
-    run("bash", &[script.to_str().unwrap(), variant])
-        .trim()
-        .to_string()
-}
-
 /// The newest release of a PyPI project starting with `prefix`.
 fn pypi_latest(name: &str, prefix: &str) -> String {
-    let script = root().join("fixtures/images/pypi-latest.py");
+    let script = workspace().join("fixtures/images/pypi-latest.py");
     run("python3", &[script.to_str().unwrap(), name, prefix])
         .trim()
         .to_string()
@@ -88,34 +75,8 @@ fn trivy_report(path: &Path, python: &[PythonFinding], os: &[(String, String, St
 
 /// Runs `salve` with a private cache and extra environment; success and stderr.
 fn salve(args: &[&str], cache: &Path, env: &[(&str, &str)]) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_salve"))
-        .args(args)
-        .arg("--cache-dir")
-        .arg(cache)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-/// The layer blobs of an image in an OCI layout.
-fn layers(layout: &Path, tag: &str) -> Vec<PathBuf> {
-    let layout = salve::registry::OciLayout::open(layout).unwrap();
-    let manifest: Value = serde_json::from_slice(
-        &layout
-            .read_blob(&layout.resolve(Some(tag)).unwrap().digest)
-            .unwrap(),
-    )
-    .unwrap();
-    manifest["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|layer| layout.blob_path(layer["digest"].as_str().unwrap()).unwrap())
-        .collect()
+    let (ok, _, stderr) = salve_in(cache, args, env);
+    (ok, stderr)
 }
 
 /// The versions of `name` whose METADATA is in `folder` of the image.
@@ -161,18 +122,18 @@ fn findings(folders: &[&'static str]) -> Vec<PythonFinding> {
 fn python_packages_are_updated_with_pip_in_each_environment_and_os_packages_alongside() {
     let cache = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    let image = format!("oci:{}:python", fixture("python"));
+    let image = format!("oci:{}:python", debian_fixture("python"));
     let python = findings(&[LOCAL, VENV]);
     // One OS finding as well: both ecosystems land in one patch layer.
     let status = read_paths(
-        &layers(Path::new(&fixture("python")), "python"),
+        &image_layers(Path::new(&debian_fixture("python")), "python"),
         &["/var/lib/dpkg/status".to_string()],
         64 << 20,
     )
     .unwrap();
     let status_file = work.path().join("status");
     std::fs::write(&status_file, status[0].content.as_ref().unwrap()).unwrap();
-    let script = root().join("fixtures/images/security-updates.py");
+    let script = workspace().join("fixtures/images/security-updates.py");
     let updates: Value = serde_json::from_str(&run(
         "python3",
         &[script.to_str().unwrap(), status_file.to_str().unwrap()],
@@ -204,8 +165,8 @@ fn python_packages_are_updated_with_pip_in_each_environment_and_os_packages_alon
         &[],
     );
     assert!(ok, "{stderr}");
-    let patched = layers(&out, "python-patched");
-    let base = layers(Path::new(&fixture("python")), "python");
+    let patched = image_layers(&out, "python-patched");
+    let base = image_layers(Path::new(&debian_fixture("python")), "python");
     assert_eq!(
         patched.len(),
         base.len() + 1,
@@ -257,7 +218,7 @@ fn an_image_without_pip_is_patched_through_a_python_tooling_image() {
     let (ok, stderr) = salve(
         &[
             "copy",
-            &format!("oci:{}:python", fixture("python")),
+            &format!("oci:{}:python", debian_fixture("python")),
             &format!("docker://{tooling}"),
         ],
         cache.path(),
@@ -265,16 +226,9 @@ fn an_image_without_pip_is_patched_through_a_python_tooling_image() {
     );
     assert!(ok, "{stderr}");
     let policy = work.path().join("policy.json");
-    std::fs::write(
-        &policy,
-        serde_json::to_vec(&json!({"rules": [{"action": "CONVERT",
-            "selector": {"identifier": "docker-image://docker.io/library/python:3.11-slim"},
-            "updates": {"identifier": format!("docker-image://{tooling}")}}]}))
-        .unwrap(),
-    )
-    .unwrap();
-    let layout = fixture("python-nopip");
-    let base = layers(Path::new(&layout), "python-nopip");
+    write_source_policy(&policy, "docker.io/library/python:3.11-slim", &tooling);
+    let layout = debian_fixture("python-nopip");
+    let base = image_layers(Path::new(&layout), "python-nopip");
     let pip = read_paths(
         &base,
         &["/usr/lib/python3/dist-packages/pip/__init__.py".to_string()],
@@ -304,7 +258,7 @@ fn an_image_without_pip_is_patched_through_a_python_tooling_image() {
     );
     assert!(ok, "{stderr}");
     assert!(stderr.contains(&tooling), "{stderr}");
-    let patched = layers(&out, "python-nopip-patched");
+    let patched = image_layers(&out, "python-nopip-patched");
     assert_eq!(patched.len(), base.len() + 1);
     for finding in &python {
         let versions = versions_in(&patched, finding.folder, finding.name);

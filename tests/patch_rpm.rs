@@ -9,30 +9,18 @@ mod support;
 
 use salve::image::read_paths;
 use salve::plugin::types::FileKind;
-use salve::registry::OciLayout;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use support::patching::{
+    debian_fixture, fixture_script, has_file, image_layers, salve_in, write_source_policy,
+};
 use support::registry::{Registry, free_port};
 use support::run;
 
-/// The workspace's root.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// The RPM fixtures' folder (`repo/`, `layout/`).
 fn rpm_fixtures() -> PathBuf {
-    let script = root().join("fixtures/rpm/build.sh");
-    PathBuf::from(run("bash", &[script.to_str().unwrap()]).trim())
-}
-
-/// The Debian image with dnf, the tooling image.
-fn dnf_image() -> String {
-    let script = root().join("fixtures/images/debian-image.sh");
-    run("bash", &[script.to_str().unwrap(), "dnf"])
-        .trim()
-        .to_string()
+    PathBuf::from(fixture_script("fixtures/rpm/build.sh", &[]))
 }
 
 /// An HTTP server for a folder on a free loopback port, stopped when dropped.
@@ -101,28 +89,6 @@ fn trivy_report(path: &Path) {
     std::fs::write(path, serde_json::to_vec_pretty(&report).unwrap()).unwrap();
 }
 
-/// The layer blobs of an image in a layout.
-fn layers(layout: &Path, tag: &str) -> Vec<PathBuf> {
-    let layout = OciLayout::open(layout).unwrap();
-    let manifest: Value = serde_json::from_slice(
-        &layout
-            .read_blob(&layout.resolve(Some(tag)).unwrap().digest)
-            .unwrap(),
-    )
-    .unwrap();
-    manifest["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|layer| layout.blob_path(layer["digest"].as_str().unwrap()).unwrap())
-        .collect()
-}
-
-/// True when the image has a regular file at `path`.
-fn exists(layers: &[PathBuf], path: &str) -> bool {
-    read_paths(layers, &[path.to_string()], 64 << 20).unwrap()[0].kind == FileKind::File
-}
-
 /// A file of the image, as text.
 fn text(layers: &[PathBuf], path: &str) -> Option<String> {
     let files = read_paths(layers, &[path.to_string()], 1 << 20).unwrap();
@@ -139,15 +105,8 @@ fn patch_mode(mode: &str) -> (tempfile::TempDir, Vec<PathBuf>, Value) {
     let cache = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let salve = |args: &[&str], env: &[(&str, &str)]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_salve"))
-            .args(args)
-            .arg("--cache-dir")
-            .arg(cache.path())
-            .envs(env.iter().copied())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert!(output.status.success(), "salve {args:?}: {stderr}");
+        let (ok, _, stderr) = salve_in(cache.path(), args, env);
+        assert!(ok, "salve {args:?}: {stderr}");
         stderr
     };
     // The tooling image the rpm plugin asks for, from the local registry.
@@ -155,20 +114,17 @@ fn patch_mode(mode: &str) -> (tempfile::TempDir, Vec<PathBuf>, Value) {
     salve(
         &[
             "copy",
-            &format!("oci:{}:dnf", dnf_image()),
+            &format!("oci:{}:dnf", debian_fixture("dnf")),
             &format!("docker://{tooling}"),
         ],
         &[],
     );
     let policy = work.path().join("policy.json");
-    std::fs::write(
+    write_source_policy(
         &policy,
-        serde_json::to_vec(&json!({"rules": [{"action": "CONVERT",
-            "selector": {"identifier": "docker-image://mcr.microsoft.com/azurelinux/base/core:3.0"},
-            "updates": {"identifier": format!("docker-image://{tooling}")}}]}))
-        .unwrap(),
-    )
-    .unwrap();
+        "mcr.microsoft.com/azurelinux/base/core:3.0",
+        &tooling,
+    );
     // The image, with its repository file pointing at the served repository.
     let layout = work.path().join("layout");
     run(
@@ -195,7 +151,7 @@ fn patch_mode(mode: &str) -> (tempfile::TempDir, Vec<PathBuf>, Value) {
             "/etc/yum.repos.d/salve.repo",
         ],
     );
-    let base = layers(&layout, mode);
+    let base = image_layers(&layout, mode);
     assert_eq!(
         text(&base, "/usr/share/salve-demo/lib.txt").unwrap(),
         "lib 1.0\n"
@@ -223,7 +179,7 @@ fn patch_mode(mode: &str) -> (tempfile::TempDir, Vec<PathBuf>, Value) {
         )],
     );
     assert!(stderr.contains(&tooling), "{stderr}");
-    let patched = layers(&out, &format!("{mode}-patched"));
+    let patched = image_layers(&out, &format!("{mode}-patched"));
     assert_eq!(patched.len(), base.len() + 1, "one patch layer");
     assert_eq!(
         text(&patched, "/usr/share/salve-demo/lib.txt").unwrap(),
@@ -235,7 +191,7 @@ fn patch_mode(mode: &str) -> (tempfile::TempDir, Vec<PathBuf>, Value) {
     );
     for program in ["/usr/bin/dnf", "/usr/bin/rpm", "/bin/sh"] {
         assert!(
-            !exists(&patched, program),
+            !has_file(&patched, program),
             "{program} leaked from the tooling image"
         );
     }
@@ -290,7 +246,7 @@ fn a_distroless_azure_linux_image_gets_both_manifests_rewritten() {
     }
     assert_eq!(manifest_2.lines().count(), 2);
     assert!(
-        !exists(&patched, "/var/lib/rpm/rpmdb.sqlite"),
+        !has_file(&patched, "/var/lib/rpm/rpmdb.sqlite"),
         "still no rpm database"
     );
     check_vex(&document);
@@ -299,6 +255,6 @@ fn a_distroless_azure_linux_image_gets_both_manifests_rewritten() {
 #[test]
 fn an_image_with_an_rpm_database_and_no_manager_is_updated_with_dnf_installroot() {
     let (_work, patched, document) = patch_mode("chroot");
-    assert!(exists(&patched, "/var/lib/rpm/rpmdb.sqlite"));
+    assert!(has_file(&patched, "/var/lib/rpm/rpmdb.sqlite"));
     check_vex(&document);
 }

@@ -5,6 +5,7 @@
 
 pub mod dockerd;
 pub mod fault_proxy;
+pub mod patching;
 pub mod registry;
 
 use salve::plugin::types::{FileKind, ImageFile, OsInfo, Platform};

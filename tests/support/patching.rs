@@ -1,0 +1,75 @@
+//! Helpers for the end-to-end patch tests: fixture images, layers of images in OCI layouts,
+//! source policies, and checks on versions and files.
+
+use salve::image::read_paths;
+use salve::plugin::types::FileKind;
+use salve::registry::OciLayout;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace's root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs a fixture script of the workspace (`fixtures/...`) and returns what it printed, trimmed.
+pub fn fixture_script(script: &str, args: &[&str]) -> String {
+    let path = workspace().join(script);
+    let mut all = vec![path.to_str().unwrap()];
+    all.extend_from_slice(args);
+    super::run("bash", &all).trim().to_string()
+}
+
+/// The OCI layout folder of a Debian fixture image (tagged with the variant), built once per
+/// recipe by `fixtures/images/debian-image.sh`.
+pub fn debian_fixture(variant: &str) -> String {
+    fixture_script("fixtures/images/debian-image.sh", &[variant])
+}
+
+/// The layer blobs (bottom first) of the image tagged `tag` in an OCI layout.
+pub fn image_layers(layout: &Path, tag: &str) -> Vec<PathBuf> {
+    let layout = OciLayout::open(layout).unwrap();
+    let manifest: Value = serde_json::from_slice(
+        &layout
+            .read_blob(&layout.resolve(Some(tag)).unwrap().digest)
+            .unwrap(),
+    )
+    .unwrap();
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| layout.blob_path(layer["digest"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+/// Writes copa's source policy with one rule converting `from` into `to` (image names).
+pub fn write_source_policy(path: &Path, from: &str, to: &str) {
+    let policy = json!({"rules": [{"action": "CONVERT",
+        "selector": {"identifier": format!("docker-image://{from}")},
+        "updates": {"identifier": format!("docker-image://{to}")}}]});
+    std::fs::write(path, serde_json::to_vec(&policy).unwrap()).unwrap();
+}
+
+/// True when the image has a regular file at `path`.
+pub fn has_file(layers: &[PathBuf], path: &str) -> bool {
+    read_paths(layers, &[path.to_string()], 64 << 20).unwrap()[0].kind == FileKind::File
+}
+
+/// Runs `salve` with a private cache folder and extra environment; its success, stdout and
+/// stderr.
+pub fn salve_in(cache: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_salve"))
+        .args(args)
+        .arg("--cache-dir")
+        .arg(cache)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
