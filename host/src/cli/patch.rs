@@ -158,6 +158,14 @@ pub fn run(args: PatchArgs, plugin_options: &PluginOptions) -> anyhow::Result<()
         );
     }
     let output = output_of(&args)?;
+    if let Transport::DockerDaemon(_) = &output {
+        crate::registry::docker_daemon::check_reachable().map_err(|error| {
+            anyhow::anyhow!(
+                "{error}\n(the patched image would be loaded there; write it elsewhere with \
+                 --push, --oci-dir or --output-image)"
+            )
+        })?;
+    }
     let catalog = plugin_options.catalog()?;
     let interrupted = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

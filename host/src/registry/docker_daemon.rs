@@ -19,6 +19,21 @@ pub fn socket_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/run/docker.sock"))
 }
 
+/// Checks that the daemon answers on its socket, so a command that will load an image there
+/// can fail before doing its work rather than after.
+pub fn check_reachable() -> Result<(), String> {
+    let socket = socket_path();
+    let status = request(&socket, "GET", "/_ping", None, &mut io::sink())
+        .map_err(|error| unreachable(&socket, &error))?;
+    if status != 200 {
+        return Err(format!(
+            "the docker daemon at {} answered its ping with HTTP {status}",
+            socket.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Reads `reference` from the daemon into `work`, tagged `work_tag`.
 pub fn read(reference: &str, work: &OciLayout, work_tag: &str) -> Result<Descriptor, String> {
     let socket = socket_path();
