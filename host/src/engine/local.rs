@@ -7,6 +7,7 @@
 //! the sandbox processes are killed (their mounts go with their namespace) and the run's folders
 //! are removed by their owner.
 
+use super::materialize::materialize;
 use super::paths::expand;
 use super::spec::{
     DATABASE_DIR, RESULTS_MOUNT, SALVE_DIR, SandboxSpec, SandboxStatus, StepSpec, ToolingSpec,
@@ -189,6 +190,8 @@ pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
             tail.join("\n")
         );
     }
+    materialize(&spec.target_upper, &spec.target_lower)
+        .context("filling in the overlay's metadata-only copies")?;
     let created: Vec<String> = read_json(&spec.created_list).unwrap_or_default();
     for path in created {
         let in_upper = spec.target_upper.join(path.trim_start_matches('/'));

@@ -3,6 +3,7 @@
 
 pub mod init;
 pub mod local;
+pub mod materialize;
 pub mod paths;
 pub mod sandbox;
 pub mod spec;

@@ -138,19 +138,35 @@ fn overlay(lower: &Path, upper: &Path, work: &Path, merged: &Path) -> io::Result
             )));
         }
     }
-    let options = format!(
+    let base = format!(
         "lowerdir={},upperdir={},workdir={}",
         lower.display(),
         upper.display(),
         work.display()
     );
-    let options = std::ffi::CString::new(options).map_err(io::Error::other)?;
+    // Metadata-only copy-up saves copying whole files when dpkg hard-links them as backups;
+    // the parent fills the data in afterwards (see `materialize`). Kernels without it get a
+    // plain overlay.
+    let fast = std::ffi::CString::new(format!("{base},metacopy=on,redirect_dir=on"))
+        .map_err(io::Error::other)?;
+    if mount(
+        "overlay",
+        merged,
+        "overlay",
+        MountFlags::empty(),
+        Some(fast.as_c_str()),
+    )
+    .is_ok()
+    {
+        return Ok(());
+    }
+    let plain = std::ffi::CString::new(base).map_err(io::Error::other)?;
     mount(
         "overlay",
         merged,
         "overlay",
         MountFlags::empty(),
-        Some(options.as_c_str()),
+        Some(plain.as_c_str()),
     )
     .map_err(|error| context("mounting the image's overlay", error.into()))
 }
