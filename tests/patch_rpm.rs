@@ -68,14 +68,17 @@ impl Drop for Served {
     }
 }
 
-/// A Trivy report for the Azure Linux image: both packages, 1.0-1 to 1.1-1.
-fn trivy_report(path: &Path) {
-    let findings: Vec<Value> = ["salve-demo-lib", "salve-demo-app"]
+/// Both fixture packages.
+const BOTH: &[&str] = &["salve-demo-lib", "salve-demo-app"];
+
+/// A Trivy report for the Azure Linux image: the named packages, 1.0-1 to 1.1-1, each with its
+/// own vulnerability id.
+fn trivy_report(path: &Path, packages: &[&str]) {
+    let findings: Vec<Value> = packages
         .iter()
-        .enumerate()
-        .map(|(index, name)| {
-            json!({"VulnerabilityID": format!("CVE-2099-5000{index}"), "PkgName": name,
-                   "InstalledVersion": "1.0-1", "FixedVersion": "1.1-1"})
+        .map(|name| {
+            json!({"VulnerabilityID": format!("CVE-2099-{}", if name.ends_with("lib") { 50001 } else { 50002 }),
+                   "PkgName": name, "InstalledVersion": "1.0-1", "FixedVersion": "1.1-1"})
         })
         .collect();
     let report = json!({
@@ -96,9 +99,22 @@ fn text(layers: &[PathBuf], path: &str) -> Option<String> {
         .then(|| String::from_utf8(files[0].content.clone().unwrap()).unwrap())
 }
 
-/// Patches the fixture image tagged `mode` and checks the packages' files were updated;
-/// returns the folder holding the result, the patched image's layers and the VEX document.
-fn patch_mode(mode: &str) -> (tempfile::TempDir, Vec<PathBuf>, Value) {
+/// What patching a fixture image produced.
+struct Patched {
+    /// Keeps the layouts.
+    _work: tempfile::TempDir,
+    /// The original image's layers.
+    base: Vec<PathBuf>,
+    /// The last patched image's layers.
+    layers: Vec<PathBuf>,
+    /// The last run's VEX document.
+    vex: Value,
+}
+
+/// Patches the fixture image tagged `mode` once per stage (each stage's report names the
+/// packages given, and patches the previous stage's output), and checks that the last image
+/// has every package's 1.1 files and nothing of the tooling image.
+fn patch_mode(mode: &str, stages: &[&[&str]]) -> Patched {
     let fixtures = rpm_fixtures();
     let repo = Served::start(&fixtures.join("repo"));
     let registry = Registry::start();
@@ -157,29 +173,36 @@ fn patch_mode(mode: &str) -> (tempfile::TempDir, Vec<PathBuf>, Value) {
         "lib 1.0\n"
     );
 
+    let mut input = format!("oci:{}:{mode}", layout.display());
     let report = work.path().join("trivy.json");
-    trivy_report(&report);
-    let out = work.path().join("out");
     let vex = work.path().join("vex.json");
-    let stderr = salve(
-        &[
-            "patch",
-            "-i",
-            &format!("oci:{}:{mode}", layout.display()),
-            "-r",
-            report.to_str().unwrap(),
-            "--oci-dir",
-            out.to_str().unwrap(),
-            "-o",
-            vex.to_str().unwrap(),
-        ],
-        &[(
-            "EXPERIMENTAL_BUILDKIT_SOURCE_POLICY",
-            policy.to_str().unwrap(),
-        )],
-    );
-    assert!(stderr.contains(&tooling), "{stderr}");
-    let patched = image_layers(&out, &format!("{mode}-patched"));
+    for (index, packages) in stages.iter().enumerate() {
+        trivy_report(&report, packages);
+        let out = work.path().join(format!("out-{index}"));
+        let stderr = salve(
+            &[
+                "patch",
+                "-i",
+                &input,
+                "-r",
+                report.to_str().unwrap(),
+                "-t",
+                "patched",
+                "--oci-dir",
+                out.to_str().unwrap(),
+                "-o",
+                vex.to_str().unwrap(),
+            ],
+            &[(
+                "EXPERIMENTAL_BUILDKIT_SOURCE_POLICY",
+                policy.to_str().unwrap(),
+            )],
+        );
+        assert!(stderr.contains(&tooling), "{stderr}");
+        input = format!("oci:{}:patched", out.display());
+    }
+    let out = work.path().join(format!("out-{}", stages.len() - 1));
+    let patched = image_layers(&out, "patched");
     assert_eq!(patched.len(), base.len() + 1, "one patch layer");
     assert_eq!(
         text(&patched, "/usr/share/salve-demo/lib.txt").unwrap(),
@@ -195,14 +218,19 @@ fn patch_mode(mode: &str) -> (tempfile::TempDir, Vec<PathBuf>, Value) {
             "{program} leaked from the tooling image"
         );
     }
-    let document: Value = serde_json::from_slice(&std::fs::read(&vex).unwrap()).unwrap();
-    (work, patched, document)
+    let vex: Value = serde_json::from_slice(&std::fs::read(&vex).unwrap()).unwrap();
+    Patched {
+        _work: work,
+        base,
+        layers: patched,
+        vex,
+    }
 }
 
-/// Checks the VEX statements name both packages' new versions as `pkg:rpm` purls.
-fn check_vex(document: &Value) {
+/// Checks the VEX statements name `count` packages' new versions as `pkg:rpm` purls.
+fn check_vex(document: &Value, count: usize) {
     let statements = document["statements"].as_array().unwrap();
-    assert_eq!(statements.len(), 2);
+    assert_eq!(statements.len(), count);
     for statement in statements {
         assert_eq!(statement["status"], "fixed");
         let purl = statement["products"][0]["subcomponents"][0]["@id"]
@@ -217,9 +245,28 @@ fn check_vex(document: &Value) {
 
 #[test]
 fn a_distroless_azure_linux_image_gets_both_manifests_rewritten() {
-    let (_work, patched, document) = patch_mode("distroless");
-    let manifest_2 = text(&patched, "/var/lib/rpmmanifest/container-manifest-2").unwrap();
-    let manifest_1 = text(&patched, "/var/lib/rpmmanifest/container-manifest-1").unwrap();
+    let patched = patch_mode("distroless", &[BOTH]);
+    check_manifests(&patched.layers);
+    check_vex(&patched.vex, 2);
+}
+
+#[test]
+fn a_second_rpm_patch_is_squashed_into_the_first() {
+    let patched = patch_mode("distroless", &[&["salve-demo-lib"], &["salve-demo-app"]]);
+    assert_eq!(
+        patched.layers.len(),
+        patched.base.len() + 1,
+        "both patches in one layer"
+    );
+    check_manifests(&patched.layers);
+    check_vex(&patched.vex, 1);
+}
+
+/// Checks both distroless manifests name the 1.1 versions, in their formats, and that the image
+/// still has no rpm database.
+fn check_manifests(patched: &[PathBuf]) {
+    let manifest_2 = text(patched, "/var/lib/rpmmanifest/container-manifest-2").unwrap();
+    let manifest_1 = text(patched, "/var/lib/rpmmanifest/container-manifest-1").unwrap();
     for name in ["salve-demo-lib", "salve-demo-app"] {
         let line = manifest_2
             .lines()
@@ -246,15 +293,14 @@ fn a_distroless_azure_linux_image_gets_both_manifests_rewritten() {
     }
     assert_eq!(manifest_2.lines().count(), 2);
     assert!(
-        !has_file(&patched, "/var/lib/rpm/rpmdb.sqlite"),
+        !has_file(patched, "/var/lib/rpm/rpmdb.sqlite"),
         "still no rpm database"
     );
-    check_vex(&document);
 }
 
 #[test]
 fn an_image_with_an_rpm_database_and_no_manager_is_updated_with_dnf_installroot() {
-    let (_work, patched, document) = patch_mode("chroot");
-    assert!(has_file(&patched, "/var/lib/rpm/rpmdb.sqlite"));
-    check_vex(&document);
+    let patched = patch_mode("chroot", &[BOTH]);
+    assert!(has_file(&patched.layers, "/var/lib/rpm/rpmdb.sqlite"));
+    check_vex(&patched.vex, 2);
 }
