@@ -92,8 +92,9 @@ pub fn check_can_run(architecture: &str) -> anyhow::Result<()> {
     if architecture != host && !has_binfmt_handler(architecture) {
         bail!(
             "the image is for {architecture} and this machine is {host} with no binfmt handler \
-             for {architecture} (install qemu-user-static and binfmt-support), or patch on a \
-             BuildKit daemon of that architecture with --addr"
+             for {architecture}: install qemu-user-static and binfmt-support, patch only this \
+             machine's platform with --platform linux/{host}, or patch on a BuildKit daemon of \
+             that architecture with --addr"
         );
     }
     Ok(())
