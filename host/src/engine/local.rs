@@ -187,7 +187,7 @@ pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
             "step {} of {} failed ({failure}): {}\n--- last lines of its output ---\n{}{advice}",
             index + 1,
             plan.steps.len(),
-            step.argv.join(" "),
+            describe_step(&step.argv),
             tail.join("\n")
         );
     }
@@ -207,6 +207,19 @@ pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
         upper: spec.target_upper,
         database,
     })
+}
+
+/// A step's command line for messages: a plugin's constant script (`sh -c SCRIPT NAME ARGS`) is
+/// shown by its name and arguments (`NAME ARGS (a script)`), other commands as they are.
+fn describe_step(argv: &[String]) -> String {
+    match argv {
+        [shell, flag, _script, name, arguments @ ..] if shell == "sh" && flag == "-c" => {
+            let mut shown = vec![name.as_str()];
+            shown.extend(arguments.iter().map(String::as_str));
+            format!("{} (a script of the plugin)", shown.join(" "))
+        }
+        _ => argv.join(" "),
+    }
 }
 
 /// The environment every step gets from salve's: the proxy variables, and when `PIP_CERT` names
@@ -322,4 +335,29 @@ fn database_files(patterns: &[String], results: &Path) -> anyhow::Result<Vec<Ima
 /// A path with exactly one leading `/`.
 fn normalize_root(path: &str) -> String {
     format!("/{}", path.trim_start_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_are_described_by_name() {
+        let argv: Vec<String> = [
+            "sh",
+            "-c",
+            "set -eu\nlong script",
+            "salve-update",
+            "3.0",
+            "pkg",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(
+            describe_step(&argv),
+            "salve-update 3.0 pkg (a script of the plugin)"
+        );
+        let plain: Vec<String> = ["apt-get", "update"].map(String::from).into();
+        assert_eq!(describe_step(&plain), "apt-get update");
+    }
 }
