@@ -74,8 +74,18 @@ fn trivy_report(path: &Path, python: &[PythonFinding], os: &[(String, String, St
 }
 
 /// Runs `salve` with a private cache and extra environment; success and stderr.
+///
+/// pip in the image must trust what this machine trusts to reach PyPI (a proxy with its own CA,
+/// say): salve passes the bundle `PIP_CERT` names to the steps, so the tests name this machine's
+/// bundle when the environment does not already.
 fn salve(args: &[&str], cache: &Path, env: &[(&str, &str)]) -> (bool, String) {
-    let (ok, _, stderr) = salve_in(cache, args, env);
+    let bundle = std::env::var("PIP_CERT")
+        .unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".to_string());
+    let mut env = env.to_vec();
+    if Path::new(&bundle).is_file() {
+        env.push(("PIP_CERT", &bundle));
+    }
+    let (ok, _, stderr) = salve_in(cache, args, &env);
     (ok, stderr)
 }
 
