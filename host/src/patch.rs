@@ -261,6 +261,10 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
     let platform = platform_of(&config);
     let platform_name = report::platform_string(&platform);
     let target = layers_of(run.layout, &manifest, &config)?;
+    if local::check_can_run(&platform.architecture).is_ok() {
+        // Detached: a run that ends early leaves it to finish or stop with the process.
+        drop(local::prefetch(run.options.cache_dir.clone(), target.clone()));
+    }
 
     // 3–4. Probe the layers and let the plugins recognise the image.
     progress.stage(

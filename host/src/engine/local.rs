@@ -242,6 +242,18 @@ fn step_environment(results: &Path) -> anyhow::Result<Vec<(String, String)>> {
     Ok(environment)
 }
 
+/// Starts unpacking an image into the root filesystem cache in the background, so that it
+/// overlaps with probing and planning; the engine's own request for it then finds it done, or
+/// waits on the cache's lock until it is. A failure here is left for that request to meet and
+/// report.
+pub fn prefetch(cache_dir: PathBuf, layers: ImageLayers) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        if let Ok(cache) = RootfsCache::open(&cache_dir) {
+            let _ = unpack(&cache, &layers);
+        }
+    })
+}
+
 /// The image's root filesystem from the cache, unpacking it the first time.
 fn unpack(cache: &RootfsCache, layers: &ImageLayers) -> anyhow::Result<PathBuf> {
     let key = layers.chain_id.replace("sha256:", "sha256-");
