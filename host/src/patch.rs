@@ -263,7 +263,10 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
     let target = layers_of(run.layout, &manifest, &config)?;
     if local::check_can_run(&platform.architecture).is_ok() {
         // Detached: a run that ends early leaves it to finish or stop with the process.
-        drop(local::prefetch(run.options.cache_dir.clone(), target.clone()));
+        drop(local::prefetch(
+            run.options.cache_dir.clone(),
+            target.clone(),
+        ));
     }
 
     // 3–4. Probe the layers and let the plugins recognise the image.

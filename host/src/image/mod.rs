@@ -1,5 +1,5 @@
-//! Image content: layer blobs, their compression and digests, reading files from them, and
-//! unpacking them safely, and merging patch layers.
+//! Image content: layer blobs, their compression and digests, reading files from them,
+//! unpacking them safely, writing and merging patch layers, and assembling patched images.
 
 pub mod assemble;
 pub mod blob;
