@@ -3,6 +3,7 @@
 //! `updates.identifier`), and a plain `--tooling-image` override. Identifiers are written
 //! `docker-image://NAME`; a selector may end in `*` to match by prefix. Digests are allowed.
 
+use crate::registry::transport::full_reference;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -74,31 +75,13 @@ impl SourcePolicy {
             let selector = rule.selector.identifier.trim_start_matches(SCHEME);
             let matches = match selector.strip_suffix('*') {
                 Some(prefix) => image.starts_with(prefix),
-                None => selector == image || normalise(selector) == normalise(image),
+                None => selector == image || full_reference(selector) == full_reference(image),
             };
             if let (true, Some(updates)) = (matches, &rule.updates) {
                 return updates.identifier.trim_start_matches(SCHEME).to_string();
             }
         }
         image.to_string()
-    }
-}
-
-/// A reference with Docker Hub's implied parts added (`debian` → `docker.io/library/debian:latest`).
-fn normalise(image: &str) -> String {
-    let first = image.split('/').next().unwrap_or_default();
-    let has_registry =
-        image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    let full = match (has_registry, image.contains('/')) {
-        (true, _) => image.to_string(),
-        (false, true) => format!("docker.io/{image}"),
-        (false, false) => format!("docker.io/library/{image}"),
-    };
-    let last = full.rsplit('/').next().unwrap_or_default();
-    if last.contains(':') || last.contains('@') {
-        full
-    } else {
-        format!("{full}:latest")
     }
 }
 

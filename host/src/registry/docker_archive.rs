@@ -7,6 +7,7 @@
 //! (`docker load` decompresses gzip layers itself).
 
 use super::oci_layout::OciLayout;
+use super::transport::full_reference;
 use crate::image::digest::HashingWriter;
 use crate::image::manifest::{DOCKER_MANIFEST, Descriptor, Manifest, OCI_MANIFEST, is_index};
 use serde_json::{Map, Value, json};
@@ -117,22 +118,7 @@ fn choose<'a>(entries: &'a [Value], reference: Option<&str>) -> Result<&'a Value
 
 /// True when two image names are the same once Docker Hub's implied parts are added.
 fn same_reference(a: &str, b: &str) -> bool {
-    let full = |name: &str| -> String {
-        let name = if name.contains(':') || name.contains('@') {
-            name.to_string()
-        } else {
-            format!("{name}:latest")
-        };
-        let first = name.split('/').next().unwrap_or_default();
-        let has_registry = name.contains('/')
-            && (first.contains('.') || first.contains(':') || first == "localhost");
-        match (has_registry, name.contains('/')) {
-            (true, _) => name,
-            (false, true) => format!("docker.io/{name}"),
-            (false, false) => format!("docker.io/library/{name}"),
-        }
-    };
-    full(a) == full(b)
+    full_reference(a) == full_reference(b)
 }
 
 /// The bytes of one member of a tar file, if it has it.

@@ -128,6 +128,26 @@ fn split_tag(text: &str) -> (&str, Option<String>) {
     }
 }
 
+/// An image name with Docker Hub's implied parts added (`debian` →
+/// `docker.io/library/debian:latest`, `me/app:1` → `docker.io/me/app:1`), so that two ways of
+/// writing one image compare equal.
+pub fn full_reference(image: &str) -> String {
+    let first = image.split('/').next().unwrap_or_default();
+    let has_registry =
+        image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let full = match (has_registry, image.contains('/')) {
+        (true, _) => image.to_string(),
+        (false, true) => format!("docker.io/{image}"),
+        (false, false) => format!("docker.io/library/{image}"),
+    };
+    let last = full.rsplit('/').next().unwrap_or_default();
+    if last.contains(':') || last.contains('@') {
+        full
+    } else {
+        format!("{full}:latest")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +204,20 @@ mod tests {
         assert_eq!(
             parse("docker-daemon:app:latest"),
             Transport::DockerDaemon("app:latest".into())
+        );
+    }
+
+    #[test]
+    fn docker_hub_names_get_their_implied_parts() {
+        assert_eq!(full_reference("app"), "docker.io/library/app:latest");
+        assert_eq!(full_reference("me/app:1"), "docker.io/me/app:1");
+        assert_eq!(
+            full_reference("127.0.0.1:5000/app"),
+            "127.0.0.1:5000/app:latest"
+        );
+        assert_eq!(
+            full_reference("localhost/app@sha256:ab"),
+            "localhost/app@sha256:ab"
         );
     }
 
