@@ -194,7 +194,7 @@ pub async fn patch(
             path.display()
         ));
     } else if let Some(path) = &options.vex {
-        let product = vex::image_purl(&repository_of(&options.output), &digest);
+        let product = vex::image_purl(&options.output.name_and_tag().0, &digest);
         let document = vex::document(&product, &fixed, &vex::author(), &clock::now_rfc3339());
         let text = serde_json::to_string_pretty(&document)? + "\n";
         write_atomically(path, text.as_bytes())
@@ -801,36 +801,6 @@ fn merge_plans(plans: Vec<UpdatePlan>) -> UpdatePlan {
         merged.warnings.extend(plan.warnings);
     }
     merged
-}
-
-/// The repository an output names, for the VEX product (`registry/path/name`).
-fn repository_of(output: &Transport) -> String {
-    let strip = |reference: &str| -> String {
-        let without_digest = reference.split('@').next().unwrap_or(reference);
-        match without_digest.rsplit_once(':') {
-            Some((name, tag)) if !tag.contains('/') => name.to_string(),
-            _ => without_digest.to_string(),
-        }
-    };
-    match output {
-        Transport::Registry(reference) | Transport::DockerDaemon(reference) => strip(reference),
-        Transport::DockerArchive {
-            reference: Some(reference),
-            ..
-        } => strip(reference),
-        Transport::OciLayout { dir, .. } => file_stem(dir),
-        Transport::OciArchive { file, .. } | Transport::DockerArchive { file, .. } => {
-            file_stem(file)
-        }
-    }
-}
-
-/// A path's last component without its extension.
-fn file_stem(path: &Path) -> String {
-    path.file_stem().map_or_else(
-        || "image".to_string(),
-        |stem| stem.to_string_lossy().into_owned(),
-    )
 }
 
 /// Writes a file through a temporary file and a rename.

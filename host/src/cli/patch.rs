@@ -233,7 +233,7 @@ fn output_of(args: &PatchArgs) -> anyhow::Result<Transport> {
     if let Some(output) = &args.output_image {
         return Ok(output.clone());
     }
-    let (repository, input_tag) = name_of(&args.image);
+    let (repository, input_tag) = args.image.name_and_tag();
     let reference = match &args.tag {
         Some(tag) if tag.contains('/') || tag.contains(':') => tag.clone(),
         Some(tag) => format!("{repository}:{tag}"),
@@ -260,39 +260,6 @@ fn output_of(args: &PatchArgs) -> anyhow::Result<Transport> {
             Loader::Docker => Transport::DockerDaemon(reference),
         }
     })
-}
-
-/// The input's repository name and tag (`latest` when a name has neither tag nor digest).
-fn name_of(image: &Transport) -> (String, Option<String>) {
-    let split = |reference: &str| -> (String, Option<String>) {
-        if let Some((name, _)) = reference.split_once('@') {
-            return (name.to_string(), None);
-        }
-        match reference.rsplit_once(':') {
-            Some((name, tag)) if !tag.contains('/') => (name.to_string(), Some(tag.to_string())),
-            _ => (reference.to_string(), Some("latest".to_string())),
-        }
-    };
-    let stem = |path: &std::path::Path| {
-        path.file_stem()
-            .map_or_else(|| "image".to_string(), |s| s.to_string_lossy().into_owned())
-    };
-    match image {
-        Transport::Registry(reference) | Transport::DockerDaemon(reference) => split(reference),
-        Transport::DockerArchive {
-            reference: Some(reference),
-            ..
-        } => split(reference),
-        Transport::OciLayout { dir, tag } => (
-            stem(dir),
-            Some(tag.clone().unwrap_or_else(|| "latest".into())),
-        ),
-        Transport::OciArchive { file, tag } => (
-            stem(file),
-            Some(tag.clone().unwrap_or_else(|| "latest".into())),
-        ),
-        Transport::DockerArchive { file, .. } => (stem(file), Some("latest".into())),
-    }
 }
 
 #[cfg(test)]

@@ -96,6 +96,44 @@ impl FromStr for Transport {
     }
 }
 
+impl Transport {
+    /// The image's repository name and tag, for naming what is made from it: a reference's
+    /// name without tag or digest, or a file's or folder's name without extension; the tag given
+    /// (`latest` when none is, or none when the image is named by digest alone).
+    pub fn name_and_tag(&self) -> (String, Option<String>) {
+        let split = |reference: &str| -> (String, Option<String>) {
+            let (without_digest, digest) = match reference.split_once('@') {
+                Some((name, _)) => (name, true),
+                None => (reference, false),
+            };
+            match without_digest.rsplit_once(':') {
+                Some((name, tag)) if !tag.contains('/') => {
+                    (name.to_string(), Some(tag.to_string()))
+                }
+                _ => (
+                    without_digest.to_string(),
+                    (!digest).then(|| "latest".to_string()),
+                ),
+            }
+        };
+        let stem = |path: &std::path::Path| {
+            path.file_stem()
+                .map_or_else(|| "image".to_string(), |s| s.to_string_lossy().into_owned())
+        };
+        let or_latest = |tag: &Option<String>| Some(tag.clone().unwrap_or_else(|| "latest".into()));
+        match self {
+            Transport::Registry(reference) | Transport::DockerDaemon(reference) => split(reference),
+            Transport::DockerArchive {
+                reference: Some(reference),
+                ..
+            } => split(reference),
+            Transport::OciLayout { dir, tag } => (stem(dir), or_latest(tag)),
+            Transport::OciArchive { file, tag } => (stem(file), or_latest(tag)),
+            Transport::DockerArchive { file, .. } => (stem(file), Some("latest".into())),
+        }
+    }
+}
+
 impl fmt::Display for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let with = |prefix: &str, path: &PathBuf, suffix: &Option<String>| match suffix {
@@ -204,6 +242,30 @@ mod tests {
         assert_eq!(
             parse("docker-daemon:app:latest"),
             Transport::DockerDaemon("app:latest".into())
+        );
+    }
+
+    #[test]
+    fn names_and_tags_come_from_references_and_paths() {
+        let name = |text: &str| parse(text).name_and_tag();
+        assert_eq!(
+            name("127.0.0.1:5000/app:1"),
+            ("127.0.0.1:5000/app".into(), Some("1".into()))
+        );
+        assert_eq!(
+            name("127.0.0.1:5000/app"),
+            ("127.0.0.1:5000/app".into(), Some("latest".into()))
+        );
+        assert_eq!(name("app@sha256:ab"), ("app".into(), None));
+        assert_eq!(name("app:1@sha256:ab"), ("app".into(), Some("1".into())));
+        assert_eq!(name("oci:/tmp/img:v1"), ("img".into(), Some("v1".into())));
+        assert_eq!(
+            name("oci-archive:/tmp/img.tar"),
+            ("img".into(), Some("latest".into()))
+        );
+        assert_eq!(
+            name("docker-archive:/tmp/a.tar"),
+            ("a".into(), Some("latest".into()))
         );
     }
 
