@@ -542,10 +542,7 @@ fn platform_manifests(
         if platform.os != "linux" {
             continue;
         }
-        let name = match &platform.variant {
-            Some(variant) => format!("{}/{}/{variant}", platform.os, platform.architecture),
-            None => format!("{}/{}", platform.os, platform.architecture),
-        };
+        let name = platform.to_string();
         let matches = wanted.is_empty()
             || wanted
                 .iter()

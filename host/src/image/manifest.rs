@@ -105,6 +105,17 @@ impl Descriptor {
     }
 }
 
+impl std::fmt::Display for Platform {
+    /// `os/architecture[/variant]`, as `--platform` takes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        match &self.variant {
+            Some(variant) => write!(f, "/{variant}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// True for the media types of indexes and manifest lists.
 pub fn is_index(media_type: &str) -> bool {
     media_type == OCI_INDEX || media_type == DOCKER_MANIFEST_LIST

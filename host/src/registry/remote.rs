@@ -528,10 +528,7 @@ fn platforms(index: &Index) -> String {
         .manifests
         .iter()
         .filter_map(|descriptor| descriptor.platform.as_ref())
-        .map(|platform| match &platform.variant {
-            Some(variant) => format!("{}/{}/{variant}", platform.os, platform.architecture),
-            None => format!("{}/{}", platform.os, platform.architecture),
-        })
+        .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
 }
