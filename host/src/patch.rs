@@ -684,19 +684,22 @@ fn still_needed<'b>(
     }
     let mut needed = Vec::new();
     for update in updates {
-        match validate::find(installed, &update.package, location(update).as_deref()) {
-            None => progress.warn(&format!(
+        let shortfall = validate::check(
+            ecosystem,
+            installed,
+            &update.package,
+            location(update).as_deref(),
+            &update.fixed_version,
+        )?;
+        match shortfall {
+            None => {}
+            Some(Shortfall {
+                installed: None, ..
+            }) => progress.warn(&format!(
                 "{} is not installed in the image; skipping it",
                 update.package
             )),
-            Some(found) => {
-                if ecosystem
-                    .compare_versions(&found.version, &update.fixed_version)?
-                    .is_lt()
-                {
-                    needed.push(*update);
-                }
-            }
+            Some(_) => needed.push(*update),
         }
     }
     Ok(needed)
