@@ -18,7 +18,8 @@ use crate::plugin::types::{
 };
 use crate::plugin::{Plugin, PluginCatalog, PluginKind};
 use crate::registry::{
-    OciLayout, PlatformChoice, RegistryOptions, Transport, deliver, fetch, oci_layout::sha256,
+    OciLayout, PlatformChoice, RegistryOptions, Transport, deliver, fetch,
+    oci_layout::{sha256, write_file_atomically},
 };
 use crate::report::{self, PackageUpdate, Report};
 use anyhow::{Context, bail};
@@ -197,7 +198,7 @@ pub async fn patch(
         let product = vex::image_purl(&options.output.name_and_tag().0, &digest);
         let document = vex::document(&product, &fixed, &vex::author(), &clock::now_rfc3339());
         let text = serde_json::to_string_pretty(&document)? + "\n";
-        write_atomically(path, text.as_bytes())
+        write_file_atomically(path, text.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     progress.event(
@@ -801,18 +802,6 @@ fn merge_plans(plans: Vec<UpdatePlan>) -> UpdatePlan {
         merged.warnings.extend(plan.warnings);
     }
     merged
-}
-
-/// Writes a file through a temporary file and a rename.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(parent)?;
-    std::io::Write::write_all(&mut temp, bytes)?;
-    temp.persist(path).map_err(|error| error.error)?;
-    Ok(())
 }
 
 #[cfg(test)]

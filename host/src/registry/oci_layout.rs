@@ -318,16 +318,8 @@ impl OciLayout {
 
     /// Writes a file of the layout through a temporary file and a rename.
     fn write_atomically(&self, relative: &str, bytes: &[u8]) -> Result<(), LayoutError> {
-        let target = self.dir.join(relative);
-        let parent = target.parent().unwrap_or(&self.dir);
-        let mut temp = tempfile::NamedTempFile::new_in(parent)
-            .map_err(|error| self.io(&format!("writing {relative}"), error))?;
-        temp.write_all(bytes)
-            .and_then(|()| temp.as_file().sync_all())
-            .map_err(|error| self.io(&format!("writing {relative}"), error))?;
-        temp.persist(&target)
-            .map_err(|error| self.io(&format!("writing {relative}"), error.error))?;
-        Ok(())
+        write_file_atomically(&self.dir.join(relative), bytes)
+            .map_err(|error| self.io(&format!("writing {relative}"), error))
     }
 
     /// Reads a file of the layout.
@@ -352,6 +344,20 @@ impl OciLayout {
             dir: self.dir.clone(),
         }
     }
+}
+
+/// Writes a file through a synced temporary file beside it and a rename, so readers see the
+/// old content or the new, never part of it.
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let parent = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(parent)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|error| error.error)?;
+    Ok(())
 }
 
 /// `sha256:<hex>` of some bytes.
