@@ -11,7 +11,7 @@ use salve::registry::OciLayout;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::patching::{debian_fixture, has_file, salve_in, workspace, write_source_policy};
+use support::patching::{debian_fixture, has_file, salve_in, tooling_through_policy, workspace};
 use support::registry::Registry;
 use support::run;
 
@@ -591,18 +591,15 @@ fn a_distroless_image_is_patched_through_a_tooling_image_from_the_source_policy(
     let work = tempfile::tempdir().unwrap();
     // The tooling image the dpkg plugin asks for (debian:12-slim) is served by the local
     // registry, through copa's source policy.
-    let tooling = format!("{}/tooling/debian:12-slim", registry.address);
-    let copied = salve(
-        &[
-            "copy",
-            &format!("oci:{}:minbase", debian_fixture("minbase")),
-            &format!("docker://{tooling}"),
-        ],
-        cache,
-    );
-    assert!(copied.0, "{}", copied.2);
     let policy = work.path().join("policy.json");
-    write_source_policy(&policy, "docker.io/library/debian:12-slim", &tooling);
+    let tooling = tooling_through_policy(
+        cache,
+        &registry.address,
+        "minbase",
+        "debian:12-slim",
+        "docker.io/library/debian:12-slim",
+        &policy,
+    );
     let image = format!("oci:{}:distroless", debian_fixture("distroless"));
     let base = read_back(&image, cache);
     let pattern = ["/var/lib/dpkg/status.d/*".to_string()];

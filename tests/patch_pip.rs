@@ -11,7 +11,9 @@ use salve::image::read_paths;
 use salve::plugin::types::FileKind;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use support::patching::{debian_fixture, image_layers, salve_in, workspace, write_source_policy};
+use support::patching::{
+    debian_fixture, image_layers, salve_in, tooling_through_policy, workspace,
+};
 use support::registry::Registry;
 use support::run;
 
@@ -224,19 +226,15 @@ fn an_image_without_pip_is_patched_through_a_python_tooling_image() {
     let work = tempfile::tempdir().unwrap();
     // The pip plugin asks for python:3.11-slim; the local registry serves a Debian image with
     // Python and pip under that name through the source policy.
-    let tooling = format!("{}/tooling/python:3.11-slim", registry.address);
-    let (ok, stderr) = salve(
-        &[
-            "copy",
-            &format!("oci:{}:python", debian_fixture("python")),
-            &format!("docker://{tooling}"),
-        ],
-        cache.path(),
-        &[],
-    );
-    assert!(ok, "{stderr}");
     let policy = work.path().join("policy.json");
-    write_source_policy(&policy, "docker.io/library/python:3.11-slim", &tooling);
+    let tooling = tooling_through_policy(
+        cache.path(),
+        &registry.address,
+        "python",
+        "python:3.11-slim",
+        "docker.io/library/python:3.11-slim",
+        &policy,
+    );
     let layout = debian_fixture("python-nopip");
     let base = image_layers(Path::new(&layout), "python-nopip");
     let pip = read_paths(

@@ -12,9 +12,7 @@ use salve::plugin::types::FileKind;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use support::patching::{
-    debian_fixture, fixture_script, has_file, image_layers, salve_in, write_source_policy,
-};
+use support::patching::{fixture_script, has_file, image_layers, salve_in, tooling_through_policy};
 use support::registry::{Registry, free_port};
 use support::run;
 
@@ -126,20 +124,14 @@ fn patch_mode(mode: &str, stages: &[&[&str]]) -> Patched {
         stderr
     };
     // The tooling image the rpm plugin asks for, from the local registry.
-    let tooling = format!("{}/tooling/azurelinux-core:3.0", registry.address);
-    salve(
-        &[
-            "copy",
-            &format!("oci:{}:dnf", debian_fixture("dnf")),
-            &format!("docker://{tooling}"),
-        ],
-        &[],
-    );
     let policy = work.path().join("policy.json");
-    write_source_policy(
-        &policy,
+    let tooling = tooling_through_policy(
+        cache.path(),
+        &registry.address,
+        "dnf",
+        "azurelinux-core:3.0",
         "mcr.microsoft.com/azurelinux/base/core:3.0",
-        &tooling,
+        &policy,
     );
     // The image, with its repository file pointing at the served repository.
     let layout = work.path().join("layout");

@@ -44,12 +44,30 @@ pub fn image_layers(layout: &Path, tag: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Writes copa's source policy with one rule converting `from` into `to` (image names).
-pub fn write_source_policy(path: &Path, from: &str, to: &str) {
-    let policy = json!({"rules": [{"action": "CONVERT",
-        "selector": {"identifier": format!("docker-image://{from}")},
-        "updates": {"identifier": format!("docker-image://{to}")}}]});
-    std::fs::write(path, serde_json::to_vec(&policy).unwrap()).unwrap();
+/// Supplies a tooling image as copa's users do: pushes the Debian fixture `variant` to
+/// `registry` as `tooling/NAME` and writes to `policy` a source policy converting `upstream`
+/// (the image a plugin asks for) into it. Returns the pushed image's name.
+pub fn tooling_through_policy(
+    cache: &Path,
+    registry: &str,
+    variant: &str,
+    name: &str,
+    upstream: &str,
+    policy: &Path,
+) -> String {
+    let tooling = format!("{registry}/tooling/{name}");
+    let source = format!("oci:{}:{variant}", debian_fixture(variant));
+    let (ok, _, stderr) = salve_in(
+        cache,
+        &["copy", &source, &format!("docker://{tooling}")],
+        &[],
+    );
+    assert!(ok, "pushing the tooling image: {stderr}");
+    let rules = json!({"rules": [{"action": "CONVERT",
+        "selector": {"identifier": format!("docker-image://{upstream}")},
+        "updates": {"identifier": format!("docker-image://{tooling}")}}]});
+    std::fs::write(policy, serde_json::to_vec(&rules).unwrap()).unwrap();
+    tooling
 }
 
 /// True when the image has a regular file at `path`.
