@@ -1,9 +1,16 @@
-//! Embeds the built-in plugins from `plugins/dist/*.wasm` into the binary.
+//! Embeds the built-in plugins from `plugins/dist/*.wasm` into the binary, and generates the
+//! BuildKit client and session services from `proto/*.proto`.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 fn main() {
+    embed_plugins();
+    generate_buildkit_api();
+}
+
+/// Writes `built_in_plugins.rs`: the plugin components as static byte slices.
+fn embed_plugins() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let dist = manifest_dir.join("../plugins/dist");
     println!("cargo:rerun-if-changed={}", dist.display());
@@ -37,4 +44,25 @@ fn main() {
 
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("built_in_plugins.rs");
     std::fs::write(out, code).unwrap();
+}
+
+/// Compiles the BuildKit definitions (pure Rust, no `protoc`) and generates their Rust types,
+/// the `Control` client, and the session servers.
+fn generate_buildkit_api() {
+    let protos = [
+        "control.proto",
+        "ops.proto",
+        "filesync.proto",
+        "health.proto",
+    ];
+    for proto in protos {
+        println!("cargo:rerun-if-changed=proto/{proto}");
+    }
+    let files = protox::compile(protos, ["proto"]).expect("proto/*.proto compile");
+    tonic_prost_build::configure()
+        .build_transport(false)
+        // Ordered maps, so an op's bytes (and so its digest, its cache key) are stable.
+        .btree_map(".")
+        .compile_fds(files)
+        .expect("generating the BuildKit API");
 }

@@ -523,8 +523,8 @@ fn a_squashed_patch_means_what_the_two_patches_meant() {
     );
     let squashed = dir.path().join("squashed.tar.gz");
     let written = squash(
-        &first,
-        &second,
+        &[&first, &second],
+        &|_| false,
         std::fs::File::create(&squashed).unwrap(),
         Compression::Gzip,
         2,

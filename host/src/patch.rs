@@ -3,16 +3,17 @@
 //! validate and assemble; then write the image and the VEX document.
 
 pub mod clock;
+mod execute;
 pub mod probe;
 pub mod progress;
 pub mod source_policy;
 pub mod validate;
 pub mod vex;
 
-use crate::engine::{Execution, ImageLayers, local};
+use crate::engine::{EngineChoice, ImageLayers, local};
 use crate::image::assemble::{PatchInput, assemble, replace_in_index};
 use crate::image::manifest::{Descriptor, Index, Manifest, is_index};
-use crate::image::{Compression, LayerOptions, RootfsCache, write_layer};
+use crate::image::{Compression, LayerOptions, RootfsCache};
 use crate::plugin::types::{
     InstalledPackage, OsInfo, PackageClass, PlanRequest, Platform, RequestedUpdate, UpdatePlan,
 };
@@ -65,6 +66,8 @@ pub struct PatchOptions {
     pub interrupted: std::sync::Arc<AtomicBool>,
     /// How progress is shown.
     pub progress: Progress,
+    /// Where the plans run.
+    pub engine: EngineChoice,
 }
 
 /// What a patch did.
@@ -262,7 +265,8 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
     let platform = platform_of(&config);
     let platform_name = report::platform_string(&platform);
     let target = layers_of(run.layout, &manifest, &config)?;
-    if local::check_can_run(&platform.architecture).is_ok() {
+    let local_engine = matches!(run.options.engine, EngineChoice::Local);
+    if local_engine && local::check_can_run(&platform.architecture).is_ok() {
         // Detached: a run that ends early leaves it to finish or stop with the process.
         drop(local::prefetch(
             run.options.cache_dir.clone(),
@@ -349,33 +353,10 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
         return Ok(None);
     }
 
-    // 5. Execute the plans with the local engine.
-    let tooling_layers = match &tooling_image {
-        Some(image) => Some(tooling_layers(run, image, &platform_name).await?),
-        None => None,
-    };
+    // 5. Execute the plans on the chosen engine.
     let plan = merge_plans(plans);
-    progress.stage(
-        "execute",
-        &format!(
-            "{platform_name}: running {} step(s) in the image",
-            plan.steps.len()
-        ),
-    );
-    let interrupted = run.options.interrupted.clone();
-    let executed = {
-        let execution = Execution {
-            target: &target,
-            tooling: tooling_layers.as_ref(),
-            architecture: &platform.architecture,
-            plan: &plan,
-            cache: run.cache,
-            work: run.work,
-            deadline: run.deadline,
-            interrupted: &interrupted,
-        };
-        local::run(&execution)?
-    };
+    let executed =
+        execute::execute(run, &target, &platform, tooling_image.as_deref(), &plan).await?;
 
     // 6. Validate against the package databases read back.
     progress.stage(
@@ -446,7 +427,7 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
         compression: run.options.compression,
         ..LayerOptions::default()
     };
-    let layer = write_layer(&executed.upper, std::fs::File::create(&blob)?, &options)
+    let layer = execute::write_patch_layer(&executed.changes, &blob, &options)
         .context("writing the patch layer")?;
     let created = clock::now_rfc3339();
     let patched = assemble(&PatchInput {
@@ -629,14 +610,18 @@ fn layers_of(
         );
     }
     let mut chain_id = String::new();
-    for diff_id in diff_ids {
+    for diff_id in &diff_ids {
         chain_id = if chain_id.is_empty() {
             diff_id.to_string()
         } else {
             sha256(format!("{chain_id} {diff_id}").as_bytes())
         };
     }
-    Ok(ImageLayers { blobs, chain_id })
+    Ok(ImageLayers {
+        blobs,
+        chain_id,
+        diff_ids: diff_ids.iter().map(|id| id.to_string()).collect(),
+    })
 }
 
 /// Which ecosystem handles which update: OS findings go to the OS ecosystem, library findings
@@ -745,38 +730,6 @@ fn tooling_for(
         Some(policy) => policy.apply(&chosen),
         None => chosen,
     })
-}
-
-/// Pulls a tooling image for the platform into the working layout.
-async fn tooling_layers(
-    run: &PlatformRun<'_>,
-    image: &str,
-    platform: &str,
-) -> anyhow::Result<ImageLayers> {
-    run.options.progress.stage(
-        "tooling",
-        &format!("{platform}: reading tooling image {image}"),
-    );
-    let transport: Transport = image.parse().map_err(anyhow::Error::msg)?;
-    let tag = format!(
-        "tooling-{}",
-        sha256(image.as_bytes()).trim_start_matches("sha256:")
-    );
-    let descriptor = within(
-        run.deadline,
-        fetch(
-            &transport,
-            &PlatformChoice::One(platform.to_string()),
-            run.layout,
-            &tag,
-            &run.options.registry,
-        ),
-    )
-    .await?
-    .map_err(anyhow::Error::msg)
-    .with_context(|| format!("reading the tooling image {image}"))?;
-    let (manifest, config) = read_manifest(run.layout, &descriptor)?;
-    layers_of(run.layout, &manifest, &config)
 }
 
 /// One plan from several ecosystems' plans (their steps in order).

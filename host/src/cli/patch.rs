@@ -3,6 +3,9 @@
 
 use super::options::PluginOptions;
 use super::registry_options::RegistryArgs;
+use crate::engine::EngineChoice;
+use crate::engine::buildkit::Daemon;
+use crate::engine::buildkit::address::{Address, TlsFiles};
 use crate::image::Compression;
 use crate::patch::progress::Progress;
 use crate::patch::source_policy::SourcePolicy;
@@ -83,14 +86,33 @@ pub struct PatchArgs {
     #[arg(long, value_name = "MODE", default_value = "auto")]
     progress: ProgressMode,
 
-    /// Where the plan runs: this machine (`local`) or a BuildKit daemon (`buildkit`, with
-    /// --addr).
-    #[arg(long, value_name = "ENGINE", default_value = "local")]
-    engine: EngineKind,
+    /// Where the plan runs: this machine (`local`, the default without --addr) or a BuildKit
+    /// daemon (`buildkit`, the default with --addr).
+    #[arg(long, value_name = "ENGINE")]
+    engine: Option<EngineKind>,
 
-    /// The BuildKit daemon's address (`unix://…`, `tcp://…`, `docker://…`).
+    /// The BuildKit daemon: `unix:///PATH`, `tcp://HOST:PORT`, or `docker://[PATH]` for
+    /// Docker's built-in BuildKit [default with --engine buildkit:
+    /// unix:///run/buildkit/buildkitd.sock].
     #[arg(short, long, value_name = "ADDR")]
     addr: Option<String>,
+
+    /// The CA bundle that signed a tcp:// daemon's certificate (turns TLS on).
+    #[arg(long, value_name = "PATH")]
+    cacert: Option<PathBuf>,
+
+    /// salve's client certificate for a tcp:// daemon (with --key).
+    #[arg(long, value_name = "PATH")]
+    cert: Option<PathBuf>,
+
+    /// The private key of --cert.
+    #[arg(long, value_name = "PATH")]
+    key: Option<PathBuf>,
+
+    /// On BuildKit, run the steps that need the network on the daemon's host network
+    /// (entitlement network.host) rather than its sandbox network.
+    #[arg(long)]
+    buildkit_host_network: bool,
 
     /// The tooling image for images without a package manager, instead of the plugin's choice
     /// (copa's EXPERIMENTAL_BUILDKIT_SOURCE_POLICY also applies).
@@ -149,14 +171,44 @@ enum LayerCompression {
     Zstd,
 }
 
+/// BuildKit's own default socket.
+const BUILDKITD_SOCKET: &str = "unix:///run/buildkit/buildkitd.sock";
+
+/// The engine the arguments choose.
+fn engine_of(args: &PatchArgs) -> anyhow::Result<EngineChoice> {
+    let tls = TlsFiles {
+        ca: args.cacert.clone(),
+        cert: args.cert.clone(),
+        key: args.key.clone(),
+    };
+    let buildkit = match (args.engine, &args.addr) {
+        (Some(EngineKind::Local), Some(_)) => {
+            bail!("--addr names a BuildKit daemon, which --engine local does not use")
+        }
+        (Some(EngineKind::Local), None) | (None, None) => None,
+        (Some(EngineKind::Buildkit), None) => Some(BUILDKITD_SOCKET),
+        (_, Some(addr)) => Some(addr.as_str()),
+    };
+    let Some(addr) = buildkit else {
+        if tls.any() || args.buildkit_host_network {
+            bail!(
+                "--cacert, --cert, --key and --buildkit-host-network are for the BuildKit \
+                 engine; give --addr"
+            );
+        }
+        return Ok(EngineChoice::Local);
+    };
+    Ok(EngineChoice::Buildkit(Daemon {
+        address: Address::parse(addr).map_err(anyhow::Error::msg)?,
+        tls,
+        host_network: args.buildkit_host_network,
+        auth_file: args.registry.options().auth_file,
+    }))
+}
+
 /// Runs `salve patch`.
 pub fn run(args: PatchArgs, plugin_options: &PluginOptions) -> anyhow::Result<()> {
-    if args.engine == EngineKind::Buildkit || args.addr.is_some() {
-        bail!(
-            "the BuildKit engine (--addr, --engine buildkit) is not available in this version; \
-             run without them to patch with the local engine"
-        );
-    }
+    let engine = engine_of(&args)?;
     let output = output_of(&args)?;
     if let Transport::DockerDaemon(_) = &output {
         crate::registry::docker_daemon::check_reachable().map_err(|error| {
@@ -195,6 +247,7 @@ pub fn run(args: PatchArgs, plugin_options: &PluginOptions) -> anyhow::Result<()
             ProgressMode::Auto => Progress::auto(),
             ProgressMode::Plain => Progress::Plain,
         },
+        engine,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -12,6 +12,7 @@ use super::paths::expand;
 use super::spec::{
     DATABASE_DIR, RESULTS_MOUNT, SALVE_DIR, SandboxSpec, SandboxStatus, StepSpec, ToolingSpec,
 };
+use super::{Changes, Executed, step_failed};
 use crate::image::{RootfsCache, UnpackOptions};
 use crate::plugin::types::{FileKind, ImageFile, UpdatePlan};
 use anyhow::{Context, bail};
@@ -38,9 +39,6 @@ const PIP_CERT: &str = "PIP_CERT";
 /// Where the host's pip CA bundle is copied, inside the results folder.
 const CA_BUNDLE: &str = ".salve/ca-bundle.crt";
 
-/// How many lines of a failed step's output an error shows.
-const LOG_TAIL_LINES: usize = 25;
-
 /// An image's layers as the engine needs them: the blobs (bottom first) and the chain id that
 /// names their unpacked root filesystem in the cache.
 #[derive(Clone, Debug)]
@@ -49,6 +47,8 @@ pub struct ImageLayers {
     pub blobs: Vec<PathBuf>,
     /// The chain id of the layers.
     pub chain_id: String,
+    /// The layers' uncompressed digests, bottom first.
+    pub diff_ids: Vec<String>,
 }
 
 /// One run of a plan.
@@ -69,15 +69,6 @@ pub struct Execution<'a> {
     pub deadline: Instant,
     /// Set when the user pressed Ctrl-C.
     pub interrupted: &'a AtomicBool,
-}
-
-/// What a run produced.
-#[derive(Debug)]
-pub struct Executed {
-    /// The overlay's upper folder: the changes, ready to become the patch layer.
-    pub upper: PathBuf,
-    /// The package database files read back after the steps.
-    pub database: Vec<ImageFile>,
 }
 
 /// Says why the local engine cannot run here, if it cannot.
@@ -173,23 +164,9 @@ pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
     let status: SandboxStatus = read_json(&spec.results.join(SALVE_DIR).join("status.json"))
         .context("the sandbox ended without reporting its status")?;
     if let (Some(index), Some(failure)) = (status.failed_step, &status.failure) {
-        let step = &plan.steps[index];
         let log =
             fs::read_to_string(spec.results.join(SandboxSpec::log_name(index))).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(LOG_TAIL_LINES).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        let advice = step
-            .on_failure
-            .as_deref()
-            .map(|advice| format!("\n{advice}"))
-            .unwrap_or_default();
-        bail!(
-            "step {} of {} failed ({failure}): {}\n--- last lines of its output ---\n{}{advice}",
-            index + 1,
-            plan.steps.len(),
-            describe_step(&step.argv),
-            tail.join("\n")
-        );
+        return Err(step_failed(plan, index, failure, &log));
     }
     materialize(&spec.target_upper, &spec.target_lower)
         .context("filling in the overlay's metadata-only copies")?;
@@ -204,22 +181,9 @@ pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
     }
     let database = database_files(&plan.database_paths, &spec.results)?;
     Ok(Executed {
-        upper: spec.target_upper,
+        changes: Changes::Upper(spec.target_upper),
         database,
     })
-}
-
-/// A step's command line for messages: a plugin's constant script (`sh -c SCRIPT NAME ARGS`) is
-/// shown by its name and arguments (`NAME ARGS (a script)`), other commands as they are.
-fn describe_step(argv: &[String]) -> String {
-    match argv {
-        [shell, flag, _script, name, arguments @ ..] if shell == "sh" && flag == "-c" => {
-            let mut shown = vec![name.as_str()];
-            shown.extend(arguments.iter().map(String::as_str));
-            format!("{} (a script of the plugin)", shown.join(" "))
-        }
-        _ => argv.join(" "),
-    }
 }
 
 /// The environment every step gets from salve's: the proxy variables, and when `PIP_CERT` names
@@ -315,7 +279,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
 /// The database files the sandbox copied out (and plan results under `/salve-results`), as the
 /// ecosystem plugin's `installed` expects them: exact paths always answered (`missing` when
 /// absent), patterns expanded.
-fn database_files(patterns: &[String], results: &Path) -> anyhow::Result<Vec<ImageFile>> {
+pub fn database_files(patterns: &[String], results: &Path) -> anyhow::Result<Vec<ImageFile>> {
     let copied = results.join(DATABASE_DIR);
     let mut files = Vec::new();
     for pattern in patterns {
@@ -347,29 +311,4 @@ fn database_files(patterns: &[String], results: &Path) -> anyhow::Result<Vec<Ima
 /// A path with exactly one leading `/`.
 fn normalize_root(path: &str) -> String {
     format!("/{}", path.trim_start_matches('/'))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scripts_are_described_by_name() {
-        let argv: Vec<String> = [
-            "sh",
-            "-c",
-            "set -eu\nlong script",
-            "salve-update",
-            "3.0",
-            "pkg",
-        ]
-        .map(String::from)
-        .into();
-        assert_eq!(
-            describe_step(&argv),
-            "salve-update 3.0 pkg (a script of the plugin)"
-        );
-        let plain: Vec<String> = ["apt-get", "update"].map(String::from).into();
-        assert_eq!(describe_step(&plain), "apt-get update");
-    }
 }

@@ -1,6 +1,8 @@
 //! Engines run an ecosystem plugin's plan against an image and return exactly one new layer's
-//! worth of changes. The local engine (here, the default) needs no daemon.
+//! worth of changes. The local engine (the default) needs no daemon; the BuildKit engine
+//! (`--addr`) solves the plan on a BuildKit daemon.
 
+pub mod buildkit;
 pub mod init;
 pub mod local;
 pub mod materialize;
@@ -8,4 +10,103 @@ pub mod paths;
 pub mod sandbox;
 pub mod spec;
 
-pub use local::{Executed, Execution, ImageLayers};
+use crate::plugin::types::{ImageFile, UpdatePlan};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+pub use local::{Execution, ImageLayers};
+
+/// Where plans run.
+#[derive(Clone, Debug, Default)]
+pub enum EngineChoice {
+    /// On this machine (the default).
+    #[default]
+    Local,
+    /// On a BuildKit daemon.
+    Buildkit(buildkit::Daemon),
+}
+
+/// How many lines of a failed step's output an error shows.
+const LOG_TAIL_LINES: usize = 25;
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Executed {
+    /// The changes the steps made to the target.
+    pub changes: Changes,
+    /// The package database files read back after the steps.
+    pub database: Vec<ImageFile>,
+}
+
+/// The changes a run made, in the form its engine gives them.
+#[derive(Debug)]
+pub enum Changes {
+    /// An overlay upper folder (the local engine).
+    Upper(PathBuf),
+    /// Layer blobs, bottom first, that together are the changes (BuildKit gives one per step),
+    /// and the paths in them that are only the daemon's mount points, to be left out.
+    Layers {
+        /// The layer blobs.
+        layers: Vec<PathBuf>,
+        /// Mount points the daemon created.
+        mount_points: BTreeSet<String>,
+    },
+}
+
+/// The error for step `index` of `plan` failing (`failure`: an exit code or signal), with the
+/// end of its output and the plugin's advice.
+pub fn step_failed(plan: &UpdatePlan, index: usize, failure: &str, log: &str) -> anyhow::Error {
+    let step = &plan.steps[index];
+    let tail: Vec<&str> = log.lines().rev().take(LOG_TAIL_LINES).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    let advice = step
+        .on_failure
+        .as_deref()
+        .map(|advice| format!("\n{advice}"))
+        .unwrap_or_default();
+    anyhow::anyhow!(
+        "step {} of {} failed ({failure}): {}\n--- last lines of its output ---\n{}{advice}",
+        index + 1,
+        plan.steps.len(),
+        describe_step(&step.argv),
+        tail.join("\n")
+    )
+}
+
+/// A step's command line for messages: a plugin's constant script (`sh -c SCRIPT NAME ARGS`) is
+/// shown by its name and arguments (`NAME ARGS (a script)`), other commands as they are.
+fn describe_step(argv: &[String]) -> String {
+    match argv {
+        [shell, flag, _script, name, arguments @ ..] if shell == "sh" && flag == "-c" => {
+            let mut shown = vec![name.as_str()];
+            shown.extend(arguments.iter().map(String::as_str));
+            format!("{} (a script of the plugin)", shown.join(" "))
+        }
+        _ => argv.join(" "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_are_described_by_name() {
+        let argv: Vec<String> = [
+            "sh",
+            "-c",
+            "set -eu\nlong script",
+            "salve-update",
+            "3.0",
+            "pkg",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(
+            describe_step(&argv),
+            "salve-update 3.0 pkg (a script of the plugin)"
+        );
+        let plain: Vec<String> = ["apt-get", "update"].map(String::from).into();
+        assert_eq!(describe_step(&plain), "apt-get update");
+    }
+}

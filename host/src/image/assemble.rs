@@ -106,8 +106,8 @@ pub fn assemble(input: &PatchInput<'_>) -> Result<Patched, String> {
             let lower_path = layout.blob_path(&lower.digest).map_err(|e| e.to_string())?;
             let merged_file = layout.temp_blob().map_err(|e| e.to_string())?;
             let merged = squash(
-                &lower_path,
-                input.layer_file,
+                &[&lower_path, input.layer_file],
+                &|_| false,
                 merged_file.reopen().map_err(|e| e.to_string())?,
                 compression,
                 input.threads,

@@ -1,6 +1,7 @@
-//! Merging a previous patch layer and a new one into a single layer, so patches never pile up.
+//! Merging layers into a single one: a previous patch layer and a new one, so patches never pile
+//! up, or the layers BuildKit makes one per step.
 //!
-//! The result is what the two layers mean stacked, as one layer over the same base:
+//! The result is what the layers mean stacked, as one layer over the same base. For each pair:
 //! - every entry of the new (upper) layer is kept, whiteouts and opaque markers included, since
 //!   they may hide content of the base below both;
 //! - an entry of the old (lower) layer is kept unless the new layer has the same path, whites it
@@ -80,19 +81,28 @@ impl UpperIndex {
     }
 }
 
-/// Writes the merge of `lower` (the previous patch) and `upper` (the new one) into `out`.
+/// Writes the merge of `layers` (bottom first: a previous patch and a new one, or the layers
+/// BuildKit made one per step) into `out`, leaving out the paths `skip` names.
 pub fn squash(
-    lower: &Path,
-    upper: &Path,
+    layers: &[&Path],
+    skip: &dyn Fn(&str) -> bool,
     out: File,
     compression: Compression,
     threads: usize,
 ) -> io::Result<WrittenLayer> {
-    let index = UpperIndex::read(upper)?;
+    let indexes: Vec<UpperIndex> = layers
+        .iter()
+        .skip(1)
+        .map(|layer| UpperIndex::read(layer))
+        .collect::<io::Result<_>>()?;
     let mut builder = tar::Builder::new(sink::start(out, compression, threads)?);
     let mut entries = 0;
-    entries += copy_entries(lower, &mut builder, |path| !index.overrides(path))?;
-    entries += copy_entries(upper, &mut builder, |_| true)?;
+    for (position, layer) in layers.iter().enumerate() {
+        let above = &indexes[position..];
+        entries += copy_entries(layer, &mut builder, |path| {
+            !skip(path) && !above.iter().any(|index| index.overrides(path))
+        })?;
+    }
     sink::finish(builder.into_inner()?, compression, entries)
 }
 

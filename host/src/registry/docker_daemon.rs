@@ -36,13 +36,22 @@ pub fn check_reachable() -> Result<(), String> {
 
 /// Reads `reference` from the daemon into `work`, tagged `work_tag`.
 pub fn read(reference: &str, work: &OciLayout, work_tag: &str) -> Result<Descriptor, String> {
-    let socket = socket_path();
+    read_from(&socket_path(), reference, work, work_tag)
+}
+
+/// Reads `reference` from the daemon at `socket` into `work`, tagged `work_tag`.
+pub fn read_from(
+    socket: &Path,
+    reference: &str,
+    work: &OciLayout,
+    work_tag: &str,
+) -> Result<Descriptor, String> {
     let archive = tempfile::NamedTempFile::new_in(work.dir())
         .map_err(|error| format!("creating a temporary file: {error}"))?;
     let path = format!("/images/{}/get", escape_path(reference));
     let mut out = io::BufWriter::new(archive.as_file());
-    let status = request(&socket, "GET", &path, None, &mut out)
-        .map_err(|error| unreachable(&socket, &error))?;
+    let status = request(socket, "GET", &path, None, &mut out)
+        .map_err(|error| unreachable(socket, &error))?;
     out.flush().map_err(|error| error.to_string())?;
     drop(out);
     if status != 200 {
@@ -58,21 +67,30 @@ pub fn read(reference: &str, work: &OciLayout, work_tag: &str) -> Result<Descrip
 
 /// Loads the image tagged `work_tag` in `work` into the daemon as `reference`.
 pub fn write(work: &OciLayout, work_tag: &str, reference: &str) -> Result<(), String> {
-    let socket = socket_path();
+    write_to(&socket_path(), work, work_tag, reference)
+}
+
+/// Loads the image tagged `work_tag` in `work` into the daemon at `socket` as `reference`.
+pub fn write_to(
+    socket: &Path,
+    work: &OciLayout,
+    work_tag: &str,
+    reference: &str,
+) -> Result<(), String> {
     let archive = work
         .dir()
         .join(format!(".docker-load-{}.tar", std::process::id()));
     docker_archive::write(work, work_tag, &archive, Some(reference))?;
     let mut response = Vec::new();
     let result = request(
-        &socket,
+        socket,
         "POST",
         "/images/load?quiet=1",
         Some(&archive),
         &mut response,
     );
     let _ = std::fs::remove_file(&archive);
-    let status = result.map_err(|error| unreachable(&socket, &error))?;
+    let status = result.map_err(|error| unreachable(socket, &error))?;
     let body = String::from_utf8_lossy(&response);
     // The load answers 200 and reports failures inside its JSON message stream.
     if status != 200 || body.contains("\"errorDetail\"") || body.contains("\"error\"") {
@@ -80,6 +98,23 @@ pub fn write(work: &OciLayout, work_tag: &str, reference: &str) -> Result<(), St
             "docker daemon at {}: loading {reference}: HTTP {status}: {}",
             socket.display(),
             api_message(&body)
+        ));
+    }
+    Ok(())
+}
+
+/// Removes the image named `reference` from the daemon at `socket` (its layers stay while
+/// other images use them).
+pub fn remove(socket: &Path, reference: &str) -> Result<(), String> {
+    let path = format!("/images/{}?force=1", escape_path(reference));
+    let mut response = Vec::new();
+    let status = request(socket, "DELETE", &path, None, &mut response)
+        .map_err(|error| unreachable(socket, &error))?;
+    if status != 200 {
+        return Err(format!(
+            "docker daemon at {}: removing {reference}: HTTP {status}: {}",
+            socket.display(),
+            api_message(&String::from_utf8_lossy(&response))
         ));
     }
     Ok(())

@@ -1,0 +1,132 @@
+//! Where the BuildKit daemon is: `--addr` parsed, with the TLS files for `tcp://`.
+
+use std::path::PathBuf;
+
+/// Docker's default socket.
+const DOCKER_SOCKET: &str = "/var/run/docker.sock";
+
+/// A BuildKit daemon's address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Address {
+    /// `unix://PATH`: buildkitd's own socket.
+    Unix(PathBuf),
+    /// `tcp://HOST:PORT`, with TLS when certificates are given.
+    Tcp {
+        /// Host name or address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// `docker://[PATH]`: Docker's built-in BuildKit behind the daemon's `/grpc` endpoint.
+    Docker(PathBuf),
+}
+
+/// The TLS files for a `tcp://` daemon (`--cacert`, `--cert`, `--key`).
+#[derive(Clone, Debug, Default)]
+pub struct TlsFiles {
+    /// The CA bundle that signed the daemon's certificate.
+    pub ca: Option<PathBuf>,
+    /// salve's client certificate.
+    pub cert: Option<PathBuf>,
+    /// Its private key.
+    pub key: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    /// True when any TLS file was given.
+    pub fn any(&self) -> bool {
+        self.ca.is_some() || self.cert.is_some() || self.key.is_some()
+    }
+}
+
+impl Address {
+    /// Parses `unix://PATH`, `tcp://HOST:PORT`, `docker://` or `docker://PATH`.
+    pub fn parse(text: &str) -> Result<Address, String> {
+        let expected = "expected unix:///PATH, tcp://HOST:PORT or docker://[PATH]";
+        if let Some(path) = text.strip_prefix("unix://") {
+            if path.is_empty() {
+                return Err(format!("--addr {text}: no socket path; {expected}"));
+            }
+            return Ok(Address::Unix(PathBuf::from(path)));
+        }
+        if let Some(path) = text.strip_prefix("docker://") {
+            let path = if path.is_empty() { DOCKER_SOCKET } else { path };
+            return Ok(Address::Docker(PathBuf::from(path)));
+        }
+        if let Some(rest) = text.strip_prefix("tcp://") {
+            let rest = rest.trim_end_matches('/');
+            let (host, port) = rest
+                .rsplit_once(':')
+                .ok_or_else(|| format!("--addr {text}: no port; {expected}"))?;
+            let port = port
+                .parse()
+                .map_err(|_| format!("--addr {text}: {port:?} is not a port; {expected}"))?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            if host.is_empty() {
+                return Err(format!("--addr {text}: no host; {expected}"));
+            }
+            return Ok(Address::Tcp {
+                host: host.to_string(),
+                port,
+            });
+        }
+        Err(format!("--addr {text}: unknown address; {expected}"))
+    }
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Address::Unix(path) => write!(f, "unix://{}", path.display()),
+            Address::Tcp { host, port } if host.contains(':') => write!(f, "tcp://[{host}]:{port}"),
+            Address::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
+            Address::Docker(path) => write!(f, "docker://{}", path.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_parse() {
+        assert_eq!(
+            Address::parse("unix:///run/buildkit/buildkitd.sock"),
+            Ok(Address::Unix("/run/buildkit/buildkitd.sock".into()))
+        );
+        assert_eq!(
+            Address::parse("docker://"),
+            Ok(Address::Docker(DOCKER_SOCKET.into()))
+        );
+        assert_eq!(
+            Address::parse("docker:///tmp/d.sock"),
+            Ok(Address::Docker("/tmp/d.sock".into()))
+        );
+        assert_eq!(
+            Address::parse("tcp://builder:1234"),
+            Ok(Address::Tcp {
+                host: "builder".into(),
+                port: 1234
+            })
+        );
+        assert_eq!(
+            Address::parse("tcp://[::1]:1234").unwrap().to_string(),
+            "tcp://[::1]:1234"
+        );
+    }
+
+    #[test]
+    fn bad_addresses_say_what_is_expected() {
+        for bad in [
+            "unix://",
+            "tcp://builder",
+            "tcp://:1",
+            "tcp://h:port",
+            "http://x",
+        ] {
+            let error = Address::parse(bad).unwrap_err();
+            assert!(error.contains("expected unix://"), "{bad}: {error}");
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! The BuildKit engine: the plan solved on a BuildKit daemon (`--addr`), for users who already
+//! run one (CI builders, remote fleets, Docker's built-in builder).
+//!
+//! salve connects ([`connect`]), opens a session it serves ([`session`]), turns the plan into
+//! LLB ([`llb`]) and solves it twice over the same ops, the second from the daemon's cache: the
+//! target after the steps, exported as an image (`oci` to salve through the session, or for
+//! Docker `moby` into the daemon, read back through the Docker API), and, when the plan reads
+//! files it wrote under `/salve-results`, that folder as a tar. The layers above the base are
+//! the changes ([`result`]); the package databases are read from the base and those layers.
+
+pub mod address;
+pub mod api;
+pub mod connect;
+pub mod llb;
+pub mod result;
+pub mod session;
+pub mod solve;
+
+use super::local::database_files;
+use super::spec::RESULTS_MOUNT;
+use super::{Changes, Executed, step_failed};
+use crate::image::{UnpackOptions, read_paths, unpack_layers};
+use crate::patch::progress::Progress;
+use crate::plugin::types::{Platform, UpdatePlan};
+use crate::registry::OciLayout;
+use crate::registry::docker_daemon;
+use address::{Address, TlsFiles};
+use anyhow::{Context, bail};
+use api::control::ListWorkersRequest;
+use api::control::control_client::ControlClient;
+use api::pb;
+use session::Session;
+use solve::{Bounds, SolveError, SolveJob, solve};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+use tonic::transport::Channel;
+
+/// Proxy variables passed from salve's environment to every step.
+const PROXY_VARIABLES: [(&str, &str); 4] = [
+    ("http_proxy", "HTTP_PROXY"),
+    ("https_proxy", "HTTPS_PROXY"),
+    ("no_proxy", "NO_PROXY"),
+    ("all_proxy", "ALL_PROXY"),
+];
+
+/// The variable naming the CA bundle pip trusts.
+const PIP_CERT: &str = "PIP_CERT";
+
+/// The most a database file may hold.
+const DATABASE_FILE_CAP: u64 = 256 << 20;
+
+/// The tag of BuildKit's exported image in the working layout.
+const EXPORTED_TAG: &str = "buildkit-result";
+
+/// How to reach the daemon and what to ask of it.
+#[derive(Clone, Debug)]
+pub struct Daemon {
+    /// Its address.
+    pub address: Address,
+    /// TLS files for `tcp://`.
+    pub tls: TlsFiles,
+    /// Run steps that need the network on the daemon's host network (entitlement
+    /// `network.host`) instead of its sandbox network.
+    pub host_network: bool,
+    /// Where registry credentials are looked up for the daemon (`--authfile`).
+    pub auth_file: Option<PathBuf>,
+}
+
+/// One run of a plan on BuildKit.
+pub struct Job<'a> {
+    /// The daemon.
+    pub daemon: &'a Daemon,
+    /// The target as the daemon pulls it (`REPOSITORY@DIGEST`, or a name in Docker's store).
+    pub target: &'a str,
+    /// The tooling image as the daemon pulls it, if the plan runs there.
+    pub tooling: Option<&'a str>,
+    /// The target's platform.
+    pub platform: &'a Platform,
+    /// The target's layer blobs (bottom first), to read the databases and check mount points.
+    pub base_blobs: &'a [PathBuf],
+    /// The target's layer digests (uncompressed), to find the new layers in the export.
+    pub base_diff_ids: &'a [String],
+    /// The plan.
+    pub plan: &'a UpdatePlan,
+    /// The working layout, where the exported image is read into.
+    pub layout: &'a OciLayout,
+    /// A folder for this run.
+    pub work: &'a Path,
+    /// When to give up.
+    pub deadline: Instant,
+    /// Set on Ctrl-C.
+    pub interrupted: &'a AtomicBool,
+    /// Where progress goes.
+    pub progress: Progress,
+}
+
+/// A random id for sessions, solves and temporary names.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    let _ = rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty());
+    hex::encode(bytes)
+}
+
+/// Connects to the daemon and checks that a worker runs `platform`.
+pub async fn connect_for(
+    daemon: &Daemon,
+    platform: &Platform,
+) -> anyhow::Result<ControlClient<Channel>> {
+    let channel = connect::connect(&daemon.address, &daemon.tls).await?;
+    let mut client = ControlClient::new(channel).max_decoding_message_size(64 << 20);
+    let workers = client
+        .list_workers(ListWorkersRequest::default())
+        .await
+        .map_err(|status| {
+            anyhow::anyhow!(
+                "BuildKit at {} did not list its workers: {}; is it a BuildKit daemon?",
+                daemon.address,
+                status.message()
+            )
+        })?
+        .into_inner()
+        .record;
+    let platforms: Vec<String> = workers
+        .iter()
+        .flat_map(|worker| &worker.platforms)
+        .map(|p| match p.variant.as_str() {
+            "" => format!("{}/{}", p.os, p.architecture),
+            variant => format!("{}/{}/{variant}", p.os, p.architecture),
+        })
+        .collect();
+    let wanted = format!("{}/{}", platform.os, platform.architecture);
+    if !platforms.iter().any(|p| p.starts_with(&wanted)) {
+        bail!(
+            "BuildKit at {} has no worker for {wanted} (its workers run: {}); use a daemon of \
+             that platform, or one with QEMU emulation installed",
+            daemon.address,
+            if platforms.is_empty() {
+                "nothing".to_string()
+            } else {
+                platforms.join(", ")
+            }
+        );
+    }
+    Ok(client)
+}
+
+/// Runs the plan; returns the changes and the database files.
+pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
+    let daemon = job.daemon;
+    let client = connect_for(daemon, job.platform).await?;
+    let mut session_client = client.clone();
+    let session = Session::open(&mut session_client, daemon.auth_file.clone()).await?;
+
+    let ca_bundle = match std::env::var_os(PIP_CERT).map(PathBuf::from) {
+        Some(path) if path.is_file() => {
+            Some(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?)
+        }
+        _ => None,
+    };
+    let environment: Vec<(String, String)> = match ca_bundle {
+        Some(_) => vec![(
+            PIP_CERT.to_string(),
+            format!("{RESULTS_MOUNT}/{}", llb::CA_BUNDLE),
+        )],
+        None => Vec::new(),
+    };
+    let graph = llb::build(&llb::GraphInput {
+        plan: job.plan,
+        target: job.target,
+        tooling: job.tooling,
+        platform: pb::Platform {
+            architecture: job.platform.architecture.clone(),
+            os: job.platform.os.clone(),
+            variant: job.platform.variant.clone().unwrap_or_default(),
+        },
+        environment: &environment,
+        proxies: proxies(),
+        ca_bundle: ca_bundle.as_deref(),
+        network: if daemon.host_network {
+            pb::NetMode::Host
+        } else {
+            pb::NetMode::Unset
+        },
+    });
+    let entitlements = if daemon.host_network {
+        vec!["network.host".to_string()]
+    } else {
+        Vec::new()
+    };
+    let bounds = Bounds {
+        deadline: job.deadline,
+        interrupted: job.interrupted,
+        progress: job.progress,
+    };
+    let failed = |error: SolveError| solve_failed(job, &graph.steps, error);
+
+    // The target after the steps, as an image.
+    let exported = match &daemon.address {
+        Address::Docker(socket) => {
+            let name = format!("salve-patch:{}", random_id());
+            let attributes = BTreeMap::from([("name".to_string(), name.clone())]);
+            let solved = solve(
+                &client,
+                SolveJob {
+                    definition: graph.target.clone(),
+                    exporter: "moby".into(),
+                    attributes,
+                    session: session.id.clone(),
+                    entitlements: entitlements.clone(),
+                },
+                &bounds,
+            )
+            .await;
+            solved.map_err(failed)?;
+            let read = docker_daemon::read_from(socket, &name, job.layout, EXPORTED_TAG);
+            let _ = docker_daemon::remove(socket, &name);
+            read.map_err(anyhow::Error::msg)
+                .context("reading the patched image back from Docker")?
+        }
+        _ => {
+            let file = job.work.join("buildkit-export.tar");
+            session.expect_export(file.clone());
+            let solved = solve(
+                &client,
+                SolveJob {
+                    definition: graph.target.clone(),
+                    exporter: "oci".into(),
+                    attributes: BTreeMap::new(),
+                    session: session.id.clone(),
+                    entitlements: entitlements.clone(),
+                },
+                &bounds,
+            )
+            .await;
+            solved.map_err(failed)?;
+            received(&session)?;
+            let read = crate::registry::oci_archive::read(&file, None, job.layout, EXPORTED_TAG);
+            let _ = std::fs::remove_file(&file);
+            read.map_err(anyhow::Error::msg)
+                .context("reading the image BuildKit exported")?
+        }
+    };
+    let layers = result::new_layers(job.layout, &exported, job.base_diff_ids)?;
+
+    // The results folder, when the plan reads files from it.
+    let results = job.work.join("results");
+    std::fs::create_dir_all(&results)?;
+    let (from_results, from_image): (Vec<String>, Vec<String>) = job
+        .plan
+        .database_paths
+        .iter()
+        .cloned()
+        .partition(|path| path.starts_with(RESULTS_MOUNT));
+    if !from_results.is_empty() {
+        let solve = SolveJob {
+            definition: graph.results.clone(),
+            exporter: "tar".into(),
+            attributes: BTreeMap::new(),
+            session: session.id.clone(),
+            entitlements: entitlements.clone(),
+        };
+        fetch_results(&client, &session, solve, &bounds, &failed, &results).await?;
+    }
+    let mut database = database_files(&from_results, &results)?;
+    let mut all_layers = job.base_blobs.to_vec();
+    all_layers.extend(layers.iter().cloned());
+    database.extend(
+        read_paths(&all_layers, &from_image, DATABASE_FILE_CAP)
+            .context("reading the package databases from the patched layers")?,
+    );
+    let candidates = result::mount_candidates(&job.plan.exclude_paths, job.tooling.is_some());
+    let mount_points = result::mount_points(&layers, job.base_blobs, &candidates)?;
+    Ok(Executed {
+        changes: Changes::Layers {
+            layers,
+            mount_points,
+        },
+        database,
+    })
+}
+
+/// Solves the graph's results folder (from the daemon's cache) with the `tar` exporter and
+/// unpacks it into `results`.
+async fn fetch_results(
+    client: &ControlClient<Channel>,
+    session: &Session,
+    job: SolveJob,
+    bounds: &Bounds<'_>,
+    failed: &dyn Fn(SolveError) -> anyhow::Error,
+    results: &Path,
+) -> anyhow::Result<()> {
+    let file = results.with_extension("tar");
+    session.expect_export(file.clone());
+    solve(client, job, bounds).await.map_err(failed)?;
+    received(session)?;
+    unpack_layers(
+        std::slice::from_ref(&file),
+        results,
+        UnpackOptions::default(),
+    )
+    .context("unpacking the results folder BuildKit exported")?;
+    let _ = std::fs::remove_file(&file);
+    Ok(())
+}
+
+/// Checks that the exporter's output arrived whole.
+fn received(session: &Session) -> anyhow::Result<()> {
+    match session.export_result() {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(error)) => bail!("receiving BuildKit's export: {error}"),
+        None => bail!("BuildKit finished without sending its export to salve"),
+    }
+}
+
+/// The proxy settings from salve's environment (lower-case names first).
+fn proxies() -> pb::ProxyEnv {
+    let value = |(lower, upper): (&str, &str)| {
+        std::env::var(lower)
+            .or_else(|_| std::env::var(upper))
+            .unwrap_or_default()
+    };
+    pb::ProxyEnv {
+        http_proxy: value(PROXY_VARIABLES[0]),
+        https_proxy: value(PROXY_VARIABLES[1]),
+        no_proxy: value(PROXY_VARIABLES[2]),
+        all_proxy: value(PROXY_VARIABLES[3]),
+        ftp_proxy: String::new(),
+    }
+}
+
+/// The error for a solve that ended without a result: a failed step with its output, or the
+/// daemon's message with advice where salve knows the cause.
+fn solve_failed(job: &Job<'_>, steps: &[String], error: SolveError) -> anyhow::Error {
+    let address = &job.daemon.address;
+    let (message, watched) = match error {
+        SolveError::TimedOut => {
+            return anyhow::anyhow!(
+                "the time allowed (--timeout) ran out while BuildKit at {address} ran the plan; \
+                 the build was cancelled and nothing was written"
+            );
+        }
+        SolveError::Interrupted => {
+            return anyhow::anyhow!(
+                "interrupted; the build on BuildKit at {address} was cancelled and nothing was \
+                 written"
+            );
+        }
+        SolveError::Failed { message, watched } => (message, watched),
+    };
+    if let Some(index) = steps
+        .iter()
+        .position(|digest| watched.errors.contains_key(digest))
+    {
+        let log = String::from_utf8_lossy(
+            watched
+                .logs
+                .get(&steps[index])
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        )
+        .into_owned();
+        let failure = exit_code(&watched.errors[&steps[index]]);
+        return step_failed(job.plan, index, &failure, &log);
+    }
+    let advice = if message.contains("network bridge not found") {
+        "\nthe daemon has no bridge network for the steps; run them on its host network with \
+         --buildkit-host-network, or give the daemon a bridge"
+    } else if message.contains("network.host is not allowed") {
+        "\nstart buildkitd with --allow-insecure-entitlement network.host, or leave out \
+         --buildkit-host-network"
+    } else if message.contains("exporter \"oci\" could not be found") {
+        "\nthis daemon is Docker's built-in BuildKit: use --addr docker://SOCKET"
+    } else {
+        ""
+    };
+    anyhow::anyhow!("BuildKit at {address} could not run the plan: {message}{advice}")
+}
+
+/// "exit code N" from the daemon's message for a failed process, else the message.
+fn exit_code(message: &str) -> String {
+    match message.rsplit_once("exit code: ") {
+        Some((_, code)) => format!("exit code {}", code.trim()),
+        None => message.to_string(),
+    }
+}

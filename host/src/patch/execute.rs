@@ -1,0 +1,190 @@
+//! Step 5 of the flow: the plan run on the chosen engine, and its changes written as the patch
+//! layer. The local engine gets the images' layers (a tooling image is pulled here); BuildKit
+//! gets references it can pull itself, with an image that lives in no registry loaded into
+//! Docker first when the daemon is Docker's.
+
+use super::{PlatformRun, fetch, layers_of, read_manifest, within};
+use crate::engine::buildkit::{self, Daemon, address::Address};
+use crate::engine::{Changes, EngineChoice, Executed, Execution, ImageLayers, local};
+use crate::image::{LayerOptions, WrittenLayer, squash, write_layer};
+use crate::plugin::types::{Platform, UpdatePlan};
+use crate::registry::oci_layout::sha256;
+use crate::registry::transport::full_reference;
+use crate::registry::{PlatformChoice, Transport, docker_daemon};
+use anyhow::{Context, bail};
+use std::path::Path;
+
+/// The working layout's tag for a platform image loaded into Docker for BuildKit.
+const LOAD_TAG: &str = "buildkit-input";
+
+/// Runs the plan on the engine the options choose.
+pub(super) async fn execute(
+    run: &PlatformRun<'_>,
+    target: &ImageLayers,
+    platform: &Platform,
+    tooling_image: Option<&str>,
+    plan: &UpdatePlan,
+) -> anyhow::Result<Executed> {
+    let progress = run.options.progress;
+    let platform_name = crate::report::platform_string(platform);
+    match &run.options.engine {
+        EngineChoice::Local => {
+            let tooling = match tooling_image {
+                Some(image) => Some(tooling_layers(run, image, &platform_name).await?),
+                None => None,
+            };
+            progress.stage(
+                "execute",
+                &format!(
+                    "{platform_name}: running {} step(s) in the image",
+                    plan.steps.len()
+                ),
+            );
+            let interrupted = run.options.interrupted.clone();
+            local::run(&Execution {
+                target,
+                tooling: tooling.as_ref(),
+                architecture: &platform.architecture,
+                plan,
+                cache: run.cache,
+                work: run.work,
+                deadline: run.deadline,
+                interrupted: &interrupted,
+            })
+        }
+        EngineChoice::Buildkit(daemon) => {
+            let tooling = tooling_image.map(registry_reference).transpose()?;
+            std::fs::create_dir_all(run.work)?;
+            let (reference, loaded) = buildkit_target(run, daemon)?;
+            progress.stage(
+                "execute",
+                &format!(
+                    "{platform_name}: running {} step(s) on BuildKit at {}",
+                    plan.steps.len(),
+                    daemon.address
+                ),
+            );
+            let interrupted = run.options.interrupted.clone();
+            let result = buildkit::run(&buildkit::Job {
+                daemon,
+                target: &reference,
+                tooling: tooling.as_deref(),
+                platform,
+                base_blobs: &target.blobs,
+                base_diff_ids: &target.diff_ids,
+                plan,
+                layout: run.layout,
+                work: run.work,
+                deadline: run.deadline,
+                interrupted: &interrupted,
+                progress,
+            })
+            .await;
+            if let (Some(name), Address::Docker(socket)) = (loaded, &daemon.address) {
+                let _ = docker_daemon::remove(socket, &name);
+            }
+            result
+        }
+    }
+}
+
+/// Writes the changes as one layer.
+pub(super) fn write_patch_layer(
+    changes: &Changes,
+    blob: &Path,
+    options: &LayerOptions,
+) -> anyhow::Result<WrittenLayer> {
+    let out = std::fs::File::create(blob)?;
+    Ok(match changes {
+        Changes::Upper(upper) => write_layer(upper, out, options)?,
+        Changes::Layers {
+            layers,
+            mount_points,
+        } => {
+            let layers: Vec<&Path> = layers.iter().map(|layer| layer.as_path()).collect();
+            squash(
+                &layers,
+                &|path| mount_points.contains(path),
+                out,
+                options.compression,
+                options.threads,
+            )?
+        }
+    })
+}
+
+/// The target as BuildKit pulls it, and the name of an image loaded into Docker for it (to be
+/// removed afterwards): a registry image by digest; an image of the Docker daemon BuildKit
+/// belongs to by name; any other image loaded into that daemon.
+fn buildkit_target(
+    run: &PlatformRun<'_>,
+    daemon: &Daemon,
+) -> anyhow::Result<(String, Option<String>)> {
+    match (&run.options.image, &daemon.address) {
+        (Transport::Registry(reference), _) => {
+            let (repository, _) = Transport::Registry(full_reference(reference)).name_and_tag();
+            Ok((format!("{repository}@{}", run.manifest.digest), None))
+        }
+        (Transport::DockerDaemon(name), Address::Docker(socket))
+            if *socket == docker_daemon::socket_path() =>
+        {
+            Ok((name.clone(), None))
+        }
+        (_, Address::Docker(socket)) => {
+            let name = format!("salve-input:{}", buildkit::random_id());
+            run.layout.tag(LOAD_TAG, run.manifest)?;
+            docker_daemon::write_to(socket, run.layout, LOAD_TAG, &name)
+                .map_err(anyhow::Error::msg)
+                .context("loading the image into Docker for its BuildKit")?;
+            Ok((name.clone(), Some(name)))
+        }
+        (image, address) => bail!(
+            "BuildKit at {address} pulls the image it patches from a registry, and {image} is \
+             not in one: push it to a registry the daemon reaches, use Docker's BuildKit \
+             (--addr docker://), or patch with the local engine (no --addr)"
+        ),
+    }
+}
+
+/// A tooling image as BuildKit pulls it: a registry reference.
+fn registry_reference(image: &str) -> anyhow::Result<String> {
+    match image.parse::<Transport>().map_err(anyhow::Error::msg)? {
+        Transport::Registry(reference) => Ok(full_reference(&reference)),
+        other => bail!(
+            "the tooling image {other} is not in a registry; BuildKit pulls tooling images \
+             from registries (a source policy can point it at a mirror)"
+        ),
+    }
+}
+
+/// Pulls a tooling image for the platform into the working layout (for the local engine).
+async fn tooling_layers(
+    run: &PlatformRun<'_>,
+    image: &str,
+    platform: &str,
+) -> anyhow::Result<ImageLayers> {
+    run.options.progress.stage(
+        "tooling",
+        &format!("{platform}: reading tooling image {image}"),
+    );
+    let transport: Transport = image.parse().map_err(anyhow::Error::msg)?;
+    let tag = format!(
+        "tooling-{}",
+        sha256(image.as_bytes()).trim_start_matches("sha256:")
+    );
+    let descriptor = within(
+        run.deadline,
+        fetch(
+            &transport,
+            &PlatformChoice::One(platform.to_string()),
+            run.layout,
+            &tag,
+            &run.options.registry,
+        ),
+    )
+    .await?
+    .map_err(anyhow::Error::msg)
+    .with_context(|| format!("reading the tooling image {image}"))?;
+    let (manifest, config) = read_manifest(run.layout, &descriptor)?;
+    layers_of(run.layout, &manifest, &config)
+}
