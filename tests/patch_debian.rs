@@ -1,4 +1,5 @@
-//! `salve patch` end to end on the local engine, on real Debian images: a bookworm image built
+//! `salve patch` end to end on both engines (the local one, and BuildKit in a Docker engine the
+//! test starts), on real Debian images: a bookworm image built
 //! by `fixtures/images/debian-image.sh` with mmdebstrap from the bookworm suite alone, pushed to
 //! a real registry, patched from Trivy reports written here from Debian's live
 //! bookworm-security index (never hard-coded versions), and read back from the registry.
@@ -11,6 +12,7 @@ use salve::registry::OciLayout;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::engine::Engine;
 use support::patching::{debian_fixture, has_file, salve_in, tooling_through_policy, workspace};
 use support::registry::Registry;
 use support::run;
@@ -76,9 +78,9 @@ fn trivy_report(path: &Path, updates: &[Update]) {
     std::fs::write(path, serde_json::to_vec_pretty(&report).unwrap()).unwrap();
 }
 
-/// Runs salve with a private cache; its success, stdout and stderr.
-fn salve(args: &[&str], cache: &Path) -> (bool, String, String) {
-    salve_in(cache, args, &[])
+/// Runs salve on `engine` with a private cache; its success, stdout and stderr.
+fn salve(engine: &Engine, args: &[&str], cache: &Path) -> (bool, String, String) {
+    salve_in(cache, &strs(&engine.args(args)), &[])
 }
 
 /// An image read back into a layout: its layer blobs and its config.
@@ -97,7 +99,7 @@ struct ReadBack {
 fn read_back(image: &str, cache: &Path) -> ReadBack {
     let dir = tempfile::tempdir().unwrap();
     let target = format!("oci:{}:x", dir.path().display());
-    let (ok, _, stderr) = salve(&["copy", image, &target], cache);
+    let (ok, _, stderr) = salve(&Engine::Local, &["copy", image, &target], cache);
     assert!(ok, "{stderr}");
     let layout = OciLayout::open(dir.path()).unwrap();
     let manifest: Value = serde_json::from_slice(
@@ -248,12 +250,23 @@ fn check_openvex(document: &Value) -> Vec<Value> {
 
 #[test]
 fn a_report_patch_then_an_update_all_repatch_leave_one_patch_layer() {
+    a_report_patch_then_an_update_all_repatch_leave_one_patch_layer_on(&Engine::Local);
+}
+
+#[test]
+fn a_report_patch_then_an_update_all_repatch_leave_one_patch_layer_on_buildkit() {
+    a_report_patch_then_an_update_all_repatch_leave_one_patch_layer_on(&Engine::buildkit());
+}
+
+/// The test on one engine.
+fn a_report_patch_then_an_update_all_repatch_leave_one_patch_layer_on(engine: &Engine) {
     let registry = Registry::start();
     let cache = tempfile::tempdir().unwrap();
     let cache = cache.path();
     let work = tempfile::tempdir().unwrap();
     let base = format!("{}/debian:bookworm", registry.address);
     let (ok, _, stderr) = salve(
+        engine,
         &[
             "copy",
             &format!("oci:{}:minbase", debian_fixture("minbase")),
@@ -279,6 +292,7 @@ fn a_report_patch_then_an_update_all_repatch_leave_one_patch_layer() {
     trivy_report(&report, &chosen);
     let vex = work.path().join("vex.json");
     let (ok, _, stderr) = salve(
+        engine,
         &[
             "patch",
             "-i",
@@ -355,6 +369,7 @@ fn a_report_patch_then_an_update_all_repatch_leave_one_patch_layer() {
 
     // Update-all on the patched image: everything else, still one patch layer.
     let (ok, stdout, stderr) = salve(
+        engine,
         &[
             "patch",
             "-i",
@@ -426,6 +441,7 @@ fn a_report_patch_then_an_update_all_repatch_leave_one_patch_layer() {
 
     // Patching it once more finds nothing to do and writes nothing.
     let (ok, _, stderr) = salve(
+        engine,
         &[
             "patch",
             "-i",
@@ -456,6 +472,16 @@ fn a_report_patch_then_an_update_all_repatch_leave_one_patch_layer() {
 
 #[test]
 fn unreachable_repositories_and_unreachable_versions_are_reported() {
+    unreachable_repositories_and_unreachable_versions_are_reported_on(&Engine::Local);
+}
+
+#[test]
+fn unreachable_repositories_and_unreachable_versions_are_reported_on_buildkit() {
+    unreachable_repositories_and_unreachable_versions_are_reported_on(&Engine::buildkit());
+}
+
+/// The test on one engine.
+fn unreachable_repositories_and_unreachable_versions_are_reported_on(engine: &Engine) {
     let cache = tempfile::tempdir().unwrap();
     let cache = cache.path();
     let work = tempfile::tempdir().unwrap();
@@ -492,7 +518,7 @@ fn unreachable_repositories_and_unreachable_versions_are_reported() {
         args.extend(extra.iter().map(|s| s.to_string()));
         args
     };
-    let (ok, _, stderr) = salve(&strs(&args(&[])), cache);
+    let (ok, _, stderr) = salve(engine, &strs(&args(&[])), cache);
     assert!(!ok);
     assert!(
         stderr.contains(&format!(
@@ -505,7 +531,7 @@ fn unreachable_repositories_and_unreachable_versions_are_reported() {
         "{stderr}"
     );
     assert!(!out.exists(), "nothing is written on failure");
-    let (ok, _, stderr) = salve(&strs(&args(&["--ignore-errors"])), cache);
+    let (ok, _, stderr) = salve(engine, &strs(&args(&["--ignore-errors"])), cache);
     assert!(ok, "{stderr}");
     assert!(stderr.contains("(ignored)"), "{stderr}");
     let document: Value = serde_json::from_slice(&std::fs::read(&vex).unwrap()).unwrap();
@@ -556,6 +582,7 @@ fn unreachable_repositories_and_unreachable_versions_are_reported() {
     trivy_report(&report, &updates[..1]);
     let eol_out = work.path().join("eol-out");
     let (ok, _, stderr) = salve(
+        engine,
         &[
             "patch",
             "-i",
@@ -585,6 +612,20 @@ fn strs(args: &[String]) -> Vec<&str> {
 
 #[test]
 fn a_distroless_image_is_patched_through_a_tooling_image_from_the_source_policy() {
+    a_distroless_image_is_patched_through_a_tooling_image_from_the_source_policy_on(&Engine::Local);
+}
+
+#[test]
+fn a_distroless_image_is_patched_through_a_tooling_image_from_the_source_policy_on_buildkit() {
+    a_distroless_image_is_patched_through_a_tooling_image_from_the_source_policy_on(
+        &Engine::buildkit(),
+    );
+}
+
+/// The test on one engine.
+fn a_distroless_image_is_patched_through_a_tooling_image_from_the_source_policy_on(
+    engine: &Engine,
+) {
     let registry = Registry::start();
     let cache = tempfile::tempdir().unwrap();
     let cache = cache.path();
@@ -632,7 +673,7 @@ fn a_distroless_image_is_patched_through_a_tooling_image_from_the_source_policy(
     let out = work.path().join("out");
     let (ok, _, stderr) = salve_in(
         cache,
-        &[
+        &strs(&engine.args(&[
             "patch",
             "-i",
             &image,
@@ -640,7 +681,7 @@ fn a_distroless_image_is_patched_through_a_tooling_image_from_the_source_policy(
             report.to_str().unwrap(),
             "--oci-dir",
             out.to_str().unwrap(),
-        ],
+        ])),
         &[(
             "EXPERIMENTAL_BUILDKIT_SOURCE_POLICY",
             policy.to_str().unwrap(),
@@ -703,6 +744,7 @@ fn a_timeout_and_ctrl_c_stop_the_run_and_leave_nothing_behind() {
     let out = work.path().join("out");
 
     let (ok, _, stderr) = salve(
+        &Engine::Local,
         &[
             "patch",
             "-i",
@@ -757,4 +799,99 @@ fn a_timeout_and_ctrl_c_stop_the_run_and_leave_nothing_behind() {
     assert!(!out.exists());
     assert_eq!(leftovers(cache), Vec::<String>::new());
     assert!(no_mounts_under(cache));
+}
+
+/// A layer's entries without timestamps: path → kind, mode, owner, link target and content
+/// digest (whiteouts by their own names).
+fn layer_entries(blob: &Path) -> std::collections::BTreeMap<String, String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let file = std::fs::File::open(blob).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut entries = std::collections::BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = String::from_utf8_lossy(&entry.path_bytes())
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .to_string();
+        let header = entry.header().clone();
+        let link = entry
+            .link_name()
+            .unwrap()
+            .map(|target| target.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).unwrap();
+        let described = format!(
+            "{:?} {:o} {}:{} {link} {}",
+            header.entry_type(),
+            header.mode().unwrap() & 0o7777,
+            header.uid().unwrap(),
+            header.gid().unwrap(),
+            hex::encode(sha2::Sha256::digest(&content))
+        );
+        entries.insert(path, described);
+    }
+    entries
+}
+
+/// Files whose content records when or where it was made (logs with dates, caches with inode
+/// numbers), compared by presence only: these, and everything under `var/log/`.
+const VOLATILE: [&str; 1] = ["var/cache/ldconfig/aux-cache"];
+
+#[test]
+fn both_engines_make_the_same_patch_layer_from_the_same_plan() {
+    let registry = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let cache = cache.path();
+    let work = tempfile::tempdir().unwrap();
+    let base = format!("{}/debian:parity", registry.address);
+    let fixture = format!("oci:{}:minbase", debian_fixture("minbase"));
+    let (ok, _, stderr) = salve(&Engine::Local, &["copy", &fixture, &base], cache);
+    assert!(ok, "{stderr}");
+    let buildkit = Engine::buildkit();
+    let mut layers = Vec::new();
+    for (name, engine) in [("local", &Engine::Local), ("buildkit", &buildkit)] {
+        let out = work.path().join(name);
+        let (ok, _, stderr) = salve(
+            engine,
+            &["patch", "-i", &base, "--oci-dir", out.to_str().unwrap()],
+            cache,
+        );
+        assert!(ok, "{name}: {stderr}");
+        let patched = read_back(&format!("oci:{}", out.display()), cache);
+        layers.push(layer_entries(patched.layers.last().unwrap()));
+    }
+    let (local, buildkit) = (&layers[0], &layers[1]);
+    let only = |a: &std::collections::BTreeMap<String, String>,
+                b: &std::collections::BTreeMap<String, String>| {
+        a.keys()
+            .filter(|path| !b.contains_key(*path))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        (only(local, buildkit), only(buildkit, local)),
+        (Vec::new(), Vec::new()),
+        "paths only the local engine's layer has, and only BuildKit's"
+    );
+    assert!(local.len() > 50, "the update-all patch changed files");
+    let differing: Vec<&String> = local
+        .iter()
+        .filter(|(path, entry)| {
+            !VOLATILE.contains(&path.as_str())
+                && !path.starts_with("var/log/")
+                && buildkit.get(*path) != Some(entry)
+        })
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "entries that differ between the engines: {:?}",
+        differing
+            .iter()
+            .map(|path| format!("{path}: {} vs {}", local[*path], buildkit[*path]))
+            .collect::<Vec<_>>()
+    );
 }

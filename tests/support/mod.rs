@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod dockerd;
+pub mod engine;
 pub mod fault_proxy;
 pub mod patching;
 pub mod registry;
