@@ -113,9 +113,10 @@ pub(super) fn write_patch_layer(
     })
 }
 
-/// The target as BuildKit pulls it, and the name of an image loaded into Docker for it (to be
-/// removed afterwards): a registry image by digest; an image of the Docker daemon BuildKit
-/// belongs to by name; any other image loaded into that daemon.
+/// The target as BuildKit pulls it (fully qualified, as BuildKit requires), and the name of an
+/// image loaded into Docker for it (to be removed afterwards): a registry image by digest; an
+/// image of the Docker daemon BuildKit belongs to by name; any other image loaded into that
+/// daemon.
 fn buildkit_target(
     run: &PlatformRun<'_>,
     daemon: &Daemon,
@@ -128,7 +129,7 @@ fn buildkit_target(
         (Transport::DockerDaemon(name), Address::Docker(socket))
             if *socket == docker_daemon::socket_path() =>
         {
-            Ok((name.clone(), None))
+            Ok((full_reference(name), None))
         }
         (_, Address::Docker(socket)) => {
             let name = format!("salve-input:{}", buildkit::random_id());
@@ -136,7 +137,7 @@ fn buildkit_target(
             docker_daemon::write_to(socket, run.layout, LOAD_TAG, &name)
                 .map_err(anyhow::Error::msg)
                 .context("loading the image into Docker for its BuildKit")?;
-            Ok((name.clone(), Some(name)))
+            Ok((full_reference(&name), Some(name)))
         }
         (image, address) => bail!(
             "BuildKit at {address} pulls the image it patches from a registry, and {image} is \

@@ -151,35 +151,83 @@ fn store_members(
     wanted: &[&str],
     work: &OciLayout,
 ) -> Result<HashMap<String, (String, u64)>, String> {
-    let opened = File::open(file).map_err(|e| e.to_string())?;
-    let mut archive = tar::Archive::new(io::BufReader::with_capacity(1 << 20, opened));
     let mut stored = HashMap::new();
-    for entry in archive.entries().map_err(|e| e.to_string())? {
-        let mut entry = entry.map_err(|e| e.to_string())?;
-        if !entry.header().entry_type().is_file() {
-            continue;
+    let mut links: HashMap<String, String> = HashMap::new();
+    let mut wanted: Vec<String> = wanted.iter().map(|name| name.to_string()).collect();
+    // `docker save` writes a layer that an image has twice once, and the second as a symbolic
+    // link to it; a second pass stores link targets the first pass was not looking for.
+    for _pass in 0..2 {
+        let opened = File::open(file).map_err(|e| e.to_string())?;
+        let mut archive = tar::Archive::new(io::BufReader::with_capacity(1 << 20, opened));
+        for entry in archive.entries().map_err(|e| e.to_string())? {
+            let mut entry = entry.map_err(|e| e.to_string())?;
+            let name = member_name(&entry).map_err(|e| e.to_string())?;
+            if !wanted.contains(&name) || stored.contains_key(&name) {
+                continue;
+            }
+            if entry.header().entry_type().is_symlink() {
+                let target = entry.link_name().map_err(|e| e.to_string())?;
+                let target = target.map(|t| t.to_string_lossy().into_owned());
+                if let Some(resolved) = target.and_then(|t| resolve_link(&name, &t)) {
+                    links.insert(name, resolved);
+                }
+                continue;
+            }
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let mut temp = work.temp_blob().map_err(|e| e.to_string())?;
+            let mut hashing = HashingWriter::new(temp.as_file_mut());
+            io::copy(&mut entry, &mut hashing).map_err(|e| format!("{name}: {e}"))?;
+            let (_, described) = hashing.finish();
+            if work
+                .blob_path(&described.digest)
+                .map_err(|e| e.to_string())?
+                .exists()
+            {
+                drop(temp);
+            } else {
+                work.adopt_verified_blob(&described.digest, temp)
+                    .map_err(|e| e.to_string())?;
+            }
+            stored.insert(name, (described.digest, described.size));
         }
-        let name = member_name(&entry).map_err(|e| e.to_string())?;
-        if !wanted.contains(&name.as_str()) || stored.contains_key(&name) {
-            continue;
+        let missing: Vec<String> = links
+            .values()
+            .filter(|target| !stored.contains_key(*target))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            break;
         }
-        let mut temp = work.temp_blob().map_err(|e| e.to_string())?;
-        let mut hashing = HashingWriter::new(temp.as_file_mut());
-        io::copy(&mut entry, &mut hashing).map_err(|e| format!("{name}: {e}"))?;
-        let (_, described) = hashing.finish();
-        if work
-            .blob_path(&described.digest)
-            .map_err(|e| e.to_string())?
-            .exists()
-        {
-            drop(temp);
-        } else {
-            work.adopt_verified_blob(&described.digest, temp)
-                .map_err(|e| e.to_string())?;
+        wanted = missing;
+    }
+    for (name, target) in links {
+        if let Some(found) = stored.get(&target).cloned() {
+            stored.insert(name, found);
         }
-        stored.insert(name, (described.digest, described.size));
     }
     Ok(stored)
+}
+
+/// The member a symbolic link member names (relative to the link's folder), unless it leaves
+/// the archive.
+fn resolve_link(name: &str, target: &str) -> Option<String> {
+    let mut parts: Vec<&str> = match target.strip_prefix('/') {
+        Some(_) => Vec::new(),
+        None => name.split('/').collect(),
+    };
+    parts.pop();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            part => parts.push(part),
+        }
+    }
+    Some(parts.join("/"))
 }
 
 /// The media type of a stored layer, from its first bytes.
@@ -302,6 +350,15 @@ fn write_tar(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn links_resolve_inside_the_archive() {
+        assert_eq!(
+            resolve_link("b1/layer.tar", "../a1/layer.tar").as_deref(),
+            Some("a1/layer.tar")
+        );
+        assert_eq!(resolve_link("b1/layer.tar", "../../x"), None);
+    }
     use super::*;
 
     #[test]
