@@ -895,3 +895,41 @@ fn both_engines_make_the_same_patch_layer_from_the_same_plan() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_buildkit_daemon_that_cannot_be_reached_is_named_with_what_to_do() {
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let image = format!("oci:{}:minbase", debian_fixture("minbase"));
+    let socket = work.path().join("no-buildkitd.sock");
+    let out = work.path().join("out");
+    let (ok, _, stderr) = salve_in(
+        cache.path(),
+        &[
+            "patch",
+            "-i",
+            &image,
+            "--oci-dir",
+            out.to_str().unwrap(),
+            "--addr",
+            &format!("unix://{}", socket.display()),
+        ],
+        &[],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach BuildKit at unix://{}",
+            socket.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing is written");
+    let (ok, _, stderr) = salve_in(
+        cache.path(),
+        &["patch", "-i", &image, "--addr", "http://builder:1234"],
+        &[],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("expected unix:///PATH"), "{stderr}");
+}

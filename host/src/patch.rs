@@ -105,6 +105,10 @@ pub async fn patch(
         None => Vec::new(),
     };
     let ecosystems = load_ecosystems(catalog)?;
+    if let EngineChoice::Buildkit(daemon) = &options.engine {
+        // Before any work: a daemon that cannot be reached fails the run at once.
+        within(deadline, crate::engine::buildkit::connect_to(daemon)).await??;
+    }
 
     // The image, brought into a working layout beside the root filesystem cache.
     std::fs::create_dir_all(options.cache_dir.join("work"))?;

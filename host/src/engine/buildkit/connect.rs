@@ -43,7 +43,12 @@ pub async fn connect(address: &Address, tls: &TlsFiles) -> anyhow::Result<Channe
     Endpoint::from_static("http://buildkitd")
         .connect_with_connector(connector)
         .await
-        .with_context(|| format!("cannot reach BuildKit at {address}"))
+        .with_context(|| {
+            format!(
+                "cannot reach BuildKit at {address}: check --addr and that the daemon runs \
+                 (Docker's built-in BuildKit: --addr docker://SOCKET)"
+            )
+        })
 }
 
 /// Opens the byte stream for one connection.

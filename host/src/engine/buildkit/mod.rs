@@ -103,11 +103,10 @@ pub fn random_id() -> String {
     hex::encode(bytes)
 }
 
-/// Connects to the daemon and checks that a worker runs `platform`.
-pub async fn connect_for(
-    daemon: &Daemon,
-    platform: &Platform,
-) -> anyhow::Result<ControlClient<Channel>> {
+/// Connects to the daemon; returns the client and the platforms its workers run
+/// (`os/arch[/variant]`). Fails with what to do when the daemon cannot be reached or is not
+/// BuildKit.
+pub async fn connect_to(daemon: &Daemon) -> anyhow::Result<(ControlClient<Channel>, Vec<String>)> {
     let channel = connect::connect(&daemon.address, &daemon.tls).await?;
     let mut client = ControlClient::new(channel).max_decoding_message_size(64 << 20);
     let workers = client
@@ -122,7 +121,7 @@ pub async fn connect_for(
         })?
         .into_inner()
         .record;
-    let platforms: Vec<String> = workers
+    let platforms = workers
         .iter()
         .flat_map(|worker| &worker.platforms)
         .map(|p| match p.variant.as_str() {
@@ -130,6 +129,15 @@ pub async fn connect_for(
             variant => format!("{}/{}/{variant}", p.os, p.architecture),
         })
         .collect();
+    Ok((client, platforms))
+}
+
+/// Connects to the daemon and checks that a worker runs `platform`.
+async fn connect_for(
+    daemon: &Daemon,
+    platform: &Platform,
+) -> anyhow::Result<ControlClient<Channel>> {
+    let (client, platforms) = connect_to(daemon).await?;
     let wanted = format!("{}/{}", platform.os, platform.architecture);
     if !platforms.iter().any(|p| p.starts_with(&wanted)) {
         bail!(
