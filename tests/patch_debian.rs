@@ -258,6 +258,14 @@ fn a_report_patch_then_an_update_all_repatch_leave_one_patch_layer_on_buildkit()
     a_report_patch_then_an_update_all_repatch_leave_one_patch_layer_on(&Engine::buildkit());
 }
 
+#[test]
+fn a_report_patch_then_an_update_all_repatch_leave_one_patch_layer_on_a_newer_buildkit_on_a_unix_socket()
+ {
+    a_report_patch_then_an_update_all_repatch_leave_one_patch_layer_on(
+        &Engine::newer_buildkit_on_unix_socket(),
+    );
+}
+
 /// The test on one engine.
 fn a_report_patch_then_an_update_all_repatch_leave_one_patch_layer_on(engine: &Engine) {
     let registry = Registry::start();
@@ -932,4 +940,62 @@ fn a_buildkit_daemon_that_cannot_be_reached_is_named_with_what_to_do() {
     );
     assert!(!ok);
     assert!(stderr.contains("expected unix:///PATH"), "{stderr}");
+}
+
+#[test]
+fn a_buildkit_daemon_behind_tls_needs_the_right_certificates() {
+    let registry = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let cache = cache.path();
+    let work = tempfile::tempdir().unwrap();
+    let base = format!("{}/debian:tls", registry.address);
+    let fixture = format!("oci:{}:minbase", debian_fixture("minbase"));
+    let (ok, _, stderr) = salve(&Engine::Local, &["copy", &fixture, &base], cache);
+    assert!(ok, "{stderr}");
+    let engine = Engine::newer_buildkit_over_tls();
+    let out = work.path().join("out");
+    let patch = ["patch", "-i", &base, "--oci-dir", out.to_str().unwrap()];
+    let (ok, _, stderr) = salve(&engine, &patch, cache);
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("on BuildKit at tcp://127.0.0.1:"),
+        "{stderr}"
+    );
+    let patched = read_back(&format!("oci:{}", out.display()), cache);
+    let original = read_back(&base, cache);
+    assert_eq!(patched.digests.len(), original.digests.len() + 1);
+    assert_all_fixed(
+        &status_of(&patched.layers),
+        &security_updates(&status_of(&original.layers)),
+    );
+
+    // Without the client certificate, or trusting another CA, the daemon cannot be reached.
+    let Engine::Buildkit { options, .. } = &engine else {
+        unreachable!("a BuildKit engine")
+    };
+    let (address, ca) = (&options[1], &options[3]);
+    let other = support::grpc_proxy::Certificates::new();
+    let path = |name: &str| other.file(name).to_str().unwrap().to_string();
+    let attempts: [Vec<String>; 2] = [
+        vec!["--cacert".into(), ca.clone()],
+        vec![
+            "--cacert".into(),
+            path("ca.crt"),
+            "--cert".into(),
+            path("client.crt"),
+            "--key".into(),
+            path("client.key"),
+        ],
+    ];
+    for tls in attempts {
+        let mut args: Vec<String> = patch.iter().map(|arg| arg.to_string()).collect();
+        args.extend(["--addr".to_string(), address.clone()]);
+        args.extend(tls);
+        let (ok, _, stderr) = salve(&Engine::Local, &strs(&args), cache);
+        assert!(!ok, "{args:?}");
+        assert!(
+            stderr.contains(&format!("cannot reach BuildKit at {address}")),
+            "{stderr}"
+        );
+    }
 }

@@ -1,6 +1,8 @@
-//! A Docker engine (Debian's `dockerd`) with its own data root and socket, started for one test
-//! and stopped by PID when dropped. It runs with no bridge, no iptables rules and no change to
-//! IP forwarding, so the host is left as it was.
+//! A Docker engine with its own data root and socket, started for one test and stopped by PID
+//! when dropped: Debian bookworm's `dockerd` (Docker 20.10, BuildKit 0.8), or a newer one
+//! unpacked by `fixtures/dockerd/newer-dockerd.sh` (Debian trixie's Docker 26, with its
+//! containerd image store, whose BuildKit has the `oci` exporter). It runs with no bridge, no
+//! iptables rules and no change to IP forwarding, so the host is left as it was.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -16,18 +18,57 @@ pub struct Dockerd {
     pub dir: tempfile::TempDir,
 }
 
+/// Which Docker engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// The machine's (Debian bookworm's docker.io).
+    Installed,
+    /// Debian trixie's, unpacked beside the machine's, with the containerd image store.
+    Newer,
+}
+
 impl Dockerd {
-    /// Starts the daemon and waits until its API answers.
+    /// Starts the machine's daemon and waits until its API answers.
     pub fn start() -> Dockerd {
+        Dockerd::start_flavor(Flavor::Installed)
+    }
+
+    /// Starts a daemon of the given flavor and waits until its API answers.
+    pub fn start_flavor(flavor: Flavor) -> Dockerd {
         let dir = tempfile::Builder::new()
             .prefix("salve-dockerd")
             .tempdir()
             .unwrap();
         let root = dir.path();
         let socket = root.join("docker.sock");
-        std::fs::write(root.join("daemon.json"), "{}").unwrap();
         let log = std::fs::File::create(root.join("dockerd.log")).unwrap();
-        let child = Command::new("dockerd")
+        let mut command = match flavor {
+            Flavor::Installed => {
+                std::fs::write(root.join("daemon.json"), "{}").unwrap();
+                Command::new("dockerd")
+            }
+            Flavor::Newer => {
+                let unpacked = PathBuf::from(super::patching::fixture_script(
+                    "fixtures/dockerd/newer-dockerd.sh",
+                    &[],
+                ));
+                std::fs::write(
+                    root.join("daemon.json"),
+                    r#"{"features": {"containerd-snapshotter": true}}"#,
+                )
+                .unwrap();
+                let path = format!(
+                    "{}:{}:{}",
+                    unpacked.join("usr/bin").display(),
+                    unpacked.join("usr/sbin").display(),
+                    std::env::var("PATH").unwrap_or_default()
+                );
+                let mut command = Command::new(unpacked.join("usr/sbin/dockerd"));
+                command.env("PATH", path);
+                command
+            }
+        };
+        let child = command
             .arg("--data-root")
             .arg(root.join("data"))
             .arg("--exec-root")

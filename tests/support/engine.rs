@@ -1,33 +1,87 @@
 //! The engine a patch test runs on: the local engine, or BuildKit inside a Docker engine that
-//! the test starts (Debian's `dockerd`, its own data root and socket, steps on its host
-//! network since it runs without a bridge).
+//! the test starts (its own data root and socket; steps on its host network since it runs
+//! without a bridge): Docker's own BuildKit through `docker://`, or a newer Docker's BuildKit
+//! offered as buildkitd offers itself, on a unix socket or on TCP with TLS.
 
-use super::dockerd::Dockerd;
+use super::dockerd::{Dockerd, Flavor};
+use super::grpc_proxy::{Certificates, GrpcProxy};
 
 /// Where `salve patch` runs its plans in a test.
 pub enum Engine {
     /// This machine.
     Local,
-    /// Docker's built-in BuildKit, reached with `--addr docker://SOCKET`.
-    Buildkit(Dockerd),
+    /// A BuildKit daemon.
+    Buildkit {
+        /// The Docker engine whose BuildKit it is.
+        daemon: Dockerd,
+        /// The options that reach it (`--addr …`, TLS files).
+        options: Vec<String>,
+        /// The proxy offering it on a unix socket or TCP, if any.
+        proxy: Option<GrpcProxy>,
+        /// The TLS certificates, if any.
+        certificates: Option<Certificates>,
+    },
 }
 
 impl Engine {
-    /// BuildKit in a freshly started Docker engine.
+    /// Docker 20.10's BuildKit (BuildKit 0.8), reached with `--addr docker://SOCKET`.
     pub fn buildkit() -> Engine {
-        Engine::Buildkit(Dockerd::start())
+        let daemon = Dockerd::start();
+        let options = vec![
+            "--addr".to_string(),
+            format!("docker://{}", daemon.socket.display()),
+        ];
+        Engine::Buildkit {
+            daemon,
+            options,
+            proxy: None,
+            certificates: None,
+        }
+    }
+
+    /// A newer Docker's BuildKit on a unix socket (`--addr unix://…`, the `oci` exporter).
+    pub fn newer_buildkit_on_unix_socket() -> Engine {
+        let daemon = Dockerd::start_flavor(Flavor::Newer);
+        let proxy = GrpcProxy::unix(&daemon.socket, daemon.dir.path());
+        Engine::Buildkit {
+            options: vec!["--addr".to_string(), proxy.address.clone()],
+            daemon,
+            proxy: Some(proxy),
+            certificates: None,
+        }
+    }
+
+    /// A newer Docker's BuildKit on TCP with TLS and a client certificate.
+    pub fn newer_buildkit_over_tls() -> Engine {
+        let daemon = Dockerd::start_flavor(Flavor::Newer);
+        let certificates = Certificates::new();
+        let proxy = GrpcProxy::tls(&daemon.socket, &certificates);
+        let file = |name: &str| certificates.file(name).to_str().unwrap().to_string();
+        let options = vec![
+            "--addr".to_string(),
+            proxy.address.clone(),
+            "--cacert".to_string(),
+            file("ca.crt"),
+            "--cert".to_string(),
+            file("client.crt"),
+            "--key".to_string(),
+            file("client.key"),
+        ];
+        Engine::Buildkit {
+            daemon,
+            options,
+            proxy: Some(proxy),
+            certificates: Some(certificates),
+        }
     }
 
     /// The arguments of a salve command with this engine's options after `patch`.
     pub fn args(&self, args: &[&str]) -> Vec<String> {
         let mut all: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
-        if let (Engine::Buildkit(daemon), Some("patch")) = (self, args.first().copied()) {
-            let options = [
-                "--addr".to_string(),
-                format!("docker://{}", daemon.socket.display()),
-                "--buildkit-host-network".to_string(),
-            ];
-            all.splice(1..1, options);
+        if let (Engine::Buildkit { options, .. }, Some("patch")) = (self, args.first().copied()) {
+            let mut inserted = options.clone();
+            inserted.push("--buildkit-host-network".to_string());
+            all.splice(1..1, inserted);
         }
         all
     }

@@ -113,11 +113,20 @@ pub async fn connect_to(daemon: &Daemon) -> anyhow::Result<(ControlClient<Channe
         .list_workers(ListWorkersRequest::default())
         .await
         .map_err(|status| {
-            anyhow::anyhow!(
-                "BuildKit at {} did not list its workers: {}; is it a BuildKit daemon?",
-                daemon.address,
-                status.message()
-            )
+            let detail = with_sources(&status);
+            if status.code() == tonic::Code::Unimplemented {
+                anyhow::anyhow!(
+                    "the daemon at {} does not offer BuildKit's API ({detail}); is it a BuildKit \
+                     daemon?",
+                    daemon.address
+                )
+            } else {
+                anyhow::anyhow!(
+                    "cannot reach BuildKit at {}: {detail}; check --addr, that the daemon runs, \
+                     and for TLS --cacert, --cert and --key",
+                    daemon.address
+                )
+            }
         })?
         .into_inner()
         .record;
@@ -130,6 +139,17 @@ pub async fn connect_to(daemon: &Daemon) -> anyhow::Result<(ControlClient<Channe
         })
         .collect();
     Ok((client, platforms))
+}
+
+/// A gRPC status's message followed by the errors under it (a TLS alert, a refused connection).
+fn with_sources(status: &tonic::Status) -> String {
+    let mut text = status.message().to_string();
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        text.push_str(&format!(": {error}"));
+        source = error.source();
+    }
+    text
 }
 
 /// Connects to the daemon and checks that a worker runs `platform`.

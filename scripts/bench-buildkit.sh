@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# End-to-end patch time on BuildKit against the local engine, in one run, on the same fixture:
+# the bookworm minbase image pushed to a `docker-registry` on loopback, patched from a Trivy
+# report of 5 packages bookworm-security upgrades, written to an OCI layout.
+#
+#   local     salve patch on the local engine, its root filesystem cache filled by an earlier run
+#   buildkit  salve patch --addr docker://SOCKET on Docker's built-in BuildKit (Debian's
+#             dockerd, started here with its own data root, no bridge, no iptables or forwarding
+#             changes, so steps use --buildkit-host-network), its build cache pruned before each
+#             run so that it pulls the base and runs every step
+# Rounds alternate the order; medians are reported. Needs root, docker.io, docker-registry,
+# mmdebstrap, umoci, python3. Usage: scripts/bench-buildkit.sh [ROUNDS]
+set -euo pipefail
+rounds=${1:-3}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p salve
+target_dir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$root/Cargo.toml" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+salve="$target_dir/release/salve"
+layout=$("$root/fixtures/images/debian-image.sh" minbase)
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A registry on a free loopback port.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$work/registry.yml" <<EOF
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $work/registry
+http:
+  addr: 127.0.0.1:$port
+EOF
+docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
+pids+=($!)
+
+# A Docker engine of its own.
+echo '{}' > "$work/daemon.json"
+dockerd --data-root "$work/docker" --exec-root "$work/docker-exec" --pidfile "$work/dockerd.pid" \
+  --config-file "$work/daemon.json" -H "unix://$work/docker.sock" \
+  --iptables=false --ip-forward=false --bridge=none > "$work/dockerd.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  curl -sf --unix-socket "$work/docker.sock" http://docker/_ping >/dev/null && break
+  sleep 0.2
+done
+
+image="127.0.0.1:$port/bench/minbase:1"
+"$salve" copy "oci:$layout:minbase" "$image" >/dev/null
+
+# Five packages bookworm-security upgrades, as a Trivy report.
+mkdir "$work/rootfs"
+manifest=$(python3 -c "import json;print(json.load(open('$layout/index.json'))['manifests'][0]['digest'][7:])")
+layer=$(python3 -c "import json;print(json.load(open('$layout/blobs/sha256/$manifest'))['layers'][0]['digest'][7:])")
+tar -C "$work/rootfs" -xzf "$layout/blobs/sha256/$layer" ./var/lib/dpkg/status
+python3 "$root/fixtures/images/security-updates.py" "$work/rootfs/var/lib/dpkg/status" > "$work/updates.json"
+python3 - "$work/updates.json" "$work/report.json" <<'PY'
+import json, sys
+updates = json.load(open(sys.argv[1]))[:5]
+vulns = [{"VulnerabilityID": f"CVE-2099-{20000 + i}", "PkgName": u["package"],
+          "InstalledVersion": u["installed"], "FixedVersion": u["fixed"]} for i, u in enumerate(updates)]
+json.dump({"SchemaVersion": 2, "ArtifactName": "bench",
+           "Metadata": {"OS": {"Family": "debian", "Name": "12"}},
+           "Results": [{"Target": "bench", "Class": "os-pkgs", "Type": "debian",
+                        "Vulnerabilities": vulns}]}, open(sys.argv[2], "w"))
+PY
+echo "packages: $(python3 -c "import json;print(' '.join(u['package'] for u in json.load(open('$work/updates.json'))[:5]))"); rounds: $rounds"
+
+now() { date +%s.%N; }
+declare -A times
+run() {
+  local kind=$1 round=$2 t0 t1 engine=()
+  if [[ $kind == buildkit ]]; then
+    curl -sf --unix-socket "$work/docker.sock" -X POST "http://docker/build/prune?all=true" >/dev/null
+    engine=(--addr "docker://$work/docker.sock" --buildkit-host-network)
+  fi
+  t0=$(now)
+  "$salve" patch -i "$image" -r "$work/report.json" --oci-dir "$work/out-$kind-$round" \
+    --cache-dir "$work/cache" "${engine[@]}" 2>/dev/null
+  t1=$(now)
+  rm -rf "$work/out-$kind-$round"
+  times[$kind]+="$(echo "$t1 - $t0" | bc) "
+}
+run local 0 && times[local]=""   # fills the local engine's cache
+for round in $(seq "$rounds"); do
+  if (( round % 2 )); then run local "$round"; run buildkit "$round"
+  else run buildkit "$round"; run local "$round"; fi
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+l=$(echo "${times[local]}" | median)
+b=$(echo "${times[buildkit]}" | median)
+printf 'local engine (warm)   %7.2fs\n' "$l"
+printf 'buildkit (docker://)  %7.2fs   buildkit / local = %.2f\n' "$b" "$(echo "$b / $l" | bc -l)"
