@@ -970,10 +970,10 @@ fn a_buildkit_daemon_behind_tls_needs_the_right_certificates() {
     );
 
     // Without the client certificate, or trusting another CA, the daemon cannot be reached.
-    let Engine::Buildkit { options, .. } = &engine else {
+    let Engine::Buildkit(daemon) = &engine else {
         unreachable!("a BuildKit engine")
     };
-    let (address, ca) = (&options[1], &options[3]);
+    let (address, ca) = (&daemon.options[1], &daemon.options[3]);
     let other = support::grpc_proxy::Certificates::new();
     let path = |name: &str| other.file(name).to_str().unwrap().to_string();
     let attempts: [Vec<String>; 2] = [

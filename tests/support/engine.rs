@@ -11,16 +11,19 @@ pub enum Engine {
     /// This machine.
     Local,
     /// A BuildKit daemon.
-    Buildkit {
-        /// The Docker engine whose BuildKit it is.
-        daemon: Dockerd,
-        /// The options that reach it (`--addr …`, TLS files).
-        options: Vec<String>,
-        /// The proxy offering it on a unix socket or TCP, if any.
-        proxy: Option<GrpcProxy>,
-        /// The TLS certificates, if any.
-        certificates: Option<Certificates>,
-    },
+    Buildkit(Box<Daemon>),
+}
+
+/// A BuildKit daemon started for a test, and how salve reaches it.
+pub struct Daemon {
+    /// The Docker engine whose BuildKit it is.
+    pub docker: Dockerd,
+    /// The options that reach it (`--addr …`, TLS files).
+    pub options: Vec<String>,
+    /// The proxy offering it on a unix socket or TCP, if any.
+    pub proxy: Option<GrpcProxy>,
+    /// The TLS certificates, if any.
+    pub certificates: Option<Certificates>,
 }
 
 impl Engine {
@@ -31,24 +34,24 @@ impl Engine {
             "--addr".to_string(),
             format!("docker://{}", daemon.socket.display()),
         ];
-        Engine::Buildkit {
-            daemon,
+        Engine::Buildkit(Box::new(Daemon {
+            docker: daemon,
             options,
             proxy: None,
             certificates: None,
-        }
+        }))
     }
 
     /// A newer Docker's BuildKit on a unix socket (`--addr unix://…`, the `oci` exporter).
     pub fn newer_buildkit_on_unix_socket() -> Engine {
         let daemon = Dockerd::start_flavor(Flavor::Newer);
         let proxy = GrpcProxy::unix(&daemon.socket, daemon.dir.path());
-        Engine::Buildkit {
+        Engine::Buildkit(Box::new(Daemon {
             options: vec!["--addr".to_string(), proxy.address.clone()],
-            daemon,
+            docker: daemon,
             proxy: Some(proxy),
             certificates: None,
-        }
+        }))
     }
 
     /// A newer Docker's BuildKit on TCP with TLS and a client certificate.
@@ -67,19 +70,19 @@ impl Engine {
             "--key".to_string(),
             file("client.key"),
         ];
-        Engine::Buildkit {
-            daemon,
+        Engine::Buildkit(Box::new(Daemon {
+            docker: daemon,
             options,
             proxy: Some(proxy),
             certificates: Some(certificates),
-        }
+        }))
     }
 
     /// The arguments of a salve command with this engine's options after `patch`.
     pub fn args(&self, args: &[&str]) -> Vec<String> {
         let mut all: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
-        if let (Engine::Buildkit { options, .. }, Some("patch")) = (self, args.first().copied()) {
-            let mut inserted = options.clone();
+        if let (Engine::Buildkit(daemon), Some("patch")) = (self, args.first().copied()) {
+            let mut inserted = daemon.options.clone();
             inserted.push("--buildkit-host-network".to_string());
             all.splice(1..1, inserted);
         }
