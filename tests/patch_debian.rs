@@ -999,3 +999,49 @@ fn a_buildkit_daemon_behind_tls_needs_the_right_certificates() {
         );
     }
 }
+
+#[test]
+fn buildkit_pulls_from_a_private_registry_with_the_credentials_salve_gives_it() {
+    let registry = Registry::with_password("salve", "s3cret");
+    let cache = tempfile::tempdir().unwrap();
+    let cache = cache.path();
+    let work = tempfile::tempdir().unwrap();
+    let auth_file = work.path().join("auth.json");
+    let encoded = "c2FsdmU6czNjcmV0"; // base64 of "salve:s3cret"
+    std::fs::write(
+        &auth_file,
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"{encoded}"}}}}}}"#,
+            registry.address
+        ),
+    )
+    .unwrap();
+    let auth = auth_file.to_str().unwrap();
+    let base = format!("{}/private/debian:bookworm", registry.address);
+    let fixture = format!("oci:{}:minbase", debian_fixture("minbase"));
+    let (ok, _, stderr) = salve(
+        &Engine::Local,
+        &["copy", &fixture, &base, "--authfile", auth],
+        cache,
+    );
+    assert!(ok, "{stderr}");
+    // The daemon pulls the image itself, asking salve's session for the credentials.
+    let engine = Engine::buildkit();
+    let out = work.path().join("out");
+    let (ok, _, stderr) = salve(
+        &engine,
+        &[
+            "patch",
+            "-i",
+            &base,
+            "--authfile",
+            auth,
+            "--oci-dir",
+            out.to_str().unwrap(),
+        ],
+        cache,
+    );
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("on BuildKit at docker://"), "{stderr}");
+    assert!(out.join("index.json").exists());
+}
