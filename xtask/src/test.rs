@@ -9,7 +9,9 @@ use std::process::Command;
 /// Python for the fixture scripts, zstd to make zstd layers, skopeo and umoci, which make and read
 /// the OCI layouts salve reads and writes, the registry the tests pull from, the Docker
 /// engine the `docker-daemon:` transport talks to, mmdebstrap, which builds the Debian images
-/// `salve patch` is tested on, and dnf, createrepo_c and cpio, which build the RPM fixtures.
+/// `salve patch` is tested on, dnf, createrepo_c and cpio, which build the RPM fixtures, and
+/// curl, xz-utils and openssl, which fetch a newer Docker engine for the BuildKit tests and make
+/// their TLS certificates.
 const TEST_PACKAGES: &[&str] = &[
     "rpm",
     "python3",
@@ -24,6 +26,9 @@ const TEST_PACKAGES: &[&str] = &[
     "dnf-plugins-core",
     "createrepo-c",
     "cpio",
+    "curl",
+    "xz-utils",
+    "openssl",
 ];
 
 /// Installs missing test packages (as root, with apt-get) and runs `cargo test --workspace`.
