@@ -12,6 +12,7 @@ use salve::plugin::types::FileKind;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use support::engine::Engine;
 use support::patching::{fixture_script, has_file, image_layers, salve_in, tooling_through_policy};
 use support::registry::{Registry, free_port};
 use support::run;
@@ -111,8 +112,8 @@ struct Patched {
 
 /// Patches the fixture image tagged `mode` once per stage (each stage's report names the
 /// packages given, and patches the previous stage's output), and checks that the last image
-/// has every package's 1.1 files and nothing of the tooling image.
-fn patch_mode(mode: &str, stages: &[&[&str]]) -> Patched {
+/// has every package's 1.1 files and nothing of the tooling image; on `engine`.
+fn patch_mode(engine: &Engine, mode: &str, stages: &[&[&str]]) -> Patched {
     let fixtures = rpm_fixtures();
     let repo = Served::start(&fixtures.join("repo"));
     let registry = Registry::start();
@@ -172,7 +173,7 @@ fn patch_mode(mode: &str, stages: &[&[&str]]) -> Patched {
         trivy_report(&report, packages);
         let out = work.path().join(format!("out-{index}"));
         let stderr = salve(
-            &[
+            &strs(&engine.args(&[
                 "patch",
                 "-i",
                 &input,
@@ -184,7 +185,7 @@ fn patch_mode(mode: &str, stages: &[&[&str]]) -> Patched {
                 out.to_str().unwrap(),
                 "-o",
                 vex.to_str().unwrap(),
-            ],
+            ])),
             &[(
                 "EXPERIMENTAL_BUILDKIT_SOURCE_POLICY",
                 policy.to_str().unwrap(),
@@ -237,14 +238,31 @@ fn check_vex(document: &Value, count: usize) {
 
 #[test]
 fn a_distroless_azure_linux_image_gets_both_manifests_rewritten() {
-    let patched = patch_mode("distroless", &[BOTH]);
+    let patched = patch_mode(&Engine::Local, "distroless", &[BOTH]);
     check_manifests(&patched.layers);
     check_vex(&patched.vex, 2);
 }
 
 #[test]
+fn a_distroless_azure_linux_image_gets_both_manifests_rewritten_on_buildkit() {
+    // The plan's query writes /salve-results/rpm-qa, read back through a second solve.
+    let patched = patch_mode(&Engine::buildkit(), "distroless", &[BOTH]);
+    check_manifests(&patched.layers);
+    check_vex(&patched.vex, 2);
+}
+
+/// The arguments as string slices.
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+#[test]
 fn a_second_rpm_patch_is_squashed_into_the_first() {
-    let patched = patch_mode("distroless", &[&["salve-demo-lib"], &["salve-demo-app"]]);
+    let patched = patch_mode(
+        &Engine::Local,
+        "distroless",
+        &[&["salve-demo-lib"], &["salve-demo-app"]],
+    );
     assert_eq!(
         patched.layers.len(),
         patched.base.len() + 1,
@@ -292,7 +310,7 @@ fn check_manifests(patched: &[PathBuf]) {
 
 #[test]
 fn an_image_with_an_rpm_database_and_no_manager_is_updated_with_dnf_installroot() {
-    let patched = patch_mode("chroot", &[BOTH]);
+    let patched = patch_mode(&Engine::Local, "chroot", &[BOTH]);
     assert!(has_file(&patched.layers, "/var/lib/rpm/rpmdb.sqlite"));
     check_vex(&patched.vex, 2);
 }

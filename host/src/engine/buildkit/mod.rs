@@ -224,24 +224,25 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
     };
     let failed = |error: SolveError| solve_failed(job, &graph.steps, error);
 
+    let solve_job = |definition: &pb::Definition, exporter: &str, attributes| SolveJob {
+        definition: definition.clone(),
+        exporter: exporter.to_string(),
+        attributes,
+        session: session.id.clone(),
+        entitlements: entitlements.clone(),
+    };
+
     // The target after the steps, as an image.
     let exported = match &daemon.address {
         Address::Docker(socket) => {
             let name = format!("salve-patch:{}", random_id());
             let attributes = BTreeMap::from([("name".to_string(), name.clone())]);
-            let solved = solve(
+            let job_done = solve(
                 &client,
-                SolveJob {
-                    definition: graph.target.clone(),
-                    exporter: "moby".into(),
-                    attributes,
-                    session: session.id.clone(),
-                    entitlements: entitlements.clone(),
-                },
+                solve_job(&graph.target, "moby", attributes),
                 &bounds,
-            )
-            .await;
-            solved.map_err(failed)?;
+            );
+            job_done.await.map_err(failed)?;
             let read = docker_daemon::read_from(socket, &name, job.layout, EXPORTED_TAG);
             let _ = docker_daemon::remove(socket, &name);
             read.map_err(anyhow::Error::msg)
@@ -249,21 +250,8 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
         }
         _ => {
             let file = job.work.join("buildkit-export.tar");
-            session.expect_export(file.clone());
-            let solved = solve(
-                &client,
-                SolveJob {
-                    definition: graph.target.clone(),
-                    exporter: "oci".into(),
-                    attributes: BTreeMap::new(),
-                    session: session.id.clone(),
-                    entitlements: entitlements.clone(),
-                },
-                &bounds,
-            )
-            .await;
-            solved.map_err(failed)?;
-            received(&session)?;
+            let oci = solve_job(&graph.target, "oci", BTreeMap::new());
+            receive(&client, &session, oci, &bounds, &failed, &file).await?;
             let read = crate::registry::oci_archive::read(&file, None, job.layout, EXPORTED_TAG);
             let _ = std::fs::remove_file(&file);
             read.map_err(anyhow::Error::msg)
@@ -282,14 +270,17 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
         .cloned()
         .partition(|path| path.starts_with(RESULTS_MOUNT));
     if !from_results.is_empty() {
-        let solve = SolveJob {
-            definition: graph.results.clone(),
-            exporter: "tar".into(),
-            attributes: BTreeMap::new(),
-            session: session.id.clone(),
-            entitlements: entitlements.clone(),
-        };
-        fetch_results(&client, &session, solve, &bounds, &failed, &results).await?;
+        // From the daemon's cache: the steps do not run again.
+        let file = results.with_extension("tar");
+        let tar = solve_job(&graph.results, "tar", BTreeMap::new());
+        receive(&client, &session, tar, &bounds, &failed, &file).await?;
+        unpack_layers(
+            std::slice::from_ref(&file),
+            &results,
+            UnpackOptions::default(),
+        )
+        .context("unpacking the results folder BuildKit exported")?;
+        let _ = std::fs::remove_file(&file);
     }
     let mut database = database_files(&from_results, &results)?;
     let mut all_layers = job.base_blobs.to_vec();
@@ -309,32 +300,17 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
     })
 }
 
-/// Solves the graph's results folder (from the daemon's cache) with the `tar` exporter and
-/// unpacks it into `results`.
-async fn fetch_results(
+/// Runs a solve whose exporter sends its output through the session into `file`.
+async fn receive(
     client: &ControlClient<Channel>,
     session: &Session,
     job: SolveJob,
     bounds: &Bounds<'_>,
     failed: &dyn Fn(SolveError) -> anyhow::Error,
-    results: &Path,
+    file: &Path,
 ) -> anyhow::Result<()> {
-    let file = results.with_extension("tar");
-    session.expect_export(file.clone());
+    session.expect_export(file.to_path_buf());
     solve(client, job, bounds).await.map_err(failed)?;
-    received(session)?;
-    unpack_layers(
-        std::slice::from_ref(&file),
-        results,
-        UnpackOptions::default(),
-    )
-    .context("unpacking the results folder BuildKit exported")?;
-    let _ = std::fs::remove_file(&file);
-    Ok(())
-}
-
-/// Checks that the exporter's output arrived whole.
-fn received(session: &Session) -> anyhow::Result<()> {
     match session.export_result() {
         Some(Ok(_)) => Ok(()),
         Some(Err(error)) => bail!("receiving BuildKit's export: {error}"),
