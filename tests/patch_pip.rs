@@ -11,6 +11,7 @@ use salve::image::read_paths;
 use salve::plugin::types::FileKind;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
+use support::engine::Engine;
 use support::patching::{
     debian_fixture, image_layers, salve_in, tooling_through_policy, workspace,
 };
@@ -80,14 +81,16 @@ fn trivy_report(path: &Path, python: &[PythonFinding], os: &[(String, String, St
 /// pip in the image must trust what this machine trusts to reach PyPI (a proxy with its own CA,
 /// say): salve passes the bundle `PIP_CERT` names to the steps, so the tests name this machine's
 /// bundle when the environment does not already.
-fn salve(args: &[&str], cache: &Path, env: &[(&str, &str)]) -> (bool, String) {
+fn salve(engine: &Engine, args: &[&str], cache: &Path, env: &[(&str, &str)]) -> (bool, String) {
     let bundle = std::env::var("PIP_CERT")
         .unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".to_string());
     let mut env = env.to_vec();
     if Path::new(&bundle).is_file() {
         env.push(("PIP_CERT", &bundle));
     }
-    let (ok, _, stderr) = salve_in(cache, args, &env);
+    let args = engine.args(args);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, _, stderr) = salve_in(cache, &args, &env);
     (ok, stderr)
 }
 
@@ -132,6 +135,18 @@ fn findings(folders: &[&'static str]) -> Vec<PythonFinding> {
 
 #[test]
 fn python_packages_are_updated_with_pip_in_each_environment_and_os_packages_alongside() {
+    python_packages_are_updated_on(&Engine::Local);
+}
+
+#[test]
+fn python_packages_are_updated_with_pip_in_each_environment_and_os_packages_alongside_on_buildkit()
+{
+    // pip reaches PyPI trusting the CA bundle salve puts in the results mount with a FileOp.
+    python_packages_are_updated_on(&Engine::buildkit());
+}
+
+/// The test on one engine.
+fn python_packages_are_updated_on(engine: &Engine) {
     let cache = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let image = format!("oci:{}:python", debian_fixture("python"));
@@ -162,6 +177,7 @@ fn python_packages_are_updated_with_pip_in_each_environment_and_os_packages_alon
     let out = work.path().join("out");
     let vex = work.path().join("vex.json");
     let (ok, stderr) = salve(
+        engine,
         &[
             "patch",
             "-i",
@@ -249,6 +265,7 @@ fn an_image_without_pip_is_patched_through_a_python_tooling_image() {
     trivy_report(&report, &python, &[]);
     let out = work.path().join("out");
     let (ok, stderr) = salve(
+        &Engine::Local,
         &[
             "patch",
             "-i",
