@@ -1045,3 +1045,79 @@ fn buildkit_pulls_from_a_private_registry_with_the_credentials_salve_gives_it() 
     assert!(stderr.contains("on BuildKit at docker://"), "{stderr}");
     assert!(out.join("index.json").exists());
 }
+
+#[test]
+fn ctrl_c_cancels_the_build_on_buildkit_and_writes_nothing() {
+    use std::io::{BufRead, BufReader};
+    let registry = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let base = format!("{}/debian:cancel", registry.address);
+    let fixture = format!("oci:{}:minbase", debian_fixture("minbase"));
+    let (ok, _, stderr) = salve(&Engine::Local, &["copy", &fixture, &base], cache.path());
+    assert!(ok, "{stderr}");
+    let engine = Engine::buildkit();
+    let out = work.path().join("out");
+    let args = engine.args(&["patch", "-i", &base, "--oci-dir", out.to_str().unwrap()]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_salve"))
+        .args(&args)
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .args(["--progress", "plain"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let Engine::Buildkit(daemon) = &engine else {
+        unreachable!("a BuildKit engine")
+    };
+    // Processes under dockerd that a build runs (not containerd and its shims).
+    let build_processes = || -> Vec<String> {
+        daemon
+            .docker
+            .descendants()
+            .into_iter()
+            .filter(|name| !name.starts_with("containerd") && name != "docker-proxy")
+            .collect()
+    };
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("on BuildKit") {
+            break;
+        }
+    }
+    assert!(
+        seen.iter().any(|line| line.contains("on BuildKit")),
+        "{seen:?}"
+    );
+    // Ctrl-C while a step runs on the daemon.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while build_processes().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no step started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    run("kill", &["-INT", &child.id().to_string()]);
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert!(
+        rest.iter().any(|line| line.contains("interrupted")),
+        "{rest:?}"
+    );
+    assert!(!out.exists(), "nothing is written");
+    // The daemon stops the build: none of the steps' processes stay.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let left = build_processes();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running under dockerd: {left:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

@@ -105,6 +105,50 @@ impl Dockerd {
         }
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The names (`comm`) of the processes the daemon started, directly or not: containerd,
+    /// its shims, and what builds run.
+    pub fn descendants(&self) -> Vec<String> {
+        let mut parents: Vec<(u32, u32, String)> = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // pid (comm) state ppid …; comm may hold spaces and parentheses.
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                continue;
+            };
+            let comm = stat[open + 1..close].to_string();
+            let ppid = stat[close + 2..]
+                .split(' ')
+                .nth(1)
+                .and_then(|field| field.parse().ok())
+                .unwrap_or(0);
+            parents.push((pid, ppid, comm));
+        }
+        let mut found = vec![self.pid()];
+        let mut names = Vec::new();
+        let mut grew = true;
+        while grew {
+            grew = false;
+            for (pid, ppid, comm) in &parents {
+                if found.contains(ppid) && !found.contains(pid) {
+                    found.push(*pid);
+                    names.push(comm.clone());
+                    grew = true;
+                }
+            }
+        }
+        names
+    }
+
     /// `unix://…`, the value for `DOCKER_HOST`.
     pub fn host(&self) -> String {
         format!("unix://{}", self.socket.display())

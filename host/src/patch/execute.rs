@@ -8,9 +8,10 @@ use crate::engine::buildkit::{self, Daemon, address::Address};
 use crate::engine::{Changes, EngineChoice, Executed, Execution, ImageLayers, local};
 use crate::image::{LayerOptions, WrittenLayer, squash, write_layer};
 use crate::plugin::types::{Platform, UpdatePlan};
+use crate::registry::docker_daemon::{self, TemporaryImage};
 use crate::registry::oci_layout::sha256;
 use crate::registry::transport::full_reference;
-use crate::registry::{PlatformChoice, Transport, docker_daemon};
+use crate::registry::{PlatformChoice, Transport};
 use anyhow::{Context, bail};
 use std::path::Path;
 
@@ -55,7 +56,8 @@ pub(super) async fn execute(
         EngineChoice::Buildkit(daemon) => {
             let tooling = tooling_image.map(registry_reference).transpose()?;
             std::fs::create_dir_all(run.work)?;
-            let (reference, loaded) = buildkit_target(run, daemon)?;
+            // A loaded image stays in Docker until the run is over (or dropped on Ctrl-C).
+            let (reference, _loaded) = buildkit_target(run, daemon)?;
             progress.stage(
                 "execute",
                 &format!(
@@ -64,8 +66,7 @@ pub(super) async fn execute(
                     daemon.address
                 ),
             );
-            let interrupted = run.options.interrupted.clone();
-            let result = buildkit::run(&buildkit::Job {
+            buildkit::run(&buildkit::Job {
                 daemon,
                 target: &reference,
                 tooling: tooling.as_deref(),
@@ -76,14 +77,9 @@ pub(super) async fn execute(
                 layout: run.layout,
                 work: run.work,
                 deadline: run.deadline,
-                interrupted: &interrupted,
                 progress,
             })
-            .await;
-            if let (Some(name), Address::Docker(socket)) = (loaded, &daemon.address) {
-                let _ = docker_daemon::remove(socket, &name);
-            }
-            result
+            .await
         }
     }
 }
@@ -113,14 +109,13 @@ pub(super) fn write_patch_layer(
     })
 }
 
-/// The target as BuildKit pulls it (fully qualified, as BuildKit requires), and the name of an
-/// image loaded into Docker for it (to be removed afterwards): a registry image by digest; an
-/// image of the Docker daemon BuildKit belongs to by name; any other image loaded into that
-/// daemon.
+/// The target as BuildKit pulls it (fully qualified, as BuildKit requires), and the image
+/// loaded into Docker for it: a registry image by digest; an image of the Docker daemon BuildKit
+/// belongs to by name; any other image loaded into that daemon.
 fn buildkit_target(
     run: &PlatformRun<'_>,
     daemon: &Daemon,
-) -> anyhow::Result<(String, Option<String>)> {
+) -> anyhow::Result<(String, Option<TemporaryImage>)> {
     match (&run.options.image, &daemon.address) {
         (Transport::Registry(reference), _) => {
             let (repository, _) = Transport::Registry(full_reference(reference)).name_and_tag();
@@ -132,12 +127,13 @@ fn buildkit_target(
             Ok((full_reference(name), None))
         }
         (_, Address::Docker(socket)) => {
-            let name = format!("salve-input:{}", buildkit::random_id());
+            let image =
+                TemporaryImage::new(socket, format!("salve-input:{}", buildkit::random_id()));
             run.layout.tag(LOAD_TAG, run.manifest)?;
-            docker_daemon::write_to(socket, run.layout, LOAD_TAG, &name)
+            docker_daemon::write_to(socket, run.layout, LOAD_TAG, &image.name)
                 .map_err(anyhow::Error::msg)
                 .context("loading the image into Docker for its BuildKit")?;
-            Ok((full_reference(&name), Some(name)))
+            Ok((full_reference(&image.name), Some(image)))
         }
         (image, address) => bail!(
             "BuildKit at {address} pulls the image it patches from a registry, and {image} is \

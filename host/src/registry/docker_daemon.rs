@@ -120,6 +120,31 @@ pub fn remove(socket: &Path, reference: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An image salve puts into the daemon for a moment (for its BuildKit), removed when dropped,
+/// however the run ends.
+pub struct TemporaryImage {
+    /// The daemon's socket.
+    socket: PathBuf,
+    /// The image's name.
+    pub name: String,
+}
+
+impl TemporaryImage {
+    /// Names a temporary image of the daemon at `socket` (it need not exist yet).
+    pub fn new(socket: &Path, name: String) -> TemporaryImage {
+        TemporaryImage {
+            socket: socket.to_path_buf(),
+            name,
+        }
+    }
+}
+
+impl Drop for TemporaryImage {
+    fn drop(&mut self) {
+        let _ = remove(&self.socket, &self.name);
+    }
+}
+
 /// The message for a daemon that could not be reached.
 fn unreachable(socket: &Path, error: &io::Error) -> String {
     format!(

@@ -23,7 +23,7 @@ use crate::image::{UnpackOptions, read_paths, unpack_layers};
 use crate::patch::progress::Progress;
 use crate::plugin::types::{Platform, UpdatePlan};
 use crate::registry::OciLayout;
-use crate::registry::docker_daemon;
+use crate::registry::docker_daemon::{self, TemporaryImage};
 use address::{Address, TlsFiles};
 use anyhow::{Context, bail};
 use api::control::ListWorkersRequest;
@@ -33,7 +33,6 @@ use session::Session;
 use solve::{Bounds, SolveError, SolveJob, solve};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use tonic::transport::Channel;
 
@@ -90,8 +89,6 @@ pub struct Job<'a> {
     pub work: &'a Path,
     /// When to give up.
     pub deadline: Instant,
-    /// Set on Ctrl-C.
-    pub interrupted: &'a AtomicBool,
     /// Where progress goes.
     pub progress: Progress,
 }
@@ -219,7 +216,6 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
     };
     let bounds = Bounds {
         deadline: job.deadline,
-        interrupted: job.interrupted,
         progress: job.progress,
     };
     let failed = |error: SolveError| solve_failed(job, &graph.steps, error);
@@ -235,17 +231,13 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
     // The target after the steps, as an image.
     let exported = match &daemon.address {
         Address::Docker(socket) => {
-            let name = format!("salve-patch:{}", random_id());
-            let attributes = BTreeMap::from([("name".to_string(), name.clone())]);
-            let job_done = solve(
-                &client,
-                solve_job(&graph.target, "moby", attributes),
-                &bounds,
-            );
-            job_done.await.map_err(failed)?;
-            let read = docker_daemon::read_from(socket, &name, job.layout, EXPORTED_TAG);
-            let _ = docker_daemon::remove(socket, &name);
-            read.map_err(anyhow::Error::msg)
+            // Removed from Docker however the run ends.
+            let image = TemporaryImage::new(socket, format!("salve-patch:{}", random_id()));
+            let attributes = BTreeMap::from([("name".to_string(), image.name.clone())]);
+            let moby = solve_job(&graph.target, "moby", attributes);
+            solve(&client, moby, &bounds).await.map_err(failed)?;
+            docker_daemon::read_from(socket, &image.name, job.layout, EXPORTED_TAG)
+                .map_err(anyhow::Error::msg)
                 .context("reading the patched image back from Docker")?
         }
         _ => {
@@ -305,7 +297,7 @@ async fn receive(
     client: &ControlClient<Channel>,
     session: &Session,
     job: SolveJob,
-    bounds: &Bounds<'_>,
+    bounds: &Bounds,
     failed: &dyn Fn(SolveError) -> anyhow::Error,
     file: &Path,
 ) -> anyhow::Result<()> {
@@ -343,12 +335,6 @@ fn solve_failed(job: &Job<'_>, steps: &[String], error: SolveError) -> anyhow::E
             return anyhow::anyhow!(
                 "the time allowed (--timeout) ran out while BuildKit at {address} ran the plan; \
                  the build was cancelled and nothing was written"
-            );
-        }
-        SolveError::Interrupted => {
-            return anyhow::anyhow!(
-                "interrupted; the build on BuildKit at {address} was cancelled and nothing was \
-                 written"
             );
         }
         SolveError::Failed { message, watched } => (message, watched),

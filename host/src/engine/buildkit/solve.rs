@@ -1,6 +1,7 @@
 //! One solve: the request, BuildKit's status stream read alongside it (progress lines for the
-//! user, each vertex's output kept for error messages), and the end of it at the deadline or on
-//! Ctrl-C (dropping the call cancels the build on the daemon).
+//! user, each vertex's output kept for error messages), and its end at the deadline. Dropping
+//! the call cancels the build on the daemon: that is also what Ctrl-C does, since the patch
+//! command drops the whole run when it is pressed.
 
 use super::api::control::control_client::ControlClient;
 use super::api::control::{SolveRequest, SolveResponse, StatusRequest, StatusResponse};
@@ -8,8 +9,7 @@ use super::api::pb;
 use crate::patch::progress::Progress;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tonic::transport::Channel;
 
 /// The most output kept per vertex (its end).
@@ -49,16 +49,12 @@ pub enum SolveError {
     },
     /// The deadline passed.
     TimedOut,
-    /// The user pressed Ctrl-C.
-    Interrupted,
 }
 
 /// How the solve is bounded and reported.
-pub struct Bounds<'a> {
+pub struct Bounds {
     /// When to give up.
     pub deadline: Instant,
-    /// Set on Ctrl-C.
-    pub interrupted: &'a AtomicBool,
     /// Where progress goes.
     pub progress: Progress,
 }
@@ -67,7 +63,7 @@ pub struct Bounds<'a> {
 pub async fn solve(
     client: &ControlClient<Channel>,
     job: SolveJob,
-    bounds: &Bounds<'_>,
+    bounds: &Bounds,
 ) -> Result<SolveResponse, SolveError> {
     let reference = super::random_id();
     let request = SolveRequest {
@@ -104,21 +100,9 @@ pub async fn solve(
                 watched,
             })
     };
-    let stop = async {
-        loop {
-            if bounds.interrupted.load(Ordering::SeqCst) {
-                return SolveError::Interrupted;
-            }
-            if Instant::now() >= bounds.deadline {
-                return SolveError::TimedOut;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    tokio::select! {
-        result = work => result,
-        stopped = stop => Err(stopped),
-    }
+    tokio::time::timeout_at(bounds.deadline.into(), work)
+        .await
+        .unwrap_or(Err(SolveError::TimedOut))
 }
 
 /// Takes in one status batch: output, errors, and a line per finished vertex (`reported`: the
