@@ -1047,7 +1047,7 @@ fn buildkit_pulls_from_a_private_registry_with_the_credentials_salve_gives_it() 
 }
 
 #[test]
-fn ctrl_c_cancels_the_build_on_buildkit_and_writes_nothing() {
+fn a_timeout_and_ctrl_c_cancel_the_build_on_buildkit_and_write_nothing() {
     use std::io::{BufRead, BufReader};
     let registry = Registry::start();
     let cache = tempfile::tempdir().unwrap();
@@ -1059,6 +1059,19 @@ fn ctrl_c_cancels_the_build_on_buildkit_and_writes_nothing() {
     let engine = Engine::buildkit();
     let out = work.path().join("out");
     let args = engine.args(&["patch", "-i", &base, "--oci-dir", out.to_str().unwrap()]);
+
+    // A time limit shorter than the build: it is cancelled, nothing is written. (On a slow
+    // machine the limit may pass before the build starts; the message says so either way.)
+    let mut limited = strs(&args);
+    limited.extend(["--timeout", "8s"]);
+    let (ok, _, stderr) = salve(&Engine::Local, &limited, cache.path());
+    assert!(!ok);
+    assert!(
+        stderr.contains("--timeout") && stderr.contains("nothing was written"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+
     let mut child = Command::new(env!("CARGO_BIN_EXE_salve"))
         .args(&args)
         .arg("--cache-dir")
