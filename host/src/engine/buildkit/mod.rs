@@ -3,9 +3,9 @@
 //!
 //! salve connects ([`connect`]), opens a session it serves ([`session`]), turns the plan into
 //! LLB ([`llb`]) and solves it twice over the same ops, the second from the daemon's cache: the
-//! target after the steps, exported as an image (`oci` to salve through the session, or for
-//! Docker `moby` into the daemon, read back through the Docker API), and, when the plan reads
-//! files it wrote under `/salve-results`, that folder as a tar. The layers above the base are
+//! target after the steps, exported as an image (`oci` to salve through the session, or where
+//! Docker's BuildKit lacks that exporter, `moby` into Docker, read back through its API), and,
+//! when the plan reads files it wrote under `/salve-results`, that folder as a tar. The layers above the base are
 //! the changes ([`result`]); the package databases are read from the base and those layers.
 
 pub mod address;
@@ -49,6 +49,9 @@ const PIP_CERT: &str = "PIP_CERT";
 
 /// The most a database file may hold.
 const DATABASE_FILE_CAP: u64 = 256 << 20;
+
+/// What a daemon without the `oci` exporter answers (Docker with its own image store).
+const NO_OCI_EXPORTER: &str = "exporter \"oci\" could not be found";
 
 /// The tag of BuildKit's exported image in the working layout.
 const EXPORTED_TAG: &str = "buildkit-result";
@@ -228,9 +231,16 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
         entitlements: entitlements.clone(),
     };
 
-    // The target after the steps, as an image.
-    let exported = match &daemon.address {
-        Address::Docker(socket) => {
+    // The target after the steps, as an image: an OCI archive sent through the session where
+    // the daemon has that exporter (buildkitd; Docker with the containerd image store), else
+    // (Docker's own image store) an image in Docker, read back through its API.
+    let file = job.work.join("buildkit-export.tar");
+    session.expect_export(file.clone());
+    let oci = solve_job(&graph.target, "oci", BTreeMap::new());
+    let exported = match (solve(&client, oci, &bounds).await, &daemon.address) {
+        (Err(SolveError::Failed { message, .. }), Address::Docker(socket))
+            if message.contains(NO_OCI_EXPORTER) =>
+        {
             // Removed from Docker however the run ends.
             let image = TemporaryImage::new(socket, format!("salve-patch:{}", random_id()));
             let attributes = BTreeMap::from([("name".to_string(), image.name.clone())]);
@@ -240,10 +250,9 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
                 .map_err(anyhow::Error::msg)
                 .context("reading the patched image back from Docker")?
         }
-        _ => {
-            let file = job.work.join("buildkit-export.tar");
-            let oci = solve_job(&graph.target, "oci", BTreeMap::new());
-            receive(&client, &session, oci, &bounds, &failed, &file).await?;
+        (solved, _) => {
+            solved.map_err(failed)?;
+            received(&session)?;
             let read = crate::registry::oci_archive::read(&file, None, job.layout, EXPORTED_TAG);
             let _ = std::fs::remove_file(&file);
             read.map_err(anyhow::Error::msg)
@@ -309,6 +318,11 @@ async fn receive(
 ) -> anyhow::Result<()> {
     session.expect_export(file.to_path_buf());
     solve(client, job, bounds).await.map_err(failed)?;
+    received(session)
+}
+
+/// Checks that the exporter's output arrived whole.
+fn received(session: &Session) -> anyhow::Result<()> {
     match session.export_result() {
         Some(Ok(_)) => Ok(()),
         Some(Err(error)) => bail!("receiving BuildKit's export: {error}"),
@@ -366,7 +380,7 @@ fn solve_failed(job: &Job<'_>, steps: &[String], error: SolveError) -> anyhow::E
     } else if message.contains("network.host is not allowed") {
         "\nstart buildkitd with --allow-insecure-entitlement network.host, or leave out \
          --buildkit-host-network"
-    } else if message.contains("exporter \"oci\" could not be found") {
+    } else if message.contains(NO_OCI_EXPORTER) {
         "\nthis daemon is Docker's built-in BuildKit: use --addr docker://SOCKET"
     } else {
         ""
