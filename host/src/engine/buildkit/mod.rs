@@ -5,8 +5,9 @@
 //! LLB ([`llb`]) and solves it twice over the same ops, the second from the daemon's cache: the
 //! target after the steps, exported as an image (`oci` to salve through the session, or where
 //! Docker's BuildKit lacks that exporter, `moby` into Docker, read back through its API), and,
-//! when the plan reads files it wrote under `/salve-results`, that folder as a tar. The layers above the base are
-//! the changes ([`result`]); the package databases are read from the base and those layers.
+//! when the plan reads files it wrote under `/salve-results`, that folder as a tar. The layers
+//! above the base are the changes ([`result`]); the package databases are read from the base
+//! and those layers.
 
 pub mod address;
 pub mod api;
@@ -283,7 +284,18 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
         .context("unpacking the results folder BuildKit exported")?;
         let _ = std::fs::remove_file(&file);
     }
-    let mut database = database_files(&from_results, &results)?;
+    let database = database_files(&from_results, &results)?;
+    read_back(job, layers, database, &from_image)
+}
+
+/// The run's result from the new layers: the package databases (`from_image`, read from the
+/// base and the new layers, added to those already read) and the daemon's mount points.
+fn read_back(
+    job: &Job<'_>,
+    layers: Vec<PathBuf>,
+    mut database: Vec<crate::plugin::types::ImageFile>,
+    from_image: &[String],
+) -> anyhow::Result<Executed> {
     let mut all_layers = job.base_blobs.to_vec();
     all_layers.extend(layers.iter().cloned());
     let candidates = result::mount_candidates(&job.plan.exclude_paths, job.tooling.is_some());
@@ -291,13 +303,13 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
     let (from_layers, mount_points) = std::thread::scope(|scope| {
         let mount_points =
             scope.spawn(|| result::mount_points(&layers, job.base_blobs, &candidates));
-        let from_layers = read_paths(&all_layers, &from_image, DATABASE_FILE_CAP)
+        let from_layers = read_paths(&all_layers, from_image, DATABASE_FILE_CAP)
             .context("reading the package databases from the patched layers");
         (from_layers, mount_points.join())
     });
     database.extend(from_layers?);
-    let mount_points = mount_points
-        .map_err(|_| anyhow::anyhow!("finding the daemon's mount points failed"))??;
+    let mount_points =
+        mount_points.map_err(|_| anyhow::anyhow!("finding the daemon's mount points failed"))??;
     Ok(Executed {
         changes: Changes::Layers {
             layers,
