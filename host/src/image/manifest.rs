@@ -105,6 +105,48 @@ impl Descriptor {
     }
 }
 
+/// Why [`Index::choose`] found no image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unchosen {
+    /// No image has the tag asked for.
+    NoSuchTag {
+        /// The tags there are.
+        known: Vec<String>,
+    },
+    /// No tag was asked for and there is not exactly one image.
+    NotOne {
+        /// How many images there are.
+        count: usize,
+        /// Their tags.
+        known: Vec<String>,
+    },
+}
+
+impl Index {
+    /// The image tagged `tag` (by `org.opencontainers.image.ref.name`), or with no tag asked
+    /// for, the only image.
+    pub fn choose(&self, tag: Option<&str>) -> Result<&Descriptor, Unchosen> {
+        let known = || {
+            self.manifests
+                .iter()
+                .filter_map(|descriptor| descriptor.annotation(REF_NAME))
+                .map(str::to_string)
+                .collect()
+        };
+        match (tag, self.manifests.as_slice()) {
+            (Some(tag), manifests) => manifests
+                .iter()
+                .find(|descriptor| descriptor.annotation(REF_NAME) == Some(tag))
+                .ok_or_else(|| Unchosen::NoSuchTag { known: known() }),
+            (None, [only]) => Ok(only),
+            (None, manifests) => Err(Unchosen::NotOne {
+                count: manifests.len(),
+                known: known(),
+            }),
+        }
+    }
+}
+
 impl std::fmt::Display for Platform {
     /// `os/architecture[/variant]`, as `--platform` takes it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -129,6 +171,41 @@ pub fn is_manifest(media_type: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_image_is_chosen_by_tag_or_as_the_only_one() {
+        let tagged = |tag: &str| {
+            let mut descriptor = Descriptor::new(OCI_MANIFEST, &format!("sha256:{tag}"), 1);
+            descriptor.annotations = Some(Map::from_iter([(
+                REF_NAME.to_string(),
+                Value::String(tag.into()),
+            )]));
+            descriptor
+        };
+        let index = |manifests: Vec<Descriptor>| Index {
+            schema_version: 2,
+            media_type: None,
+            manifests,
+            other: Map::new(),
+        };
+        let one = index(vec![tagged("a")]);
+        assert_eq!(one.choose(None).unwrap().digest, "sha256:a");
+        let two = index(vec![tagged("a"), tagged("b")]);
+        assert_eq!(two.choose(Some("b")).unwrap().digest, "sha256:b");
+        assert_eq!(
+            two.choose(Some("c")),
+            Err(Unchosen::NoSuchTag {
+                known: vec!["a".into(), "b".into()]
+            })
+        );
+        assert_eq!(
+            two.choose(None),
+            Err(Unchosen::NotOne {
+                count: 2,
+                known: vec!["a".into(), "b".into()]
+            })
+        );
+    }
 
     #[test]
     fn unknown_fields_survive_a_round_trip() {

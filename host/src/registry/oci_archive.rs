@@ -6,7 +6,7 @@
 
 use super::oci_layout::{LayoutError, OciLayout};
 use crate::image::digest::HashingWriter;
-use crate::image::manifest::{Descriptor, Index, OCI_INDEX, REF_NAME};
+use crate::image::manifest::{Descriptor, Index, OCI_INDEX, REF_NAME, Unchosen};
 use serde_json::{Map, Value};
 use std::fs::File;
 use std::io::{self, Read};
@@ -95,27 +95,22 @@ fn store_blob(entry: &mut impl Read, digest: &str, work: &OciLayout) -> Result<(
 
 /// The index entry tagged `tag`, or the only entry.
 fn choose(index: &Index, tag: Option<&str>) -> Result<Descriptor, String> {
-    let tags: Vec<&str> = index
-        .manifests
-        .iter()
-        .filter_map(|d| d.annotation(REF_NAME))
-        .collect();
-    match tag {
-        Some(tag) => index
-            .manifests
-            .iter()
-            .find(|d| d.annotation(REF_NAME) == Some(tag))
-            .cloned()
-            .ok_or_else(|| format!("no image is tagged {tag:?} (tags: {})", tags.join(", "))),
-        None => match index.manifests.as_slice() {
-            [only] => Ok(only.clone()),
-            _ => Err(format!(
-                "it holds {} images; name one with oci-archive:FILE:TAG (tags: {})",
-                index.manifests.len(),
-                tags.join(", ")
-            )),
-        },
-    }
+    index
+        .choose(tag)
+        .cloned()
+        .map_err(|unchosen| match unchosen {
+            Unchosen::NoSuchTag { known } => {
+                format!(
+                    "no image is tagged {:?} (tags: {})",
+                    tag.unwrap_or_default(),
+                    known.join(", ")
+                )
+            }
+            Unchosen::NotOne { count, known } => format!(
+                "it holds {count} images; name one with oci-archive:FILE:TAG (tags: {})",
+                known.join(", ")
+            ),
+        })
 }
 
 /// Writes the image `descriptor` names in `work` to `file` as an OCI archive whose index tags

@@ -8,7 +8,7 @@
 
 use crate::image::digest::HashingWriter;
 use crate::image::manifest::{
-    Descriptor, Index, Manifest, OCI_INDEX, REF_NAME, is_index, is_manifest,
+    Descriptor, Index, Manifest, OCI_INDEX, REF_NAME, Unchosen, is_index, is_manifest,
 };
 use serde_json::{Map, Value};
 use std::fs::{self, File};
@@ -117,35 +117,24 @@ impl OciLayout {
     /// The descriptor tagged `tag` (or, with no tag, the only manifest of the index).
     pub fn resolve(&self, tag: Option<&str>) -> Result<Descriptor, LayoutError> {
         let index = self.index()?;
-        let tags: Vec<&str> = index
-            .manifests
-            .iter()
-            .filter_map(|descriptor| descriptor.annotation(REF_NAME))
-            .collect();
-        match tag {
-            Some(tag) => index
-                .manifests
-                .iter()
-                .find(|descriptor| descriptor.annotation(REF_NAME) == Some(tag))
-                .cloned()
-                .ok_or_else(|| LayoutError::NoSuchTag {
+        index
+            .choose(tag)
+            .cloned()
+            .map_err(|unchosen| match unchosen {
+                Unchosen::NoSuchTag { known } => LayoutError::NoSuchTag {
                     dir: self.dir.clone(),
-                    tag: tag.to_string(),
-                    known: if tags.is_empty() {
+                    tag: tag.unwrap_or_default().to_string(),
+                    known: if known.is_empty() {
                         "none".into()
                     } else {
-                        tags.join(", ")
+                        known.join(", ")
                     },
-                }),
-            None => match index.manifests.as_slice() {
-                [only] => Ok(only.clone()),
-                _ => Err(self.invalid(format!(
-                    "it holds {} images; name one with oci:DIR:TAG (tags: {})",
-                    index.manifests.len(),
-                    tags.join(", ")
-                ))),
-            },
-        }
+                },
+                Unchosen::NotOne { count, known } => self.invalid(format!(
+                    "it holds {count} images; name one with oci:DIR:TAG (tags: {})",
+                    known.join(", ")
+                )),
+            })
     }
 
     /// The path of a blob in the layout.
