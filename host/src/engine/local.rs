@@ -12,7 +12,7 @@ use super::paths::expand;
 use super::spec::{
     DATABASE_DIR, RESULTS_MOUNT, SALVE_DIR, SandboxSpec, SandboxStatus, StepSpec, ToolingSpec,
 };
-use super::{Changes, Executed, step_failed};
+use super::{CA_BUNDLE, Changes, Executed, ca_bundle_variable, host_ca_bundle, step_failed};
 use crate::image::{RootfsCache, UnpackOptions};
 use crate::plugin::types::{FileKind, ImageFile, UpdatePlan};
 use anyhow::{Context, bail};
@@ -32,12 +32,6 @@ const PROXY_VARIABLES: [&str; 6] = [
     "HTTPS_PROXY",
     "NO_PROXY",
 ];
-
-/// The variable naming the CA bundle pip trusts; a host behind a proxy with its own CA sets it.
-const PIP_CERT: &str = "PIP_CERT";
-
-/// Where the host's pip CA bundle is copied, inside the results folder.
-const CA_BUNDLE: &str = ".salve/ca-bundle.crt";
 
 /// An image's layers as the engine needs them: the blobs (bottom first) and the chain id that
 /// names their unpacked root filesystem in the cache.
@@ -194,14 +188,11 @@ fn step_environment(results: &Path) -> anyhow::Result<Vec<(String, String)>> {
         .iter()
         .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
         .collect();
-    if let Some(bundle) = std::env::var_os(PIP_CERT)
-        .map(PathBuf::from)
-        .filter(|path| path.is_file())
-    {
+    if let Some(bundle) = host_ca_bundle() {
         let copy = results.join(CA_BUNDLE);
         fs::create_dir_all(copy.parent().expect("a file in a folder"))?;
         fs::copy(&bundle, &copy).with_context(|| format!("copying {}", bundle.display()))?;
-        environment.push((PIP_CERT.into(), format!("{RESULTS_MOUNT}/{CA_BUNDLE}")));
+        environment.push(ca_bundle_variable());
     }
     Ok(environment)
 }

@@ -11,6 +11,7 @@ pub mod sandbox;
 pub mod spec;
 
 use crate::plugin::types::{ImageFile, UpdatePlan};
+use spec::RESULTS_MOUNT;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -24,6 +25,24 @@ pub enum EngineChoice {
     Local,
     /// On a BuildKit daemon.
     Buildkit(buildkit::Daemon),
+}
+
+/// The variable naming the CA bundle pip trusts; a host behind a proxy with its own CA sets it.
+const PIP_CERT: &str = "PIP_CERT";
+
+/// Where the host's pip CA bundle is put, inside the results folder.
+pub const CA_BUNDLE: &str = ".salve/ca-bundle.crt";
+
+/// The CA bundle `PIP_CERT` names on this host, when it names a file.
+pub fn host_ca_bundle() -> Option<PathBuf> {
+    std::env::var_os(PIP_CERT)
+        .map(PathBuf::from)
+        .filter(|path| path.is_file())
+}
+
+/// The variable that points the steps at the bundle's copy in the results folder.
+pub fn ca_bundle_variable() -> (String, String) {
+    (PIP_CERT.into(), format!("{RESULTS_MOUNT}/{CA_BUNDLE}"))
 }
 
 /// How many lines of a failed step's output an error shows.

@@ -9,14 +9,12 @@
 //! (the image BuildKit exports with the new layers), the other at the results folder.
 
 use super::api::pb;
+use crate::engine::CA_BUNDLE;
 use crate::engine::init::PATH;
 use crate::engine::spec::RESULTS_MOUNT;
 use crate::plugin::types::UpdatePlan;
 use prost::Message;
 use sha2::{Digest, Sha256};
-
-/// Where the CA bundle for pip is put inside the results folder.
-pub const CA_BUNDLE: &str = ".salve/ca-bundle.crt";
 
 /// Mount input or output meaning "none" (scratch for an input, no output for an output).
 const NONE: i64 = -1;

@@ -19,7 +19,7 @@ pub mod solve;
 
 use super::local::database_files;
 use super::spec::RESULTS_MOUNT;
-use super::{Changes, Executed, step_failed};
+use super::{Changes, Executed, ca_bundle_variable, host_ca_bundle, step_failed};
 use crate::image::{UnpackOptions, read_paths, unpack_layers};
 use crate::patch::progress::Progress;
 use crate::plugin::types::{Platform, UpdatePlan};
@@ -44,9 +44,6 @@ const PROXY_VARIABLES: [(&str, &str); 4] = [
     ("no_proxy", "NO_PROXY"),
     ("all_proxy", "ALL_PROXY"),
 ];
-
-/// The variable naming the CA bundle pip trusts.
-const PIP_CERT: &str = "PIP_CERT";
 
 /// The most a database file may hold.
 const DATABASE_FILE_CAP: u64 = 256 << 20;
@@ -182,19 +179,14 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
     let mut session_client = client.clone();
     let session = Session::open(&mut session_client, daemon.auth_file.clone()).await?;
 
-    let ca_bundle = match std::env::var_os(PIP_CERT).map(PathBuf::from) {
-        Some(path) if path.is_file() => {
+    let ca_bundle = match host_ca_bundle() {
+        Some(path) => {
             Some(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?)
         }
-        _ => None,
+        None => None,
     };
-    let environment: Vec<(String, String)> = match ca_bundle {
-        Some(_) => vec![(
-            PIP_CERT.to_string(),
-            format!("{RESULTS_MOUNT}/{}", llb::CA_BUNDLE),
-        )],
-        None => Vec::new(),
-    };
+    let environment: Vec<(String, String)> =
+        ca_bundle.iter().map(|_| ca_bundle_variable()).collect();
     let graph = llb::build(&llb::GraphInput {
         plan: job.plan,
         target: job.target,
