@@ -10,9 +10,9 @@ pub mod source_policy;
 pub mod validate;
 pub mod vex;
 
-use crate::engine::{EngineChoice, ImageLayers, local};
+use crate::engine::{EngineChoice, ImageLayers, local, read_image};
 use crate::image::assemble::{PatchInput, assemble, replace_in_index};
-use crate::image::manifest::{Descriptor, Index, Manifest, is_index};
+use crate::image::manifest::{Descriptor, Index, is_index};
 use crate::image::{Compression, LayerOptions, RootfsCache};
 use crate::plugin::types::{
     InstalledPackage, OsInfo, PackageClass, PlanRequest, Platform, RequestedUpdate, UpdatePlan,
@@ -20,7 +20,7 @@ use crate::plugin::types::{
 use crate::plugin::{Plugin, PluginCatalog, PluginKind};
 use crate::registry::{
     OciLayout, PlatformChoice, RegistryOptions, Transport, deliver, fetch,
-    oci_layout::{sha256, write_file_atomically},
+    oci_layout::write_file_atomically,
 };
 use crate::report::{self, PackageUpdate, Report};
 use anyhow::{Context, bail};
@@ -265,10 +265,10 @@ struct Share<'a, 'b> {
 /// needs updating.
 async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<PlatformPatched>> {
     let progress = run.options.progress;
-    let (manifest, config) = read_manifest(run.layout, run.manifest)?;
+    let (manifest, config) = read_image(run.layout, run.manifest)?;
     let platform = platform_of(&config);
     let platform_name = report::platform_string(&platform);
-    let target = layers_of(run.layout, &manifest, &config)?;
+    let target = ImageLayers::of(run.layout, &manifest, &config)?;
     let local_engine = matches!(run.options.engine, EngineChoice::Local);
     if local_engine && local::check_can_run(&platform.architecture).is_ok() {
         // Detached: a run that ends early leaves it to finish or stop with the process.
@@ -553,7 +553,7 @@ fn report_for<'a>(
         [] => Ok(None),
         [only] => Ok(Some(only)),
         several => {
-            let (_, config) = read_manifest(layout, manifest)?;
+            let (_, config) = read_image(layout, manifest)?;
             let platform = report::platform_string(&platform_of(&config));
             Ok(several.iter().find(|report| {
                 report
@@ -567,18 +567,6 @@ fn report_for<'a>(
     }
 }
 
-/// A manifest and its config.
-fn read_manifest(
-    layout: &OciLayout,
-    descriptor: &Descriptor,
-) -> anyhow::Result<(Manifest, serde_json::Value)> {
-    let manifest: Manifest = serde_json::from_slice(&layout.read_blob(&descriptor.digest)?)
-        .context("reading the image manifest")?;
-    let config = serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?)
-        .context("reading the image configuration")?;
-    Ok((manifest, config))
-}
-
 /// The platform an image configuration states.
 fn platform_of(config: &serde_json::Value) -> Platform {
     Platform {
@@ -589,43 +577,6 @@ fn platform_of(config: &serde_json::Value) -> Platform {
             .to_string(),
         variant: config["variant"].as_str().map(str::to_string),
     }
-}
-
-/// The layer blobs of an image and the chain id naming their unpacked root filesystem.
-fn layers_of(
-    layout: &OciLayout,
-    manifest: &Manifest,
-    config: &serde_json::Value,
-) -> anyhow::Result<ImageLayers> {
-    let blobs = manifest
-        .layers
-        .iter()
-        .map(|layer| layout.blob_path(&layer.digest))
-        .collect::<Result<Vec<_>, _>>()?;
-    let diff_ids: Vec<&str> = config["rootfs"]["diff_ids"]
-        .as_array()
-        .map(|ids| ids.iter().filter_map(|id| id.as_str()).collect())
-        .unwrap_or_default();
-    if diff_ids.len() != blobs.len() {
-        bail!(
-            "the image configuration lists {} layers but the manifest {}",
-            diff_ids.len(),
-            blobs.len()
-        );
-    }
-    let mut chain_id = String::new();
-    for diff_id in &diff_ids {
-        chain_id = if chain_id.is_empty() {
-            diff_id.to_string()
-        } else {
-            sha256(format!("{chain_id} {diff_id}").as_bytes())
-        };
-    }
-    Ok(ImageLayers {
-        blobs,
-        chain_id,
-        diff_ids: diff_ids.iter().map(|id| id.to_string()).collect(),
-    })
 }
 
 /// Which ecosystem handles which update: OS findings go to the OS ecosystem, library findings

@@ -12,7 +12,9 @@ use super::paths::expand;
 use super::spec::{
     DATABASE_DIR, RESULTS_MOUNT, SALVE_DIR, SandboxSpec, SandboxStatus, StepSpec, ToolingSpec,
 };
-use super::{CA_BUNDLE, Changes, Executed, ca_bundle_variable, host_ca_bundle, step_failed};
+use super::{
+    CA_BUNDLE, Changes, Executed, ImageLayers, ca_bundle_variable, host_ca_bundle, step_failed,
+};
 use crate::image::{RootfsCache, UnpackOptions};
 use crate::plugin::types::{FileKind, ImageFile, UpdatePlan};
 use anyhow::{Context, bail};
@@ -32,18 +34,6 @@ const PROXY_VARIABLES: [&str; 6] = [
     "HTTPS_PROXY",
     "NO_PROXY",
 ];
-
-/// An image's layers as the engine needs them: the blobs (bottom first) and the chain id that
-/// names their unpacked root filesystem in the cache.
-#[derive(Clone, Debug)]
-pub struct ImageLayers {
-    /// The layer blobs.
-    pub blobs: Vec<PathBuf>,
-    /// The chain id of the layers.
-    pub chain_id: String,
-    /// The layers' uncompressed digests, bottom first.
-    pub diff_ids: Vec<String>,
-}
 
 /// One run of a plan.
 pub struct Execution<'a> {

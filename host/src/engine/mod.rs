@@ -4,6 +4,7 @@
 
 pub mod buildkit;
 pub mod init;
+pub mod layers;
 pub mod local;
 pub mod materialize;
 pub mod paths;
@@ -15,7 +16,8 @@ use spec::RESULTS_MOUNT;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-pub use local::{Execution, ImageLayers};
+pub use layers::{ImageLayers, read_image};
+pub use local::Execution;
 
 /// Where plans run.
 #[derive(Clone, Debug, Default)]

@@ -3,9 +3,9 @@
 //! gets references it can pull itself, with an image that lives in no registry loaded into
 //! Docker first when the daemon is Docker's.
 
-use super::{PlatformRun, fetch, layers_of, read_manifest, within};
+use super::{PlatformRun, fetch, within};
 use crate::engine::buildkit::{self, Daemon, address::Address};
-use crate::engine::{Changes, EngineChoice, Executed, Execution, ImageLayers, local};
+use crate::engine::{Changes, EngineChoice, Executed, Execution, ImageLayers, local, read_image};
 use crate::image::{LayerOptions, WrittenLayer, squash, write_layer};
 use crate::plugin::types::{Platform, UpdatePlan};
 use crate::registry::docker_daemon::{self, TemporaryImage};
@@ -182,6 +182,6 @@ async fn tooling_layers(
     .await?
     .map_err(anyhow::Error::msg)
     .with_context(|| format!("reading the tooling image {image}"))?;
-    let (manifest, config) = read_manifest(run.layout, &descriptor)?;
-    layers_of(run.layout, &manifest, &config)
+    let (manifest, config) = read_image(run.layout, &descriptor)?;
+    ImageLayers::of(run.layout, &manifest, &config)
 }

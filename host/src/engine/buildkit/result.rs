@@ -1,8 +1,9 @@
 //! What BuildKit exported, turned back into salve's terms: the layers it added over the base
 //! image (one per step) and the mount points it left in them.
 
+use crate::engine::{ImageLayers, read_image};
 use crate::image::blob::{normalize, open_layer};
-use crate::image::manifest::{Descriptor, Manifest};
+use crate::image::manifest::Descriptor;
 use crate::image::read_paths;
 use crate::plugin::types::FileKind;
 use crate::registry::OciLayout;
@@ -19,29 +20,18 @@ pub fn new_layers(
     exported: &Descriptor,
     base_diff_ids: &[String],
 ) -> anyhow::Result<Vec<PathBuf>> {
-    let manifest: Manifest = serde_json::from_slice(&layout.read_blob(&exported.digest)?)
-        .context("reading the manifest BuildKit exported")?;
-    let config: serde_json::Value =
-        serde_json::from_slice(&layout.read_blob(&manifest.config.digest)?)
-            .context("reading the image configuration BuildKit exported")?;
-    let diff_ids: Vec<&str> = config["rootfs"]["diff_ids"]
-        .as_array()
-        .map(|ids| ids.iter().filter_map(|id| id.as_str()).collect())
-        .unwrap_or_default();
-    let keeps_base = diff_ids.len() >= base_diff_ids.len()
-        && base_diff_ids.iter().zip(&diff_ids).all(|(a, b)| a == b)
-        && manifest.layers.len() == diff_ids.len();
-    if !keeps_base {
+    let (manifest, config) =
+        read_image(layout, exported).context("reading the image BuildKit exported")?;
+    let layers = ImageLayers::of(layout, &manifest, &config)
+        .context("reading the image BuildKit exported")?;
+    if !layers.diff_ids.starts_with(base_diff_ids) {
         bail!(
             "the image BuildKit exported does not start with the original image's {} layers; \
              salve cannot tell which layers are the patch",
             base_diff_ids.len()
         );
     }
-    manifest.layers[base_diff_ids.len()..]
-        .iter()
-        .map(|layer| Ok(layout.blob_path(&layer.digest)?))
-        .collect()
+    Ok(layers.blobs[base_diff_ids.len()..].to_vec())
 }
 
 /// One entry of the new layers, as far as mount points go.
