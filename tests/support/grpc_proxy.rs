@@ -4,9 +4,9 @@
 //! Docker engine's `/grpc` endpoint and then carried byte for byte. The certificates are made
 //! by `openssl` for the test.
 
+use salve::engine::buildkit::connect::docker_upgrade;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::rustls;
 
 /// A running proxy; stops when dropped.
@@ -185,24 +185,13 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Upgrades a connection to the Docker engine to BuildKit's API and carries bytes both ways.
+/// Upgrades a connection to the Docker engine to BuildKit's API (as salve's `docker://` does)
+/// and carries bytes both ways.
 async fn carry<S>(mut client: S, docker: PathBuf)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let Ok(mut upstream) = tokio::net::UnixStream::connect(&docker).await else {
-        return;
-    };
-    let request = b"POST /grpc HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n";
-    if upstream.write_all(request).await.is_err() {
-        return;
+    if let Ok(mut upstream) = docker_upgrade(&docker).await {
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
     }
-    let mut headers = Vec::new();
-    while !headers.ends_with(b"\r\n\r\n") {
-        match upstream.read_u8().await {
-            Ok(byte) => headers.push(byte),
-            Err(_) => return,
-        }
-    }
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
 }

@@ -74,7 +74,7 @@ async fn open(
 }
 
 /// Connects to the Docker API socket and upgrades the connection to h2c on `/grpc`.
-async fn docker_upgrade(socket: &Path) -> io::Result<tokio::net::UnixStream> {
+pub async fn docker_upgrade(socket: &Path) -> io::Result<tokio::net::UnixStream> {
     let mut stream = tokio::net::UnixStream::connect(socket).await?;
     stream
         .write_all(
