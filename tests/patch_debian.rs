@@ -83,6 +83,18 @@ fn salve(engine: &Engine, args: &[&str], cache: &Path) -> (bool, String, String)
     salve_in(cache, &strs(&engine.args(args)), &[])
 }
 
+/// Pushes the minbase fixture to `registry` as `debian:TAG` (`extra`: more `salve copy`
+/// options); returns the image's reference.
+fn push_minbase(registry: &Registry, tag: &str, extra: &[&str], cache: &Path) -> String {
+    let base = format!("{}/debian:{tag}", registry.address);
+    let fixture = format!("oci:{}:minbase", debian_fixture("minbase"));
+    let mut args = vec!["copy", fixture.as_str(), base.as_str()];
+    args.extend_from_slice(extra);
+    let (ok, _, stderr) = salve(&Engine::Local, &args, cache);
+    assert!(ok, "{stderr}");
+    base
+}
+
 /// An image read back into a layout: its layer blobs and its config.
 struct ReadBack {
     /// Layer blob paths, bottom first.
@@ -272,17 +284,7 @@ fn a_report_patch_then_an_update_all_repatch_leave_one_patch_layer_on(engine: &E
     let cache = tempfile::tempdir().unwrap();
     let cache = cache.path();
     let work = tempfile::tempdir().unwrap();
-    let base = format!("{}/debian:bookworm", registry.address);
-    let (ok, _, stderr) = salve(
-        engine,
-        &[
-            "copy",
-            &format!("oci:{}:minbase", debian_fixture("minbase")),
-            &format!("docker://{base}"),
-        ],
-        cache,
-    );
-    assert!(ok, "{stderr}");
+    let base = push_minbase(&registry, "bookworm", &[], cache);
     let original = read_back(&base, cache);
     let updates = security_updates(&status_of(&original.layers));
     assert!(
@@ -854,10 +856,7 @@ fn both_engines_make_the_same_patch_layer_from_the_same_plan() {
     let cache = tempfile::tempdir().unwrap();
     let cache = cache.path();
     let work = tempfile::tempdir().unwrap();
-    let base = format!("{}/debian:parity", registry.address);
-    let fixture = format!("oci:{}:minbase", debian_fixture("minbase"));
-    let (ok, _, stderr) = salve(&Engine::Local, &["copy", &fixture, &base], cache);
-    assert!(ok, "{stderr}");
+    let base = push_minbase(&registry, "parity", &[], cache);
     let buildkit = Engine::buildkit();
     let mut layers = Vec::new();
     for (name, engine) in [("local", &Engine::Local), ("buildkit", &buildkit)] {
@@ -948,10 +947,7 @@ fn a_buildkit_daemon_behind_tls_needs_the_right_certificates() {
     let cache = tempfile::tempdir().unwrap();
     let cache = cache.path();
     let work = tempfile::tempdir().unwrap();
-    let base = format!("{}/debian:tls", registry.address);
-    let fixture = format!("oci:{}:minbase", debian_fixture("minbase"));
-    let (ok, _, stderr) = salve(&Engine::Local, &["copy", &fixture, &base], cache);
-    assert!(ok, "{stderr}");
+    let base = push_minbase(&registry, "tls", &[], cache);
     let engine = Engine::newer_buildkit_over_tls();
     let out = work.path().join("out");
     let patch = ["patch", "-i", &base, "--oci-dir", out.to_str().unwrap()];
@@ -1017,14 +1013,7 @@ fn buildkit_pulls_from_a_private_registry_with_the_credentials_salve_gives_it() 
     )
     .unwrap();
     let auth = auth_file.to_str().unwrap();
-    let base = format!("{}/private/debian:bookworm", registry.address);
-    let fixture = format!("oci:{}:minbase", debian_fixture("minbase"));
-    let (ok, _, stderr) = salve(
-        &Engine::Local,
-        &["copy", &fixture, &base, "--authfile", auth],
-        cache,
-    );
-    assert!(ok, "{stderr}");
+    let base = push_minbase(&registry, "private", &["--authfile", auth], cache);
     // The daemon pulls the image itself, asking salve's session for the credentials.
     let engine = Engine::buildkit();
     let out = work.path().join("out");
@@ -1052,10 +1041,7 @@ fn a_timeout_and_ctrl_c_cancel_the_build_on_buildkit_and_write_nothing() {
     let registry = Registry::start();
     let cache = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    let base = format!("{}/debian:cancel", registry.address);
-    let fixture = format!("oci:{}:minbase", debian_fixture("minbase"));
-    let (ok, _, stderr) = salve(&Engine::Local, &["copy", &fixture, &base], cache.path());
-    assert!(ok, "{stderr}");
+    let base = push_minbase(&registry, "cancel", &[], cache.path());
     let engine = Engine::buildkit();
     let out = work.path().join("out");
     let args = engine.args(&["patch", "-i", &base, "--oci-dir", out.to_str().unwrap()]);
