@@ -34,18 +34,7 @@ tar -C "$work/rootfs" --numeric-owner -xzf "$layout/blobs/sha256/$layer"
 
 # Five packages bookworm-security upgrades, as a Trivy report.
 python3 "$root/fixtures/images/security-updates.py" "$work/rootfs/var/lib/dpkg/status" > "$work/updates.json"
-python3 - "$work/updates.json" "$work/report.json" <<'PY'
-import json, sys
-updates = json.load(open(sys.argv[1]))[:5]
-vulns = [{"VulnerabilityID": f"CVE-2099-{20000 + i}", "PkgName": u["package"],
-          "InstalledVersion": u["installed"], "FixedVersion": u["fixed"]} for i, u in enumerate(updates)]
-json.dump({"SchemaVersion": 2, "ArtifactName": "bench",
-           "Metadata": {"OS": {"Family": "debian", "Name": "12"}},
-           "Results": [{"Target": "bench", "Class": "os-pkgs", "Type": "debian",
-                        "Vulnerabilities": vulns}]}, open(sys.argv[2], "w"))
-print(" ".join(u["package"] for u in updates))
-PY
-packages=$(python3 -c "import json;print(' '.join(u['package'] for u in json.load(open('$work/updates.json'))[:5]))")
+packages=$(python3 "$root/scripts/bench-report.py" "$work/updates.json" "$work/report.json")
 echo "packages: $packages; rounds: $rounds"
 
 now() { date +%s.%N; }
