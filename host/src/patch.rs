@@ -269,7 +269,7 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
     let platform = platform_of(&config);
     let platform_name = report::platform_string(&platform);
     let target = ImageLayers::of(run.layout, &manifest, &config)?;
-    let local_engine = matches!(run.options.engine, EngineChoice::Local);
+    let local_engine = matches!(run.options.engine, EngineChoice::Local(_));
     if local_engine && local::check_can_run(&platform.architecture).is_ok() {
         // Detached: a run that ends early leaves it to finish or stop with the process.
         drop(local::prefetch(

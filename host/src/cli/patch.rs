@@ -3,14 +3,15 @@
 
 use super::options::PluginOptions;
 use super::registry_options::RegistryArgs;
-use crate::engine::EngineChoice;
+use crate::engine::spec::StepLimits;
+use crate::engine::{EngineChoice, LocalOptions};
 use crate::engine::buildkit::Daemon;
 use crate::engine::buildkit::address::{Address, TlsFiles};
 use crate::image::Compression;
 use crate::patch::progress::Progress;
 use crate::patch::source_policy::SourcePolicy;
 use crate::patch::{PatchOptions, PatchOutcome, patch};
-use crate::plugin::limits::parse_duration;
+use crate::plugin::limits::{parse_bytes, parse_duration};
 use crate::registry::Transport;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -114,6 +115,21 @@ pub struct PatchArgs {
     #[arg(long)]
     buildkit_host_network: bool,
 
+    /// On the local engine, where steps that need the network run: `sandbox` (a network
+    /// namespace of their own behind slirp4netns, without the host's loopback services) or
+    /// `host` (this machine's network, loopback included: for a repository or proxy on
+    /// 127.0.0.1).
+    #[arg(long, value_name = "MODE", default_value = "sandbox")]
+    network: NetworkMode,
+
+    /// On the local engine, the most processes a plan's steps may have at once.
+    #[arg(long, value_name = "N", default_value_t = StepLimits::default().processes)]
+    step_processes: u64,
+
+    /// On the local engine, the most memory one process of a step may use.
+    #[arg(long, value_name = "SIZE", default_value = "8GiB", value_parser = parse_bytes)]
+    step_memory: u64,
+
     /// The tooling image for images without a package manager, instead of the plugin's choice
     /// (copa's EXPERIMENTAL_BUILDKIT_SOURCE_POLICY also applies).
     #[arg(long, value_name = "IMAGE")]
@@ -162,6 +178,15 @@ enum EngineKind {
     Buildkit,
 }
 
+/// Networks of the local engine's steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum NetworkMode {
+    /// A network namespace of their own behind slirp4netns.
+    Sandbox,
+    /// This machine's network namespace.
+    Host,
+}
+
 /// Layer compressions.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum LayerCompression {
@@ -196,8 +221,17 @@ fn engine_of(args: &PatchArgs) -> anyhow::Result<EngineChoice> {
                  engine; give --addr"
             );
         }
-        return Ok(EngineChoice::Local);
+        return Ok(EngineChoice::Local(LocalOptions {
+            host_network: args.network == NetworkMode::Host,
+            limits: StepLimits {
+                processes: args.step_processes,
+                memory: args.step_memory,
+            },
+        }));
     };
+    if args.network == NetworkMode::Host {
+        bail!("--network is for the local engine; on BuildKit use --buildkit-host-network");
+    }
     Ok(EngineChoice::Buildkit(Daemon {
         address: Address::parse(addr).map_err(anyhow::Error::msg)?,
         tls,

@@ -1,16 +1,21 @@
 //! The built-in local engine: runs a plan on this machine with no daemon.
 //!
 //! The image is unpacked once into the shared root filesystem cache; the run gets its own
-//! overlay upper folder on top, and `salve __sandbox` (see `sandbox` and `init`) runs the steps
-//! in fresh namespaces. Afterwards the upper folder is the patch layer, minus the mount points
-//! the sandbox had to create. The run is bounded by a deadline and stops on Ctrl-C; either way
-//! the sandbox processes are killed (their mounts go with their namespace) and the run's folders
-//! are removed by their owner.
+//! overlay upper folder on top, and `salve __sandbox` (see `sandbox`) runs each step in a
+//! container of its own: a user namespace in which the image's root is nobody on the host,
+//! `pivot_root` into the image, the container default capabilities, seccomp profile and `/proc`
+//! masks, and a network namespace of its own. Afterwards the upper folder is the patch layer,
+//! minus the mount points the sandbox had to create. The run is bounded by a deadline and stops
+//! on Ctrl-C; either way the sandbox processes are killed (their mounts go with their
+//! namespace) and the run's folders are removed by their owner.
 
 use super::materialize::materialize;
 use super::paths::expand;
+use super::sandbox::SETUP_FAILED;
+use super::sandbox::ids::IdRange;
 use super::spec::{
-    DATABASE_DIR, RESULTS_MOUNT, SALVE_DIR, SandboxSpec, SandboxStatus, StepSpec, ToolingSpec,
+    NetworkSpec, OverlaySpec, RESULTS_MOUNT, RunFiles, SandboxSpec, SandboxStatus, StepLimits,
+    StepSpec,
 };
 use super::{
     CA_BUNDLE, Changes, Executed, ImageLayers, ca_bundle_variable, host_ca_bundle, step_failed,
@@ -35,6 +40,19 @@ const PROXY_VARIABLES: [&str; 6] = [
     "NO_PROXY",
 ];
 
+/// The DNS forwarder slirp4netns offers in the steps' network namespace.
+const SLIRP_DNS: &str = "10.0.2.3";
+
+/// How the local engine runs steps.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LocalOptions {
+    /// Steps that need the network share the host's network namespace (`--network host`)
+    /// instead of one of their own behind slirp4netns.
+    pub host_network: bool,
+    /// Resource limits of the steps' processes.
+    pub limits: StepLimits,
+}
+
 /// One run of a plan.
 pub struct Execution<'a> {
     /// The image to patch.
@@ -45,6 +63,8 @@ pub struct Execution<'a> {
     pub architecture: &'a str,
     /// The plan.
     pub plan: &'a UpdatePlan,
+    /// How steps run.
+    pub options: LocalOptions,
     /// The root filesystem cache.
     pub cache: &'a RootfsCache,
     /// A folder for this run (removed by the caller).
@@ -59,8 +79,9 @@ pub struct Execution<'a> {
 pub fn check_can_run(architecture: &str) -> anyhow::Result<()> {
     if !rustix::process::geteuid().is_root() {
         bail!(
-            "the local engine needs root (it mounts overlays in new namespaces); run salve as \
-             root, or patch on a BuildKit daemon with --addr"
+            "the local engine needs root for now (it mounts the image's overlay and id-mapped \
+             folders for the sandbox's user namespace); run salve as root, or patch on a \
+             BuildKit daemon with --addr"
         );
     }
     let host = host_architecture();
@@ -102,30 +123,34 @@ fn has_binfmt_handler(architecture: &str) -> bool {
 /// Runs the plan; returns the changes and the database files.
 pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
     check_can_run(execution.architecture)?;
+    let plan = execution.plan;
+    fs::create_dir_all(execution.work)
+        .with_context(|| format!("creating {}", execution.work.display()))?;
+    let network = network_spec(execution)?;
     let target_root = unpack(execution.cache, execution.target)?;
     let work = execution.work;
-    let folder = |name: &str| -> anyhow::Result<PathBuf> {
-        let path = work.join(name);
-        fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(path)
+    let overlay = |name: &str, lower: PathBuf| -> anyhow::Result<OverlaySpec> {
+        let overlay = OverlaySpec {
+            lower,
+            changes: work.join(format!("{name}-changes")),
+            merged: work.join(format!("{name}-merged")),
+        };
+        for folder in [overlay.upper(), overlay.work(), overlay.merged.clone()] {
+            fs::create_dir_all(&folder)
+                .with_context(|| format!("creating {}", folder.display()))?;
+        }
+        Ok(overlay)
     };
     let tooling = match execution.tooling {
-        Some(layers) => Some(ToolingSpec {
-            lower: unpack(execution.cache, layers)?,
-            upper: folder("tooling-upper")?,
-            work: folder("tooling-work")?,
-            merged: folder("tooling-merged")?,
-        }),
+        Some(layers) => Some(overlay("tooling", unpack(execution.cache, layers)?)?),
         None => None,
     };
-    let plan = execution.plan;
+    let results = work.join("results");
+    fs::create_dir_all(&results)?;
     let spec = SandboxSpec {
-        target_lower: target_root,
-        target_upper: folder("upper")?,
-        target_work: folder("work")?,
-        target_merged: folder("merged")?,
+        target: overlay("target", target_root)?,
         tooling,
-        results: folder("results")?,
+        results: results.clone(),
         exclude_paths: plan.exclude_paths.clone(),
         steps: plan
             .steps
@@ -137,37 +162,89 @@ pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
             })
             .collect(),
         database_paths: plan.database_paths.clone(),
-        environment: step_environment(&work.join("results"))?,
-        created_list: work.join("created.json"),
+        environment: step_environment(&results)?,
+        ids: IdRange::for_root(),
+        network,
+        limits: execution.options.limits,
+        run: RunFiles::in_folder(work),
     };
     let spec_path = work.join("spec.json");
     fs::write(&spec_path, serde_json::to_vec(&spec)?)?;
     let stderr_path = work.join("sandbox.err");
     run_sandbox(&spec_path, &stderr_path, execution)?;
 
-    let status: SandboxStatus = read_json(&spec.results.join(SALVE_DIR).join("status.json"))
-        .context("the sandbox ended without reporting its status")?;
+    let status: SandboxStatus =
+        read_json(&spec.run.status).context("the sandbox ended without reporting its status")?;
     if let (Some(index), Some(failure)) = (status.failed_step, &status.failure) {
-        let log =
-            fs::read_to_string(spec.results.join(SandboxSpec::log_name(index))).unwrap_or_default();
-        return Err(step_failed(plan, index, failure, &log));
+        let log = fs::read(spec.run.log(index)).unwrap_or_default();
+        return Err(step_failed(
+            plan,
+            index,
+            failure,
+            &String::from_utf8_lossy(&log),
+        ));
     }
-    materialize(&spec.target_upper, &spec.target_lower)
+    let upper = spec.target.upper();
+    materialize(&upper, &spec.target.lower)
         .context("filling in the overlay's metadata-only copies")?;
-    let created: Vec<String> = read_json(&spec.created_list).unwrap_or_default();
+    let created: Vec<String> = read_json(&spec.run.created).unwrap_or_default();
     for path in created {
-        let in_upper = spec.target_upper.join(path.trim_start_matches('/'));
+        let in_upper = upper.join(path.trim_start_matches('/'));
         match fs::symlink_metadata(&in_upper) {
             Ok(metadata) if metadata.is_dir() => fs::remove_dir_all(&in_upper)?,
             Ok(_) => fs::remove_file(&in_upper)?,
             Err(_) => {}
         }
     }
-    let database = database_files(&plan.database_paths, &spec.results)?;
+    let database = database_files(&plan.database_paths, &spec.run.database, &results)?;
     Ok(Executed {
-        changes: Changes::Upper(spec.target_upper),
+        changes: Changes::Upper(upper),
         database,
     })
+}
+
+/// How steps that need the network get it, checked before anything runs: slirp4netns must be
+/// installed unless the user chose the host's network.
+fn network_spec(execution: &Execution<'_>) -> anyhow::Result<NetworkSpec> {
+    if execution.options.host_network {
+        return Ok(NetworkSpec::Host);
+    }
+    let slirp4netns = find_program("slirp4netns").ok_or_else(|| {
+        anyhow::anyhow!(
+            "the local engine gives steps that need the network a network namespace of their \
+             own through slirp4netns, which is not installed: apt-get install slirp4netns (or \
+             share this machine's network with --network host)"
+        )
+    })?;
+    let resolv_conf = execution.work.join("resolv.conf");
+    fs::write(&resolv_conf, sandbox_resolv_conf())?;
+    Ok(NetworkSpec::Sandboxed {
+        slirp4netns,
+        resolv_conf,
+    })
+}
+
+/// The resolver file for the steps' own network: slirp4netns's DNS forwarder (which asks the
+/// host's resolvers), with the host's search domains and options.
+fn sandbox_resolv_conf() -> String {
+    let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut text = format!("nameserver {SLIRP_DNS}\n");
+    for line in host.lines() {
+        if line.starts_with("search ") || line.starts_with("domain ") || line.starts_with("options ")
+        {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// A program on salve's `PATH`.
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|folder| folder.join(name))
+        .find(|candidate| candidate.is_file())
 }
 
 /// The environment every step gets from salve's: the proxy variables, and when `PIP_CERT` names
@@ -217,10 +294,13 @@ fn run_sandbox(spec: &Path, stderr: &Path, execution: &Execution<'_>) -> anyhow:
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(fs::File::create(stderr)?)
-        .process_group(0);
-    // SAFETY: runs in the child between fork and exec; prctl is async-signal-safe.
+        .env_clear();
+    // SAFETY: runs in the child between fork and exec; setsid and prctl are
+    // async-signal-safe. A session of its own: no controlling terminal, and one process group
+    // to kill.
     unsafe {
         command.pre_exec(|| {
+            rustix::process::setsid()?;
             rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
                 .map_err(std::io::Error::from)
         });
@@ -229,7 +309,7 @@ fn run_sandbox(spec: &Path, stderr: &Path, execution: &Execution<'_>) -> anyhow:
     let group = rustix::process::Pid::from_child(&child);
     loop {
         if let Some(status) = child.try_wait()? {
-            if status.code() == Some(125) || status.code().is_none() {
+            if status.code() == Some(i32::from(SETUP_FAILED)) || status.code().is_none() {
                 let message = fs::read_to_string(stderr).unwrap_or_default();
                 bail!("the sandbox could not be set up: {}", message.trim());
             }
@@ -257,16 +337,20 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     Ok(serde_json::from_slice(&bytes)?)
 }
 
-/// The database files the sandbox copied out (and plan results under `/salve-results`), as the
-/// ecosystem plugin's `installed` expects them: exact paths always answered (`missing` when
-/// absent), patterns expanded.
-pub fn database_files(patterns: &[String], results: &Path) -> anyhow::Result<Vec<ImageFile>> {
-    let copied = results.join(DATABASE_DIR);
+/// The database files the sandbox copied out into `copied` (and plan results under
+/// `/salve-results`, from `results`), as the ecosystem plugin's `installed` expects them: exact
+/// paths always answered (`missing` when absent), patterns expanded. Expansion follows no
+/// symbolic link, so a link a step planted in the results folder is never read through.
+pub fn database_files(
+    patterns: &[String],
+    copied: &Path,
+    results: &Path,
+) -> anyhow::Result<Vec<ImageFile>> {
     let mut files = Vec::new();
     for pattern in patterns {
         let (base, relative, prefix) = match pattern.strip_prefix(RESULTS_MOUNT) {
             Some(rest) => (results, rest, RESULTS_MOUNT),
-            None => (copied.as_path(), pattern.as_str(), ""),
+            None => (copied, pattern.as_str(), ""),
         };
         let found = expand(base, relative)?;
         if found.is_empty() && crate::image::glob::Glob::new(pattern).is_exact() {

@@ -3,7 +3,6 @@
 //! (`--addr`) solves the plan on a BuildKit daemon.
 
 pub mod buildkit;
-pub mod init;
 pub mod layers;
 pub mod local;
 pub mod materialize;
@@ -17,14 +16,13 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 pub use layers::{ImageLayers, read_image};
-pub use local::Execution;
+pub use local::{Execution, LocalOptions};
 
 /// Where plans run.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub enum EngineChoice {
     /// On this machine (the default).
-    #[default]
-    Local,
+    Local(LocalOptions),
     /// On a BuildKit daemon.
     Buildkit(buildkit::Daemon),
 }

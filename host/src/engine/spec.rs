@@ -1,23 +1,20 @@
-//! What the local engine's parent process tells its sandbox processes: the folders to mount, the
-//! paths to keep out of the layer, the steps to run and the files to read back. Written as JSON
-//! into the run's work folder and read by `salve __sandbox` and `salve __sandbox-init`.
+//! What the local engine's parent process tells its sandbox process: the folders to mount, the
+//! ids and network the steps get, the paths to keep out of the layer, the steps to run and the
+//! files to read back. Written as JSON into the run's work folder and read by `salve __sandbox`.
+//! Every path here is a host path the steps never see: they see only the image, `/target` and
+//! the results folder.
 
+use super::sandbox::ids::IdRange;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// One run of a plan.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SandboxSpec {
-    /// The target image's unpacked root filesystem (the overlay's lower folder).
-    pub target_lower: PathBuf,
-    /// Where the target's changes land (the overlay's upper folder: the patch layer).
-    pub target_upper: PathBuf,
-    /// The overlay's work folder for the target.
-    pub target_work: PathBuf,
-    /// Where the target's overlay is mounted.
-    pub target_merged: PathBuf,
-    /// The tooling image, when the plan runs there with the target at `/target`.
-    pub tooling: Option<ToolingSpec>,
+    /// The target image's overlay (its upper folder becomes the patch layer).
+    pub target: OverlaySpec,
+    /// The tooling image's overlay, when the plan runs there with the target at `/target`.
+    pub tooling: Option<OverlaySpec>,
     /// The host folder mounted at `/salve-results`.
     pub results: PathBuf,
     /// Image paths covered with an empty tmpfs, so nothing written there reaches the layer.
@@ -28,22 +25,38 @@ pub struct SandboxSpec {
     pub database_paths: Vec<String>,
     /// Environment passed to every step (proxies), before the step's own.
     pub environment: Vec<(String, String)>,
-    /// The file where the sandbox lists mount points it had to create in the target, so the
-    /// parent can take them out of the layer.
-    pub created_list: PathBuf,
+    /// The host ids the sandbox's user namespace maps its ids to.
+    pub ids: IdRange,
+    /// How steps that need the network reach it.
+    pub network: NetworkSpec,
+    /// Per-step resource limits.
+    pub limits: StepLimits,
+    /// Folders and files of the run that only salve sees.
+    pub run: RunFiles,
 }
 
-/// The tooling image's overlay.
+/// An overlay: a read-only lower folder (an unpacked image), and a folder of salve's holding
+/// `upper/` and `work/` side by side (one mount, as overlayfs needs when it is id-mapped).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ToolingSpec {
-    /// Its unpacked root filesystem.
+pub struct OverlaySpec {
+    /// The unpacked image.
     pub lower: PathBuf,
-    /// A throwaway upper folder.
-    pub upper: PathBuf,
-    /// Its overlay work folder.
-    pub work: PathBuf,
-    /// Where it is mounted.
+    /// The folder holding `upper/` (the changes) and `work/` (overlayfs's own).
+    pub changes: PathBuf,
+    /// Where the overlay is mounted.
     pub merged: PathBuf,
+}
+
+impl OverlaySpec {
+    /// The overlay's upper folder: what the steps changed.
+    pub fn upper(&self) -> PathBuf {
+        self.changes.join("upper")
+    }
+
+    /// The overlay's work folder.
+    pub fn work(&self) -> PathBuf {
+        self.changes.join("work")
+    }
 }
 
 /// One command.
@@ -57,7 +70,73 @@ pub struct StepSpec {
     pub network: bool,
 }
 
-/// What the sandbox reports after the steps, in `<results>/.salve/status.json`.
+/// The network of steps that need one.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum NetworkSpec {
+    /// Their own network namespace, reaching out through `slirp4netns` (at this path), with
+    /// the host's loopback out of reach; `resolv_conf` is the resolver file they get.
+    Sandboxed {
+        /// The `slirp4netns` program.
+        slirp4netns: PathBuf,
+        /// A resolver file naming slirp4netns's DNS forwarder.
+        resolv_conf: PathBuf,
+    },
+    /// The host's network namespace (`--network host`).
+    Host,
+}
+
+/// Resource limits of every process a step starts.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct StepLimits {
+    /// The most processes the sandbox's users may have at once.
+    pub processes: u64,
+    /// The most memory (data and heap) one process may use, in bytes.
+    pub memory: u64,
+}
+
+impl Default for StepLimits {
+    fn default() -> Self {
+        StepLimits {
+            processes: 4096,
+            memory: 8 << 30,
+        }
+    }
+}
+
+/// The run's own files, outside everything the steps can reach.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunFiles {
+    /// Mount points for the id-mapped folders.
+    pub mounts: PathBuf,
+    /// One log file per step.
+    pub logs: PathBuf,
+    /// Where the database files are copied after the steps.
+    pub database: PathBuf,
+    /// The sandbox's status.
+    pub status: PathBuf,
+    /// The mount points the sandbox had to create in the target, to be taken out of the layer.
+    pub created: PathBuf,
+}
+
+impl RunFiles {
+    /// The files of a run in the work folder `work`.
+    pub fn in_folder(work: &Path) -> RunFiles {
+        RunFiles {
+            mounts: work.join("mounts"),
+            logs: work.join("logs"),
+            database: work.join("database"),
+            status: work.join("status.json"),
+            created: work.join("created.json"),
+        }
+    }
+
+    /// The log file of step `index`.
+    pub fn log(&self, index: usize) -> PathBuf {
+        self.logs.join(format!("step-{index}.log"))
+    }
+}
+
+/// What the sandbox reports after the steps.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct SandboxStatus {
     /// The index of the step that failed, if one did.
@@ -68,8 +147,6 @@ pub struct SandboxStatus {
 
 /// salve's own folder inside the results mount.
 pub const SALVE_DIR: &str = ".salve";
-/// Where database files are copied inside the results folder.
-pub const DATABASE_DIR: &str = ".salve/database";
 /// The mount point of the results folder in the image.
 pub const RESULTS_MOUNT: &str = "/salve-results";
 
@@ -82,22 +159,6 @@ impl SandboxSpec {
 
     /// The folder that becomes `/` for the steps.
     pub fn root(&self) -> &Path {
-        self.tooling
-            .as_ref()
-            .map_or(&self.target_merged, |tooling| &tooling.merged)
-    }
-
-    /// Where the target is seen from inside the root (`/` or `/target`).
-    pub fn target_inside(&self) -> &'static str {
-        if self.tooling.is_some() {
-            "/target"
-        } else {
-            "/"
-        }
-    }
-
-    /// The log file of step `index` inside the results folder.
-    pub fn log_name(index: usize) -> String {
-        format!("{SALVE_DIR}/step-{index}.log")
+        &self.tooling.as_ref().unwrap_or(&self.target).merged
     }
 }

@@ -29,7 +29,7 @@ pub(super) async fn execute(
     let progress = run.options.progress;
     let platform_name = crate::report::platform_string(platform);
     match &run.options.engine {
-        EngineChoice::Local => {
+        EngineChoice::Local(options) => {
             let tooling = match tooling_image {
                 Some(image) => Some(tooling_layers(run, image, &platform_name).await?),
                 None => None,
@@ -47,6 +47,7 @@ pub(super) async fn execute(
                 tooling: tooling.as_ref(),
                 architecture: &platform.architecture,
                 plan,
+                options: *options,
                 cache: run.cache,
                 work: run.work,
                 deadline: run.deadline,

@@ -10,7 +10,7 @@
 
 use super::api::pb;
 use crate::engine::CA_BUNDLE;
-use crate::engine::init::PATH;
+use crate::engine::sandbox::PATH;
 use crate::engine::spec::RESULTS_MOUNT;
 use crate::plugin::types::UpdatePlan;
 use prost::Message;

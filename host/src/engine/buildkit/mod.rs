@@ -276,7 +276,8 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
         .context("unpacking the results folder BuildKit exported")?;
         let _ = std::fs::remove_file(&file);
     }
-    let database = database_files(&from_results, &results)?;
+    // Every path here is under /salve-results: nothing is read from a copied database folder.
+    let database = database_files(&from_results, &results, &results)?;
     read_back(job, layers, database, &from_image)
 }
 

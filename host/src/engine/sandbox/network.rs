@@ -1,0 +1,207 @@
+//! The network namespaces steps run in. A step that needs no network gets an empty namespace
+//! (no interface but a loopback that is down). A step that needs it gets a namespace of its own
+//! whose only way out is `slirp4netns` (user-mode networking: the step's connections become
+//! ordinary connections of a process on the host), started with the host's loopback out of
+//! reach, so the step meets the internet as any machine on the network would, but not the
+//! services listening on the host's 127.0.0.1. With `--network host` such steps share the
+//! host's namespace instead. The namespaces belong to salve's user namespace, not the
+//! sandbox's: the steps cannot reconfigure them.
+
+use super::process::{close_in_child, die_with_parent, fork, signal, wait_for, wait_signal};
+use crate::engine::spec::{NetworkSpec, SandboxSpec};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use rustix::process::Pid;
+use rustix::thread::UnshareFlags;
+use std::fs::File;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// The name of the interface slirp4netns creates in the namespace.
+const TAP_NAME: &str = "tap0";
+
+/// The namespaces prepared for one run.
+pub struct Networks {
+    /// The empty namespace, when a step needs no network.
+    offline: Option<Holder>,
+    /// The namespace behind slirp4netns, when a step needs the network and it is sandboxed.
+    online: Option<Online>,
+}
+
+/// A process that keeps a new network namespace alive until it is dropped.
+struct Holder {
+    /// The process.
+    pid: Pid,
+    /// The namespace.
+    namespace: OwnedFd,
+    /// Closing this ends the process.
+    release: Option<OwnedFd>,
+}
+
+/// A namespace with slirp4netns serving it.
+struct Online {
+    /// The namespace's holder.
+    holder: Holder,
+    /// slirp4netns.
+    slirp: Child,
+    /// Closing this makes slirp4netns exit.
+    exit: Option<OwnedFd>,
+}
+
+impl Networks {
+    /// Prepares the namespaces the spec's steps need; `logs` is where slirp4netns's output goes.
+    pub fn prepare(spec: &SandboxSpec, logs: &Path) -> io::Result<Networks> {
+        let offline = if spec.steps.iter().any(|step| !step.network) {
+            Some(Holder::start()?)
+        } else {
+            None
+        };
+        let online = match &spec.network {
+            NetworkSpec::Sandboxed { slirp4netns, .. }
+                if spec.steps.iter().any(|step| step.network) =>
+            {
+                Some(Online::start(slirp4netns, &logs.join("slirp4netns.log"))?)
+            }
+            _ => None,
+        };
+        Ok(Networks { offline, online })
+    }
+
+    /// The namespace for a step (`None`: the host's, with `--network host`).
+    pub fn for_step(&self, network: bool) -> Option<BorrowedFd<'_>> {
+        if network {
+            self.online.as_ref().map(|online| online.holder.namespace.as_fd())
+        } else {
+            self.offline.as_ref().map(|holder| holder.namespace.as_fd())
+        }
+    }
+}
+
+impl Holder {
+    /// Starts a process in a new network namespace and opens the namespace.
+    fn start() -> io::Result<Holder> {
+        let parent = rustix::process::getpid();
+        let (ready_read, ready_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let (release_read, release_write) =
+            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let pid = fork(|| {
+            close_in_child(&ready_read);
+            close_in_child(&release_write);
+            die_with_parent(Some(parent));
+            // SAFETY: the forked child has one thread.
+            if unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNET) }.is_err() {
+                return 1;
+            }
+            if signal(&ready_write).is_err() {
+                return 1;
+            }
+            let _ = wait_signal(&release_read);
+            0
+        })?;
+        drop(ready_write);
+        drop(release_read);
+        if !wait_signal(&ready_read)? {
+            let _ = wait_for(pid);
+            return Err(io::Error::other("creating a network namespace failed"));
+        }
+        let namespace = File::open(format!("/proc/{}/ns/net", pid.as_raw_nonzero()))?.into();
+        Ok(Holder {
+            pid,
+            namespace,
+            release: Some(release_write),
+        })
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        self.release.take();
+        let _ = wait_for(self.pid);
+    }
+}
+
+impl Online {
+    /// Starts a namespace and slirp4netns for it, and waits until the interface is up.
+    fn start(slirp4netns: &Path, log: &Path) -> io::Result<Online> {
+        let holder = Holder::start()?;
+        let (ready_read, ready_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let (exit_read, exit_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let mut command = Command::new(slirp4netns);
+        command
+            .args([
+                "--configure",
+                "--mtu=65520",
+                "--disable-host-loopback",
+                "--enable-sandbox",
+                "--enable-seccomp",
+                "--ready-fd=3",
+                "--exit-fd=4",
+            ])
+            .arg(holder.pid.as_raw_nonzero().to_string())
+            .arg(TAP_NAME)
+            .stdin(Stdio::null())
+            .stdout(File::create(log)?)
+            .stderr(File::create(log)?.try_clone()?);
+        let (ready_raw, exit_raw) = (ready_write.as_raw_fd(), exit_read.as_raw_fd());
+        // SAFETY: runs in the child between fork and exec; only dup, dup2, fcntl and prctl.
+        unsafe {
+            command.pre_exec(move || {
+                let _ = rustix::process::set_parent_process_death_signal(Some(
+                    rustix::process::Signal::KILL,
+                ));
+                inherit_as(&[(ready_raw, 3), (exit_raw, 4)])
+            });
+        }
+        let slirp = command.spawn().map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("starting {}: {error}", slirp4netns.display()),
+            )
+        })?;
+        drop(ready_write);
+        drop(exit_read);
+        let mut online = Online {
+            holder,
+            slirp,
+            exit: Some(exit_write),
+        };
+        if !wait_signal(&ready_read)? {
+            let _ = online.slirp.wait();
+            let output = std::fs::read_to_string(log).unwrap_or_default();
+            return Err(io::Error::other(format!(
+                "slirp4netns could not give the steps a network (or use --network host): {}",
+                output.trim()
+            )));
+        }
+        Ok(online)
+    }
+}
+
+impl Drop for Online {
+    fn drop(&mut self) {
+        self.exit.take();
+        let _ = self.slirp.wait();
+    }
+}
+
+/// Makes file descriptors `from` available as `to` across exec (in a forked child).
+fn inherit_as(pairs: &[(i32, i32)]) -> io::Result<()> {
+    // First out of the way of the target numbers, then into place (dup2 clears close-on-exec).
+    let mut moved = Vec::new();
+    for &(from, to) in pairs {
+        // SAFETY: plain fcntl on a descriptor this process owns.
+        let high = unsafe { libc::fcntl(from, libc::F_DUPFD_CLOEXEC, 64) };
+        if high < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        moved.push((high, to));
+    }
+    for (high, to) in moved {
+        // SAFETY: plain dup2 on descriptors this process owns.
+        if unsafe { libc::dup2(high, to) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
