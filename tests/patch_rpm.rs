@@ -173,7 +173,7 @@ fn patch_mode(engine: &Engine, mode: &str, stages: &[&[&str]]) -> Patched {
         trivy_report(&report, packages);
         let out = work.path().join(format!("out-{index}"));
         let stderr = salve(
-            &strs(&engine.args(&[
+            &strs(&engine.host_network_args(&[
                 "patch",
                 "-i",
                 &input,

@@ -88,4 +88,15 @@ impl Engine {
         }
         all
     }
+
+    /// As `args`, for a plan whose steps reach a server on this machine's loopback (a test's
+    /// package repository): the local engine shares the host's network with `--network host`,
+    /// as its sandboxed network keeps loopback services out of reach.
+    pub fn host_network_args(&self, args: &[&str]) -> Vec<String> {
+        let mut all = self.args(args);
+        if let (Engine::Local, Some("patch")) = (self, args.first().copied()) {
+            all.splice(1..1, ["--network".to_string(), "host".to_string()]);
+        }
+        all
+    }
 }

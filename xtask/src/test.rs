@@ -11,7 +11,7 @@ use std::process::Command;
 /// engine the `docker-daemon:` transport talks to, mmdebstrap, which builds the Debian images
 /// `salve patch` is tested on, dnf, createrepo_c and cpio, which build the RPM fixtures, and
 /// curl, xz-utils and openssl, which fetch a newer Docker engine for the BuildKit tests and make
-/// their TLS certificates.
+/// their TLS certificates, and slirp4netns, which gives the local engine's steps their network.
 const TEST_PACKAGES: &[&str] = &[
     "rpm",
     "python3",
@@ -29,6 +29,7 @@ const TEST_PACKAGES: &[&str] = &[
     "curl",
     "xz-utils",
     "openssl",
+    "slirp4netns",
 ];
 
 /// Installs missing test packages (as root, with apt-get) and runs `cargo test --workspace`.

@@ -3,10 +3,10 @@
 
 use super::options::PluginOptions;
 use super::registry_options::RegistryArgs;
-use crate::engine::spec::StepLimits;
-use crate::engine::{EngineChoice, LocalOptions};
 use crate::engine::buildkit::Daemon;
 use crate::engine::buildkit::address::{Address, TlsFiles};
+use crate::engine::spec::StepLimits;
+use crate::engine::{EngineChoice, LocalOptions};
 use crate::image::Compression;
 use crate::patch::progress::Progress;
 use crate::patch::source_policy::SourcePolicy;

@@ -230,7 +230,9 @@ fn sandbox_resolv_conf() -> String {
     let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let mut text = format!("nameserver {SLIRP_DNS}\n");
     for line in host.lines() {
-        if line.starts_with("search ") || line.starts_with("domain ") || line.starts_with("options ")
+        if line.starts_with("search ")
+            || line.starts_with("domain ")
+            || line.starts_with("options ")
         {
             text.push_str(line);
             text.push('\n');

@@ -10,8 +10,8 @@
 use super::confine::confine;
 use super::process::{close_in_child, die_with_parent, exit_code, fork, wait_exit};
 use crate::engine::spec::{StepLimits, StepSpec};
-use rustix::fd::{BorrowedFd, OwnedFd};
 use rustix::fd::AsFd;
+use rustix::fd::{BorrowedFd, OwnedFd};
 use rustix::fs::CWD;
 use rustix::mount::{
     MountFlags, MoveMountFlags, OpenTreeFlags, UnmountFlags, mount, mount_bind, mount_remount,
@@ -106,11 +106,8 @@ fn enter(
         rustix::thread::move_into_link_name_space(network, Some(LinkNameSpaceType::Network))
             .map_err(|error| context("joining the step's network namespace", error.into()))?;
     }
-    rustix::thread::move_into_link_name_space(
-        shared.user_namespace,
-        Some(LinkNameSpaceType::User),
-    )
-    .map_err(|error| context("joining the sandbox's user namespace", error.into()))?;
+    rustix::thread::move_into_link_name_space(shared.user_namespace, Some(LinkNameSpaceType::User))
+        .map_err(|error| context("joining the sandbox's user namespace", error.into()))?;
     let root_gid = rustix::process::Gid::ROOT;
     let root_uid = rustix::process::Uid::ROOT;
     rustix::thread::set_thread_res_gid(root_gid, root_gid, root_gid)?;
@@ -145,12 +142,7 @@ fn enter(
 }
 
 /// Pid 1 of the step's pid namespace.
-fn pid_one(
-    shared: &Shared<'_>,
-    step: &StepSpec,
-    log: &File,
-    status: &OwnedFd,
-) -> io::Result<()> {
+fn pid_one(shared: &Shared<'_>, step: &StepSpec, log: &File, status: &OwnedFd) -> io::Result<()> {
     die_with_parent(None);
     mount(
         "proc",
@@ -224,11 +216,19 @@ fn enter_root() -> io::Result<()> {
     let copy = open_tree(
         CWD,
         ".",
-        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC | OpenTreeFlags::AT_RECURSIVE,
+        OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_RECURSIVE,
     )
     .map_err(|error| context("copying the image's mounts", error.into()))?;
-    move_mount(copy.as_fd(), "", CWD, ".", MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
-        .map_err(|error| context("mounting the copy of the image's mounts", error.into()))?;
+    move_mount(
+        copy.as_fd(),
+        "",
+        CWD,
+        ".",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )
+    .map_err(|error| context("mounting the copy of the image's mounts", error.into()))?;
     rustix::process::fchdir(&copy)?;
     rustix::process::pivot_root(".", ".")
         .map_err(|error| context("pivot_root into the image", error.into()))?;

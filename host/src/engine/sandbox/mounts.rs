@@ -9,14 +9,14 @@
 
 use super::ids::IdRange;
 use crate::engine::spec::{NetworkSpec, OverlaySpec, RESULTS_MOUNT, SandboxSpec};
+use cap_std::fs::Dir;
 use rustix::fd::{AsFd, BorrowedFd};
 use rustix::fs::CWD;
-use rustix::thread::CapabilitiesSecureBits;
 use rustix::mount::{
-    MountFlags, MoveMountFlags, OpenTreeFlags, mount, mount_bind, mount_bind_recursive,
-    move_mount, open_tree,
+    MountFlags, MoveMountFlags, OpenTreeFlags, mount, mount_bind, mount_bind_recursive, move_mount,
+    open_tree,
 };
-use cap_std::fs::Dir;
+use rustix::thread::CapabilitiesSecureBits;
 use std::ffi::CString;
 use std::fs;
 use std::io;
@@ -196,7 +196,8 @@ fn mount_overlay(lower: &Path, upper: &Path, work: &Path, merged: &Path) -> io::
     // Metadata-only copy-up saves copying whole files when dpkg hard-links them as backups;
     // the parent fills the data in afterwards (see `materialize`). Kernels without it get a
     // plain overlay.
-    let fast = CString::new(format!("{base},metacopy=on,redirect_dir=on")).map_err(io::Error::other)?;
+    let fast =
+        CString::new(format!("{base},metacopy=on,redirect_dir=on")).map_err(io::Error::other)?;
     if mount(
         "overlay",
         merged,

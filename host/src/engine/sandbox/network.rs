@@ -29,14 +29,13 @@ pub struct Networks {
     online: Option<Online>,
 }
 
-/// A process that keeps a new network namespace alive until it is dropped.
+/// A process that keeps a new network namespace alive (for slirp4netns, which joins it by
+/// pid) until it is dropped.
 struct Holder {
     /// The process.
     pid: Pid,
     /// The namespace.
     namespace: OwnedFd,
-    /// Closing this ends the process.
-    release: Option<OwnedFd>,
 }
 
 /// A namespace with slirp4netns serving it.
@@ -71,7 +70,9 @@ impl Networks {
     /// The namespace for a step (`None`: the host's, with `--network host`).
     pub fn for_step(&self, network: bool) -> Option<BorrowedFd<'_>> {
         if network {
-            self.online.as_ref().map(|online| online.holder.namespace.as_fd())
+            self.online
+                .as_ref()
+                .map(|online| online.holder.namespace.as_fd())
         } else {
             self.offline.as_ref().map(|holder| holder.namespace.as_fd())
         }
@@ -83,11 +84,8 @@ impl Holder {
     fn start() -> io::Result<Holder> {
         let parent = rustix::process::getpid();
         let (ready_read, ready_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-        let (release_read, release_write) =
-            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         let pid = fork(|| {
             close_in_child(&ready_read);
-            close_in_child(&release_write);
             die_with_parent(Some(parent));
             // SAFETY: the forked child has one thread.
             if unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNET) }.is_err() {
@@ -96,27 +94,24 @@ impl Holder {
             if signal(&ready_write).is_err() {
                 return 1;
             }
-            let _ = wait_signal(&release_read);
-            0
+            loop {
+                // SAFETY: waits for a signal; the holder is killed when dropped.
+                unsafe { libc::pause() };
+            }
         })?;
         drop(ready_write);
-        drop(release_read);
         if !wait_signal(&ready_read)? {
             let _ = wait_for(pid);
             return Err(io::Error::other("creating a network namespace failed"));
         }
         let namespace = File::open(format!("/proc/{}/ns/net", pid.as_raw_nonzero()))?.into();
-        Ok(Holder {
-            pid,
-            namespace,
-            release: Some(release_write),
-        })
+        Ok(Holder { pid, namespace })
     }
 }
 
 impl Drop for Holder {
     fn drop(&mut self) {
-        self.release.take();
+        let _ = rustix::process::kill_process(self.pid, rustix::process::Signal::KILL);
         let _ = wait_for(self.pid);
     }
 }

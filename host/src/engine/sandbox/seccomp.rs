@@ -385,19 +385,31 @@ pub fn filters() -> io::Result<Vec<BpfProgram>> {
         libc::SYS_personality.into(),
         PERSONALITIES
             .iter()
-            .map(|&value| rule(vec![condition(
+            .map(|&value| {
+                rule(vec![condition(
                     0,
                     SeccompCmpArgLen::Dword,
                     SeccompCmpOp::Eq,
                     value,
-                )?]))
+                )?])
+            })
             .collect::<io::Result<_>>()?,
     );
     allowed.insert(
         libc::SYS_ioctl.into(),
         vec![rule(vec![
-            condition(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, libc::TIOCSTI as u64)?,
-            condition(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, libc::TIOCLINUX as u64)?,
+            condition(
+                1,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::Ne,
+                libc::TIOCSTI as u64,
+            )?,
+            condition(
+                1,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::Ne,
+                libc::TIOCLINUX as u64,
+            )?,
         ])?],
     );
     let allow_list = SeccompFilter::new(

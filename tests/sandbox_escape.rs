@@ -1,0 +1,235 @@
+//! The local engine's sandbox against a hostile image: the minbase fixture with a Perl program
+//! at `/usr/local/sbin/apt-get` (ahead of the real one on the steps' `PATH`, so the plan's first
+//! step runs it) that tries every way out it knows (`tests/hostile/apt-get.pl`). The test plants
+//! bait on the host (a root-only file, a folder to write into, a secret in salve's environment,
+//! a listener on 127.0.0.1, a process to kill or trace) and checks afterwards, from the host,
+//! that none was reached, that nothing the step started is still running, that no mount was
+//! left, that salve's own binary and the kernel's `core_pattern` are unchanged, and that salve
+//! reports the step's failure with the program's own account of every attempt.
+//!
+//! Before this sandbox (a `chroot` as the host's root, the host's network namespace, every
+//! capability, no seccomp) the same program escaped through the chroot, `/proc/1/root`,
+//! `mount`, `mknod` of the host disk, `setns` into `/proc/1/ns/*`, `init_module`'s and
+//! `kexec_load`'s checks aside the kernel's own, `/proc/sys/kernel/core_pattern`, `TIOCSTI` on
+//! the `/dev/tty` bound in, `/proc/1/environ` and the host's 127.0.0.1 listener, and salve
+//! printed the secret file through the log link; each line of the program's output names what
+//! it tried, so a regression shows as an `ESCAPED:` line as well as a failed host check.
+
+mod support;
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use support::patching::{debian_fixture, salve_in, workspace};
+use support::run;
+
+/// The number of mounts this process sees.
+fn mount_count() -> usize {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .count()
+}
+
+/// The command lines of every process on the machine.
+fn command_lines() -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', " "))
+        .collect()
+}
+
+/// A random token.
+fn token() -> String {
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut bytes)
+        .unwrap();
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[test]
+fn a_hostile_image_reaches_nothing_of_the_host() {
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+
+    // Bait on the host.
+    let marker = work.path().join("marker");
+    std::fs::create_dir(&marker).unwrap();
+    let secret = format!("secret-{}", token());
+    let secret_file = Path::new("/root").join(format!("salve-escape-{}", token()));
+    std::fs::write(&secret_file, &secret).unwrap();
+    std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let env_secret = format!("env-{}", token());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        loop {
+            if listener.accept().is_ok() {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
+    let mut victim = std::process::Command::new("bash")
+        .args(["-c", "exec -a salve-victim sleep 600"])
+        .spawn()
+        .unwrap();
+    let salve_binary = std::fs::read(env!("CARGO_BIN_EXE_salve")).unwrap();
+    let core_pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let mounts = mount_count();
+
+    // The hostile image.
+    let layout = work.path().join("layout");
+    run(
+        "cp",
+        &["-a", &debian_fixture("minbase"), layout.to_str().unwrap()],
+    );
+    let program = std::fs::read_to_string(workspace().join("tests/hostile/apt-get.pl"))
+        .unwrap()
+        .replace("@MARKER@", marker.to_str().unwrap())
+        .replace("@SECRET_FILE@", secret_file.to_str().unwrap())
+        .replace("@SECRET@", &secret)
+        .replace("@ENV_SECRET@", &env_secret)
+        .replace("@PORT@", &port.to_string())
+        .replace("@VICTIM@", &victim.id().to_string());
+    let apt_get = work.path().join("apt-get");
+    std::fs::write(&apt_get, program).unwrap();
+    std::fs::set_permissions(&apt_get, std::fs::Permissions::from_mode(0o755)).unwrap();
+    run(
+        "umoci",
+        &[
+            "insert",
+            "--image",
+            &format!("{}:minbase", layout.display()),
+            apt_get.to_str().unwrap(),
+            "/usr/local/sbin/apt-get",
+        ],
+    );
+
+    let out = work.path().join("out");
+    let (success, _, stderr) = salve_in(
+        &cache,
+        &[
+            "patch",
+            "-i",
+            &format!("oci:{}:minbase", layout.display()),
+            "--oci-dir",
+            out.to_str().unwrap(),
+            "--step-processes",
+            "200",
+            "--step-memory",
+            "512MiB",
+        ],
+        &[("SALVE_ESCAPE_SECRET", env_secret.as_str())],
+    );
+
+    // salve reports the step's failure with the program's account, and wrote nothing.
+    assert!(!success, "{stderr}");
+    assert!(
+        stderr.contains("step 1 of 2 failed (exit code 1)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hostile summary: 0 escaped"),
+        "the program reached something: {stderr}"
+    );
+    assert!(!stderr.contains("ESCAPED"), "{stderr}");
+    let blocked = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("hostile blocked: "))
+        .unwrap_or_else(|| panic!("no list of blocked attempts: {stderr}"));
+    let blocked: Vec<&str> = blocked.split("; ").collect();
+    for attempt in [
+        "chroot escape",
+        "/proc/1/root",
+        "writing /proc/1/exe",
+        "mount tmpfs",
+        "mount proc",
+        "mknod of the host disk",
+        "unshare user",
+        "unshare mount",
+        "unshare net",
+        "setns /proc/1/ns/net",
+        "setns /proc/1/ns/mnt",
+        "setns /proc/1/ns/user",
+        "ptrace of a host process",
+        "kill of a host process",
+        "init_module",
+        "finit_module",
+        "kexec_load",
+        "keyctl",
+        "bpf",
+        "perf_event_open",
+        "open_by_handle_at",
+        "writing /proc/sys/kernel/core_pattern",
+        "writing /proc/sysrq-trigger",
+        "TIOCSTI on /dev/tty",
+        "TIOCSTI on fd 0",
+        "TIOCSTI on fd 1",
+        "a block device in /dev",
+        "salve's environment",
+        &format!("connecting to 127.0.0.1:{port}"),
+        &format!("connecting to 10.0.2.2:{port}"),
+        "fork bomb",
+        "memory hog",
+    ] {
+        assert!(
+            blocked.contains(&attempt),
+            "{attempt} not blocked: {stderr}"
+        );
+    }
+    assert!(!out.exists(), "a failed patch writes no image");
+
+    // The host, checked from the host.
+    assert!(
+        std::fs::read_dir(&marker).unwrap().next().is_none(),
+        "something was written into the host's folder"
+    );
+    assert!(
+        !stderr.contains(&secret),
+        "the secret file was read: {stderr}"
+    );
+    assert!(
+        !stderr.contains(&env_secret),
+        "salve's environment was read: {stderr}"
+    );
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        0,
+        "the host's loopback listener was reached"
+    );
+    assert!(
+        victim.try_wait().unwrap().is_none(),
+        "the host process was killed"
+    );
+    assert_eq!(
+        std::fs::read(env!("CARGO_BIN_EXE_salve")).unwrap(),
+        salve_binary,
+        "salve's binary changed"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(),
+        core_pattern
+    );
+    assert_eq!(mount_count(), mounts, "a mount was left on the host");
+    let left: Vec<String> = command_lines()
+        .into_iter()
+        .filter(|line| line.contains("salve-hostile") || line.contains("sleep 600"))
+        .filter(|line| !line.contains("salve-victim"))
+        .collect();
+    assert!(left.is_empty(), "processes left running: {left:?}");
+
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    std::fs::remove_file(&secret_file).unwrap();
+}
