@@ -243,6 +243,10 @@ fn engine_of(args: &PatchArgs) -> anyhow::Result<EngineChoice> {
 /// Runs `salve patch`.
 pub fn run(args: PatchArgs, plugin_options: &PluginOptions) -> anyhow::Result<()> {
     let engine = engine_of(&args)?;
+    if matches!(engine, EngineChoice::Local(_)) && !rustix::process::geteuid().is_root() {
+        // The local engine as an ordinary user: the same command, in a user namespace.
+        std::process::exit(crate::engine::rootless::run_in_namespace()?);
+    }
     let output = output_of(&args)?;
     if let Transport::DockerDaemon(_) = &output {
         crate::registry::docker_daemon::check_reachable().map_err(|error| {

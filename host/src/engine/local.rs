@@ -79,9 +79,9 @@ pub struct Execution<'a> {
 pub fn check_can_run(architecture: &str) -> anyhow::Result<()> {
     if !rustix::process::geteuid().is_root() {
         bail!(
-            "the local engine needs root for now (it mounts the image's overlay and id-mapped \
-             folders for the sandbox's user namespace); run salve as root, or patch on a \
-             BuildKit daemon with --addr"
+            "the local engine runs as root, or in a user namespace of its own for other users \
+             (`salve patch` enters it by itself); patch on a BuildKit daemon with --addr \
+             otherwise"
         );
     }
     let host = host_architecture();
@@ -163,7 +163,7 @@ pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
             .collect(),
         database_paths: plan.database_paths.clone(),
         environment: step_environment(&results)?,
-        ids: IdRange::for_root(),
+        ids: IdRange::for_this_process(),
         network,
         limits: execution.options.limits,
         run: RunFiles::in_folder(work),

@@ -7,6 +7,7 @@ pub mod layers;
 pub mod local;
 pub mod materialize;
 pub mod paths;
+pub mod rootless;
 pub mod sandbox;
 pub mod spec;
 

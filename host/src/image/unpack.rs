@@ -4,9 +4,9 @@
 //! outside it: not with `..` in its name (refused, naming the layer and entry), not through a
 //! symbolic link a lower layer planted (cap-std refuses to follow a link out of the folder), and
 //! not with a hard link to a file outside (its source is resolved inside the folder too).
-//! Whiteouts and opaque folders are applied as the layers stack. As root, owners and device
-//! nodes are restored; unprivileged, files belong to the user and device nodes are skipped
-//! (counted in the report). A cap on the bytes written stops a layer whose headers claim more
+//! Whiteouts and opaque folders are applied as the layers stack. As root, owners are restored,
+//! and device nodes too outside a user namespace; unprivileged, files belong to the user; device
+//! nodes not made are skipped (counted in the report). A cap on the bytes written stops a layer whose headers claim more
 //! data than any real image holds (a sparse-file bomb).
 
 use super::blob::{normalize, open_layer};
@@ -99,6 +99,7 @@ pub fn unpack_layers(
     let mut unpacker = Unpacker {
         root,
         as_root: rustix::process::geteuid().is_root(),
+        devices: rustix::process::geteuid().is_root() && in_initial_user_namespace(),
         report: UnpackReport::default(),
         options,
     };
@@ -108,12 +109,21 @@ pub fn unpack_layers(
     Ok(unpacker.report)
 }
 
+/// True when this process is in the machine's initial user namespace (not in a container's or
+/// salve's rootless one, where even root makes no device nodes).
+pub fn in_initial_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .is_ok_and(|map| map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+}
+
 /// The state of one unpacking.
 struct Unpacker {
     /// The target folder, the only place anything is written.
     root: Dir,
     /// Whether owners and device nodes can be restored.
     as_root: bool,
+    /// Whether device nodes can be made (not in a user namespace, even as its root).
+    devices: bool,
     /// What was done so far.
     report: UnpackReport,
     /// The caps.
@@ -233,7 +243,7 @@ impl Unpacker {
                     .open_with(relative, OpenOptions::new().write(true).create_new(true))?;
                 self.copy(entry, &mut file)?;
             } else if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
-                if !self.as_root && !kind.is_fifo() {
+                if !self.devices && !kind.is_fifo() {
                     self.report.skipped_devices += 1;
                     return Ok(());
                 }

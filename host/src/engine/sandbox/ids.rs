@@ -27,8 +27,28 @@ pub struct IdRange {
 }
 
 impl IdRange {
+    /// The range for this process: as the machine's root, root's subordinate ranges or the
+    /// dedicated one; inside salve's rootless user namespace (see `engine::rootless`), the
+    /// namespace's own ids one to one, which are already the user's subordinate ids.
+    pub fn for_this_process() -> IdRange {
+        if crate::image::unpack::in_initial_user_namespace() {
+            IdRange::for_root()
+        } else {
+            IdRange {
+                uid: 0,
+                gid: 0,
+                count: SANDBOX_IDS,
+            }
+        }
+    }
+
+    /// True when the sandbox's ids are this process's own (no id-mapped mounts needed).
+    pub fn is_identity(&self) -> bool {
+        self.uid == 0 && self.gid == 0
+    }
+
     /// The range for salve running as root: root's subordinate ranges, or the dedicated one.
-    pub fn for_root() -> IdRange {
+    fn for_root() -> IdRange {
         let uid = subordinate_start("/etc/subuid");
         let gid = subordinate_start("/etc/subgid");
         IdRange {
@@ -38,9 +58,15 @@ impl IdRange {
         }
     }
 
-    /// The `uid_map` line (or `gid_map` with `gid`).
-    fn map_line(start: u32, count: u32) -> String {
-        format!("0 {start} {count}\n")
+    /// The `uid_map` lines (or `gid_map` with `gid`). One to one, root and the other ids are
+    /// two lines, as they are two ranges of salve's rootless namespace (the user's own id and
+    /// the subordinate ids), and one line of a map may not straddle two of the parent's.
+    fn map_lines(start: u32, count: u32) -> String {
+        if start == 0 {
+            format!("0 0 1\n1 1 {}\n", count - 1)
+        } else {
+            format!("0 {start} {count}\n")
+        }
     }
 }
 
@@ -48,17 +74,17 @@ impl IdRange {
 /// that holds at least [`SANDBOX_IDS`] ids.
 fn subordinate_start(file: &str) -> Option<u32> {
     let text = std::fs::read_to_string(file).ok()?;
-    parse_subordinate(&text, &["root", "0"])
+    parse_subordinate(&text, &["root", "0"], SANDBOX_IDS)
 }
 
-/// The first range of one of `owners` in subordinate id file text with enough ids.
-fn parse_subordinate(text: &str, owners: &[&str]) -> Option<u32> {
+/// The first range of one of `owners` in subordinate id file text with at least `needed` ids.
+pub fn parse_subordinate(text: &str, owners: &[&str], needed: u32) -> Option<u32> {
     text.lines().find_map(|line| {
         let mut fields = line.trim().split(':');
         let (owner, start, count) = (fields.next()?, fields.next()?, fields.next()?);
         let start: u32 = start.parse().ok()?;
         let count: u32 = count.parse().ok()?;
-        (owners.contains(&owner) && count >= SANDBOX_IDS && start > 0).then_some(start)
+        (owners.contains(&owner) && count >= needed && start > 0).then_some(start)
     })
 }
 
@@ -100,12 +126,12 @@ fn map_and_open(pid: rustix::process::Pid, range: &IdRange) -> io::Result<OwnedF
     let proc = format!("/proc/{}", pid.as_raw_nonzero());
     std::fs::write(
         format!("{proc}/uid_map"),
-        IdRange::map_line(range.uid, range.count),
+        IdRange::map_lines(range.uid, range.count),
     )
     .map_err(|error| io::Error::new(error.kind(), format!("writing the uid map: {error}")))?;
     std::fs::write(
         format!("{proc}/gid_map"),
-        IdRange::map_line(range.gid, range.count),
+        IdRange::map_lines(range.gid, range.count),
     )
     .map_err(|error| io::Error::new(error.kind(), format!("writing the gid map: {error}")))?;
     Ok(std::fs::File::open(format!("{proc}/ns/user"))?.into())
@@ -118,9 +144,15 @@ mod tests {
     #[test]
     fn subordinate_ranges_need_enough_ids() {
         let text = "alice:100000:65536\nroot:200000:1000\n0:300000:65536\n";
-        assert_eq!(parse_subordinate(text, &["root", "0"]), Some(300000));
-        assert_eq!(parse_subordinate(text, &["alice"]), Some(100000));
-        assert_eq!(parse_subordinate("root:x:y\n", &["root"]), None);
-        assert_eq!(parse_subordinate("", &["root"]), None);
+        assert_eq!(
+            parse_subordinate(text, &["root", "0"], SANDBOX_IDS),
+            Some(300000)
+        );
+        assert_eq!(
+            parse_subordinate(text, &["alice"], SANDBOX_IDS),
+            Some(100000)
+        );
+        assert_eq!(parse_subordinate("root:x:y\n", &["root"], 1), None);
+        assert_eq!(parse_subordinate("", &["root"], 1), None);
     }
 }

@@ -89,8 +89,19 @@ struct Mapper<'a> {
 }
 
 impl Mapper<'_> {
-    /// Mounts an overlay whose layers are id-mapped; `name` names its mount points.
+    /// Mounts an overlay whose layers are id-mapped; `name` names its mount points. Without a
+    /// mapping (rootless), the overlay is mounted on the folders themselves, with overlayfs's
+    /// attributes in the `user.` namespace as an unprivileged overlay must keep them.
     fn overlay(&self, overlay: &OverlaySpec, name: &str) -> io::Result<()> {
+        if self.ids.is_identity() {
+            return mount_overlay(
+                &overlay.lower,
+                &overlay.upper(),
+                &overlay.work(),
+                &overlay.merged,
+                Xattrs::User,
+            );
+        }
         let lower = self.mounts.join(format!("{name}-lower"));
         let changes = self.mounts.join(format!("{name}-changes"));
         for (source, target) in [(&overlay.lower, &lower), (&overlay.changes, &changes)] {
@@ -104,12 +115,16 @@ impl Mapper<'_> {
                 &changes.join("upper"),
                 &changes.join("work"),
                 &overlay.merged,
+                Xattrs::Trusted,
             )
         })
     }
 
-    /// Binds `source` at `target` with the sandbox's id mapping.
+    /// Binds `source` at `target` with the sandbox's id mapping (if it has one).
     fn bind(&self, source: &Path, target: &Path) -> io::Result<()> {
+        if self.ids.is_identity() {
+            return mount_bind(source, target).map_err(io::Error::from);
+        }
         let tree = open_tree(
             CWD,
             source,
@@ -176,8 +191,23 @@ fn set_id_mapping(tree: BorrowedFd<'_>, user_namespace: BorrowedFd<'_>) -> io::R
     Ok(())
 }
 
+/// Where overlayfs keeps its own attributes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Xattrs {
+    /// `trusted.overlay.*`: salve is the machine's root.
+    Trusted,
+    /// `user.overlay.*`: salve is root only in its own user namespace (no metadata-only copies).
+    User,
+}
+
 /// Mounts an overlay of `lower` with `upper` and `work` at `merged`.
-fn mount_overlay(lower: &Path, upper: &Path, work: &Path, merged: &Path) -> io::Result<()> {
+fn mount_overlay(
+    lower: &Path,
+    upper: &Path,
+    work: &Path,
+    merged: &Path,
+    xattrs: Xattrs,
+) -> io::Result<()> {
     for path in [lower, upper, work, merged] {
         let text = path.to_string_lossy();
         if text.contains([',', ':', '\\']) {
@@ -188,24 +218,30 @@ fn mount_overlay(lower: &Path, upper: &Path, work: &Path, merged: &Path) -> io::
         }
     }
     let base = format!(
-        "lowerdir={},upperdir={},workdir={}",
+        "lowerdir={},upperdir={},workdir={}{}",
         lower.display(),
         upper.display(),
-        work.display()
+        work.display(),
+        if xattrs == Xattrs::User {
+            ",userxattr"
+        } else {
+            ""
+        }
     );
     // Metadata-only copy-up saves copying whole files when dpkg hard-links them as backups;
     // the parent fills the data in afterwards (see `materialize`). Kernels without it get a
     // plain overlay.
     let fast =
         CString::new(format!("{base},metacopy=on,redirect_dir=on")).map_err(io::Error::other)?;
-    if mount(
-        "overlay",
-        merged,
-        "overlay",
-        MountFlags::empty(),
-        Some(fast.as_c_str()),
-    )
-    .is_ok()
+    if xattrs == Xattrs::Trusted
+        && mount(
+            "overlay",
+            merged,
+            "overlay",
+            MountFlags::empty(),
+            Some(fast.as_c_str()),
+        )
+        .is_ok()
     {
         return Ok(());
     }
@@ -242,6 +278,9 @@ fn as_sandbox_root<T>(
 /// what it creates through an id-mapped folder is root's on disk (the host's root has no id
 /// there), and an overlay mounted meanwhile does its own work in the upper folder as that user.
 fn with_sandbox_ids<T>(ids: &IdRange, work: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    if ids.is_identity() {
+        return work();
+    }
     rustix::thread::set_capabilities_secure_bits(CapabilitiesSecureBits::NO_SETUID_FIXUP)?;
     // SAFETY: setfsuid and setfsgid change only this single-threaded process's credentials.
     unsafe {

@@ -7,7 +7,9 @@
 //! host's namespace instead. The namespaces belong to salve's user namespace, not the
 //! sandbox's: the steps cannot reconfigure them.
 
-use super::process::{close_in_child, die_with_parent, fork, signal, wait_for, wait_signal};
+use super::process::{
+    close_in_child, die_with_parent, fork, inherit_as, signal, wait_for, wait_signal,
+};
 use crate::engine::spec::{NetworkSpec, SandboxSpec};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::process::Pid;
@@ -17,6 +19,9 @@ use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+
+/// The device slirp4netns opens to create the interface.
+const TUN: &str = "/dev/net/tun";
 
 /// The name of the interface slirp4netns creates in the namespace.
 const TAP_NAME: &str = "tap0";
@@ -119,6 +124,18 @@ impl Drop for Holder {
 impl Online {
     /// Starts a namespace and slirp4netns for it, and waits until the interface is up.
     fn start(slirp4netns: &Path, log: &Path) -> io::Result<Online> {
+        if rustix::fs::access(
+            TUN,
+            rustix::fs::Access::READ_OK | rustix::fs::Access::WRITE_OK,
+        )
+        .is_err()
+        {
+            return Err(io::Error::other(format!(
+                "steps that need the network reach it through slirp4netns, which needs {TUN} \
+                 readable and writable (Debian's udev makes it mode 0666; here it is not): run \
+                 `chmod 0666 {TUN}` as root, or share this machine's network with --network host"
+            )));
+        }
         let holder = Holder::start()?;
         let (ready_read, ready_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         let (exit_read, exit_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
@@ -178,25 +195,4 @@ impl Drop for Online {
         self.exit.take();
         let _ = self.slirp.wait();
     }
-}
-
-/// Makes file descriptors `from` available as `to` across exec (in a forked child).
-fn inherit_as(pairs: &[(i32, i32)]) -> io::Result<()> {
-    // First out of the way of the target numbers, then into place (dup2 clears close-on-exec).
-    let mut moved = Vec::new();
-    for &(from, to) in pairs {
-        // SAFETY: plain fcntl on a descriptor this process owns.
-        let high = unsafe { libc::fcntl(from, libc::F_DUPFD_CLOEXEC, 64) };
-        if high < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        moved.push((high, to));
-    }
-    for (high, to) in moved {
-        // SAFETY: plain dup2 on descriptors this process owns.
-        if unsafe { libc::dup2(high, to) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }

@@ -82,3 +82,24 @@ pub fn die_with_parent(parent: Option<Pid>) {
         unsafe { libc::_exit(137) }
     }
 }
+
+/// Makes file descriptors `from` available as `to` across exec (in a forked child).
+pub fn inherit_as(pairs: &[(i32, i32)]) -> io::Result<()> {
+    // First out of the way of the target numbers, then into place (dup2 clears close-on-exec).
+    let mut moved = Vec::new();
+    for &(from, to) in pairs {
+        // SAFETY: plain fcntl on a descriptor this process owns.
+        let high = unsafe { libc::fcntl(from, libc::F_DUPFD_CLOEXEC, 64) };
+        if high < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        moved.push((high, to));
+    }
+    for (high, to) in moved {
+        // SAFETY: plain dup2 on descriptors this process owns.
+        if unsafe { libc::dup2(high, to) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

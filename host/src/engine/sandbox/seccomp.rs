@@ -361,10 +361,10 @@ pub fn filters() -> io::Result<Vec<BpfProgram>> {
     let mut allowed: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED
         .iter()
         .chain(ALLOWED_ON_ARCH)
-        .map(|&number| (i64::from(number), Vec::new()))
+        .map(|&number| (number, Vec::new()))
         .collect();
     allowed.insert(
-        libc::SYS_clone.into(),
+        libc::SYS_clone,
         vec![rule(vec![condition(
             0,
             SeccompCmpArgLen::Qword,
@@ -373,7 +373,7 @@ pub fn filters() -> io::Result<Vec<BpfProgram>> {
         )?])?],
     );
     allowed.insert(
-        libc::SYS_socket.into(),
+        libc::SYS_socket,
         vec![rule(vec![condition(
             0,
             SeccompCmpArgLen::Dword,
@@ -382,7 +382,7 @@ pub fn filters() -> io::Result<Vec<BpfProgram>> {
         )?])?],
     );
     allowed.insert(
-        libc::SYS_personality.into(),
+        libc::SYS_personality,
         PERSONALITIES
             .iter()
             .map(|&value| {
@@ -396,19 +396,14 @@ pub fn filters() -> io::Result<Vec<BpfProgram>> {
             .collect::<io::Result<_>>()?,
     );
     allowed.insert(
-        libc::SYS_ioctl.into(),
+        libc::SYS_ioctl,
         vec![rule(vec![
+            condition(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, libc::TIOCSTI)?,
             condition(
                 1,
                 SeccompCmpArgLen::Dword,
                 SeccompCmpOp::Ne,
-                libc::TIOCSTI as u64,
-            )?,
-            condition(
-                1,
-                SeccompCmpArgLen::Dword,
-                SeccompCmpOp::Ne,
-                libc::TIOCLINUX as u64,
+                libc::TIOCLINUX,
             )?,
         ])?],
     );
