@@ -5,15 +5,17 @@
 //! a listener on 127.0.0.1, a process to kill or trace) and checks afterwards, from the host,
 //! that none was reached, that nothing the step started is still running, that no mount was
 //! left, that salve's own binary and the kernel's `core_pattern` are unchanged, and that salve
-//! reports the step's failure with the program's own account of every attempt.
+//! reports the step's failure with the program's own account of every attempt. It runs twice:
+//! as root, and rootless as an ordinary user with subordinate ids (`salve-rootless`, made by
+//! the test), whose own files are then the bait.
 //!
-//! Before this sandbox (a `chroot` as the host's root, the host's network namespace, every
-//! capability, no seccomp) the same program escaped through the chroot, `/proc/1/root`,
-//! `mount`, `mknod` of the host disk, `setns` into `/proc/1/ns/*`, `init_module`'s and
-//! `kexec_load`'s checks aside the kernel's own, `/proc/sys/kernel/core_pattern`, `TIOCSTI` on
-//! the `/dev/tty` bound in, `/proc/1/environ` and the host's 127.0.0.1 listener, and salve
-//! printed the secret file through the log link; each line of the program's output names what
-//! it tried, so a regression shows as an `ESCAPED:` line as well as a failed host check.
+//! Before this sandbox the steps ran as the host's root with every capability, in the host's
+//! network namespace, behind a `chroot` only: the chroot escape, `/proc/1/environ`,
+//! `core_pattern`, `TIOCSTI` on the `/dev/tty` bound in, `setns` into `/proc/1/ns/net` and the
+//! host's 127.0.0.1 listener all reached the host (issue 13 reports them), a step log replaced
+//! by a link to a host file was printed (issue 14), and `mount`, `mknod`, the namespace and
+//! module calls met no check that root does not pass. Each line of the program's output names
+//! what it tried, so a regression shows as an `ESCAPED:` line as well as a failed host check.
 
 mod support;
 
@@ -22,8 +24,9 @@ use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use support::patching::{debian_fixture, salve_in, workspace};
+use support::patching::{debian_fixture, workspace};
 use support::run;
 
 /// The number of mounts this process sees.
@@ -54,16 +57,109 @@ fn token() -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-#[test]
-fn a_hostile_image_reaches_nothing_of_the_host() {
-    let work = tempfile::tempdir().unwrap();
-    let cache = work.path().join("cache");
+/// An ordinary user for the rootless run, made once per test process: `salve-rootless`, with
+/// subordinate id ranges (as `usermod --add-subuids` gives them), and `/dev/net/tun` usable by
+/// users, as Debian's udev leaves it (the machine may have no udev).
+fn rootless_user() -> (u32, u32) {
+    static USER: OnceLock<(u32, u32)> = OnceLock::new();
+    *USER.get_or_init(|| {
+        let name = "salve-rootless";
+        let exists = std::process::Command::new("id")
+            .arg(name)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        if !exists {
+            run(
+                "useradd",
+                &[
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    name,
+                ],
+            );
+        }
+        let listed = |file: &str| {
+            std::fs::read_to_string(file)
+                .unwrap_or_default()
+                .lines()
+                .any(|line| line.starts_with(&format!("{name}:")))
+        };
+        if !listed("/etc/subuid") || !listed("/etc/subgid") {
+            run(
+                "usermod",
+                &[
+                    "--add-subuids",
+                    "300000-365535",
+                    "--add-subgids",
+                    "300000-365535",
+                    name,
+                ],
+            );
+        }
+        std::fs::set_permissions("/dev/net/tun", std::fs::Permissions::from_mode(0o666)).unwrap();
+        let id = |flag: &str| run("id", &[flag, name]).trim().parse().unwrap();
+        (id("-u"), id("-g"))
+    })
+}
 
-    // Bait on the host.
+/// Gives a file or folder (recursively) to the user.
+fn give(path: &Path, (uid, gid): (u32, u32)) {
+    run(
+        "chown",
+        &["-R", &format!("{uid}:{gid}"), path.to_str().unwrap()],
+    );
+}
+
+/// A command run as the user (or as root), with salve's environment kept.
+fn command_as(user: Option<(u32, u32)>, program: &str) -> std::process::Command {
+    match user {
+        None => std::process::Command::new(program),
+        Some((uid, gid)) => {
+            let mut command = std::process::Command::new("setpriv");
+            command.args([
+                &format!("--reuid={uid}"),
+                &format!("--regid={gid}"),
+                "--clear-groups",
+                program,
+            ]);
+            command
+        }
+    }
+}
+
+#[test]
+fn a_hostile_image_reaches_nothing_of_the_host_as_root() {
+    hostile_image_reaches_nothing(None);
+}
+
+#[test]
+fn a_hostile_image_reaches_nothing_of_the_host_rootless() {
+    hostile_image_reaches_nothing(Some(rootless_user()));
+}
+
+/// Runs the hostile image through `salve patch` as root or as `user` and checks the host.
+fn hostile_image_reaches_nothing(user: Option<(u32, u32)>) {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cache = work.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    let salve = work.path().join("salve");
+    std::fs::copy(env!("CARGO_BIN_EXE_salve"), &salve).unwrap();
+
+    // Bait on the host: a secret only the runner can read (root's, or the user's own, which the
+    // image's root would be if it got out), a folder it can write, a secret in salve's
+    // environment, a listener on 127.0.0.1 and a process of the runner's.
     let marker = work.path().join("marker");
     std::fs::create_dir(&marker).unwrap();
     let secret = format!("secret-{}", token());
-    let secret_file = Path::new("/root").join(format!("salve-escape-{}", token()));
+    let secret_file = match user {
+        None => Path::new("/root").join(format!("salve-escape-{}", token())),
+        Some(_) => work.path().join("secret"),
+    };
     std::fs::write(&secret_file, &secret).unwrap();
     std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let env_secret = format!("env-{}", token());
@@ -80,11 +176,11 @@ fn a_hostile_image_reaches_nothing_of_the_host() {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     });
-    let mut victim = std::process::Command::new("bash")
+    let mut victim = command_as(user, "bash")
         .args(["-c", "exec -a salve-victim sleep 600"])
         .spawn()
         .unwrap();
-    let salve_binary = std::fs::read(env!("CARGO_BIN_EXE_salve")).unwrap();
+    let salve_binary = std::fs::read(&salve).unwrap();
     let core_pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
     let mounts = mount_count();
 
@@ -115,26 +211,34 @@ fn a_hostile_image_reaches_nothing_of_the_host() {
             "/usr/local/sbin/apt-get",
         ],
     );
+    if let Some(user) = user {
+        for path in [&layout, &cache, &marker, &secret_file] {
+            give(path, user);
+        }
+    }
 
     let out = work.path().join("out");
-    let (success, _, stderr) = salve_in(
-        &cache,
-        &[
+    let output = command_as(user, salve.to_str().unwrap())
+        .args([
             "patch",
             "-i",
             &format!("oci:{}:minbase", layout.display()),
             "--oci-dir",
             out.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
             "--step-processes",
             "200",
             "--step-memory",
             "512MiB",
-        ],
-        &[("SALVE_ESCAPE_SECRET", env_secret.as_str())],
-    );
+        ])
+        .env("SALVE_ESCAPE_SECRET", &env_secret)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
 
     // salve reports the step's failure with the program's account, and wrote nothing.
-    assert!(!success, "{stderr}");
+    assert!(!output.status.success(), "{stderr}");
     assert!(
         stderr.contains("step 1 of 2 failed (exit code 1)"),
         "{stderr}"
@@ -213,7 +317,7 @@ fn a_hostile_image_reaches_nothing_of_the_host() {
         "the host process was killed"
     );
     assert_eq!(
-        std::fs::read(env!("CARGO_BIN_EXE_salve")).unwrap(),
+        std::fs::read(&salve).unwrap(),
         salve_binary,
         "salve's binary changed"
     );
