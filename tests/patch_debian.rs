@@ -591,9 +591,10 @@ fn unreachable_repositories_and_unreachable_versions_are_reported_on(engine: &En
     );
     trivy_report(&report, &updates[..1]);
     let eol_out = work.path().join("eol-out");
-    let (ok, _, stderr) = salve(
-        engine,
-        &[
+    // The repository is on this machine's loopback: the steps share its network.
+    let (ok, _, stderr) = salve_in(
+        cache,
+        &strs(&engine.host_network_args(&[
             "patch",
             "-i",
             &image,
@@ -601,8 +602,8 @@ fn unreachable_repositories_and_unreachable_versions_are_reported_on(engine: &En
             report.to_str().unwrap(),
             "--oci-dir",
             eol_out.to_str().unwrap(),
-        ],
-        cache,
+        ])),
+        &[],
     );
     let _ = server.kill();
     let _ = server.wait();

@@ -19,6 +19,8 @@
 
 mod support;
 
+use salve::image::read_paths;
+use salve::plugin::types::FileKind;
 use std::io::Read;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
@@ -26,7 +28,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use support::patching::{debian_fixture, workspace};
+use support::patching::{
+    debian_fixture, image_layers, salve_in, tooling_image_through_policy, workspace,
+};
+use support::registry::Registry;
 use support::run;
 
 /// The number of mounts this process sees.
@@ -163,19 +168,7 @@ fn hostile_image_reaches_nothing(user: Option<(u32, u32)>) {
     std::fs::write(&secret_file, &secret).unwrap();
     std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let env_secret = format!("env-{}", token());
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    listener.set_nonblocking(true).unwrap();
-    let connections = Arc::new(AtomicUsize::new(0));
-    let counted = connections.clone();
-    std::thread::spawn(move || {
-        loop {
-            if listener.accept().is_ok() {
-                counted.fetch_add(1, Ordering::SeqCst);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    });
+    let (port, connections) = counting_listener();
     let mut victim = command_as(user, "bash")
         .args(["-c", "exec -a salve-victim sleep 600"])
         .spawn()
@@ -335,5 +328,121 @@ fn hostile_image_reaches_nothing(user: Option<(u32, u32)>) {
 
     victim.kill().unwrap();
     victim.wait().unwrap();
+    std::fs::remove_file(&secret_file).unwrap();
+}
+
+/// A listener on the host's 127.0.0.1 that counts the connections it gets.
+fn counting_listener() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        loop {
+            if listener.accept().is_ok() {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
+    (port, connections)
+}
+
+/// A step without network (a distroless patch's install step, in a tooling image whose
+/// `dpkg-deb` is hostile) cannot reach the host's loopback either, and the links it plants among
+/// the target's package database files are never read through by salve, which reads the
+/// database back and goes on.
+#[test]
+fn an_offline_step_reaches_no_host_service_and_its_planted_links_are_not_followed() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let secret = format!("secret-{}", token());
+    let secret_file = Path::new("/root").join(format!("salve-escape-{}", token()));
+    std::fs::write(&secret_file, format!("Package: {secret}\nVersion: 1\n")).unwrap();
+    std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (port, connections) = counting_listener();
+
+    // The tooling image the dpkg plugin asks for, with the hostile dpkg-deb.
+    let layout = work.path().join("tooling");
+    run(
+        "cp",
+        &["-a", &debian_fixture("minbase"), layout.to_str().unwrap()],
+    );
+    let program = std::fs::read_to_string(workspace().join("tests/hostile/dpkg-deb.sh"))
+        .unwrap()
+        .replace("@SECRET_FILE@", secret_file.to_str().unwrap())
+        .replace("@PORT@", &port.to_string());
+    let dpkg_deb = work.path().join("dpkg-deb");
+    std::fs::write(&dpkg_deb, program).unwrap();
+    std::fs::set_permissions(&dpkg_deb, std::fs::Permissions::from_mode(0o755)).unwrap();
+    run(
+        "umoci",
+        &[
+            "insert",
+            "--image",
+            &format!("{}:minbase", layout.display()),
+            dpkg_deb.to_str().unwrap(),
+            "/usr/local/bin/dpkg-deb",
+        ],
+    );
+    let policy = work.path().join("policy.json");
+    tooling_image_through_policy(
+        &cache,
+        &registry.address,
+        &format!("oci:{}:minbase", layout.display()),
+        "debian:12-slim",
+        "docker.io/library/debian:12-slim",
+        &policy,
+    );
+
+    let out = work.path().join("out");
+    let (ok, _, stderr) = salve_in(
+        &cache,
+        &[
+            "patch",
+            "-i",
+            &format!("oci:{}:distroless", debian_fixture("distroless")),
+            "--oci-dir",
+            out.to_str().unwrap(),
+        ],
+        &[(
+            "EXPERIMENTAL_BUILDKIT_SOURCE_POLICY",
+            policy.to_str().unwrap(),
+        )],
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        !stderr.contains(&secret),
+        "the secret file was read: {stderr}"
+    );
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        0,
+        "the host's loopback listener was reached"
+    );
+
+    // The program's account, and its links, are in the patch layer as it left them.
+    let layers = image_layers(&out, "distroless-patched");
+    let found = read_paths(
+        &layers,
+        &[
+            "/salve-hostile-report".to_string(),
+            "/var/lib/dpkg/status.d/zz-host-secret".to_string(),
+        ],
+        1 << 20,
+    )
+    .unwrap();
+    let report = String::from_utf8(found[0].content.clone().expect("the report")).unwrap();
+    assert!(!report.contains("ESCAPED"), "{report}");
+    for attempt in [
+        format!("blocked: connecting to 127.0.0.1:{port}"),
+        format!("blocked: connecting to 10.0.2.2:{port}"),
+        format!("blocked: hard link to {}", secret_file.display()),
+    ] {
+        assert!(report.contains(&attempt), "{attempt}: {report}");
+    }
+    assert_eq!(found[1].kind, FileKind::Symlink, "{:?}", found[1]);
     std::fs::remove_file(&secret_file).unwrap();
 }

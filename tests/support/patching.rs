@@ -55,11 +55,23 @@ pub fn tooling_through_policy(
     upstream: &str,
     policy: &Path,
 ) -> String {
-    let tooling = format!("{registry}/tooling/{name}");
     let source = format!("oci:{}:{variant}", debian_fixture(variant));
+    tooling_image_through_policy(cache, registry, &source, name, upstream, policy)
+}
+
+/// As `tooling_through_policy`, for any image `source` (in salve's notation).
+pub fn tooling_image_through_policy(
+    cache: &Path,
+    registry: &str,
+    source: &str,
+    name: &str,
+    upstream: &str,
+    policy: &Path,
+) -> String {
+    let tooling = format!("{registry}/tooling/{name}");
     let (ok, _, stderr) = salve_in(
         cache,
-        &["copy", &source, &format!("docker://{tooling}")],
+        &["copy", source, &format!("docker://{tooling}")],
         &[],
     );
     assert!(ok, "pushing the tooling image: {stderr}");

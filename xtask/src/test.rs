@@ -11,7 +11,8 @@ use std::process::Command;
 /// engine the `docker-daemon:` transport talks to, mmdebstrap, which builds the Debian images
 /// `salve patch` is tested on, dnf, createrepo_c and cpio, which build the RPM fixtures, and
 /// curl, xz-utils and openssl, which fetch a newer Docker engine for the BuildKit tests and make
-/// their TLS certificates, and slirp4netns, which gives the local engine's steps their network.
+/// their TLS certificates, slirp4netns, which gives the local engine's steps their network, and
+/// uidmap (newuidmap, newgidmap), with which it runs rootless.
 const TEST_PACKAGES: &[&str] = &[
     "rpm",
     "python3",
@@ -30,6 +31,7 @@ const TEST_PACKAGES: &[&str] = &[
     "xz-utils",
     "openssl",
     "slirp4netns",
+    "uidmap",
 ];
 
 /// Installs missing test packages (as root, with apt-get) and runs `cargo test --workspace`.

@@ -209,6 +209,12 @@ fn network_spec(execution: &Execution<'_>) -> anyhow::Result<NetworkSpec> {
     if execution.options.host_network {
         return Ok(NetworkSpec::Host);
     }
+    if let Some((name, value)) = loopback_proxy() {
+        bail!(
+            "{name} names a proxy on this machine's loopback ({value}), which steps cannot reach \
+             from their own network namespace: share this machine's network with --network host"
+        );
+    }
     let slirp4netns = find_program("slirp4netns").ok_or_else(|| {
         anyhow::anyhow!(
             "the local engine gives steps that need the network a network namespace of their \
@@ -222,6 +228,35 @@ fn network_spec(execution: &Execution<'_>) -> anyhow::Result<NetworkSpec> {
         slirp4netns,
         resolv_conf,
     })
+}
+
+/// A proxy variable of salve's environment that names a proxy on the loopback interface.
+fn loopback_proxy() -> Option<(&'static str, String)> {
+    PROXY_VARIABLES
+        .iter()
+        .filter(|name| !name.eq_ignore_ascii_case("no_proxy"))
+        .find_map(|name| {
+            let value = std::env::var(name).ok()?;
+            is_loopback_url(&value).then(|| (*name, value.clone()))
+        })
+}
+
+/// True when a proxy URL (`http://user:password@host:port/`, or just `host:port`) names the
+/// loopback interface.
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = match host_port.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
 }
 
 /// The resolver file for the steps' own network: slirp4netns's DNS forwarder (which asks the
@@ -378,4 +413,29 @@ pub fn database_files(
 /// A path with exactly one leading `/`.
 fn normalize_root(path: &str) -> String {
     format!("/{}", path.trim_start_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_proxies_are_recognised() {
+        for url in [
+            "http://127.0.0.1:3128",
+            "http://user:p.w@127.0.0.1:3128/",
+            "localhost:8080",
+            "http://[::1]:3128",
+            "https://localhost",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "http://proxy.example:3128",
+            "http://127.example:3128",
+            "http://10.0.0.1:3128",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
+    }
 }

@@ -145,8 +145,6 @@ pub struct SandboxStatus {
     pub failure: Option<String>,
 }
 
-/// salve's own folder inside the results mount.
-pub const SALVE_DIR: &str = ".salve";
 /// The mount point of the results folder in the image.
 pub const RESULTS_MOUNT: &str = "/salve-results";
 
