@@ -7,8 +7,11 @@
 #   warm      salve patch with its root filesystem and compiled-plugin caches already filled
 #   cold      salve patch with an empty cache folder (unpacks the image, compiles the plugins)
 # Each salve run reads the image from an OCI layout and writes the patched image to another.
-# Rounds alternate the order; medians are reported. Needs root, mmdebstrap, umoci, python3.
-# Usage: scripts/bench-patch.sh [ROUNDS]
+# With SALVE_EARLIER=PATH (another build of salve, say of an earlier commit), its warm and cold
+# runs are timed in the same rounds, so a change is measured against what it replaced.
+# Rounds alternate the order; medians are reported. Needs root, mmdebstrap, umoci, python3,
+# slirp4netns.
+# Usage: [SALVE_EARLIER=PATH] scripts/bench-patch.sh [ROUNDS]
 set -euo pipefail
 rounds=${1:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,20 +58,31 @@ baseline() {
   rm -rf "$dir"
   times[baseline]+="$(echo "$t1 - $t0" | bc) "
 }
+earlier=${SALVE_EARLIER:-}
 salve_run() {
-  local kind=$1 round=$2 cache t0 t1
-  if [[ $kind == cold ]]; then cache="$work/cold-$round"; else cache="$work/warm"; fi
+  local kind=$1 round=$2 cache t0 t1 program=$salve
+  if [[ $kind == earlier-* ]]; then program=$earlier; fi
+  if [[ $kind == *cold ]]; then cache="$work/$kind-$round"; else cache="$work/$kind"; fi
   t0=$(now)
-  "$salve" patch -i "oci:$layout:minbase" -r "$work/report.json" --oci-dir "$work/out-$kind-$round" \
+  "$program" patch -i "oci:$layout:minbase" -r "$work/report.json" --oci-dir "$work/out-$kind-$round" \
     --cache-dir "$cache" 2>/dev/null
   t1=$(now)
-  rm -rf "$work/out-$kind-$round" "$work/cold-$round"
+  rm -rf "$work/out-$kind-$round" "$work/$kind-$round"
   times[$kind]+="$(echo "$t1 - $t0" | bc) "
 }
-salve_run warm 0 && times[warm]=""   # fills the warm cache
+kinds=(warm cold)
+[[ -n $earlier ]] && kinds+=(earlier-warm earlier-cold)
+for kind in "${kinds[@]}"; do
+  if [[ $kind == *warm ]]; then salve_run "$kind" 0 && times[$kind]=""; fi   # fills the warm cache
+done
 for round in $(seq "$rounds"); do
-  if (( round % 2 )); then baseline "$round"; salve_run warm "$round"; salve_run cold "$round"
-  else salve_run cold "$round"; salve_run warm "$round"; baseline "$round"; fi
+  if (( round % 2 )); then
+    baseline "$round"
+    for kind in "${kinds[@]}"; do salve_run "$kind" "$round"; done
+  else
+    for ((i = ${#kinds[@]} - 1; i >= 0; i--)); do salve_run "${kinds[i]}" "$round"; done
+    baseline "$round"
+  fi
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 b=$(echo "${times[baseline]}" | median)
@@ -77,3 +91,11 @@ c=$(echo "${times[cold]}" | median)
 printf 'baseline (chroot apt-get)  %7.2fs\n' "$b"
 printf 'salve warm                 %7.2fs   warm / baseline = %.2f\n' "$w" "$(echo "$w / $b" | bc -l)"
 printf 'salve cold                 %7.2fs   cold / baseline = %.2f\n' "$c" "$(echo "$c / $b" | bc -l)"
+if [[ -n $earlier ]]; then
+  ew=$(echo "${times[earlier-warm]}" | median)
+  ec=$(echo "${times[earlier-cold]}" | median)
+  printf 'earlier warm               %7.2fs   warm / baseline = %.2f; this / earlier = %.2f\n' \
+    "$ew" "$(echo "$ew / $b" | bc -l)" "$(echo "$w / $ew" | bc -l)"
+  printf 'earlier cold               %7.2fs   cold / baseline = %.2f; this / earlier = %.2f\n' \
+    "$ec" "$(echo "$ec / $b" | bc -l)" "$(echo "$c / $ec" | bc -l)"
+fi
