@@ -169,6 +169,7 @@ fn hostile_image_reaches_nothing(user: Option<(u32, u32)>) {
     std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let env_secret = format!("env-{}", token());
     let (port, connections) = counting_listener();
+    let run_name = token();
     let mut victim = command_as(user, "bash")
         .args(["-c", "exec -a salve-victim sleep 600"])
         .spawn()
@@ -190,7 +191,8 @@ fn hostile_image_reaches_nothing(user: Option<(u32, u32)>) {
         .replace("@SECRET@", &secret)
         .replace("@ENV_SECRET@", &env_secret)
         .replace("@PORT@", &port.to_string())
-        .replace("@VICTIM@", &victim.id().to_string());
+        .replace("@VICTIM@", &victim.id().to_string())
+        .replace("@RUN@", &run_name);
     let apt_get = work.path().join("apt-get");
     std::fs::write(&apt_get, program).unwrap();
     std::fs::set_permissions(&apt_get, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -319,10 +321,10 @@ fn hostile_image_reaches_nothing(user: Option<(u32, u32)>) {
         core_pattern
     );
     assert_eq!(mount_count(), mounts, "a mount was left on the host");
+    let daemon = format!("salve-hostile-daemon-{run_name}");
     let left: Vec<String> = command_lines()
         .into_iter()
-        .filter(|line| line.contains("salve-hostile") || line.contains("sleep 600"))
-        .filter(|line| !line.contains("salve-victim"))
+        .filter(|line| line.contains(&daemon))
         .collect();
     assert!(left.is_empty(), "processes left running: {left:?}");
 

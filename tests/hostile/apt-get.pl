@@ -18,6 +18,7 @@ my $secret = '@SECRET@';
 my $env_secret = '@ENV_SECRET@';
 my $port = '@PORT@';
 my $victim = '@VICTIM@';
+# @RUN@ names this run's daemon, so that parallel runs do not see each other's.
 
 sub outcome {
     my ($what, $reached, $why) = @_;
@@ -165,7 +166,7 @@ for my $name ('/salve-results/.salve/step-0.log', '/salve-results/step-0.log', '
 # A daemon left behind.
 if (fork() == 0) {
     POSIX::setsid();
-    $0 = 'salve-hostile-daemon';
+    $0 = 'salve-hostile-daemon-@RUN@';
     sleep 600;
     exit 0;
 }
