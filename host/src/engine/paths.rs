@@ -7,9 +7,19 @@ use std::io;
 use std::path::Path;
 
 /// The regular files under `root` matching the absolute `pattern`, as absolute image paths,
-/// sorted. Symbolic links are not followed, so nothing outside `root` is reached.
+/// sorted. Symbolic links are not followed and `..` is refused (the pattern comes from a
+/// plugin), so nothing outside `root` is reached.
 pub fn expand(root: &Path, pattern: &str) -> io::Result<Vec<String>> {
-    let segments: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+    let segments: Vec<&str> = pattern
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect();
+    if segments.contains(&"..") {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the plan's path {pattern:?} has `..`, which could lead out of the image"),
+        ));
+    }
     let mut found = Vec::new();
     walk(root, String::new(), &segments, &mut found)?;
     found.sort();
@@ -85,5 +95,15 @@ mod tests {
         );
         assert!(expand(root, "/var/lib/dpkg/status.d/*").unwrap().is_empty());
         assert!(expand(root, "/nothing/here").unwrap().is_empty());
+        assert_eq!(
+            expand(root, "/var/lib/../../../etc/passwd")
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            expand(root, "/./var/lib/dpkg/status").unwrap(),
+            vec!["/var/lib/dpkg/status"]
+        );
     }
 }
