@@ -176,7 +176,7 @@ pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
     let status: SandboxStatus =
         read_json(&spec.run.status).context("the sandbox ended without reporting its status")?;
     if let (Some(index), Some(failure)) = (status.failed_step, &status.failure) {
-        let log = fs::read(spec.run.log(index)).unwrap_or_default();
+        let log = log_tail(&spec.run.log(index)).unwrap_or_default();
         return Err(step_failed(
             plan,
             index,
@@ -201,6 +201,20 @@ pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
         changes: Changes::Upper(upper),
         database,
     })
+}
+
+/// How much of the end of a failed step's log is read (it may be any size).
+const LOG_TAIL_BYTES: u64 = 64 << 10;
+
+/// The end of a step's log.
+fn log_tail(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = fs::File::open(path)?;
+    let length = file.metadata()?.len();
+    file.seek(SeekFrom::Start(length.saturating_sub(LOG_TAIL_BYTES)))?;
+    let mut tail = Vec::new();
+    file.take(LOG_TAIL_BYTES).read_to_end(&mut tail)?;
+    Ok(tail)
 }
 
 /// How steps that need the network get it, checked before anything runs: slirp4netns must be
