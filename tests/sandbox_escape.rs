@@ -279,6 +279,7 @@ fn hostile_image_reaches_nothing(user: Option<(u32, u32)>) {
         "salve's environment",
         &format!("connecting to 127.0.0.1:{port}"),
         &format!("connecting to 10.0.2.2:{port}"),
+        "connecting to 169.254.169.254:80",
         "fork bomb",
         "memory hog",
     ] {

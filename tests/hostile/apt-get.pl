@@ -135,6 +135,13 @@ for my $address ("127.0.0.1:$port", "10.0.2.2:$port") {
     outcome("connecting to $address", defined $socket, $@ || $!);
 }
 
+# A cloud's metadata endpoint, on a link-local address.
+{
+    my $socket = IO::Socket::INET->new(PeerAddr => '169.254.169.254:80', Timeout => 3);
+    my $why = $@ || $!;
+    outcome('connecting to 169.254.169.254:80', defined $socket || $why !~ /unreachable|no route/i, $why);
+}
+
 # Links planted in the results folder, where salve once kept the step logs.
 mkdir '/salve-results/.salve';
 for my $name ('/salve-results/.salve/step-0.log', '/salve-results/step-0.log', '/salve-results/.salve/database') {

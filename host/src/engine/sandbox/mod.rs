@@ -15,6 +15,7 @@ pub mod ids;
 mod mounts;
 mod network;
 mod process;
+mod routes;
 mod seccomp;
 
 use super::spec::{SandboxSpec, SandboxStatus};

@@ -3,13 +3,15 @@
 //! whose only way out is `slirp4netns` (user-mode networking: the step's connections become
 //! ordinary connections of a process on the host), started with the host's loopback out of
 //! reach, so the step meets the internet as any machine on the network would, but not the
-//! services listening on the host's 127.0.0.1. With `--network host` such steps share the
+//! services listening on the host's 127.0.0.1, nor link-local addresses (a cloud's metadata
+//! endpoint; see `routes`). With `--network host` such steps share the
 //! host's namespace instead. The namespaces belong to salve's user namespace, not the
 //! sandbox's: the steps cannot reconfigure them.
 
 use super::process::{
     close_in_child, die_with_parent, fork, inherit_as, signal, wait_for, wait_signal,
 };
+use super::routes;
 use crate::engine::spec::{NetworkSpec, SandboxSpec};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::process::Pid;
@@ -57,7 +59,7 @@ impl Networks {
     /// Prepares the namespaces the spec's steps need; `logs` is where slirp4netns's output goes.
     pub fn prepare(spec: &SandboxSpec, logs: &Path) -> io::Result<Networks> {
         let offline = if spec.steps.iter().any(|step| !step.network) {
-            Some(Holder::start()?)
+            Some(Holder::start(false)?)
         } else {
             None
         };
@@ -85,8 +87,9 @@ impl Networks {
 }
 
 impl Holder {
-    /// Starts a process in a new network namespace and opens the namespace.
-    fn start() -> io::Result<Holder> {
+    /// Starts a process in a new network namespace (with link-local addresses unreachable when
+    /// `online`) and opens the namespace.
+    fn start(online: bool) -> io::Result<Holder> {
         let parent = rustix::process::getpid();
         let (ready_read, ready_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         let pid = fork(|| {
@@ -94,6 +97,10 @@ impl Holder {
             die_with_parent(Some(parent));
             // SAFETY: the forked child has one thread.
             if unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNET) }.is_err() {
+                return 1;
+            }
+            if online && let Err(error) = routes::block_link_local() {
+                eprintln!("salve sandbox: making link-local addresses unreachable: {error}");
                 return 1;
             }
             if signal(&ready_write).is_err() {
@@ -136,7 +143,7 @@ impl Online {
                  `chmod 0666 {TUN}` as root, or share this machine's network with --network host"
             )));
         }
-        let holder = Holder::start()?;
+        let holder = Holder::start(true)?;
         let (ready_read, ready_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         let (exit_read, exit_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         let mut command = Command::new(slirp4netns);
