@@ -1,7 +1,9 @@
 //! The sandbox's user namespace: which host ids its ids 0 to 65535 map to, and creating the
 //! namespace with that mapping. As root, salve maps them to root's range in `/etc/subuid` and
 //! `/etc/subgid` (the ranges rootless Podman and BuildKit use), or, without one, to a dedicated
-//! range starting at 2147483648; the image's root is never the host's root.
+//! range starting at 2147483648; the image's root is never the host's root. Rootless, salve is
+//! already in a user namespace of its own whose ids are the user's (see `engine::rootless`),
+//! and the sandbox's namespace maps them one to one.
 
 use super::process::{close_in_child, fork, signal, wait_exit, wait_signal};
 use rustix::fd::OwnedFd;
