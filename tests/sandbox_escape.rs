@@ -94,6 +94,13 @@ fn rootless_user() -> (u32, u32) {
                 .any(|line| line.starts_with(&format!("{name}:")))
         };
         if !listed("/etc/subuid") || !listed("/etc/subgid") {
+            for file in ["/etc/subuid", "/etc/subgid"] {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(file)
+                    .unwrap();
+            }
             run(
                 "usermod",
                 &[
