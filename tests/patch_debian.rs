@@ -15,7 +15,7 @@ use std::process::Command;
 use support::engine::Engine;
 use support::patching::{debian_fixture, has_file, salve_in, tooling_through_policy, workspace};
 use support::registry::Registry;
-use support::run;
+use support::{insert_file, run};
 
 /// One security update available for an installed package.
 #[derive(Clone, Debug)]
@@ -579,15 +579,10 @@ fn unreachable_repositories_and_unreachable_versions_are_reported_on(engine: &En
         format!("deb http://127.0.0.1:{port}/debian bookworm main\n"),
     )
     .unwrap();
-    run(
-        "umoci",
-        &[
-            "insert",
-            "--image",
-            &format!("{}:minbase", layout_dir.display()),
-            sources.to_str().unwrap(),
-            "/etc/apt/sources.list",
-        ],
+    insert_file(
+        &format!("{}:minbase", layout_dir.display()),
+        &sources,
+        "/etc/apt/sources.list",
     );
     trivy_report(&report, &updates[..1]);
     let eol_out = work.path().join("eol-out");

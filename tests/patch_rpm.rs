@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use support::engine::Engine;
 use support::patching::{fixture_script, has_file, image_layers, salve_in, tooling_through_policy};
 use support::registry::{Registry, free_port};
-use support::run;
+use support::{insert_file, run};
 
 /// The RPM fixtures' folder (`repo/`, `layout/`).
 fn rpm_fixtures() -> PathBuf {
@@ -150,15 +150,10 @@ fn patch_mode(engine: &Engine, mode: &str, stages: &[&[&str]]) -> Patched {
         format!("[salve]\nname=salve test repository\nbaseurl=http://127.0.0.1:{}/\nenabled=1\ngpgcheck=0\n", repo.port),
     )
     .unwrap();
-    run(
-        "umoci",
-        &[
-            "insert",
-            "--image",
-            &format!("{}:{mode}", layout.display()),
-            repo_file.to_str().unwrap(),
-            "/etc/yum.repos.d/salve.repo",
-        ],
+    insert_file(
+        &format!("{}:{mode}", layout.display()),
+        &repo_file,
+        "/etc/yum.repos.d/salve.repo",
     );
     let base = image_layers(&layout, mode);
     assert_eq!(

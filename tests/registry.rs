@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 use support::fault_proxy::{Fault, FaultProxy, Rule};
 use support::registry::Registry;
-use support::{run, umoci_image};
+use support::{insert_file, run, umoci_image};
 
 #[test]
 fn an_image_pushed_by_skopeo_is_pulled_back_exactly() {
@@ -437,16 +437,7 @@ fn a_failed_push_leaves_the_tag_as_it_was() {
     // A second image: the umoci image with one more file.
     let file = dir.path().join("motd");
     std::fs::write(&file, "v2\n").unwrap();
-    run(
-        "umoci",
-        &[
-            "insert",
-            "--image",
-            &format!("{source}:base"),
-            file.to_str().unwrap(),
-            "/etc/motd",
-        ],
-    );
+    insert_file(&format!("{source}:base"), &file, "/etc/motd");
     let updated = layout.resolve(Some("base")).unwrap().digest;
     assert_ne!(updated, original);
 

@@ -24,7 +24,7 @@ use salve::plugin::types::FileKind;
 use std::io::Read;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,7 +32,7 @@ use support::patching::{
     debian_fixture, image_layers, salve_in, tooling_image_through_policy, workspace,
 };
 use support::registry::Registry;
-use support::run;
+use support::{insert_file, run};
 
 /// The number of mounts this process sees.
 fn mount_count() -> usize {
@@ -186,31 +186,20 @@ fn hostile_image_reaches_nothing(user: Option<(u32, u32)>) {
     let mounts = mount_count();
 
     // The hostile image.
-    let layout = work.path().join("layout");
-    run(
-        "cp",
-        &["-a", &debian_fixture("minbase"), layout.to_str().unwrap()],
-    );
-    let program = std::fs::read_to_string(workspace().join("tests/hostile/apt-get.pl"))
-        .unwrap()
-        .replace("@MARKER@", marker.to_str().unwrap())
-        .replace("@SECRET_FILE@", secret_file.to_str().unwrap())
-        .replace("@SECRET@", &secret)
-        .replace("@ENV_SECRET@", &env_secret)
-        .replace("@PORT@", &port.to_string())
-        .replace("@VICTIM@", &victim.id().to_string())
-        .replace("@RUN@", &run_name);
-    let apt_get = work.path().join("apt-get");
-    std::fs::write(&apt_get, program).unwrap();
-    std::fs::set_permissions(&apt_get, std::fs::Permissions::from_mode(0o755)).unwrap();
-    run(
-        "umoci",
+    let port_text = port.to_string();
+    let victim_text = victim.id().to_string();
+    let layout = hostile_minbase(
+        work.path(),
+        "apt-get.pl",
+        "/usr/local/sbin/apt-get",
         &[
-            "insert",
-            "--image",
-            &format!("{}:minbase", layout.display()),
-            apt_get.to_str().unwrap(),
-            "/usr/local/sbin/apt-get",
+            ("@MARKER@", marker.to_str().unwrap()),
+            ("@SECRET_FILE@", secret_file.to_str().unwrap()),
+            ("@SECRET@", &secret),
+            ("@ENV_SECRET@", &env_secret),
+            ("@PORT@", &port_text),
+            ("@VICTIM@", &victim_text),
+            ("@RUN@", &run_name),
         ],
     );
     if let Some(user) = user {
@@ -341,6 +330,26 @@ fn hostile_image_reaches_nothing(user: Option<(u32, u32)>) {
     std::fs::remove_file(&secret_file).unwrap();
 }
 
+/// A copy of the minbase fixture in `work/layout` (tagged `minbase`) with the hostile program
+/// `tests/hostile/NAME`, its `@...@` values filled in, added at `path`. Returns the layout.
+fn hostile_minbase(work: &Path, name: &str, path: &str, values: &[(&str, &str)]) -> PathBuf {
+    let layout = work.join("layout");
+    run(
+        "cp",
+        &["-a", &debian_fixture("minbase"), layout.to_str().unwrap()],
+    );
+    let mut program =
+        std::fs::read_to_string(workspace().join("tests/hostile").join(name)).unwrap();
+    for (placeholder, value) in values {
+        program = program.replace(placeholder, value);
+    }
+    let file = work.join(name);
+    std::fs::write(&file, program).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+    insert_file(&format!("{}:minbase", layout.display()), &file, path);
+    layout
+}
+
 /// A listener on the host's 127.0.0.1 that counts the connections it gets.
 fn counting_listener() -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -375,26 +384,13 @@ fn an_offline_step_reaches_no_host_service_and_its_planted_links_are_not_followe
     let (port, connections) = counting_listener();
 
     // The tooling image the dpkg plugin asks for, with the hostile dpkg-deb.
-    let layout = work.path().join("tooling");
-    run(
-        "cp",
-        &["-a", &debian_fixture("minbase"), layout.to_str().unwrap()],
-    );
-    let program = std::fs::read_to_string(workspace().join("tests/hostile/dpkg-deb.sh"))
-        .unwrap()
-        .replace("@SECRET_FILE@", secret_file.to_str().unwrap())
-        .replace("@PORT@", &port.to_string());
-    let dpkg_deb = work.path().join("dpkg-deb");
-    std::fs::write(&dpkg_deb, program).unwrap();
-    std::fs::set_permissions(&dpkg_deb, std::fs::Permissions::from_mode(0o755)).unwrap();
-    run(
-        "umoci",
+    let layout = hostile_minbase(
+        work.path(),
+        "dpkg-deb.sh",
+        "/usr/local/bin/dpkg-deb",
         &[
-            "insert",
-            "--image",
-            &format!("{}:minbase", layout.display()),
-            dpkg_deb.to_str().unwrap(),
-            "/usr/local/bin/dpkg-deb",
+            ("@SECRET_FILE@", secret_file.to_str().unwrap()),
+            ("@PORT@", &port.to_string()),
         ],
     );
     let policy = work.path().join("policy.json");

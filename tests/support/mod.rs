@@ -84,6 +84,15 @@ pub fn run(program: &str, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// Adds the host file `file` to the image `image` (`LAYOUT:TAG`) at `path`, as a new layer
+/// (`umoci insert`).
+pub fn insert_file(image: &str, file: &Path, path: &str) {
+    run(
+        "umoci",
+        &["insert", "--image", image, file.to_str().unwrap(), path],
+    );
+}
+
 /// An OCI layout made by umoci in `dir/source`: an empty base with `/etc/hostname` inserted,
 /// tagged `base`. Returns the layout's folder.
 pub fn umoci_image(dir: &Path) -> String {
@@ -93,15 +102,6 @@ pub fn umoci_image(dir: &Path) -> String {
     run("umoci", &["new", "--image", &format!("{layout_str}:base")]);
     let file = dir.join("hostname");
     std::fs::write(&file, "from-umoci\n").unwrap();
-    run(
-        "umoci",
-        &[
-            "insert",
-            "--image",
-            &format!("{layout_str}:base"),
-            file.to_str().unwrap(),
-            "/etc/hostname",
-        ],
-    );
+    insert_file(&format!("{layout_str}:base"), &file, "/etc/hostname");
     layout_str.to_string()
 }
