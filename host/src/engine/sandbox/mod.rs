@@ -73,7 +73,7 @@ fn run(spec_path: &Path) -> io::Result<()> {
         serde_json::to_vec(&listed).expect("a list serialises"),
     )?;
     fs::create_dir_all(&spec.run.logs)?;
-    let networks = network::Networks::prepare(&spec, &spec.run.logs)?;
+    let networks = network::Networks::prepare(&spec)?;
     let filters = seccomp::filters()?;
     std::env::set_current_dir(spec.root())?;
     let shared = container::Shared {

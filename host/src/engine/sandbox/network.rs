@@ -56,8 +56,8 @@ struct Online {
 }
 
 impl Networks {
-    /// Prepares the namespaces the spec's steps need; `logs` is where slirp4netns's output goes.
-    pub fn prepare(spec: &SandboxSpec, logs: &Path) -> io::Result<Networks> {
+    /// Prepares the namespaces the spec's steps need (slirp4netns's output goes with the logs).
+    pub fn prepare(spec: &SandboxSpec) -> io::Result<Networks> {
         let offline = if spec.steps.iter().any(|step| !step.network) {
             Some(Holder::start(false)?)
         } else {
@@ -67,7 +67,10 @@ impl Networks {
             NetworkSpec::Sandboxed { slirp4netns, .. }
                 if spec.steps.iter().any(|step| step.network) =>
             {
-                Some(Online::start(slirp4netns, &logs.join("slirp4netns.log"))?)
+                Some(Online::start(
+                    slirp4netns,
+                    &spec.run.logs.join("slirp4netns.log"),
+                )?)
             }
             _ => None,
         };
@@ -146,6 +149,7 @@ impl Online {
         let holder = Holder::start(true)?;
         let (ready_read, ready_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         let (exit_read, exit_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let output = File::create(log)?;
         let mut command = Command::new(slirp4netns);
         command
             .args([
@@ -160,8 +164,8 @@ impl Online {
             .arg(holder.pid.as_raw_nonzero().to_string())
             .arg(TAP_NAME)
             .stdin(Stdio::null())
-            .stdout(File::create(log)?)
-            .stderr(File::create(log)?.try_clone()?);
+            .stdout(output.try_clone()?)
+            .stderr(output);
         let (ready_raw, exit_raw) = (ready_write.as_raw_fd(), exit_read.as_raw_fd());
         // SAFETY: runs in the child between fork and exec; only dup, dup2, fcntl and prctl.
         unsafe {
