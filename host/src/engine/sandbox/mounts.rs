@@ -315,13 +315,25 @@ fn inside(root: &Path, path: &str) -> io::Result<Option<PathBuf>> {
 }
 
 /// Makes sure the folder `dir` exists under the image folder `root`, created as the sandbox's
-/// root, recording the topmost folder it had to create (as an image path).
+/// root, recording the topmost folder it had to create (as an image path). A symbolic link on
+/// the way is refused: something is mounted there, and a link could point it anywhere.
 fn ensure_dir(
     root: &Path,
     dir: &Path,
     ids: &IdRange,
     created: &mut Vec<PathBuf>,
 ) -> io::Result<()> {
+    let relative = dir.strip_prefix(root).map_err(io::Error::other)?;
+    let mut current = root.to_path_buf();
+    for part in relative.components() {
+        current.push(part);
+        if fs::symlink_metadata(&current).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(io::Error::other(format!(
+                "the image's /{} is a symbolic link, and salve mounts nothing through one",
+                current.strip_prefix(root).unwrap_or(&current).display()
+            )));
+        }
+    }
     if dir.is_dir() {
         return Ok(());
     }
@@ -332,7 +344,6 @@ fn ensure_dir(
         }
         topmost = parent.to_path_buf();
     }
-    let relative = dir.strip_prefix(root).map_err(io::Error::other)?;
     as_sandbox_root(ids, root, |image| image.create_dir_all(relative))
         .map_err(|error| context(&format!("creating {}", dir.display()), error))?;
     if let Ok(relative) = topmost.strip_prefix(root) {
