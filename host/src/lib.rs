@@ -4,6 +4,7 @@
 //! This crate is the host: the `salve` binary ([`cli`]) and the library it is a thin shell over.
 
 pub mod cli;
+pub mod display_safe;
 pub mod engine;
 pub mod image;
 pub mod patch;

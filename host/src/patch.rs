@@ -97,7 +97,16 @@ pub async fn patch(
     options: &PatchOptions,
 ) -> anyhow::Result<PatchOutcome> {
     let deadline = Instant::now() + options.timeout;
+    // Plugin calls end by the run's deadline too, and none starts after it.
+    catalog.runtime().set_run_deadline(deadline);
     let progress = options.progress;
+    for (entry, notice) in catalog.outside_plugins() {
+        progress.event(
+            json!({"event": "plugin", "name": entry.name, "source": entry.source,
+                   "replaces": entry.shadowed}),
+            &format!("note: {notice}"),
+        );
+    }
 
     // 1–2. The report (none: update all).
     let reports = match &options.report {
@@ -149,6 +158,7 @@ pub async fn patch(
             cache: &cache,
             work: &work.path().join(format!("platform-{index}")),
             deadline,
+            database_cap: catalog.runtime().limits().input_bytes,
             options,
         };
         let Some(result) = patch_platform(&context).await? else {
@@ -235,6 +245,8 @@ struct PlatformRun<'a> {
     work: &'a Path,
     /// When to give up.
     deadline: Instant,
+    /// The most the package database files read back may hold together (the plugin input cap).
+    database_cap: u64,
     /// The command's options.
     options: &'a PatchOptions,
 }
@@ -666,7 +678,8 @@ fn location(update: &PackageUpdate) -> Option<String> {
     Some(folder)
 }
 
-/// The tooling image for a target without a package manager.
+/// The tooling image for a target without a package manager: the user's `--tooling-image`, or
+/// the plugin's choice (a registry reference only), then the source policy; the choice is shown.
 fn tooling_for(
     options: &PatchOptions,
     ecosystem: &crate::plugin::Ecosystem<'_>,
@@ -675,16 +688,58 @@ fn tooling_for(
     target: &crate::plugin::types::Target,
     update_all: bool,
 ) -> anyhow::Result<String> {
-    let chosen = match &options.tooling_image {
-        Some(image) => image.clone(),
-        None => ecosystem
-            .tooling_image(os, platform, target, update_all)?
-            .context("the image has no package manager and its plugin names no tooling image; give one with --tooling-image")?,
+    let plugin = ecosystem.plugin().name();
+    let (named, by) = match &options.tooling_image {
+        Some(image) => (image.clone(), "--tooling-image".to_string()),
+        None => {
+            let named = ecosystem
+                .tooling_image(os, platform, target, update_all)?
+                .context("the image has no package manager and its plugin names no tooling image; give one with --tooling-image")?;
+            check_plugin_tooling_image(plugin, &named)?;
+            (named, format!("plugin {plugin}"))
+        }
     };
-    Ok(match &options.source_policy {
-        Some(policy) => policy.apply(&chosen),
-        None => chosen,
-    })
+    let chosen = match &options.source_policy {
+        Some(policy) => policy.apply(&named),
+        None => named.clone(),
+    };
+    let mapped = if chosen == named {
+        String::new()
+    } else {
+        format!(", mapped from {named} by the source policy")
+    };
+    options.progress.event(
+        json!({"event": "tooling-image", "image": chosen, "named": named, "by": by}),
+        &format!("tooling image: {chosen} (named by {by}{mapped})"),
+    );
+    Ok(chosen)
+}
+
+/// Refuses a tooling image a plugin names unless it is an image in a registry off this machine:
+/// a plugin must not make salve read a folder, an archive or the Docker daemon of the host, or a
+/// registry on its loopback interface. (The user's `--tooling-image` and source policy may.)
+fn check_plugin_tooling_image(plugin: &str, named: &str) -> anyhow::Result<()> {
+    let shown = crate::display_safe::one_line(named);
+    let refused = |why: String| {
+        anyhow::anyhow!(
+            "plugin {plugin} names the tooling image {shown:?}, {why}; a plugin may only name an \
+             image in a registry (give another with --tooling-image, or map it with a source policy)"
+        )
+    };
+    match named.parse::<Transport>() {
+        Ok(Transport::Registry(reference)) => {
+            let full = crate::registry::transport::full_reference(&reference);
+            let host = full.split('/').next().unwrap_or_default();
+            if crate::registry::remote::is_loopback(host) {
+                return Err(refused(format!(
+                    "which is on this machine's loopback registry {host}"
+                )));
+            }
+            Ok(())
+        }
+        Ok(_) => Err(refused("which is not in a registry".to_string())),
+        Err(error) => Err(refused(format!("which is not an image name ({error})"))),
+    }
 }
 
 /// One plan from several ecosystems' plans (their steps in order).

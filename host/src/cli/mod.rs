@@ -9,6 +9,7 @@ mod report;
 mod table;
 mod versions;
 
+use crate::display_safe::{Lines, escape_controls};
 use crate::plugin::contract::{SUPPORTED_VERSIONS, WIT_PACKAGE, WIT_VERSION};
 use clap::{Parser, Subcommand, ValueEnum};
 use options::PluginOptions;
@@ -80,7 +81,10 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // Errors quote plugins, reports and the output of an image's programs: shown with
+            // their control characters escaped, their lines kept.
+            let text = format!("{error:#}");
+            eprintln!("error: {}", escape_controls(&text, Lines::Keep));
             ExitCode::FAILURE
         }
     }

@@ -25,7 +25,7 @@ pub struct PluginOptions {
     #[arg(long, value_name = "UNITS", env = "SALVE_PLUGIN_FUEL", global = true)]
     plugin_fuel: Option<u64>,
 
-    /// Memory a plugin may grow to [default: 1GiB].
+    /// Memory one plugin instance may hold, all its memories and tables together [default: 1GiB].
     #[arg(long, value_name = "SIZE", env = "SALVE_PLUGIN_MEMORY", global = true,
           value_parser = parse_bytes)]
     plugin_memory: Option<u64>,
@@ -39,6 +39,17 @@ pub struct PluginOptions {
     #[arg(long, value_name = "SIZE", env = "SALVE_PLUGIN_MAX_OUTPUT", global = true,
           value_parser = parse_bytes)]
     plugin_max_output: Option<u64>,
+
+    /// Wall-clock time compiling one plugin to native code may take; a plugin that takes longer
+    /// is refused, and remembered as refused in the compiled-code cache [default: 60s].
+    #[arg(long, value_name = "DURATION", env = "SALVE_PLUGIN_COMPILE_TIMEOUT", global = true,
+          value_parser = parse_duration)]
+    plugin_compile_timeout: Option<Duration>,
+
+    /// Refuse to run when a plugin file replaces a plugin of the same name (a built-in one, say)
+    /// instead of using it.
+    #[arg(long, env = "SALVE_NO_PLUGIN_OVERRIDE", global = true)]
+    no_plugin_override: bool,
 
     /// Folder for compiled plugin code and unpacked images [default: ~/.cache/salve].
     #[arg(long, value_name = "DIR", env = "SALVE_CACHE_DIR", global = true)]
@@ -59,6 +70,9 @@ impl PluginOptions {
             memory_bytes: self.plugin_memory.unwrap_or(defaults.memory_bytes),
             input_bytes: self.plugin_max_input.unwrap_or(defaults.input_bytes),
             output_bytes: self.plugin_max_output.unwrap_or(defaults.output_bytes),
+            compile_deadline: self
+                .plugin_compile_timeout
+                .unwrap_or(defaults.compile_deadline),
         }
     }
 
@@ -90,6 +104,10 @@ impl PluginOptions {
         })
         .context("starting the plugin runtime")?;
         let search = PluginSearch::from_environment(self.plugins.clone());
-        Ok(PluginCatalog::new(runtime, &search)?)
+        let catalog = PluginCatalog::new(runtime, &search)?;
+        if self.no_plugin_override {
+            catalog.refuse_overrides()?;
+        }
+        Ok(catalog)
     }
 }

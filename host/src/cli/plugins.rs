@@ -3,6 +3,7 @@
 use super::options::PluginOptions;
 use super::table;
 use super::{OutputFormat, emit};
+use crate::display_safe::one_line;
 use crate::plugin::contract::{SUPPORTED_VERSIONS, WIT_PACKAGE};
 use crate::plugin::limits::{MAX_WASM_STACK, format_bytes, format_duration};
 use crate::plugin::{CacheOutcome, LoadedEntry, Plugin, PluginCatalog};
@@ -63,7 +64,7 @@ fn list(catalog: &PluginCatalog, format: OutputFormat) -> anyhow::Result<ExitCod
         .filter_map(|loaded| loaded.plugin.as_ref().err())
         .collect();
     for failure in &failures {
-        eprintln!("error: {failure}");
+        eprintln!("error: {}", one_line(&failure.to_string()));
     }
     Ok(if failures.is_empty() {
         ExitCode::SUCCESS
@@ -172,6 +173,7 @@ fn inspect(
                 "input_bytes": limits.input_bytes,
                 "output_bytes": limits.output_bytes,
                 "stack_bytes": MAX_WASM_STACK,
+                "compile_ms": limits.compile_deadline.as_millis() as u64,
             },
         });
         return Ok(format!("{}\n", serde_json::to_string_pretty(&value)?));
@@ -204,7 +206,7 @@ fn inspect(
     let mut out = table::render(&rows);
     out.push_str("\nfunctions:\n");
     for function in &contract.functions {
-        out.push_str(&format!("  {function}\n"));
+        out.push_str(&format!("  {}\n", one_line(function)));
     }
     out.push_str("\nlimits per call:\n");
     let limit_rows = vec![
@@ -232,6 +234,11 @@ fn inspect(
             "  output".into(),
             format_bytes(limits.output_bytes),
             "--plugin-max-output, SALVE_PLUGIN_MAX_OUTPUT".into(),
+        ],
+        vec![
+            "  compile".into(),
+            format_duration(limits.compile_deadline),
+            "--plugin-compile-timeout, SALVE_PLUGIN_COMPILE_TIMEOUT (once per plugin)".into(),
         ],
         vec![
             "  stack".into(),

@@ -1,7 +1,15 @@
 //! Printing rows as aligned columns.
 
+use crate::display_safe::one_line;
+
 /// Formats rows (the first one being the header) as left-aligned columns separated by two spaces.
+/// Cells may hold text from plugins and reports: their control characters are shown escaped, so
+/// no cell can move the cursor or start a row of its own.
 pub fn render(rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| one_line(cell).into_owned()).collect())
+        .collect();
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|column| {
@@ -13,7 +21,7 @@ pub fn render(rows: &[Vec<String>]) -> String {
         })
         .collect();
     let mut out = String::new();
-    for row in rows {
+    for row in &rows {
         let mut line = String::new();
         for (column, cell) in row.iter().enumerate() {
             if column + 1 == row.len() {
@@ -39,5 +47,17 @@ mod tests {
             vec!["trivy".to_string(), "scanner".to_string()],
         ];
         assert_eq!(render(&rows), "NAME   KIND\ntrivy  scanner\n");
+    }
+
+    #[test]
+    fn a_cell_cannot_start_a_row_of_its_own() {
+        let rows = vec![
+            vec!["NAME".to_string(), "SUMMARY".to_string()],
+            vec!["x".to_string(), "ok\ndpkg  built-in\x1b[1A".to_string()],
+        ];
+        assert_eq!(
+            render(&rows),
+            "NAME  SUMMARY\nx     ok\\x0adpkg  built-in\\x1b[1A\n"
+        );
     }
 }

@@ -10,7 +10,7 @@
 //! namespace) and the run's folders are removed by their owner.
 
 use super::materialize::materialize;
-use super::paths::expand;
+use super::paths::{ReadBudget, Root};
 use super::sandbox::SETUP_FAILED;
 use super::sandbox::ids::IdRange;
 use super::spec::{
@@ -73,6 +73,8 @@ pub struct Execution<'a> {
     pub deadline: Instant,
     /// Set when the user pressed Ctrl-C.
     pub interrupted: &'a AtomicBool,
+    /// The most the database files read back may hold together (the plugin input cap).
+    pub database_cap: u64,
 }
 
 /// Says why the local engine cannot run here, if it cannot.
@@ -162,6 +164,7 @@ pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
             })
             .collect(),
         database_paths: plan.database_paths.clone(),
+        database_cap: execution.database_cap,
         environment: step_environment(&results)?,
         ids: IdRange::for_this_process(),
         network,
@@ -196,7 +199,12 @@ pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
             Err(_) => {}
         }
     }
-    let database = database_files(&plan.database_paths, &spec.run.database, &results)?;
+    let database = database_files(
+        &plan.database_paths,
+        &spec.run.database,
+        &results,
+        execution.database_cap,
+    )?;
     Ok(Executed {
         changes: Changes::Upper(upper),
         database,
@@ -390,20 +398,27 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
 
 /// The database files the sandbox copied out into `copied` (and plan results under
 /// `/salve-results`, from `results`), as the ecosystem plugin's `installed` expects them: exact
-/// paths always answered (`missing` when absent), patterns expanded. Expansion follows no
-/// symbolic link, so a link a step planted in the results folder is never read through.
+/// paths always answered (`missing` when absent), patterns expanded. Paths resolve inside their
+/// folder (see [`Root`]), so a link a step planted in the results folder never reaches the host,
+/// and no more than `cap` bytes are read in all.
 pub fn database_files(
     patterns: &[String],
     copied: &Path,
     results: &Path,
+    cap: u64,
 ) -> anyhow::Result<Vec<ImageFile>> {
+    let copied_root =
+        Root::open(copied).with_context(|| format!("opening {}", copied.display()))?;
+    let results_root =
+        Root::open(results).with_context(|| format!("opening {}", results.display()))?;
+    let mut budget = ReadBudget::new(cap);
     let mut files = Vec::new();
     for pattern in patterns {
-        let (base, relative, prefix) = match pattern.strip_prefix(RESULTS_MOUNT) {
-            Some(rest) => (results, rest, RESULTS_MOUNT),
-            None => (copied, pattern.as_str(), ""),
+        let (root, relative, prefix) = match pattern.strip_prefix(RESULTS_MOUNT) {
+            Some(rest) => (&results_root, rest, RESULTS_MOUNT),
+            None => (&copied_root, pattern.as_str(), ""),
         };
-        let found = expand(base, relative)?;
+        let found = root.expand(relative)?;
         if found.is_empty() && crate::image::glob::Glob::new(pattern).is_exact() {
             files.push(ImageFile {
                 path: normalize_root(pattern),
@@ -413,10 +428,11 @@ pub fn database_files(
             });
         }
         for path in found {
+            let content = root.read(&path, &mut budget)?;
             files.push(ImageFile {
                 path: normalize_root(&format!("{prefix}{path}")),
                 kind: FileKind::File,
-                content: Some(fs::read(base.join(path.trim_start_matches('/')))?),
+                content: Some(content),
                 link_target: None,
             });
         }

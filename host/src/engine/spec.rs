@@ -23,6 +23,8 @@ pub struct SandboxSpec {
     pub steps: Vec<StepSpec>,
     /// Image paths (`*` within one segment) copied out after the steps.
     pub database_paths: Vec<String>,
+    /// The most the copied database files may hold together (the plugin input cap).
+    pub database_cap: u64,
     /// Environment passed to every step (proxies), before the step's own.
     pub environment: Vec<(String, String)>,
     /// The host ids the sandbox's user namespace maps its ids to.

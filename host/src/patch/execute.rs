@@ -52,6 +52,7 @@ pub(super) async fn execute(
                 work: run.work,
                 deadline: run.deadline,
                 interrupted: &interrupted,
+                database_cap: run.database_cap,
             })
         }
         EngineChoice::Buildkit(daemon) => {
@@ -79,6 +80,7 @@ pub(super) async fn execute(
                 work: run.work,
                 deadline: run.deadline,
                 progress,
+                database_cap: run.database_cap,
             })
             .await
         }

@@ -2,6 +2,7 @@
 //! with the stage's duration when the next begins; elsewhere (CI, pipes) plain lines on stderr;
 //! with `--progress json`, one JSON object per line on stdout (`{"event": …}`).
 
+use crate::display_safe::one_line;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::sync::Mutex;
@@ -36,6 +37,7 @@ impl Progress {
     pub fn stage(self, stage: &str, message: &str) {
         if self == Progress::Terminal {
             close_stage("✓");
+            let message = one_line(message);
             eprint!("  … {message}");
             let _ = std::io::stderr().flush();
             *OPEN_STAGE.lock().expect("not poisoned") = Some((message.to_string(), Instant::now()));
@@ -67,8 +69,10 @@ impl Progress {
         self.emit(event, plain);
     }
 
-    /// Writes one event.
+    /// Writes one event: in JSON exactly, as text with its control characters escaped (a
+    /// warning may quote a plugin, and one event is one line).
     fn emit(self, event: Value, plain: &str) {
+        let plain = one_line(plain);
         match self {
             Progress::Plain => eprintln!("{plain}"),
             Progress::Terminal => {

@@ -146,6 +146,32 @@ impl CompiledCache {
         Ok(())
     }
 
+    /// The refusal file for a component whose compilation ran past its bound.
+    fn refusal_path(&self, component_sha256: &str) -> PathBuf {
+        self.dir
+            .join(format!("{component_sha256}-{}.refused", self.engine_hash))
+    }
+
+    /// The compilation bound (in milliseconds) a component already failed to compile within,
+    /// if it did: compiling it again under the same or a shorter bound would only burn the time
+    /// again.
+    pub fn refused_within(&self, component_sha256: &str) -> Option<u64> {
+        let path = self.refusal_path(component_sha256);
+        let text = fs::read_to_string(&path).ok()?;
+        text.trim().parse().ok()
+    }
+
+    /// Remembers that a component did not compile within `bound_ms` milliseconds.
+    pub fn remember_refusal(&self, component_sha256: &str, bound_ms: u64) -> io::Result<()> {
+        let mut temp = tempfile::Builder::new()
+            .prefix(".refusal-")
+            .tempfile_in(&self.dir)?;
+        writeln!(temp, "{bound_ms}")?;
+        temp.persist(self.refusal_path(component_sha256))
+            .map_err(|error| error.error)?;
+        Ok(())
+    }
+
     /// A fresh HMAC under this cache's key.
     fn mac(&self) -> Hmac<Sha256> {
         Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length")

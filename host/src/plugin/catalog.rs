@@ -43,6 +43,26 @@ impl PluginCatalog {
         &self.entries
     }
 
+    /// The plugins that do not come from the salve binary, each with the line that tells the
+    /// user where it comes from and what it replaces (commands print it once per run).
+    pub fn outside_plugins(&self) -> Vec<(&PluginEntry, String)> {
+        self.entries
+            .iter()
+            .filter(|entry| entry.source != PluginSource::BuiltIn)
+            .map(|entry| (entry, entry.origin_notice()))
+            .collect()
+    }
+
+    /// Fails if any plugin replaces another of the same name (`--no-plugin-override`).
+    pub fn refuse_overrides(&self) -> Result<(), PluginError> {
+        match self.entries.iter().find(|entry| !entry.shadowed.is_empty()) {
+            None => Ok(()),
+            Some(entry) => Err(PluginError::Override {
+                notice: entry.origin_notice(),
+            }),
+        }
+    }
+
     /// Loads every discovered plugin, keeping failures beside successes.
     pub fn load_all(&self) -> Vec<LoadedEntry> {
         self.entries

@@ -2,6 +2,7 @@
 
 use super::contract::{SUPPORTED_VERSIONS, WIT_VERSION};
 use super::limits::LimitKind;
+use crate::display_safe::one_line;
 use std::path::PathBuf;
 use thiserror::Error;
 
@@ -15,6 +16,16 @@ pub enum PluginError {
         name: String,
         /// The names that exist, comma-separated.
         known: String,
+    },
+
+    /// A plugin replaces another of its name while overrides are refused.
+    #[error(
+        "{notice}, and --no-plugin-override (SALVE_NO_PLUGIN_OVERRIDE) refuses that; remove \
+         the file or run without the switch"
+    )]
+    Override {
+        /// Where the plugin comes from and what it replaces.
+        notice: String,
     },
 
     /// The plugin file could not be read.
@@ -100,7 +111,10 @@ pub enum PluginError {
     },
 
     /// The plugin ran fine and returned an error of its own (a malformed report, say).
-    #[error("plugin {plugin} rejected the input in `{call}`: {message}")]
+    #[error(
+        "plugin {plugin} rejected the input in `{call}`: {}",
+        one_line(message)
+    )]
     Rejected {
         /// The plugin.
         plugin: String,

@@ -10,12 +10,15 @@ pub struct Limits {
     pub deadline: Duration,
     /// WebAssembly fuel one call may burn (about one unit per instruction executed).
     pub fuel: u64,
-    /// Largest linear memory (and table, in bytes of its entries) a plugin may grow to.
+    /// Memory one plugin instance may hold: all its linear memories and tables (counted in bytes
+    /// of their entries) together.
     pub memory_bytes: u64,
     /// Largest input the host passes to one call (a report, the files of an image).
     pub input_bytes: u64,
     /// Largest output the host accepts from one call, counted while it is copied out.
     pub output_bytes: u64,
+    /// Wall-clock time compiling one plugin to native code may take.
+    pub compile_deadline: Duration,
 }
 
 impl Default for Limits {
@@ -26,6 +29,7 @@ impl Default for Limits {
             memory_bytes: 1 << 30,
             input_bytes: 256 << 20,
             output_bytes: 128 << 20,
+            compile_deadline: Duration::from_secs(60),
         }
     }
 }
@@ -53,6 +57,10 @@ pub enum LimitKind {
     Output(u64),
     /// The wasm stack overflowed.
     Stack(usize),
+    /// Compiling the plugin took longer than its bound.
+    Compile(Duration),
+    /// The whole run's time (`--timeout`) ran out.
+    Run,
 }
 
 impl LimitKind {
@@ -64,6 +72,10 @@ impl LimitKind {
             LimitKind::Memory(_) => Some("--plugin-memory / SALVE_PLUGIN_MEMORY"),
             LimitKind::Input { .. } => Some("--plugin-max-input / SALVE_PLUGIN_MAX_INPUT"),
             LimitKind::Output(_) => Some("--plugin-max-output / SALVE_PLUGIN_MAX_OUTPUT"),
+            LimitKind::Compile(_) => {
+                Some("--plugin-compile-timeout / SALVE_PLUGIN_COMPILE_TIMEOUT")
+            }
+            LimitKind::Run => Some("--timeout"),
             LimitKind::Stack(_) => None,
         }
     }
@@ -87,6 +99,10 @@ impl fmt::Display for LimitKind {
             LimitKind::Stack(limit) => {
                 write!(f, "stack limit of {}", format_bytes(*limit as u64))
             }
+            LimitKind::Compile(limit) => {
+                write!(f, "compilation time bound of {}", format_duration(*limit))
+            }
+            LimitKind::Run => f.write_str("time allowed for the whole run"),
         }
     }
 }

@@ -11,7 +11,8 @@ use super::types::{EcosystemInfo, ScannerInfo};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use wasmtime::component::{
     Component, ComponentExportIndex, ComponentNamedList, InstancePre, Lift, Linker, Lower,
 };
@@ -33,12 +34,25 @@ pub struct RuntimeOptions {
     pub cache_dir: Option<PathBuf>,
 }
 
+/// Linear memories one plugin instance may define: the canonical ABI needs one, and the memory
+/// limit is simplest to reason about when a plugin cannot multiply it.
+const MAX_MEMORIES: usize = 1;
+
+/// Tables one plugin instance may define: a component built by `wit-component` has one for the
+/// module's indirect calls and may carry a few for its adapters.
+const MAX_TABLES: usize = 4;
+
+/// Core instances one plugin instance may create.
+const MAX_INSTANCES: usize = 16;
+
 /// What the runtime shares with every plugin it loaded.
 struct Shared {
     /// The engine all plugins run on.
     engine: Engine,
     /// Limits for every call.
     limits: Limits,
+    /// When the whole run must end (`--timeout`), once the command has set it.
+    run_deadline: Mutex<Option<Instant>>,
     /// Keeps the epoch advancing while any plugin may be called.
     _ticker: EpochTicker,
 }
@@ -88,6 +102,7 @@ impl PluginRuntime {
                 _ticker: EpochTicker::start(&engine),
                 engine,
                 limits: options.limits,
+                run_deadline: Mutex::new(None),
             }),
             cache,
             cache_problem,
@@ -97,6 +112,12 @@ impl PluginRuntime {
     /// The limits every call runs under.
     pub fn limits(&self) -> Limits {
         self.shared.limits
+    }
+
+    /// Sets the end of the whole run: from now on every call's deadline is the earlier of its own
+    /// and this one, and no call starts after it.
+    pub fn set_run_deadline(&self, deadline: Instant) {
+        *self.shared.run_deadline.lock().expect("not poisoned") = Some(deadline);
     }
 
     /// Why the compiled-code cache is not in use, if it was asked for and failed.
@@ -114,6 +135,7 @@ impl PluginRuntime {
     ) -> Result<Plugin, PluginError> {
         let sha256 = hex::encode(Sha256::digest(bytes));
         let (component, cache) = self.compile(name, bytes, &sha256)?;
+        check_resources(name, &component)?;
         let contract = contract::check(&self.shared.engine, name, &component)?;
         let load_error = |reason: String| PluginError::Load {
             plugin: name.to_string(),
@@ -185,10 +207,38 @@ impl PluginRuntime {
                 Err(error) => tracing::warn!("compiling plugin {name} again: {error}"),
             }
         }
-        let component = Component::new(engine, bytes).map_err(|error| PluginError::Load {
-            plugin: name.to_string(),
-            reason: format!("it is not a valid WebAssembly component: {error:#}"),
-        })?;
+        let bound = self.shared.limits.compile_deadline;
+        let bound_ms = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX);
+        let refused = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.refused_within(sha256))
+            .is_some_and(|refused_ms| refused_ms >= bound_ms);
+        if refused {
+            return Err(PluginError::Load {
+                plugin: name.to_string(),
+                reason: format!(
+                    "an earlier run found that it does not compile within {} (remembered in the \
+                     compiled-code cache); raise --plugin-compile-timeout if the plugin is trusted",
+                    super::limits::format_duration(bound)
+                ),
+            });
+        }
+        let component = match self.compile_within(name, bytes)? {
+            Some(component) => component,
+            None => {
+                if let Some(cache) = &self.cache
+                    && let Err(error) = cache.remember_refusal(sha256, bound_ms)
+                {
+                    tracing::warn!("could not remember that plugin {name} was refused: {error}");
+                }
+                return Err(PluginError::Limit {
+                    plugin: name.to_string(),
+                    call: "compile",
+                    limit: LimitKind::Compile(bound),
+                });
+            }
+        };
         let outcome = match &self.cache {
             None => CacheOutcome::Uncached,
             Some(cache) => match cache.store(sha256, &component) {
@@ -201,6 +251,72 @@ impl PluginRuntime {
         };
         Ok((component, outcome))
     }
+
+    /// Compiles a component on a thread of its own, waiting at most the compilation bound (or
+    /// what is left of the run, if that ends sooner). `None` when the time ran out: compilation
+    /// cannot be interrupted, so the thread is left to finish on its own and its result dropped.
+    fn compile_within(&self, name: &str, bytes: &[u8]) -> Result<Option<Component>, PluginError> {
+        let (wait, by_run) = self
+            .shared
+            .time_left(self.shared.limits.compile_deadline)
+            .map_err(|limit| PluginError::Limit {
+                plugin: name.to_string(),
+                call: "compile",
+                limit,
+            })?;
+        let engine = self.shared.engine.clone();
+        let bytes = bytes.to_vec();
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name(format!("salve-compile-{name}"))
+            .spawn(move || {
+                let _ = sender.send(Component::new(&engine, &bytes));
+            })
+            .map_err(|error| PluginError::Load {
+                plugin: name.to_string(),
+                reason: format!("cannot start a thread to compile it: {error}"),
+            })?;
+        match receiver.recv_timeout(wait) {
+            Ok(Ok(component)) => Ok(Some(component)),
+            Ok(Err(error)) => Err(PluginError::Load {
+                plugin: name.to_string(),
+                reason: format!("it is not a valid WebAssembly component: {error:#}"),
+            }),
+            Err(_) if by_run => Err(PluginError::Limit {
+                plugin: name.to_string(),
+                call: "compile",
+                limit: LimitKind::Run,
+            }),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+/// Refuses a component that would create more memories, tables or instances than a salve plugin
+/// needs: the memory limit counts them together, but a plugin has no reason to have many.
+fn check_resources(name: &str, component: &Component) -> Result<(), PluginError> {
+    let refuse = |reason: String| PluginError::Load {
+        plugin: name.to_string(),
+        reason,
+    };
+    let Some(required) = component.resources_required() else {
+        return Err(refuse(
+            "it instantiates modules it imports, which salve plugins may not do".into(),
+        ));
+    };
+    if required.num_memories as usize > MAX_MEMORIES {
+        return Err(refuse(format!(
+            "it defines {} linear memories; a salve plugin may have {MAX_MEMORIES}",
+            required.num_memories
+        )));
+    }
+    if required.num_tables as usize > MAX_TABLES {
+        return Err(refuse(format!(
+            "it defines {} tables; a salve plugin may have at most {MAX_TABLES}",
+            required.num_tables
+        )));
+    }
+    Ok(())
 }
 
 /// The functions a plugin of each kind must export.
@@ -360,6 +476,10 @@ impl Sandbox {
         R: ComponentNamedList + Lift,
     {
         let limits = self.shared.limits;
+        let (deadline, by_run) = self
+            .shared
+            .time_left(limits.deadline)
+            .map_err(|limit| self.limit(call, limit))?;
         if input_bytes > limits.input_bytes {
             return Err(self.limit(
                 call,
@@ -379,14 +499,14 @@ impl Sandbox {
         store
             .set_fuel(limits.fuel)
             .expect("fuel metering is enabled in the engine");
-        store.set_epoch_deadline(deadline_ticks(limits.deadline));
+        store.set_epoch_deadline(deadline_ticks(deadline));
         store.set_hostcall_fuel(usize::try_from(limits.output_bytes).unwrap_or(usize::MAX));
         store.epoch_deadline_trap();
 
         let instance = self
             .pre
             .instantiate(&mut store)
-            .map_err(|error| self.classify(call, error, &store))?;
+            .map_err(|error| self.classify(call, error, &store, by_run))?;
         let function = instance
             .get_typed_func::<P, R>(&mut store, index)
             .map_err(|error| PluginError::Load {
@@ -398,15 +518,17 @@ impl Sandbox {
             })?;
         function
             .call(&mut store, params)
-            .map_err(|error| self.classify(call, error, &store))
+            .map_err(|error| self.classify(call, error, &store, by_run))
     }
 
-    /// Turns a failed call into the error that names the limit it broke, if any.
+    /// Turns a failed call into the error that names the limit it broke, if any. `by_run` says
+    /// the call's deadline was the run's rather than its own.
     fn classify(
         &self,
         call: &'static str,
         error: wasmtime::Error,
         store: &Store<CallState>,
+        by_run: bool,
     ) -> PluginError {
         let limits = self.shared.limits;
         if format!("{error:#}").contains(HOSTCALL_FUEL_EXHAUSTED) {
@@ -417,6 +539,7 @@ impl Sandbox {
         }
         let message = match error.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => return self.limit(call, LimitKind::Fuel(limits.fuel)),
+            Some(Trap::Interrupt) if by_run => return self.limit(call, LimitKind::Run),
             Some(Trap::Interrupt) => {
                 return self.limit(call, LimitKind::Deadline(limits.deadline));
             }
@@ -455,10 +578,25 @@ impl Sandbox {
     }
 }
 
-/// The state of one call's store: the memory cap and whether it refused a growth.
+impl Shared {
+    /// How long something bounded by `own` may take now: the earlier of `own` and what is left
+    /// of the run, and whether the run's end is the nearer one. Fails when the run is over.
+    fn time_left(&self, own: Duration) -> Result<(Duration, bool), LimitKind> {
+        let run_deadline = *self.run_deadline.lock().expect("not poisoned");
+        match run_deadline.map(|end| end.saturating_duration_since(Instant::now())) {
+            Some(left) if left.is_zero() => Err(LimitKind::Run),
+            Some(left) if left < own => Ok((left, true)),
+            _ => Ok((own, false)),
+        }
+    }
+}
+
+/// The state of one call's store: the memory it holds, its cap, and whether a growth was refused.
 struct CallState {
-    /// Largest linear memory (and table, counted in bytes of entries) allowed.
+    /// The cap on all linear memories and tables together, in bytes.
     memory_bytes: u64,
+    /// What the instance's memories and tables hold now, in bytes.
+    held_bytes: u64,
     /// Set when a growth was refused, so the failure is reported as the memory cap.
     memory_refused: bool,
 }
@@ -468,13 +606,22 @@ impl CallState {
     fn new(memory_bytes: u64) -> CallState {
         CallState {
             memory_bytes,
+            held_bytes: 0,
             memory_refused: false,
         }
     }
 
-    /// Allows a growth to `bytes`, or records the refusal.
-    fn allow(&mut self, bytes: u64) -> bool {
-        let allowed = bytes <= self.memory_bytes;
+    /// Allows one memory or table to grow from `current` to `desired` bytes if everything the
+    /// instance holds stays within the cap, or records the refusal.
+    fn allow(&mut self, current: u64, desired: u64) -> bool {
+        let total = self
+            .held_bytes
+            .saturating_sub(current)
+            .saturating_add(desired);
+        let allowed = total <= self.memory_bytes;
+        if allowed {
+            self.held_bytes = total;
+        }
         self.memory_refused |= !allowed;
         allowed
     }
@@ -483,20 +630,35 @@ impl CallState {
 impl ResourceLimiter for CallState {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(self.allow(desired as u64))
+        Ok(self.allow(current as u64, desired as u64))
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let entry_bytes = std::mem::size_of::<usize>() as u64;
-        Ok(self.allow((desired as u64).saturating_mul(entry_bytes)))
+        Ok(self.allow(
+            (current as u64).saturating_mul(entry_bytes),
+            (desired as u64).saturating_mul(entry_bytes),
+        ))
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
     }
 }

@@ -75,6 +75,24 @@ pub struct PluginEntry {
 }
 
 impl PluginEntry {
+    /// One line saying where the plugin comes from and which plugins of its name it replaces.
+    pub fn origin_notice(&self) -> String {
+        let name = crate::display_safe::one_line(&self.name);
+        let replaces = match self.shadowed.as_slice() {
+            [] => String::new(),
+            [PluginSource::BuiltIn] => " and replaces the built-in one".to_string(),
+            shadowed => format!(
+                " and replaces {}",
+                shadowed
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        format!("plugin {name} is loaded from {}{replaces}", self.source)
+    }
+
     /// The component's bytes.
     pub fn bytes(&self) -> Result<Cow<'static, [u8]>, PluginError> {
         match self.source.path() {

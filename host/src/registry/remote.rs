@@ -114,13 +114,20 @@ fn registry_of(reference: &Reference) -> String {
     reference.resolve_registry().to_ascii_lowercase()
 }
 
-/// True for hosts on the loopback interface.
-fn is_loopback(registry: &str) -> bool {
+/// True for registry hosts (`host[:port]`) on the loopback interface, written as a name or an
+/// address.
+pub fn is_loopback(registry: &str) -> bool {
     let host = registry
         .rsplit_once(':')
         .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
         .map_or(registry, |(host, _)| host);
-    host == "localhost" || host.starts_with("127.") || host == "[::1]"
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.starts_with("127.")
+        || host == "[::1]"
+        || host == "0.0.0.0"
+        || host == "[::]"
 }
 
 impl RegistryClient {

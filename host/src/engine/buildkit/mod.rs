@@ -92,6 +92,8 @@ pub struct Job<'a> {
     pub deadline: Instant,
     /// Where progress goes.
     pub progress: Progress,
+    /// The most the database files read back from the results folder may hold together.
+    pub database_cap: u64,
 }
 
 /// A random id for sessions, solves and temporary names.
@@ -277,7 +279,7 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
         let _ = std::fs::remove_file(&file);
     }
     // Every path here is under /salve-results: nothing is read from a copied database folder.
-    let database = database_files(&from_results, &results, &results)?;
+    let database = database_files(&from_results, &results, &results, job.database_cap)?;
     read_back(job, layers, database, &from_image)
 }
 
