@@ -297,3 +297,233 @@ fn the_output_cap_not_the_memory_cap_is_what_stops_the_flood() {
     let copied: usize = manifest.findings.iter().map(|f| f.package.len()).sum();
     assert_eq!(copied, 1 << 30);
 }
+
+/// The hostile plugin with extra core modules added at its top level, the `instantiated` ones
+/// instantiated beside the plugin's own (a component may create any number of core instances,
+/// each with its own memories and tables).
+fn hostile_with(modules: &[Vec<u8>], instantiated: bool) -> Vec<u8> {
+    use wasm_encoder::{ComponentSection, InstanceSection, ModuleArg, RawSection};
+    let mut bytes = std::fs::read(test_plugin_path("hostile")).unwrap();
+    let first = top_level_modules(&bytes);
+    for module in modules {
+        RawSection {
+            id: wasm_encoder::ComponentSectionId::CoreModule as u8,
+            data: module,
+        }
+        .append_to_component(&mut bytes);
+    }
+    if instantiated {
+        let mut instances = InstanceSection::new();
+        for index in 0..modules.len() as u32 {
+            instances.instantiate(first + index, Vec::<(&str, ModuleArg)>::new());
+        }
+        instances.append_to_component(&mut bytes);
+    }
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&bytes)
+        .expect("the altered component is valid");
+    bytes
+}
+
+/// How many core modules a component defines at its top level.
+fn top_level_modules(component: &[u8]) -> u32 {
+    let mut depth = 0u32;
+    let mut count = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(component) {
+        match payload.unwrap() {
+            wasmparser::Payload::ModuleSection { .. } => {
+                if depth == 0 {
+                    count += 1;
+                }
+                depth += 1;
+            }
+            wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    count
+}
+
+/// A core module with one linear memory of `pages` 64 KiB pages.
+fn memory_module(pages: u64) -> Vec<u8> {
+    let mut module = wasm_encoder::Module::new();
+    let mut memories = wasm_encoder::MemorySection::new();
+    memories.memory(wasm_encoder::MemoryType {
+        minimum: pages,
+        maximum: None,
+        memory64: false,
+        shared: false,
+        page_size_log2: None,
+    });
+    module.section(&memories);
+    module.finish()
+}
+
+/// A core module with one table of `entries` function references.
+fn table_module(entries: u64) -> Vec<u8> {
+    let mut module = wasm_encoder::Module::new();
+    let mut tables = wasm_encoder::TableSection::new();
+    tables.table(wasm_encoder::TableType {
+        element_type: wasm_encoder::RefType::FUNCREF,
+        minimum: entries,
+        maximum: None,
+        table64: false,
+        shared: false,
+    });
+    module.section(&tables);
+    module.finish()
+}
+
+/// A core module whose one function nests `depth` blocks, each with a conditional branch: a
+/// few dozen KiB that Cranelift takes time quadratic in `depth` to compile (about 7 s for 4000
+/// on one core of the test machine).
+fn slow_to_compile_module(depth: u32) -> Vec<u8> {
+    use wasm_encoder::{BlockType, Instruction, ValType};
+    let mut module = wasm_encoder::Module::new();
+    let mut types = wasm_encoder::TypeSection::new();
+    types.ty().function([ValType::I32], []);
+    module.section(&types);
+    let mut functions = wasm_encoder::FunctionSection::new();
+    functions.function(0);
+    module.section(&functions);
+    let mut function = wasm_encoder::Function::new([]);
+    for _ in 0..depth {
+        function.instruction(&Instruction::Block(BlockType::Empty));
+        function.instruction(&Instruction::LocalGet(0));
+        function.instruction(&Instruction::BrIf(0));
+    }
+    for _ in 0..=depth {
+        function.instruction(&Instruction::End);
+    }
+    let mut code = wasm_encoder::CodeSection::new();
+    code.function(&function);
+    module.section(&code);
+    module.finish()
+}
+
+/// Loads component bytes under the hostile plugin's name.
+fn load_bytes(runtime: &PluginRuntime, bytes: &[u8]) -> Result<Plugin, PluginError> {
+    runtime.load(
+        "hostile",
+        PluginSource::CommandLine(test_plugin_path("hostile")),
+        bytes,
+    )
+}
+
+#[test]
+fn a_component_with_many_memories_is_refused_at_load() {
+    // Twenty instances of a module with a 32 MiB memory: each memory alone was within a 32 MiB
+    // cap when the cap applied per memory, and the instances together held 640 MiB.
+    let runtime = runtime(Limits {
+        memory_bytes: 32 << 20,
+        ..Limits::default()
+    });
+    let memories: Vec<Vec<u8>> = (0..20).map(|_| memory_module(512)).collect();
+    let error = match load_bytes(&runtime, &hostile_with(&memories, true)) {
+        Err(error) => error.to_string(),
+        Ok(_) => panic!("a component with 21 memories must not load"),
+    };
+    assert!(error.contains("defines 21 linear memories"), "{error}");
+    assert!(error.contains("may have 1"), "{error}");
+    // The same plugin without them loads and works.
+    let hostile = load(&runtime, test_plugin_path("hostile")).unwrap();
+    still_works(&runtime, &hostile);
+}
+
+#[test]
+fn memories_and_tables_count_together_against_the_cap() {
+    // A 31.5 MiB table fits the 32 MiB cap on its own, and so does the plugin's memory; the
+    // instance holding both does not.
+    let table = table_module((63 << 19) / 8);
+    let with_table = hostile_with(&[table], true);
+    let runtime_32 = runtime(Limits {
+        memory_bytes: 32 << 20,
+        ..Limits::default()
+    });
+    match load_bytes(&runtime_32, &with_table) {
+        Err(PluginError::Limit { call, limit, .. }) => {
+            assert_eq!(call, "describe");
+            assert_eq!(limit, LimitKind::Memory(32 << 20));
+        }
+        Err(other) => panic!("expected the memory cap, got: {other}"),
+        Ok(_) => panic!("the table and the memory together exceed the cap"),
+    }
+    // Negative control: with room for both, the same component loads and answers.
+    let runtime_64 = runtime(Limits {
+        memory_bytes: 64 << 20,
+        ..Limits::default()
+    });
+    let plugin = load_bytes(&runtime_64, &with_table).unwrap();
+    assert!(
+        plugin
+            .as_scanner()
+            .unwrap()
+            .parse(b"behave")
+            .unwrap()
+            .findings
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_component_that_compiles_too_long_is_refused_and_remembered() {
+    let cache = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        compile_deadline: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let cached_runtime = || {
+        PluginRuntime::new(RuntimeOptions {
+            limits,
+            cache_dir: Some(cache.path().to_path_buf()),
+        })
+        .unwrap()
+    };
+    let slow = hostile_with(&[slow_to_compile_module(4000)], false);
+    match load_bytes(&cached_runtime(), &slow) {
+        Err(PluginError::Limit { call, limit, .. }) => {
+            assert_eq!(call, "compile");
+            assert_eq!(limit, LimitKind::Compile(Duration::from_millis(500)));
+        }
+        Err(other) => panic!("expected the compilation bound, got: {other}"),
+        Ok(_) => panic!("the component cannot compile in 500 ms"),
+    }
+    // The next run does not spend the time again: the refusal is remembered.
+    let error = match load_bytes(&cached_runtime(), &slow) {
+        Err(error) => error.to_string(),
+        Ok(_) => panic!("a refused component must stay refused"),
+    };
+    assert!(error.contains("does not compile within 500ms"), "{error}");
+    assert!(error.contains("--plugin-compile-timeout"), "{error}");
+    // The refusal is kept for that component only: a good plugin compiles into the same cache.
+    let raised = PluginRuntime::new(RuntimeOptions {
+        limits: Limits::default(),
+        cache_dir: Some(cache.path().to_path_buf()),
+    })
+    .unwrap();
+    let trivy = std::fs::read(trivy_path()).unwrap();
+    raised.load("trivy", PluginSource::BuiltIn, &trivy).unwrap();
+}
+
+#[test]
+fn the_run_deadline_ends_a_call_and_every_call_after_it() {
+    let runtime = runtime(Limits {
+        deadline: Duration::from_secs(600),
+        fuel: u64::MAX,
+        ..Limits::default()
+    });
+    let hostile = load(&runtime, test_plugin_path("hostile")).unwrap();
+    runtime.set_run_deadline(std::time::Instant::now() + Duration::from_millis(500));
+    // Before: the call ran to its own deadline (here 10 minutes), whatever --timeout said.
+    let error = provoke(&hostile, "loop");
+    assert_limit(&error, |limit| *limit == LimitKind::Run);
+    assert!(error.to_string().contains("--timeout"), "{error}");
+    // The run is over: no call starts any more.
+    let next = hostile
+        .as_scanner()
+        .unwrap()
+        .parse(b"behave")
+        .expect_err("no call starts after the run's deadline");
+    assert_limit(&next, |limit| *limit == LimitKind::Run);
+}

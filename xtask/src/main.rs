@@ -49,9 +49,13 @@ fn run() -> Result<()> {
     }
 }
 
-/// The workspace's top folder (the parent of this crate's folder).
+/// The workspace's top folder (the parent of this crate's folder). `cargo run` says where the
+/// crate is; the folder it was compiled in is only the fallback, since one target folder may
+/// serve several checkouts and cargo does not rebuild xtask when the checkout moves.
 fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .expect("xtask lives one folder below the workspace root")
         .to_path_buf()

@@ -370,7 +370,7 @@ fn run_sandbox(spec: &Path, stderr: &Path, execution: &Execution<'_>) -> anyhow:
         if let Some(status) = child.try_wait()? {
             if status.code() == Some(i32::from(SETUP_FAILED)) || status.code().is_none() {
                 let message = fs::read_to_string(stderr).unwrap_or_default();
-                bail!("the sandbox could not be set up: {}", message.trim());
+                bail!("the sandbox failed: {}", message.trim());
             }
             return Ok(());
         }
@@ -407,6 +407,8 @@ pub fn database_files(
     results: &Path,
     cap: u64,
 ) -> anyhow::Result<Vec<ImageFile>> {
+    // The sandbox makes the copies' folder only when it copies something.
+    fs::create_dir_all(copied).with_context(|| format!("creating {}", copied.display()))?;
     let copied_root =
         Root::open(copied).with_context(|| format!("opening {}", copied.display()))?;
     let results_root =

@@ -124,3 +124,16 @@ pub enum PluginError {
         message: String,
     },
 }
+
+impl PluginError {
+    /// True when the error is the whole run's time (`--timeout`) running out.
+    pub fn is_run_over(&self) -> bool {
+        matches!(
+            self,
+            PluginError::Limit {
+                limit: LimitKind::Run,
+                ..
+            }
+        )
+    }
+}

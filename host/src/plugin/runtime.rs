@@ -3,7 +3,7 @@
 
 use super::cache::CompiledCache;
 use super::contract::{self, Contract, PluginKind};
-use super::engine::{EpochTicker, build_engine, deadline_ticks};
+use super::engine::{EPOCH_TICK, EpochTicker, build_engine, deadline_ticks};
 use super::error::PluginError;
 use super::limits::{LimitKind, Limits, MAX_WASM_STACK};
 use super::sources::PluginSource;
@@ -580,11 +580,13 @@ impl Sandbox {
 
 impl Shared {
     /// How long something bounded by `own` may take now: the earlier of `own` and what is left
-    /// of the run, and whether the run's end is the nearer one. Fails when the run is over.
+    /// of the run, and whether the run's end is the nearer one. Fails when the run is over, or
+    /// less than one epoch tick of it is left (a call interrupted by the run's deadline may be
+    /// stopped up to a tick early, and the next call must not start in that tick).
     fn time_left(&self, own: Duration) -> Result<(Duration, bool), LimitKind> {
         let run_deadline = *self.run_deadline.lock().expect("not poisoned");
         match run_deadline.map(|end| end.saturating_duration_since(Instant::now())) {
-            Some(left) if left.is_zero() => Err(LimitKind::Run),
+            Some(left) if left < EPOCH_TICK => Err(LimitKind::Run),
             Some(left) if left < own => Ok((left, true)),
             _ => Ok((own, false)),
         }

@@ -37,6 +37,8 @@ impl Scanners {
             match loaded.plugin {
                 Ok(plugin) if plugin.as_scanner().is_some() => scanners.push(plugin),
                 Ok(_) => {}
+                // The run's time is over: no other plugin would load either.
+                Err(error) if error.is_run_over() => return Err(ReportError::Scanner(error)),
                 Err(error) => tracing::warn!("skipping a plugin that failed to load: {error}"),
             }
         }

@@ -95,7 +95,12 @@ fn run(spec_path: &Path) -> io::Result<()> {
     }
     drop(networks);
     if status.failed_step.is_none() {
-        copy_out::copy_database(&spec)?;
+        copy_out::copy_database(&spec).map_err(|error| {
+            context(
+                "after the steps, copying the package databases out of the image",
+                error,
+            )
+        })?;
     }
     fs::write(
         &spec.run.status,
