@@ -127,6 +127,22 @@ pub fn emit(text: &str) -> std::io::Result<()> {
     }
 }
 
+/// Writes a value to stdout as pretty JSON and a newline, serialised straight into a buffered
+/// stdout (a manifest near the plugin output cap is never held a second time as text); a reader
+/// that went away ends the output quietly, as [`emit`] does.
+pub fn emit_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 /// Logs to stderr; `SALVE_LOG` sets the filter (default: warnings and errors).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SALVE_LOG")

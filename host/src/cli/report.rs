@@ -2,11 +2,12 @@
 
 use super::options::PluginOptions;
 use super::table;
-use super::{OutputFormat, emit};
-use crate::report::{self, Report, platform_string};
+use super::{OutputFormat, emit, emit_json};
+use crate::plugin::types::{OsInfo, Platform, Skipped};
+use crate::report::{self, PackageUpdate, Report, platform_string};
 use clap::Args;
-use serde_json::json;
-use std::path::PathBuf;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `salve report`.
 #[derive(Debug, Args)]
@@ -37,9 +38,9 @@ pub fn run(args: ReportArgs, options: &PluginOptions) -> anyhow::Result<()> {
             emit(&tables.join("\n"))?;
         }
         OutputFormat::Json => {
-            let reports: Vec<_> = reports.iter().map(as_json).collect();
-            let text = serde_json::to_string_pretty(&json!({ "reports": reports }))?;
-            emit(&format!("{text}\n"))?;
+            emit_json(&ReportsJson {
+                reports: reports.iter().map(ReportJson::of).collect(),
+            })?;
         }
     }
     Ok(())
@@ -54,22 +55,64 @@ fn vulnerability_count(report: &Report) -> usize {
         .sum()
 }
 
-/// One report's manifest as JSON (the format README documents).
-fn as_json(report: &Report) -> serde_json::Value {
-    json!({
-        "file": report.file,
-        "scanner": report.scanner,
-        "os": report.os,
-        "platform": report.platform,
-        "updates": report.updates,
-        "skipped": report.skipped,
-        "counts": {
-            "findings": report.findings,
-            "updates": report.updates.len(),
-            "vulnerabilities": vulnerability_count(report),
-            "skipped": report.skipped.len(),
-        },
-    })
+/// What `salve report --format json` prints.
+#[derive(Serialize)]
+struct ReportsJson<'a> {
+    /// One entry per report file.
+    reports: Vec<ReportJson<'a>>,
+}
+
+/// One report's manifest as JSON (the format README documents), borrowing from the report so
+/// that it is written out as it is serialised, without a copy of the manifest in between.
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    /// The report's file.
+    file: &'a Path,
+    /// The scanner plugin that read it.
+    scanner: &'a str,
+    /// The image's OS, if named.
+    os: &'a Option<OsInfo>,
+    /// The image's platform, if named.
+    platform: &'a Option<Platform>,
+    /// One update per package.
+    updates: &'a [PackageUpdate],
+    /// Findings left alone.
+    skipped: &'a [Skipped],
+    /// How many of each.
+    counts: Counts,
+}
+
+/// The counts in a report's JSON.
+#[derive(Serialize)]
+struct Counts {
+    /// Findings the scanner plugin returned.
+    findings: usize,
+    /// Package updates they merge into.
+    updates: usize,
+    /// Vulnerabilities those updates fix.
+    vulnerabilities: usize,
+    /// Findings left alone.
+    skipped: usize,
+}
+
+impl<'a> ReportJson<'a> {
+    /// The JSON form of `report`.
+    fn of(report: &'a Report) -> ReportJson<'a> {
+        ReportJson {
+            file: &report.file,
+            scanner: &report.scanner,
+            os: &report.os,
+            platform: &report.platform,
+            updates: &report.updates,
+            skipped: &report.skipped,
+            counts: Counts {
+                findings: report.findings,
+                updates: report.updates.len(),
+                vulnerabilities: vulnerability_count(report),
+                skipped: report.skipped.len(),
+            },
+        }
+    }
 }
 
 /// One report's manifest for people.

@@ -1,14 +1,15 @@
 //! Printing rows as aligned columns.
 
 use crate::display_safe::one_line;
+use std::borrow::Cow;
 
 /// Formats rows (the first one being the header) as left-aligned columns separated by two spaces.
 /// Cells may hold text from plugins and reports: their control characters are shown escaped, so
 /// no cell can move the cursor or start a row of its own.
 pub fn render(rows: &[Vec<String>]) -> String {
-    let rows: Vec<Vec<String>> = rows
+    let rows: Vec<Vec<Cow<str>>> = rows
         .iter()
-        .map(|row| row.iter().map(|cell| one_line(cell).into_owned()).collect())
+        .map(|row| row.iter().map(|cell| one_line(cell)).collect())
         .collect();
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)

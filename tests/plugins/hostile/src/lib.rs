@@ -6,6 +6,8 @@
 //! - `grow`: allocates without end (stopped by the memory cap);
 //! - `flood`: returns 1 GiB of findings whose names share one 1 MiB buffer, so the guest needs
 //!   little memory while the host would have to copy 1 GiB (stopped by the output cap);
+//! - `many`: returns 600 000 small findings, each for its own package: within the output cap,
+//!   and enough to show whether the host's handling of a manifest stays near its size;
 //! - `panic`: panics (a trap);
 //! - `recurse`: recurses without end (stopped by the stack limit);
 //! - anything else: returns an empty manifest, like a well-behaved plugin.
@@ -63,6 +65,7 @@ impl Scanner for Hostile {
             b"loop" => spin(),
             b"grow" => grow(),
             b"flood" => Ok(flood()),
+            b"many" => Ok(many()),
             b"panic" => panic!("the hostile plugin panics on request"),
             b"recurse" => Ok(empty(recurse(1) as usize)),
             _ => Ok(empty(0)),
@@ -100,6 +103,27 @@ fn flood() -> UpdateManifest {
             installed_version: "1".into(),
             fixed_version: "2".into(),
             vulnerability_id: "CVE-0000-0000".into(),
+            class: PackageClass::Os,
+            package_type: "debian".into(),
+            path: None,
+        })
+        .collect();
+    UpdateManifest {
+        os: None,
+        platform: None,
+        findings,
+        skipped: Vec::new(),
+    }
+}
+
+/// 600 000 findings, each for a package of its own.
+fn many() -> UpdateManifest {
+    let findings = (0..600_000)
+        .map(|index| Finding {
+            package: format!("package-{index}"),
+            installed_version: "1.0".into(),
+            fixed_version: "1.1".into(),
+            vulnerability_id: format!("CVE-2099-{index}"),
             class: PackageClass::Os,
             package_type: "debian".into(),
             path: None,
