@@ -91,8 +91,31 @@ const INPUT_TAG: &str = "input";
 /// The tag of the patched image in the working layout.
 const OUTPUT_TAG: &str = "output";
 
-/// Runs a patch.
+/// Runs a patch. A plugin stopped by the run's deadline ends it as any other part does: with
+/// the time allowed named, and nothing written.
 pub async fn patch(
+    catalog: &PluginCatalog,
+    options: &PatchOptions,
+) -> anyhow::Result<PatchOutcome> {
+    run_patch(catalog, options).await.map_err(|error| {
+        let run_over = error.chain().any(|cause| {
+            cause
+                .downcast_ref::<crate::plugin::PluginError>()
+                .is_some_and(crate::plugin::PluginError::is_run_over)
+                || cause
+                    .downcast_ref::<report::ReportError>()
+                    .is_some_and(report::ReportError::is_run_over)
+        });
+        if run_over {
+            error.context("the time allowed (--timeout) ran out; nothing was written")
+        } else {
+            error
+        }
+    })
+}
+
+/// The patch itself, step by step.
+async fn run_patch(
     catalog: &PluginCatalog,
     options: &PatchOptions,
 ) -> anyhow::Result<PatchOutcome> {

@@ -93,17 +93,19 @@ pub fn step_failed(plan: &UpdatePlan, index: usize, failure: &str, log: &str) ->
     )
 }
 
-/// A step's command line for messages: a plugin's constant script (`sh -c SCRIPT NAME ARGS`) is
-/// shown by its name and arguments (`NAME ARGS (a script)`), other commands as they are.
+/// A step's command line for messages, on one line (its arguments come from a plugin): a
+/// plugin's constant script (`sh -c SCRIPT NAME ARGS`) is shown by its name and arguments
+/// (`NAME ARGS (a script)`), other commands as they are.
 fn describe_step(argv: &[String]) -> String {
-    match argv {
+    let shown = match argv {
         [shell, flag, _script, name, arguments @ ..] if shell == "sh" && flag == "-c" => {
             let mut shown = vec![name.as_str()];
             shown.extend(arguments.iter().map(String::as_str));
             format!("{} (a script of the plugin)", shown.join(" "))
         }
         _ => argv.join(" "),
-    }
+    };
+    crate::display_safe::one_line(&shown).into_owned()
 }
 
 #[cfg(test)]
@@ -128,5 +130,7 @@ mod tests {
         );
         let plain: Vec<String> = ["apt-get", "update"].map(String::from).into();
         assert_eq!(describe_step(&plain), "apt-get update");
+        let forged: Vec<String> = ["true", "\nerror: forged"].map(String::from).into();
+        assert_eq!(describe_step(&forged), "true \\x0aerror: forged");
     }
 }

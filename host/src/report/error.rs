@@ -117,3 +117,14 @@ pub enum ReportError {
         second: PathBuf,
     },
 }
+
+impl ReportError {
+    /// True when a scanner plugin could not be loaded or called because the whole run's time
+    /// (`--timeout`) ran out.
+    pub fn is_run_over(&self) -> bool {
+        match self {
+            ReportError::Scanner(error) | ReportError::Plugin { error, .. } => error.is_run_over(),
+            _ => false,
+        }
+    }
+}

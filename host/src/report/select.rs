@@ -39,7 +39,10 @@ impl Scanners {
                 Ok(_) => {}
                 // The run's time is over: no other plugin would load either.
                 Err(error) if error.is_run_over() => return Err(ReportError::Scanner(error)),
-                Err(error) => tracing::warn!("skipping a plugin that failed to load: {error}"),
+                Err(error) => tracing::warn!(
+                    "skipping a plugin that failed to load: {}",
+                    crate::display_safe::one_line(&error.to_string())
+                ),
             }
         }
         Ok(Scanners {
@@ -65,7 +68,7 @@ impl Scanners {
                     }
                 }
                 Err(error) => {
-                    tracing::warn!("{error}");
+                    tracing::warn!("{}", crate::display_safe::one_line(&error.to_string()));
                     tried.push(format!("{} failed", plugin.name()));
                 }
             }
