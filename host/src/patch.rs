@@ -807,6 +807,33 @@ mod tests {
     }
 
     #[test]
+    fn a_plugin_may_name_only_registry_images_off_this_machine() {
+        for allowed in [
+            "debian:bookworm-slim",
+            "docker://mcr.microsoft.com/azurelinux/base/core:3.0",
+            "registry.example:5000/tools/dnf@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            check_plugin_tooling_image("dpkg", allowed).unwrap();
+        }
+        for (refused, why) in [
+            ("oci:/etc", "not in a registry"),
+            ("oci-archive:/root/image.tar", "not in a registry"),
+            ("docker-archive:/tmp/x.tar", "not in a registry"),
+            ("docker-daemon:debian:12", "not in a registry"),
+            ("localhost:5000/tools:1", "loopback registry localhost:5000"),
+            ("127.0.0.1:5000/tools:1", "loopback registry 127.0.0.1:5000"),
+            ("[::1]:5000/tools:1", "loopback registry [::1]:5000"),
+            ("ftp://example/x", "not an image name"),
+        ] {
+            let error = check_plugin_tooling_image("dpkg", refused)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(why), "{refused}: {error}");
+            assert!(error.contains("--tooling-image"), "{error}");
+        }
+    }
+
+    #[test]
     fn a_library_lives_in_the_folder_above_its_metadata() {
         for path in [
             "usr/local/lib/python3.11/dist-packages/urllib3-1.26.5.dist-info/METADATA",

@@ -1,34 +1,30 @@
 //! Printing rows as aligned columns.
 
 use crate::display_safe::one_line;
-use std::borrow::Cow;
 
 /// Formats rows (the first one being the header) as left-aligned columns separated by two spaces.
 /// Cells may hold text from plugins and reports: their control characters are shown escaped, so
 /// no cell can move the cursor or start a row of its own.
 pub fn render(rows: &[Vec<String>]) -> String {
-    let rows: Vec<Vec<Cow<str>>> = rows
-        .iter()
-        .map(|row| row.iter().map(|cell| one_line(cell)).collect())
-        .collect();
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|column| {
-            rows.iter()
-                .filter_map(|row| row.get(column))
-                .map(|cell| cell.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let mut widths: Vec<usize> = Vec::new();
+    for row in rows {
+        if widths.len() < row.len() {
+            widths.resize(row.len(), 0);
+        }
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(one_line(cell).chars().count());
+        }
+    }
     let mut out = String::new();
-    for row in &rows {
-        let mut line = String::new();
+    let mut line = String::new();
+    for row in rows {
+        line.clear();
         for (column, cell) in row.iter().enumerate() {
-            if column + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<width$}  ", width = widths[column]));
+            let cell = one_line(cell);
+            line.push_str(&cell);
+            if column + 1 < row.len() {
+                let padding = widths[column] - cell.chars().count() + 2;
+                line.extend(std::iter::repeat_n(' ', padding));
             }
         }
         out.push_str(line.trim_end());
