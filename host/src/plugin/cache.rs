@@ -172,6 +172,11 @@ impl CompiledCache {
         Ok(())
     }
 
+    /// Forgets a refusal once the component has compiled (under a longer bound).
+    pub fn forget_refusal(&self, component_sha256: &str) {
+        let _ = fs::remove_file(self.refusal_path(component_sha256));
+    }
+
     /// A fresh HMAC under this cache's key.
     fn mac(&self) -> Hmac<Sha256> {
         Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length")

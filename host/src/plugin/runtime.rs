@@ -242,7 +242,10 @@ impl PluginRuntime {
         let outcome = match &self.cache {
             None => CacheOutcome::Uncached,
             Some(cache) => match cache.store(sha256, &component) {
-                Ok(()) => CacheOutcome::Compiled,
+                Ok(()) => {
+                    cache.forget_refusal(sha256);
+                    CacheOutcome::Compiled
+                }
                 Err(error) => {
                     tracing::warn!("could not cache the compiled plugin {name}: {error}");
                     CacheOutcome::Uncached
