@@ -162,7 +162,7 @@ impl Root {
     pub fn read(&self, path: &str, budget: &mut ReadBudget) -> io::Result<Vec<u8>> {
         let (file, size) = self.open_within(path, budget)?;
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        file.take(budget.left + 1).read_to_end(&mut bytes)?;
+        file.take(budget.left.saturating_add(1)).read_to_end(&mut bytes)?;
         take_from(budget, path, bytes.len() as u64)?;
         Ok(bytes)
     }
@@ -175,7 +175,7 @@ impl Root {
         budget: &mut ReadBudget,
     ) -> io::Result<()> {
         let (file, _) = self.open_within(path, budget)?;
-        let copied = io::copy(&mut file.take(budget.left + 1), out)?;
+        let copied = io::copy(&mut file.take(budget.left.saturating_add(1)), out)?;
         take_from(budget, path, copied)
     }
 }
