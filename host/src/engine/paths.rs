@@ -162,7 +162,8 @@ impl Root {
     pub fn read(&self, path: &str, budget: &mut ReadBudget) -> io::Result<Vec<u8>> {
         let (file, size) = self.open_within(path, budget)?;
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        file.take(budget.left.saturating_add(1)).read_to_end(&mut bytes)?;
+        file.take(budget.left.saturating_add(1))
+            .read_to_end(&mut bytes)?;
         take_from(budget, path, bytes.len() as u64)?;
         Ok(bytes)
     }
