@@ -108,12 +108,7 @@ fn flood() -> UpdateManifest {
             path: None,
         })
         .collect();
-    UpdateManifest {
-        os: None,
-        platform: None,
-        findings,
-        skipped: Vec::new(),
-    }
+    manifest(findings)
 }
 
 /// 600 000 findings, each for a package of its own.
@@ -129,12 +124,7 @@ fn many() -> UpdateManifest {
             path: None,
         })
         .collect();
-    UpdateManifest {
-        os: None,
-        platform: None,
-        findings,
-        skipped: Vec::new(),
-    }
+    manifest(findings)
 }
 
 /// Recurses without end; the result is never produced.
@@ -145,10 +135,15 @@ fn recurse(depth: u64) -> u64 {
 
 /// An empty manifest (with `n` unused, to keep the recursion's result alive).
 fn empty(n: usize) -> UpdateManifest {
+    manifest(Vec::with_capacity(n.min(1)))
+}
+
+/// A manifest of these findings, naming no OS or platform and skipping nothing.
+fn manifest(findings: Vec<Finding>) -> UpdateManifest {
     UpdateManifest {
         os: None,
         platform: None,
-        findings: Vec::with_capacity(n.min(1)),
+        findings,
         skipped: Vec::new(),
     }
 }
