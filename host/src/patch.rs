@@ -123,11 +123,11 @@ async fn run_patch(
     // Plugin calls end by the run's deadline too, and none starts after it.
     catalog.runtime().set_run_deadline(deadline);
     let progress = options.progress;
-    for (entry, notice) in catalog.outside_plugins() {
+    for entry in catalog.outside_plugins() {
         progress.event(
             json!({"event": "plugin", "name": entry.name, "source": entry.source,
                    "replaces": entry.shadowed}),
-            &format!("note: {notice}"),
+            &format!("note: {}", entry.origin_notice()),
         );
     }
 

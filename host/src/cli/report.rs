@@ -28,7 +28,8 @@ pub struct ReportArgs {
 /// Reads the reports and prints their update manifests.
 pub fn run(args: ReportArgs, options: &PluginOptions) -> anyhow::Result<()> {
     let catalog = options.catalog()?;
-    for (_, notice) in catalog.outside_plugins() {
+    for entry in catalog.outside_plugins() {
+        let notice = entry.origin_notice();
         eprintln!("note: {}", crate::display_safe::one_line(&notice));
     }
     let reports = report::load(&catalog, &args.report, args.scanner.as_deref())?;

@@ -43,14 +43,12 @@ impl PluginCatalog {
         &self.entries
     }
 
-    /// The plugins that do not come from the salve binary, each with the line that tells the
-    /// user where it comes from and what it replaces (commands print it once per run).
-    pub fn outside_plugins(&self) -> Vec<(&PluginEntry, String)> {
+    /// The plugins that do not come from the salve binary (commands name each once per run,
+    /// with [`PluginEntry::origin_notice`]).
+    pub fn outside_plugins(&self) -> impl Iterator<Item = &PluginEntry> {
         self.entries
             .iter()
             .filter(|entry| entry.source != PluginSource::BuiltIn)
-            .map(|entry| (entry, entry.origin_notice()))
-            .collect()
     }
 
     /// Fails if any plugin replaces another of the same name (`--no-plugin-override`).

@@ -20,8 +20,9 @@ pub enum PluginError {
 
     /// A plugin replaces another of its name while overrides are refused.
     #[error(
-        "{notice}, and --no-plugin-override (SALVE_NO_PLUGIN_OVERRIDE) refuses that; remove \
-         the file or run without the switch"
+        "{}, and --no-plugin-override (SALVE_NO_PLUGIN_OVERRIDE) refuses that; remove \
+         the file or run without the switch",
+        one_line(notice)
     )]
     Override {
         /// Where the plugin comes from and what it replaces.

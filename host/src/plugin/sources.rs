@@ -76,8 +76,8 @@ pub struct PluginEntry {
 
 impl PluginEntry {
     /// One line saying where the plugin comes from and which plugins of its name it replaces.
+    /// Its name and paths are the files' own: shown through `display_safe` like any text.
     pub fn origin_notice(&self) -> String {
-        let name = crate::display_safe::one_line(&self.name);
         let replaces = match self.shadowed.as_slice() {
             [] => String::new(),
             [PluginSource::BuiltIn] => " and replaces the built-in one".to_string(),
@@ -90,7 +90,10 @@ impl PluginEntry {
                     .join(", ")
             ),
         };
-        format!("plugin {name} is loaded from {}{replaces}", self.source)
+        format!(
+            "plugin {} is loaded from {}{replaces}",
+            self.name, self.source
+        )
     }
 
     /// The component's bytes.
