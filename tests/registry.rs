@@ -349,6 +349,7 @@ fn quick_client(reference: &str, attempts: u32) -> RegistryClient {
             attempts,
             first_delay: Duration::from_millis(20),
         },
+        stall_timeout: Duration::from_secs(1),
         ..RegistryOptions::default()
     };
     RegistryClient::new(&[reference], &options).unwrap()
@@ -377,6 +378,7 @@ fn pulls_through_faults_are_retried_or_fail_clearly() {
         Fault::ResetMidBody,
         Fault::Truncate,
         Fault::CorruptByte,
+        Fault::Stall,
     ] {
         // Once: retried, and the pull succeeds.
         proxy.set_rules(vec![Rule {
@@ -416,6 +418,12 @@ fn pulls_through_faults_are_retried_or_fail_clearly() {
             layout.resolve(Some("v1")).is_err(),
             "{fault:?}: no tag after a failure"
         );
+        if fault == Fault::Stall {
+            assert!(
+                error.contains("sent no data for 1s") && error.contains("--registry-stall-timeout"),
+                "{error}"
+            );
+        }
     }
 }
 

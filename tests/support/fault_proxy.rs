@@ -1,6 +1,6 @@
 //! A small HTTP proxy on loopback in front of a registry that injects faults into the answers
 //! of chosen requests: a 500, a connection reset in the middle of the body, a body cut short,
-//! or a body with one byte changed (so its digest is wrong).
+//! a body with one byte changed (so its digest is wrong), or a body that stops arriving.
 //!
 //! Each client connection carries one request: the proxy asks the registry to close after
 //! answering, and the registry's `Connection: close` makes the client open a new connection for
@@ -21,6 +21,9 @@ pub enum Fault {
     Truncate,
     /// Change one byte of the body.
     CorruptByte,
+    /// Send the head and half the body, then send nothing more while the client stays connected
+    /// (at most a minute).
+    Stall,
 }
 
 /// One rule: requests whose method and path match get `fault`, `times` times (`u32::MAX`:
@@ -167,6 +170,15 @@ fn serve(
         }
         Some(Fault::Truncate) => {
             client_out.write_all(&answer[..body_start + body_len / 2])?;
+        }
+        Some(Fault::Stall) => {
+            client_out.write_all(&answer[..body_start + body_len / 2])?;
+            client_out.flush()?;
+            // Hold the connection open, silent, until the client gives up on it: the body
+            // thread reads from the client until it closes (or a minute passes).
+            client.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+            let _ = body_thread.join();
+            return Ok(());
         }
         Some(Fault::ResetMidBody) => {
             client_out.write_all(&answer[..body_start + body_len / 2])?;

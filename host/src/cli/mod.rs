@@ -143,15 +143,39 @@ pub fn emit_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     }
 }
 
-/// Logs to stderr; `SALVE_LOG` sets the filter (default: warnings and errors).
+/// Whether log lines carry colour codes: only on a terminal, and not when `NO_COLOR` is set to
+/// anything but the empty string (no-color.org).
+fn colour_wanted(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
+/// Logs to stderr, coloured only on a terminal without `NO_COLOR`; `SALVE_LOG` sets the filter
+/// (default: warnings and errors).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SALVE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(colour_wanted(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .with_target(false)
         .without_time()
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour_wanted;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour_wanted(true, None));
+        assert!(colour_wanted(true, Some(OsStr::new(""))));
+        assert!(!colour_wanted(true, Some(OsStr::new("1"))));
+        assert!(!colour_wanted(false, None));
+    }
 }

@@ -1,8 +1,10 @@
 //! Options for commands that reach registries: plain-HTTP hosts, the credentials file, retries.
 
+use crate::plugin::limits::parse_duration;
 use crate::registry::{RegistryOptions, RetryPolicy};
 use clap::Args;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// How registries are reached.
 #[derive(Debug, Args)]
@@ -21,6 +23,11 @@ pub struct RegistryArgs {
     #[arg(long, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..))]
     registry_attempts: u32,
+
+    /// How long a registry connection may send nothing in the middle of an answer before the
+    /// request counts as stalled and is retried.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    registry_stall_timeout: Duration,
 }
 
 impl RegistryArgs {
@@ -33,6 +40,7 @@ impl RegistryArgs {
                 attempts: self.registry_attempts,
                 ..RetryPolicy::default()
             },
+            stall_timeout: self.registry_stall_timeout,
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use super::credentials;
 use super::oci_layout::{LayoutError, OciLayout, sha256};
-use super::retry::{RetryPolicy, is_unauthorized, retrying};
+use super::retry::{RetryPolicy, is_stall, is_unauthorized, retrying};
 use crate::image::manifest::{
     DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, Descriptor, Index, Manifest, OCI_INDEX, OCI_MANIFEST,
     is_index,
@@ -81,8 +81,12 @@ pub enum RegistryError {
     Layout(#[from] LayoutError),
 }
 
+/// How long a registry connection may stay silent in the middle of an answer before it counts
+/// as stalled, by default.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How to reach registries.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RegistryOptions {
     /// Registries (`host[:port]`) to reach over plain HTTP besides loopback ones.
     pub insecure: Vec<String>,
@@ -90,6 +94,20 @@ pub struct RegistryOptions {
     pub auth_file: Option<PathBuf>,
     /// How failed requests are retried.
     pub retry: RetryPolicy,
+    /// How long a connection may send nothing while an answer is awaited or read before the
+    /// request fails as stalled (and is retried like a reset).
+    pub stall_timeout: Duration,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> RegistryOptions {
+        RegistryOptions {
+            insecure: Vec::new(),
+            auth_file: None,
+            retry: RetryPolicy::default(),
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+        }
+    }
 }
 
 /// Which images of an index to pull.
@@ -147,7 +165,9 @@ impl RegistryClient {
         let config = oci_client::client::ClientConfig {
             protocol: oci_client::client::ClientProtocol::HttpsExcept(plain_http),
             connect_timeout: Some(Duration::from_secs(30)),
-            read_timeout: Some(Duration::from_secs(120)),
+            // Per read: a body cut short with the connection closed fails at once; one that
+            // stops arriving fails after this long.
+            read_timeout: Some(options.stall_timeout),
             // One PUT per blob, streamed from its file: the chunked mode sends one request
             // per stream item.
             use_monolithic_push: true,
@@ -186,6 +206,15 @@ impl RegistryClient {
             .await
             .map_err(|(error, attempts)| {
                 let reason = match error {
+                    _ if is_stall(&error) => format!(
+                        "the connection sent no data for {} (--registry-stall-timeout){}",
+                        crate::plugin::limits::format_duration(self.options.stall_timeout),
+                        if attempts > 1 {
+                            format!(" (after {attempts} attempts)")
+                        } else {
+                            String::new()
+                        }
+                    ),
                     _ if is_unauthorized(&error) => format!(
                         "{error} (log in with `docker login {registry}`, or give credentials in \
                          the file named by --authfile)"

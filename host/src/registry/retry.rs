@@ -62,6 +62,32 @@ pub fn is_unauthorized(error: &OciDistributionError) -> bool {
     }
 }
 
+/// True when the request failed because the connection sent nothing for the stall timeout (in
+/// the answer's head or in the middle of its body).
+pub fn is_stall(error: &OciDistributionError) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = next {
+        if cause
+            .downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_timeout)
+        {
+            return true;
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return true;
+            }
+            // An I/O error made from another error shows it by `get_ref`, not by `source`.
+            if let Some(inner) = io.get_ref() {
+                next = Some(inner);
+                continue;
+            }
+        }
+        next = cause.source();
+    }
+    false
+}
+
 /// True for failures that another attempt may not meet.
 pub fn is_transient(error: &OciDistributionError) -> bool {
     match error {
