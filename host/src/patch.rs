@@ -73,15 +73,19 @@ pub struct PatchOptions {
 /// What a patch did.
 #[derive(Debug)]
 pub enum PatchOutcome {
-    /// Nothing needed updating; no image was written.
-    UpToDate,
+    /// Nothing was patched; no image was written. `shortfalls` holds the findings left out under
+    /// `--ignore-errors` (empty: the image was already up to date).
+    NotWritten {
+        /// Findings that could not be patched.
+        shortfalls: Vec<Shortfall>,
+    },
     /// The image was patched and written.
     Patched {
         /// The digest of the manifest (or index) written.
         digest: String,
         /// Per patched platform, the packages changed.
         changes: Vec<(String, Vec<Change>)>,
-        /// Shortfalls reported under `--ignore-errors`.
+        /// Findings not patched, or below their fixed version, under `--ignore-errors`.
         shortfalls: Vec<Shortfall>,
     },
 }
@@ -184,22 +188,31 @@ async fn run_patch(
             database_cap: catalog.runtime().limits().input_bytes,
             options,
         };
-        let Some(result) = patch_platform(&context).await? else {
+        let Some(result) = patch_platform(&context, &mut shortfalls).await? else {
             continue;
         };
         all_changes.push((result.platform.clone(), result.changes));
-        shortfalls.extend(result.shortfalls);
         for (vulnerability, purl) in result.fixed {
             fixed.entry(vulnerability).or_default().push(purl);
         }
         patched.push((manifest.digest.clone(), result.manifest));
     }
-    if patched.is_empty() {
+    if patched.is_empty() && shortfalls.is_empty() {
         progress.event(
             json!({"event": "up-to-date"}),
             "image is already up to date",
         );
-        return Ok(PatchOutcome::UpToDate);
+        return Ok(PatchOutcome::NotWritten { shortfalls });
+    }
+    if patched.is_empty() {
+        progress.event(
+            json!({"event": "not-patched", "shortfalls": shortfalls}),
+            &format!(
+                "no image was written: nothing could be patched ({} finding(s) left out, above)",
+                shortfalls.len()
+            ),
+        );
+        return Ok(PatchOutcome::NotWritten { shortfalls });
     }
 
     // The result: the patched manifest, or the index with the patched platforms swapped in.
@@ -242,7 +255,8 @@ async fn run_patch(
             .with_context(|| format!("writing {}", path.display()))?;
     }
     progress.event(
-        json!({"event": "done", "image": options.output.to_string(), "digest": digest}),
+        json!({"event": "done", "image": options.output.to_string(), "digest": digest,
+               "shortfalls": shortfalls}),
         &format!("patched image written to {} ({digest})", options.output),
     );
     Ok(PatchOutcome::Patched {
@@ -282,8 +296,6 @@ struct PlatformPatched {
     manifest: Descriptor,
     /// What changed.
     changes: Vec<Change>,
-    /// Packages that stayed below their fixed version (only with `--ignore-errors`).
-    shortfalls: Vec<Shortfall>,
     /// (vulnerability, purl of the package that fixed it).
     fixed: Vec<(String, String)>,
 }
@@ -297,8 +309,12 @@ struct Share<'a, 'b> {
 }
 
 /// Patches one platform: probe, detect, plan, execute, validate, assemble. `None` when nothing
-/// needs updating.
-async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<PlatformPatched>> {
+/// needs updating. Findings not patched under `--ignore-errors` are added to `shortfalls`;
+/// without it, any such finding fails the run before anything runs.
+async fn patch_platform(
+    run: &PlatformRun<'_>,
+    shortfalls: &mut Vec<Shortfall>,
+) -> anyhow::Result<Option<PlatformPatched>> {
     let progress = run.options.progress;
     let (manifest, config) = read_image(run.layout, run.manifest)?;
     let platform = platform_of(&config);
@@ -318,7 +334,12 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
         "probe",
         &format!("{platform_name}: reading package databases from the layers"),
     );
-    let probe = probe(&target.blobs, run.ecosystems)?;
+    let probe = probe(
+        &target.blobs,
+        run.ecosystems,
+        &report_library_paths(run.report),
+        run.database_cap,
+    )?;
     let Some(os_ecosystem) = probe.detected.iter().find(|d| d.class == PackageClass::Os) else {
         bail!(
             "{platform_name}: no ecosystem plugin recognises this {} {} image (salve patches \
@@ -330,7 +351,10 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
     for warning in probe.detected.iter().flat_map(|d| &d.target.warnings) {
         progress.warn(warning);
     }
-    let shares = shares(run.report, &probe.detected, os_ecosystem);
+    let (shares, mut unplaced) = shares(run.report, &probe.detected, os_ecosystem);
+    if run.report.is_none() {
+        note_libraries_left(&probe, progress)?;
+    }
     let mut before: Vec<Vec<InstalledPackage>> = Vec::new();
     let mut plans: Vec<UpdatePlan> = Vec::new();
     let mut active: Vec<(&Share, Vec<&PackageUpdate>)> = Vec::new();
@@ -338,7 +362,7 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
     for share in &shares {
         let ecosystem = share.detected.plugin.as_ecosystem().expect("an ecosystem");
         let installed = ecosystem.installed(&probe.files)?;
-        let needed = still_needed(&ecosystem, &installed, &share.updates, progress)?;
+        let needed = still_needed(&ecosystem, &installed, &share.updates, &mut unplaced)?;
         if run.report.is_some() && needed.is_empty() {
             continue;
         }
@@ -387,6 +411,28 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
         plans.push(plan);
         active.push((share, needed));
     }
+    if !unplaced.is_empty() && !run.options.ignore_errors {
+        let list: Vec<String> = unplaced
+            .iter()
+            .map(|shortfall| format!("  - {}", shortfall.message()))
+            .collect();
+        bail!(
+            "{platform_name}: {} finding(s) of the report cannot be patched; nothing was run:\n{}\n\
+             (--ignore-errors patches the rest and leaves these out of the VEX document)",
+            unplaced.len(),
+            list.join("\n")
+        );
+    }
+    for shortfall in unplaced {
+        progress.event(
+            json!({"event": "shortfall", "platform": platform_name, "shortfall": shortfall}),
+            &format!(
+                "warning: {platform_name}: {} (ignored)",
+                shortfall.message()
+            ),
+        );
+        shortfalls.push(shortfall);
+    }
     if plans.is_empty() {
         progress.stage("probe", &format!("{platform_name}: nothing to update"));
         return Ok(None);
@@ -403,7 +449,6 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
         &format!("{platform_name}: checking installed versions"),
     );
     let mut changes = Vec::new();
-    let mut shortfalls = Vec::new();
     let mut fixed = Vec::new();
     for ((share, needed), before) in active.iter().zip(&before) {
         let ecosystem = share.detected.plugin.as_ecosystem().expect("an ecosystem");
@@ -421,10 +466,14 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
                 if !run.options.ignore_errors {
                     bail!("{platform_name}: {}", shortfall.message());
                 }
-                progress.warn(&format!(
-                    "{platform_name}: {} (ignored)",
-                    shortfall.message()
-                ));
+                progress.event(
+                    json!({"event": "shortfall", "platform": platform_name,
+                           "shortfall": shortfall}),
+                    &format!(
+                        "warning: {platform_name}: {} (ignored)",
+                        shortfall.message()
+                    ),
+                );
                 shortfalls.push(shortfall);
                 continue;
             }
@@ -491,7 +540,6 @@ async fn patch_platform(run: &PlatformRun<'_>) -> anyhow::Result<Option<Platform
         platform: platform_name,
         manifest: patched.manifest,
         changes,
-        shortfalls,
         fixed,
     }))
 }
@@ -616,25 +664,29 @@ fn platform_of(config: &serde_json::Value) -> Platform {
 
 /// Which ecosystem handles which update: OS findings go to the OS ecosystem, library findings
 /// to the library ecosystem that recognised the image; no report means the OS ecosystem updates
-/// everything.
+/// everything. Findings no ecosystem takes are returned as not patched.
 fn shares<'a, 'b>(
     report: Option<&'b Report>,
     detected: &'b [Detected<'a>],
     os: &'b Detected<'a>,
-) -> Vec<Share<'a, 'b>> {
+) -> (Vec<Share<'a, 'b>>, Vec<Shortfall>) {
     let Some(report) = report else {
-        return vec![Share {
+        let everything = Share {
             detected: os,
             updates: Vec::new(),
-        }];
+        };
+        return (vec![everything], Vec::new());
     };
     let mut shares: Vec<Share> = Vec::new();
+    let mut taken = vec![false; report.updates.len()];
     for candidate in detected {
-        let updates: Vec<&PackageUpdate> = report
-            .updates
-            .iter()
-            .filter(|update| update.class == candidate.class)
-            .collect();
+        let mut updates: Vec<&PackageUpdate> = Vec::new();
+        for (index, update) in report.updates.iter().enumerate() {
+            if update.class == candidate.class && !taken[index] {
+                taken[index] = true;
+                updates.push(update);
+            }
+        }
         if !updates.is_empty() {
             shares.push(Share {
                 detected: candidate,
@@ -642,18 +694,76 @@ fn shares<'a, 'b>(
             });
         }
     }
-    shares
+    let unplaced = report
+        .updates
+        .iter()
+        .zip(taken)
+        .filter(|(_, taken)| !taken)
+        .map(|(update, _)| {
+            let why = match update.class {
+                PackageClass::Os => format!(
+                    "no ecosystem plugin takes {} packages of this image",
+                    update.package_type
+                ),
+                PackageClass::Library => format!(
+                    "no ecosystem plugin found {} packages in the image{}",
+                    update.package_type,
+                    location(update)
+                        .map(|folder| format!(" (the report places it in {folder})"))
+                        .unwrap_or_default()
+                ),
+            };
+            Shortfall::not_patched(&update.package, &update.fixed_version, why)
+        })
+        .collect();
+    (shares, unplaced)
 }
 
-/// The updates whose package is installed below its fixed version (others are skipped, with a
-/// note for packages not installed at all). When the probe could not list the installed
-/// packages (an rpm database only the package manager reads), every update is kept: the report
-/// says what is installed, and validation checks the result.
+/// Without a report, library packages are left as they are: says so, naming where the library
+/// ecosystems found them, so that nothing is skipped unseen.
+fn note_libraries_left(probe: &probe::Probe<'_>, progress: Progress) -> anyhow::Result<()> {
+    for detected in &probe.detected {
+        if detected.class != PackageClass::Library {
+            continue;
+        }
+        let ecosystem = detected.plugin.as_ecosystem().expect("an ecosystem");
+        let installed = ecosystem.installed(&probe.files)?;
+        let mut locations: Vec<&str> = installed
+            .iter()
+            .filter_map(|package| package.location.as_deref())
+            .collect();
+        locations.sort_unstable();
+        locations.dedup();
+        progress.event(
+            json!({"event": "libraries-left", "plugin": detected.plugin.name(),
+                   "packages": installed.len(), "locations": locations}),
+            &format!(
+                "note: {} {} package(s) in {} ({}) are left as they are: library packages are \
+                 updated only from a report",
+                installed.len(),
+                detected.plugin.name(),
+                if locations.len() == 1 {
+                    "one folder".to_string()
+                } else {
+                    format!("{} folders", locations.len())
+                },
+                locations.join(", ")
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// The updates whose package is installed below its fixed version; those already at it are
+/// dropped, and those not installed (where the report says) are added to `unplaced`. When the
+/// probe could not list the installed packages (an rpm database only the package manager
+/// reads), every update is kept: the report says what is installed, and validation checks the
+/// result.
 fn still_needed<'b>(
     ecosystem: &crate::plugin::Ecosystem<'_>,
     installed: &[InstalledPackage],
     updates: &[&'b PackageUpdate],
-    progress: Progress,
+    unplaced: &mut Vec<Shortfall>,
 ) -> anyhow::Result<Vec<&'b PackageUpdate>> {
     if installed.is_empty() {
         return Ok(updates.to_vec());
@@ -671,14 +781,34 @@ fn still_needed<'b>(
             None => {}
             Some(Shortfall {
                 installed: None, ..
-            }) => progress.warn(&format!(
-                "{} is not installed in the image; skipping it",
-                update.package
+            }) => unplaced.push(Shortfall::not_patched(
+                &update.package,
+                &update.fixed_version,
+                match location(update) {
+                    Some(folder) => format!("it is not installed in the image at {folder}"),
+                    None => "it is not installed in the image".to_string(),
+                },
             )),
             Some(_) => needed.push(*update),
         }
     }
     Ok(needed)
+}
+
+/// The metadata files of the folders a report's library findings name, as probe patterns: the
+/// report says where its libraries are, wherever that is.
+fn report_library_paths(report: Option<&Report>) -> Vec<String> {
+    let mut patterns: Vec<String> = Vec::new();
+    for update in report.map_or(&[][..], |report| &report.updates) {
+        let Some(folder) = location(update).filter(|folder| !folder.contains('*')) else {
+            continue;
+        };
+        let pattern = format!("{folder}/*.dist-info/METADATA");
+        if !patterns.contains(&pattern) {
+            patterns.push(pattern);
+        }
+    }
+    patterns
 }
 
 /// Where a library update lives, for matching installed packages: the folder holding its

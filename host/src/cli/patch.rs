@@ -299,17 +299,21 @@ pub fn run(args: PatchArgs, plugin_options: &PluginOptions) -> anyhow::Result<()
             }
         })
         .inspect_err(|_| options.progress.failed())?;
-    match outcome {
-        PatchOutcome::UpToDate => Ok(()),
-        PatchOutcome::Patched { shortfalls, .. } if !shortfalls.is_empty() => {
-            eprintln!(
-                "{} package(s) stayed below their fixed version (--ignore-errors); they are not in the VEX document",
-                shortfalls.len()
-            );
-            Ok(())
-        }
-        PatchOutcome::Patched { .. } => Ok(()),
+    let (PatchOutcome::NotWritten { shortfalls } | PatchOutcome::Patched { shortfalls, .. }) =
+        &outcome;
+    if !shortfalls.is_empty() && options.progress != Progress::Json {
+        let names: Vec<&str> = shortfalls.iter().map(|s| s.package.as_str()).collect();
+        eprintln!(
+            "{}",
+            crate::display_safe::one_line(&format!(
+                "{} package(s) were not patched or stayed below their fixed version \
+                 (--ignore-errors); they are not in the VEX document: {}",
+                shortfalls.len(),
+                names.join(", ")
+            ))
+        );
     }
+    Ok(())
 }
 
 /// Resolves once the flag is set.

@@ -28,6 +28,20 @@ pub enum EngineChoice {
     Buildkit(buildkit::Daemon),
 }
 
+/// The `PATH` steps run with.
+pub const STEP_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The environment every step starts from, on every engine, before salve's own variables
+/// (proxies) and the plan's. `PYTHONDONTWRITEBYTECODE` keeps the Python programs salve runs (pip,
+/// the package managers' hooks) from caching bytecode of their own modules into the patch layer;
+/// the packages installed still get theirs, which pip and the maintainer scripts compile
+/// explicitly.
+pub const STEP_BASE_ENVIRONMENT: [(&str, &str); 3] = [
+    ("PATH", STEP_PATH),
+    ("HOME", "/root"),
+    ("PYTHONDONTWRITEBYTECODE", "1"),
+];
+
 /// The variable naming the CA bundle pip trusts; a host behind a proxy with its own CA sets it.
 const PIP_CERT: &str = "PIP_CERT";
 

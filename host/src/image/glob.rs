@@ -1,5 +1,7 @@
 //! Path patterns for probing images: `/`-separated segments where `*` matches any run of
-//! characters within one segment (`/usr/lib/python3*/site-packages/*.dist-info/METADATA`).
+//! characters within one segment (`/usr/lib/python3*/site-packages/*.dist-info/METADATA`), and a
+//! segment that is exactly `**` matches any number of whole segments, none included
+//! (`/**/lib/python3*/site-packages/*.dist-info/METADATA` finds environments anywhere).
 
 /// A parsed pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,12 +35,21 @@ impl Glob {
             .split('/')
             .filter(|part| !part.is_empty())
             .collect();
-        parts.len() == self.segments.len()
-            && self
-                .segments
-                .iter()
-                .zip(&parts)
-                .all(|(pattern, part)| segment_matches(pattern, part))
+        segments_match(&self.segments, &parts)
+    }
+}
+
+/// Matches path parts against pattern segments, `**` taking any number of parts.
+fn segments_match(segments: &[String], parts: &[&str]) -> bool {
+    match segments.split_first() {
+        None => parts.is_empty(),
+        Some((first, rest)) if first == "**" => {
+            (0..=parts.len()).any(|skip| segments_match(rest, &parts[skip..]))
+        }
+        Some((first, rest)) => match parts.split_first() {
+            Some((part, others)) => segment_matches(first, part) && segments_match(rest, others),
+            None => false,
+        },
     }
 }
 
@@ -78,6 +89,25 @@ mod tests {
         assert!(!glob.matches("/usr/lib/python2.7/site-packages/a.dist-info/METADATA"));
         assert!(Glob::new("/var/lib/dpkg/status.d/*").matches("/var/lib/dpkg/status.d/tzdata"));
         assert!(Glob::new("/etc/os-release").is_exact());
+    }
+
+    #[test]
+    fn double_stars_match_any_number_of_segments() {
+        let glob = Glob::new("/**/lib/python3*/site-packages/*.dist-info/METADATA");
+        assert!(!glob.is_exact());
+        for path in [
+            "/lib/python3.11/site-packages/a-1.dist-info/METADATA",
+            "/app/.venv/lib/python3.11/site-packages/a-1.dist-info/METADATA",
+            "/home/app/.local/lib/python3.12/site-packages/a-1.dist-info/METADATA",
+            "/usr/src/app/env/lib/python3.9/site-packages/a-1.dist-info/METADATA",
+        ] {
+            assert!(glob.matches(path), "{path}");
+        }
+        assert!(!glob.matches("/app/lib/python3.11/site-packages/a/b.dist-info/METADATA"));
+        assert!(!glob.matches("/app/lib/python3.11/site-packages/a-1.dist-info/RECORD"));
+        let ends = Glob::new("/srv/**");
+        assert!(ends.matches("/srv") && ends.matches("/srv/a/b"));
+        assert!(!ends.matches("/srvx/a"));
     }
 
     #[test]

@@ -33,6 +33,20 @@ pub enum ReadError {
         /// Why.
         error: io::Error,
     },
+    /// The files matched hold more than the read may take in all.
+    #[error(
+        "the files matching the probe's paths hold more than the {limit} bytes salve reads for a \
+         probe in all (by {path} in layer {})",
+        layer.display()
+    )]
+    TooMuch {
+        /// The file that went over.
+        path: String,
+        /// The layer holding it.
+        layer: PathBuf,
+        /// The cap.
+        limit: u64,
+    },
     /// A file asked for is larger than the cap.
     #[error(
         "{path} in layer {} is {size} bytes, more than the {limit} bytes salve reads for a probe",
@@ -95,6 +109,22 @@ pub fn read_paths(
     patterns: &[String],
     max_file_bytes: u64,
 ) -> Result<Vec<ImageFile>, ReadError> {
+    read_paths_within(layers, patterns, max_file_bytes, u64::MAX)
+}
+
+/// [`read_paths`], reading at most `max_total_bytes` of file content in all: patterns that match
+/// anywhere (`**`) cannot make it hold an image's worth of files.
+pub fn read_paths_within(
+    layers: &[PathBuf],
+    patterns: &[String],
+    max_file_bytes: u64,
+    max_total_bytes: u64,
+) -> Result<Vec<ImageFile>, ReadError> {
+    let mut budget = Budget {
+        file: max_file_bytes,
+        left: max_total_bytes,
+        total: max_total_bytes,
+    };
     let globs: Vec<Glob> = patterns
         .iter()
         .map(|pattern| Glob::new(pattern))
@@ -123,7 +153,7 @@ pub fn read_paths(
         if wanted.is_empty() && pass_globs.is_empty() {
             break;
         }
-        let view = read_view(layers, &wanted, pass_globs, max_file_bytes)?;
+        let view = read_view(layers, &wanted, pass_globs, &mut budget)?;
         if first_pass {
             for (path, entry) in &view.found {
                 if pass_globs.iter().any(|glob| glob.matches(path)) && !leads.contains_key(path) {
@@ -214,12 +244,22 @@ struct View {
     ancestor_links: BTreeMap<String, String>,
 }
 
+/// How much file content a read may still take.
+struct Budget {
+    /// The most for one file.
+    file: u64,
+    /// What is left of the total.
+    left: u64,
+    /// The total, for the error.
+    total: u64,
+}
+
 /// One pass over the layers, top down, for the `wanted` paths and the `globs`.
 fn read_view(
     layers: &[PathBuf],
     wanted: &BTreeSet<String>,
     globs: &[Glob],
-    max_file_bytes: u64,
+    budget: &mut Budget,
 ) -> Result<View, ReadError> {
     let mut view = View {
         found: BTreeMap::new(),
@@ -276,14 +316,22 @@ fn read_view(
                 Entry::Directory
             } else if kind.is_file() || kind == tar::EntryType::Continuous {
                 let size = entry.header().size().map_err(layer_error)?;
-                if size > max_file_bytes {
+                if size > budget.file {
                     return Err(ReadError::TooLarge {
                         path,
                         layer: layer.clone(),
                         size,
-                        limit: max_file_bytes,
+                        limit: budget.file,
                     });
                 }
+                if size > budget.left {
+                    return Err(ReadError::TooMuch {
+                        path,
+                        layer: layer.clone(),
+                        limit: budget.total,
+                    });
+                }
+                budget.left -= size;
                 let mut content = Vec::with_capacity(size as usize);
                 entry.read_to_end(&mut content).map_err(layer_error)?;
                 Entry::File(Some(content))

@@ -18,7 +18,7 @@ pub mod tar_end;
 pub mod unpack;
 
 pub use compression::Compression;
-pub use layer_reader::{ReadError, read_paths};
+pub use layer_reader::{ReadError, read_paths, read_paths_within};
 pub use layer_writer::{LayerOptions, write_layer};
 pub use rootfs_cache::{CacheError, CachedRootfs, RootfsCache};
 pub use sink::WrittenLayer;

@@ -1,7 +1,7 @@
 //! Step 3 and 4 of a patch: reading what the ecosystem plugins need straight from the layers,
 //! the image's OS from its os-release file, and which plugins recognise the image.
 
-use crate::image::read_paths;
+use crate::image::read_paths_within;
 use crate::plugin::Plugin;
 use crate::plugin::types::{FileKind, ImageFile, OsInfo, PackageClass, Target};
 use anyhow::{Context, bail};
@@ -33,9 +33,21 @@ pub struct Probe<'a> {
     pub detected: Vec<Detected<'a>>,
 }
 
-/// Reads the probe paths of every ecosystem plugin from `layers` and asks each to detect.
-pub fn probe<'a>(layers: &[PathBuf], ecosystems: &'a [Plugin]) -> anyhow::Result<Probe<'a>> {
+/// Reads the probe paths of every ecosystem plugin, and `extra` paths (those a report names),
+/// from `layers` and asks each plugin to detect. The files read hold at most `total_cap` bytes
+/// together: they go to each plugin in one call, whose input is capped.
+pub fn probe<'a>(
+    layers: &[PathBuf],
+    ecosystems: &'a [Plugin],
+    extra: &[String],
+    total_cap: u64,
+) -> anyhow::Result<Probe<'a>> {
     let mut patterns: Vec<String> = OS_RELEASE.iter().map(|path| path.to_string()).collect();
+    for path in extra {
+        if !patterns.contains(path) {
+            patterns.push(path.clone());
+        }
+    }
     for plugin in ecosystems {
         let ecosystem = plugin.as_ecosystem().expect("only ecosystems are passed");
         for path in ecosystem.probe_paths()? {
@@ -44,8 +56,8 @@ pub fn probe<'a>(layers: &[PathBuf], ecosystems: &'a [Plugin]) -> anyhow::Result
             }
         }
     }
-    let files =
-        read_paths(layers, &patterns, PROBE_FILE_CAP).context("reading the image's layers")?;
+    let files = read_paths_within(layers, &patterns, PROBE_FILE_CAP, total_cap)
+        .context("reading the image's layers")?;
     let os = os_release(&files)?;
     let mut detected = Vec::new();
     for plugin in ecosystems {

@@ -7,7 +7,7 @@ use crate::plugin::types::InstalledPackage;
 use serde::Serialize;
 use std::cmp::Ordering;
 
-/// One package that did not reach its fixed version.
+/// One package that did not reach its fixed version, or that salve could not even try to patch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Shortfall {
     /// The package.
@@ -16,11 +16,32 @@ pub struct Shortfall {
     pub installed: Option<String>,
     /// The version required.
     pub required: String,
+    /// Why salve left the package alone, when it could not place it before planning (not where
+    /// the report says it is, no ecosystem plugin for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_patched: Option<String>,
 }
 
 impl Shortfall {
-    /// copa's wording, so that scripts matching it keep working.
+    /// A finding salve could not place, with the reason.
+    pub fn not_patched(package: &str, required: &str, why: String) -> Shortfall {
+        Shortfall {
+            package: package.to_string(),
+            installed: None,
+            required: required.to_string(),
+            not_patched: Some(why),
+        }
+    }
+
+    /// copa's wording for packages below their fixed version, so that scripts matching it keep
+    /// working; salve's own for packages it could not place.
     pub fn message(&self) -> String {
+        if let Some(why) = &self.not_patched {
+            return format!(
+                "package {} (required {}) was not patched: {why}",
+                self.package, self.required
+            );
+        }
         match &self.installed {
             Some(version) => format!(
                 "downloaded package {} version {version} lower than required {} for update",
@@ -72,6 +93,7 @@ pub fn check(
         package: package.to_string(),
         installed,
         required: required.to_string(),
+        not_patched: None,
     };
     let Some(found) = find(installed, package, location) else {
         return Ok(Some(shortfall(None)));
@@ -133,10 +155,16 @@ mod tests {
             package: "libssl3".into(),
             installed: Some("3.0.11-1~deb12u2".into()),
             required: "3.0.13-1~deb12u1".into(),
+            not_patched: None,
         };
         assert_eq!(
             shortfall.message(),
             "downloaded package libssl3 version 3.0.11-1~deb12u2 lower than required 3.0.13-1~deb12u1 for update"
+        );
+        let unplaced = Shortfall::not_patched("requests", "2.32.0", "not here".into());
+        assert_eq!(
+            unplaced.message(),
+            "package requests (required 2.32.0) was not patched: not here"
         );
     }
 }

@@ -1,13 +1,14 @@
 //! Python environments in an image: site-packages folders, their interpreters, and the
 //! `*.dist-info/METADATA` files of the distributions installed in them.
 
-/// Where salve looks for installed distributions (`*` matches within one path segment).
+/// Where salve looks for installed distributions, anywhere in the image (`**` matches any number
+/// of path segments, `*` within one): every `lib/python3.X/site-packages` or `dist-packages`
+/// folder, so virtual environments (`/app/.venv`, `/venv`), users' sites
+/// (`/home/<user>/.local`), conda-style prefixes and the distribution's own folders are all found.
+/// The host adds the folders a report names, wherever they are.
 pub const METADATA_GLOBS: &[&str] = &[
-    "/usr/local/lib/python3*/site-packages/*.dist-info/METADATA",
-    "/usr/local/lib/python3*/dist-packages/*.dist-info/METADATA",
-    "/usr/lib/python3*/site-packages/*.dist-info/METADATA",
-    "/usr/lib/python3/dist-packages/*.dist-info/METADATA",
-    "/opt/*/lib/python3*/site-packages/*.dist-info/METADATA",
+    "/**/lib/python3*/site-packages/*.dist-info/METADATA",
+    "/**/lib/python3*/dist-packages/*.dist-info/METADATA",
 ];
 
 /// The folder of a distribution's `METADATA` file: its `*.dist-info` folder, checked.
@@ -17,11 +18,25 @@ pub fn dist_info_dir(metadata: &str) -> Option<&str> {
     (name.ends_with(".dist-info") && !dir.split('/').any(|part| part == "..")).then_some(dir)
 }
 
-/// The site-packages (or dist-packages) folder holding a `METADATA` file.
+/// The folder holding a `METADATA` file's `*.dist-info` folder: a site-packages (or
+/// dist-packages) folder, or any folder pip installed into with `--target`. Conda's package
+/// cache (`.../pkgs/<package>/lib/...`) holds unpacked downloads, not an environment, and is
+/// left out.
 pub fn site_packages(metadata: &str) -> Option<&str> {
     let dist_info = dist_info_dir(metadata)?;
     let (folder, _) = dist_info.rsplit_once('/')?;
-    folder.ends_with("-packages").then_some(folder)
+    let in_conda_cache = folder
+        .split_once("/pkgs/")
+        .is_some_and(|(_, rest)| rest.contains("/lib/python3"));
+    (!folder.is_empty() && !in_conda_cache).then_some(folder)
+}
+
+/// The user base of a user's site-packages folder (`/home/app/.local` for
+/// `/home/app/.local/lib/python3.11/site-packages`), where `pip install --user` writes.
+pub fn user_base(site_packages: &str) -> Option<&str> {
+    let version = python_version(site_packages)?;
+    let base = site_packages.strip_suffix(&format!("/lib/{version}/site-packages"))?;
+    base.ends_with("/.local").then_some(base)
 }
 
 /// The Python version of an environment (`python3.11`) from its folder, when the path names it.
@@ -34,16 +49,25 @@ pub fn python_version(site_packages: &str) -> Option<&str> {
 /// The interpreter that owns a site-packages folder:
 /// - Debian's `/usr/lib/python3/dist-packages` belongs to `/usr/bin/python3`;
 /// - Debian's `/usr/local/lib/python3.X/dist-packages` to `/usr/bin/python3.X`;
-/// - `<prefix>/lib/python3.X/site-packages` (python images, virtual environments) to
+/// - a user's site (`<home>/.local/lib/python3.X/site-packages`) to the `python3.X` on `PATH`;
+/// - `<prefix>/lib/python3.X/site-packages` (python images, virtual environments, conda) to
 ///   `<prefix>/bin/python3.X`.
+///
+/// `None` for folders no interpreter owns by its layout (pip's `--target` folders).
 pub fn interpreter(site_packages: &str) -> Option<String> {
     if site_packages == "/usr/lib/python3/dist-packages" {
         return Some("/usr/bin/python3".into());
     }
     let version = python_version(site_packages)?;
-    let (prefix, _) = site_packages.split_once(&format!("/lib/{version}/"))?;
+    let (prefix, rest) = site_packages.split_once(&format!("/lib/{version}/"))?;
+    if rest != "site-packages" && rest != "dist-packages" {
+        return None;
+    }
     if site_packages.ends_with("/dist-packages") {
         return Some(format!("/usr/bin/{version}"));
+    }
+    if user_base(site_packages).is_some() {
+        return Some(version.to_string());
     }
     Some(format!("{prefix}/bin/{version}"))
 }
@@ -88,13 +112,44 @@ mod tests {
     }
 
     #[test]
+    fn environments_anywhere_and_users_sites() {
+        let venv = "/app/.venv/lib/python3.11/site-packages";
+        assert_eq!(
+            site_packages(&format!("{venv}/idna-2.10.dist-info/METADATA")),
+            Some(venv)
+        );
+        assert_eq!(interpreter(venv).unwrap(), "/app/.venv/bin/python3.11");
+        let user = "/home/app/.local/lib/python3.11/site-packages";
+        assert_eq!(user_base(user), Some("/home/app/.local"));
+        assert_eq!(interpreter(user).unwrap(), "python3.11");
+        assert_eq!(user_base(venv), None);
+        let target = "/srv/app/deps";
+        assert_eq!(
+            site_packages(&format!("{target}/idna-2.10.dist-info/METADATA")),
+            Some(target)
+        );
+        assert_eq!(interpreter(target), None);
+        assert_eq!(
+            interpreter("/srv/lib/python3.11/site-packages/vendor"),
+            None,
+            "only the site-packages folder itself"
+        );
+        let conda_cache = "/opt/conda/pkgs/idna-2.10-py_0/lib/python3.11/site-packages/idna-2.10.dist-info/METADATA";
+        assert_eq!(site_packages(conda_cache), None);
+        assert!(
+            site_packages("/opt/conda/lib/python3.11/site-packages/idna-2.10.dist-info/METADATA")
+                .is_some()
+        );
+    }
+
+    #[test]
     fn odd_paths_are_refused() {
         assert_eq!(
             site_packages("/usr/lib/python3/dist-packages/x/METADATA"),
             None
         );
         assert_eq!(dist_info_dir("/a/../b.dist-info/METADATA"), None);
-        assert_eq!(site_packages("/tmp/requests-1.0.dist-info/METADATA"), None);
+        assert_eq!(site_packages("/requests-1.0.dist-info/METADATA"), None);
         assert_eq!(absolute("usr/lib/x"), "/usr/lib/x");
     }
 }

@@ -1,10 +1,15 @@
 //! The commands that update Python packages, per environment (site-packages folder).
 //!
-//! With pip in the image, each environment's own interpreter runs `pip install name==version`.
-//! Without, pip in the `python:<X.Y>-slim` tooling image installs the new versions into the
-//! target's folder (`--target`, no dependencies) and the old `*.dist-info` folders are removed.
+//! With pip in the image, each environment's own interpreter runs `pip install name==version`;
+//! a user's site (`~/.local`) is updated with `pip install --user` under that user base; a folder
+//! no interpreter owns (pip's `--target` folders) gets the new versions with `--target` from the
+//! image's `python3`. Without pip, pip in the `python:<X.Y>-slim` tooling image installs the new
+//! versions into the target's folder (`--target`, no dependencies). After a `--target` install
+//! the old `*.dist-info` folders are removed.
 
-use crate::environment::{absolute, dist_info_dir, interpreter, is_system, site_packages};
+use crate::environment::{
+    absolute, dist_info_dir, interpreter, is_system, site_packages, user_base,
+};
 use crate::version;
 use salve_plugin_sdk::{PlanRequest, RequestedUpdate, Step, UpdatePlan};
 use std::collections::BTreeMap;
@@ -67,16 +72,34 @@ pub fn plan(request: &PlanRequest) -> Result<UpdatePlan, String> {
                     .map(|dir| format!("/target{dir}")),
             );
             steps.push(step(remove, false));
-        } else {
-            let python = interpreter(folder)
-                .ok_or_else(|| format!("no Python interpreter is known for {folder}"))?;
+        } else if let Some(python) = interpreter(folder) {
             let mut argv = vec![python, "-m".into(), "pip".into()];
             argv.extend(PIP_OPTIONS.map(String::from));
-            if is_system(folder) {
+            let mut install = step(Vec::new(), true);
+            if let Some(base) = user_base(folder) {
+                argv.push("--user".into());
+                install.env.push(("PYTHONUSERBASE".into(), base.into()));
+                // Understood by pip from 23.0.1 on, ignored by older ones (which do not know
+                // PEP 668 either).
+                install
+                    .env
+                    .push(("PIP_BREAK_SYSTEM_PACKAGES".into(), "1".into()));
+            } else if is_system(folder) {
                 argv.push("--break-system-packages".into());
             }
             argv.extend(environment.requirements.iter().cloned());
+            install.argv = argv;
+            steps.push(install);
+        } else {
+            let mut argv: Vec<String> = ["python3", "-m", "pip"].map(String::from).into();
+            argv.extend(PIP_OPTIONS.map(String::from));
+            argv.extend(["--no-deps", "--upgrade", "--target"].map(String::from));
+            argv.push(folder.clone());
+            argv.extend(environment.requirements.iter().cloned());
             steps.push(step(argv, true));
+            let mut remove: Vec<String> = ["rm", "-rf", "--"].map(String::from).into();
+            remove.extend(environment.old_dist_infos.iter().cloned());
+            steps.push(step(remove, false));
         }
     }
     Ok(UpdatePlan {
@@ -254,6 +277,36 @@ mod tests {
     }
 
     #[test]
+    fn users_sites_and_target_folders() {
+        let user = "/home/app/.local/lib/python3.11/site-packages/idna-2.10.dist-info/METADATA";
+        let target = "/srv/app/deps/idna-2.10.dist-info/METADATA";
+        let plan = plan(&request(
+            false,
+            &[("idna", "3.7", Some(user)), ("idna", "3.7", Some(target))],
+        ))
+        .unwrap();
+        let user_step = &plan.steps[0];
+        assert_eq!(user_step.argv[..3], ["python3.11", "-m", "pip"]);
+        assert!(user_step.argv.contains(&"--user".to_string()));
+        assert!(
+            user_step
+                .env
+                .contains(&("PYTHONUSERBASE".into(), "/home/app/.local".into()))
+        );
+        let target_step = &plan.steps[1].argv;
+        assert_eq!(target_step[..3], ["python3", "-m", "pip"]);
+        let at = target_step
+            .iter()
+            .position(|arg| arg == "--target")
+            .unwrap();
+        assert_eq!(target_step[at + 1], "/srv/app/deps");
+        assert_eq!(
+            plan.steps[2].argv,
+            ["rm", "-rf", "--", "/srv/app/deps/idna-2.10.dist-info"]
+        );
+    }
+
+    #[test]
     fn update_all_leaves_python_packages_alone() {
         let plan = plan(&request(false, &[])).unwrap();
         assert!(plan.steps.is_empty());
@@ -281,6 +334,12 @@ mod tests {
                 "requests",
                 "2.31.0",
                 Some("/etc/passwd"),
+                "not a METADATA file",
+            ),
+            (
+                "requests",
+                "2.31.0",
+                Some("/requests-2.25.0.dist-info/METADATA"),
                 "not a METADATA file",
             ),
             (

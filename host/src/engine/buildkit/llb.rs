@@ -10,7 +10,6 @@
 
 use super::api::pb;
 use crate::engine::CA_BUNDLE;
-use crate::engine::sandbox::PATH;
 use crate::engine::spec::RESULTS_MOUNT;
 use crate::plugin::types::UpdatePlan;
 use prost::Message;
@@ -139,14 +138,18 @@ pub fn build(input: &GraphInput<'_>) -> Graph {
             let dest = format!("{target_at}/{}", path.trim_start_matches('/'));
             mount(&mut inputs, previous.as_ref(), &dest);
         }
-        let mut env = vec![format!("PATH={PATH}"), "HOME=/root".to_string()];
-        env.extend(
-            input
-                .environment
-                .iter()
-                .chain(&step.env)
-                .map(|(name, value)| format!("{name}={value}")),
-        );
+        let base = crate::engine::STEP_BASE_ENVIRONMENT
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"));
+        let env: Vec<String> = base
+            .chain(
+                input
+                    .environment
+                    .iter()
+                    .chain(&step.env)
+                    .map(|(name, value)| format!("{name}={value}")),
+            )
+            .collect();
         let network = if step.network {
             input.network
         } else {

@@ -26,9 +26,6 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// The `PATH` steps run with.
-pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 /// `/proc` entries hidden from the steps (runc's default masked paths under `/proc`).
 const MASKED: [&str; 10] = [
     "acpi",
@@ -251,8 +248,7 @@ fn start(shared: &Shared<'_>, step: &StepSpec, log: &File) -> Result<Pid, String
     command
         .args(arguments)
         .env_clear()
-        .env("PATH", PATH)
-        .env("HOME", "/root")
+        .envs(crate::engine::STEP_BASE_ENVIRONMENT)
         .envs(shared.environment.iter().map(|(k, v)| (k, v)))
         .envs(step.env.iter().map(|(k, v)| (k, v)))
         .current_dir("/")

@@ -27,7 +27,6 @@ use std::io;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub use container::PATH;
 pub use process::inherit_as;
 
 /// The exit code of a sandbox that could not be set up (its reason is on stderr).
