@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use support::engine::Engine;
 use support::patching::{
-    debian_fixture, image_layers, salve_in, tooling_through_policy, workspace,
+    debian_fixture, image_layers, layer_file_paths, salve_in, tooling_through_policy, workspace,
 };
 use support::registry::Registry;
 use support::run;
@@ -31,6 +31,14 @@ fn pypi_latest(name: &str, prefix: &str) -> String {
 const LOCAL: &str = "usr/local/lib/python3.11/dist-packages";
 /// The virtual environment's site-packages folder.
 const VENV: &str = "opt/app/lib/python3.11/site-packages";
+/// Environments where Dockerfiles put them: three virtual environments outside `/opt` and a
+/// user's site (`pip install --user`).
+const ANYWHERE: [&str; 4] = [
+    "app/.venv/lib/python3.11/site-packages",
+    "venv/lib/python3.11/site-packages",
+    "srv/service/env/lib/python3.11/site-packages",
+    "home/app/.local/lib/python3.11/site-packages",
+];
 
 /// One Python finding.
 struct PythonFinding {
@@ -82,16 +90,39 @@ fn trivy_report(path: &Path, python: &[PythonFinding], os: &[(String, String, St
 /// say): salve passes the bundle `PIP_CERT` names to the steps, so the tests name this machine's
 /// bundle when the environment does not already.
 fn salve(engine: &Engine, args: &[&str], cache: &Path, env: &[(&str, &str)]) -> (bool, String) {
-    let bundle = std::env::var("PIP_CERT")
-        .unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".to_string());
+    let bundle = pip_cert();
     let mut env = env.to_vec();
-    if Path::new(&bundle).is_file() {
-        env.push(("PIP_CERT", &bundle));
-    }
+    env.extend(bundle.iter().map(|(name, value)| (*name, value.as_str())));
     let args = engine.args(args);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (ok, _, stderr) = salve_in(cache, &args, &env);
     (ok, stderr)
+}
+
+/// `PIP_CERT` for the steps: the environment's, else this machine's bundle, when it is a file.
+fn pip_cert() -> Vec<(&'static str, String)> {
+    let bundle = std::env::var("PIP_CERT")
+        .unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".to_string());
+    if Path::new(&bundle).is_file() {
+        vec![("PIP_CERT", bundle)]
+    } else {
+        Vec::new()
+    }
+}
+
+/// A relative path with its `..` segments applied.
+fn normalise(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            ".." => {
+                parts.pop();
+            }
+            "" | "." => {}
+            part => parts.push(part),
+        }
+    }
+    parts.join("/")
 }
 
 /// The versions of `name` whose METADATA is in `folder` of the image.
@@ -305,4 +336,162 @@ fn an_image_without_pip_is_patched_through_a_python_tooling_image() {
         FileKind::Missing,
         "the tooling image's pip stayed out"
     );
+}
+
+#[test]
+fn environments_anywhere_are_found_and_a_finding_salve_cannot_place_is_never_skipped_silently() {
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let layout = debian_fixture("python");
+    let image = format!("oci:{layout}:python");
+    let mut python = findings(&ANYWHERE);
+    // A finding for a distribution the environment does not have.
+    python.push(PythonFinding {
+        name: "requests",
+        installed: "2.25.0",
+        fixed: "2.32.0".into(),
+        folder: ANYWHERE[0],
+        id: "CVE-2099-39999".into(),
+    });
+    let report = work.path().join("trivy.json");
+    trivy_report(&report, &python, &[]);
+    let out = work.path().join("out");
+    let vex = work.path().join("vex.json");
+    let patch = |extra: &[&str]| {
+        let mut args = vec![
+            "patch",
+            "-i",
+            &image,
+            "-r",
+            report.to_str().unwrap(),
+            "--oci-dir",
+            out.to_str().unwrap(),
+            "-o",
+            vex.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let args = Engine::Local.args(&args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let bundle = pip_cert();
+        let env: Vec<(&str, &str)> = bundle
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        salve_in(cache.path(), &args, &env)
+    };
+
+    // The package that is not there fails the run before anything runs, named with the reason.
+    let (ok, _, stderr) = patch(&[]);
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("package requests (required 2.32.0) was not patched")
+            && stderr
+                .contains("not installed in the image at /app/.venv/lib/python3.11/site-packages")
+            && stderr.contains("nothing was run")
+            && stderr.contains("--ignore-errors"),
+        "{stderr}"
+    );
+    assert!(!out.exists() && !vex.exists(), "nothing written");
+
+    // With --ignore-errors: every environment patched, the finding reported and left out of VEX.
+    let (ok, events, stderr) = patch(&["--ignore-errors", "--progress", "json"]);
+    assert!(ok, "{stderr}");
+    let events: Vec<Value> = events
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let shortfall = events
+        .iter()
+        .find(|event| event["event"] == "shortfall")
+        .expect("a shortfall event");
+    assert_eq!(shortfall["shortfall"]["package"], "requests");
+    let done = events
+        .iter()
+        .find(|event| event["event"] == "done")
+        .unwrap();
+    assert_eq!(done["shortfalls"].as_array().unwrap().len(), 1);
+
+    let patched = image_layers(&out, "python-patched");
+    for finding in python.iter().filter(|finding| finding.name != "requests") {
+        assert_eq!(
+            versions_in(&patched, finding.folder, finding.name),
+            vec![finding.fixed.clone()],
+            "{} in /{}",
+            finding.name,
+            finding.folder
+        );
+    }
+    let document: Value = serde_json::from_slice(&std::fs::read(&vex).unwrap()).unwrap();
+    let statements = document["statements"].as_array().unwrap();
+    assert_eq!(statements.len(), python.len() - 1);
+    assert!(
+        statements
+            .iter()
+            .all(|statement| statement["vulnerability"]["name"] != "CVE-2099-39999")
+    );
+
+    // The patch layer holds the patched distributions and nothing else: no bytecode of pip or
+    // of Debian's Python, no caches, no temporary files. A distribution's files are its folders
+    // in site-packages and what its RECORD lists elsewhere (console scripts in `bin/`).
+    let layer = patched.last().unwrap();
+    let mut recorded: Vec<String> = Vec::new();
+    for folder in ANYWHERE {
+        let records = read_paths(
+            std::slice::from_ref(layer),
+            &[format!("/{folder}/*.dist-info/RECORD")],
+            1 << 20,
+        )
+        .unwrap();
+        for record in records {
+            let text = String::from_utf8(record.content.unwrap()).unwrap();
+            for line in text.lines() {
+                let file = line.split(',').next().unwrap();
+                recorded.push(normalise(&format!("{folder}/{file}")));
+            }
+        }
+    }
+    let paths = layer_file_paths(layer);
+    assert!(!paths.is_empty());
+    for path in &paths {
+        let in_package_folder = ANYWHERE.iter().any(|folder| {
+            path.strip_prefix(&format!("{folder}/"))
+                .is_some_and(|rest| {
+                    let top = rest.split('/').next().unwrap().trim_start_matches(".wh.");
+                    top.starts_with("urllib3") || top.starts_with("idna")
+                })
+        });
+        // A folder the install created is marked opaque: fine when it holds recorded files.
+        let opaque_over_recorded = path.strip_suffix("/.wh..wh..opq").is_some_and(|folder| {
+            recorded
+                .iter()
+                .any(|file| file.starts_with(&format!("{folder}/")))
+        });
+        assert!(
+            in_package_folder || recorded.contains(path) || opaque_over_recorded,
+            "{path} is not a file of a patched distribution"
+        );
+    }
+
+    // Without a report, library packages stay as they are, and the run says where they are.
+    let (_, stderr) = salve(
+        &Engine::Local,
+        &[
+            "patch",
+            "-i",
+            &image,
+            "--oci-dir",
+            work.path().join("all").to_str().unwrap(),
+            "--timeout",
+            "30s",
+        ],
+        cache.path(),
+        &[],
+    );
+    let note = stderr
+        .lines()
+        .find(|line| line.contains("are left as they are"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    for folder in ANYWHERE.iter().chain([&VENV, &LOCAL]) {
+        assert!(note.contains(&format!("/{folder}")), "{folder}: {note}");
+    }
 }

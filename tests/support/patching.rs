@@ -44,6 +44,26 @@ pub fn image_layers(layout: &Path, tag: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The paths of a layer blob's entries that are not folders (files, links, whiteouts), without
+/// a leading `/` or `./`: what a patch layer adds, changes or removes.
+pub fn layer_file_paths(blob: &Path) -> Vec<String> {
+    let mut archive = tar::Archive::new(salve::image::blob::open_layer(blob).unwrap());
+    let mut paths = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let entry = entry.unwrap();
+        if entry.header().entry_type().is_dir() {
+            continue;
+        }
+        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        paths.push(
+            path.trim_start_matches("./")
+                .trim_start_matches('/')
+                .to_string(),
+        );
+    }
+    paths
+}
+
 /// Supplies a tooling image as copa's users do: pushes the Debian fixture `variant` to
 /// `registry` as `tooling/NAME` and writes to `policy` a source policy converting `upstream`
 /// (the image a plugin asks for) into it. Returns the pushed image's name.
