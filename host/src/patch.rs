@@ -353,7 +353,7 @@ async fn patch_platform(
     }
     let (shares, mut unplaced) = shares(run.report, &probe.detected, os_ecosystem);
     if run.report.is_none() {
-        note_libraries_left(&probe, progress)?;
+        note_libraries_left(&probe, progress);
     }
     let mut before: Vec<Vec<InstalledPackage>> = Vec::new();
     let mut plans: Vec<UpdatePlan> = Vec::new();
@@ -721,13 +721,24 @@ fn shares<'a, 'b>(
 
 /// Without a report, library packages are left as they are: says so, naming where the library
 /// ecosystems found them, so that nothing is skipped unseen.
-fn note_libraries_left(probe: &probe::Probe<'_>, progress: Progress) -> anyhow::Result<()> {
+fn note_libraries_left(probe: &probe::Probe<'_>, progress: Progress) {
     for detected in &probe.detected {
         if detected.class != PackageClass::Library {
             continue;
         }
         let ecosystem = detected.plugin.as_ecosystem().expect("an ecosystem");
-        let installed = ecosystem.installed(&probe.files)?;
+        // Only a note: packages an OS update leaves alone must not stop it.
+        let installed = match ecosystem.installed(&probe.files) {
+            Ok(installed) => installed,
+            Err(error) => {
+                progress.warn(&format!(
+                    "{} found library packages but could not list them ({error}); they are \
+                     left as they are",
+                    detected.plugin.name()
+                ));
+                continue;
+            }
+        };
         let mut locations: Vec<&str> = installed
             .iter()
             .filter_map(|package| package.location.as_deref())
@@ -751,7 +762,6 @@ fn note_libraries_left(probe: &probe::Probe<'_>, progress: Progress) -> anyhow::
             ),
         );
     }
-    Ok(())
 }
 
 /// The updates whose package is installed below its fixed version; those already at it are
