@@ -38,7 +38,7 @@ fn every_function_answers_through_the_sandbox() {
             .probe_paths()
             .unwrap()
             .iter()
-            .any(|glob| glob.starts_with("/opt/*/lib/python3*"))
+            .any(|glob| glob == "/**/lib/python3*/site-packages/*.dist-info/METADATA")
     );
     let target = ecosystem.detect(&debian(), &[metadata()]).unwrap().unwrap();
     assert!(target.distroless, "no pip in the environment");

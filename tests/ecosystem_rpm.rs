@@ -155,3 +155,160 @@ fn the_order_agrees_with_rpm_on_thousands_of_pairs() {
         "the pairs must mostly differ: {differing}"
     );
 }
+
+/// A spec for a package with `file_count` empty files under `/usr/share/salve-wide/` (a header of
+/// hundreds of KiB, stored across many overflow pages) and an epoch.
+const WIDE_SPEC: &str = r#"Name: salve-wide
+Version: 2.5
+Release: 3.test
+Epoch: 7
+Summary: a package with many files
+License: MIT
+BuildArch: noarch
+%description
+Many files, so that its header spills over many database pages.
+%install
+mkdir -p %{buildroot}/usr/share/salve-wide
+for i in $(seq 1 %{file_count}); do : > %{buildroot}/usr/share/salve-wide/file-with-a-long-name-$i; done
+%files
+/usr/share/salve-wide
+"#;
+
+#[test]
+fn installed_packages_are_read_from_the_rpm_database_file_as_rpm_lists_them() {
+    let work = tempfile::tempdir().unwrap();
+    let spec = work.path().join("wide.spec");
+    std::fs::write(&spec, WIDE_SPEC).unwrap();
+    let top = work.path().join("rpmbuild");
+    let built = Command::new("rpmbuild")
+        .args(["--quiet", "-bb", "--define"])
+        .arg(format!("_topdir {}", top.display()))
+        .args(["--define", "file_count 3000"])
+        .arg(&spec)
+        .status()
+        .unwrap();
+    assert!(built.success());
+    let demo = support::patching::fixture_script("fixtures/rpm/build.sh", &[]);
+    let mut packages: Vec<std::path::PathBuf> = std::fs::read_dir(format!("{demo}/repo"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.to_string_lossy().contains("-1.0-1"))
+        .collect();
+    packages.push(top.join("RPMS/noarch/salve-wide-2.5-3.test.noarch.rpm"));
+
+    // A real database, written by rpm itself.
+    let dbpath = work.path().join("db");
+    let rpm_tool = |args: &[&str]| {
+        let output = Command::new("rpm")
+            .arg("--dbpath")
+            .arg(&dbpath)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    rpm_tool(&["--initdb"]);
+    let mut install = vec!["-i", "--justdb", "--nodeps", "--noscripts"];
+    install.extend(packages.iter().map(|path| path.to_str().unwrap()));
+    rpm_tool(&install);
+    let mut expected: Vec<String> = rpm_tool(&[
+        "-qa",
+        "--qf",
+        "%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE} %{ARCH}\\n",
+    ])
+    .lines()
+    .map(str::to_string)
+    .collect();
+    expected.sort();
+    assert_eq!(expected.len(), 3, "{expected:?}");
+
+    let database = std::fs::read(dbpath.join("rpmdb.sqlite")).unwrap();
+    let mut image_file = file("/var/lib/rpm/rpmdb.sqlite", "");
+    image_file.content = Some(database);
+    let plugin = rpm();
+    let installed = plugin
+        .as_ecosystem()
+        .unwrap()
+        .installed(&[image_file])
+        .unwrap();
+    let mut read: Vec<String> = installed
+        .iter()
+        .map(|package| {
+            format!(
+                "{} {} {}",
+                package.name,
+                package.version,
+                package.architecture.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
+    read.sort();
+    assert_eq!(read, expected);
+    assert!(read.contains(&"salve-wide 7:2.5-3.test noarch".to_string()));
+
+    // A damaged database is an error naming the file, never a wrong list.
+    let mut damaged = file("/var/lib/rpm/rpmdb.sqlite", "");
+    let mut bytes = std::fs::read(dbpath.join("rpmdb.sqlite")).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    damaged.content = Some(bytes);
+    let error = plugin
+        .as_ecosystem()
+        .unwrap()
+        .installed(&[damaged])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("/var/lib/rpm/rpmdb.sqlite"), "{error}");
+}
+
+/// Writes an rpm-style `Packages` table with SQLite itself (Python's `sqlite3`): `count` headers
+/// of packages `pkg-N` at version `N.0-1`, every tenth one large enough to spill over pages, so
+/// that the table needs interior pages and overflow chains.
+const MANY_HEADERS: &str = r#"
+import sqlite3, struct, sys
+path, count = sys.argv[1], int(sys.argv[2])
+def header(entries):
+    index, data = b"", b""
+    for tag, kind, value in entries:
+        index += struct.pack(">IIiI", tag, kind, len(data), 1)
+        data += value
+    return struct.pack(">II", len(entries), len(data)) + index + data
+db = sqlite3.connect(path)
+db.execute("CREATE TABLE 'Packages' (hnum INTEGER PRIMARY KEY AUTOINCREMENT,blob BLOB NOT NULL)")
+for n in range(1, count + 1):
+    padding = b"x" * (20000 if n % 10 == 0 else 10) + b"\0"
+    db.execute("INSERT INTO Packages (blob) VALUES (?)", (header([
+        (1000, 6, b"pkg-%d\0" % n), (1001, 6, b"%d.0\0" % n), (1002, 6, b"1\0"),
+        (1022, 6, b"x86_64\0"), (1004, 9, padding)]),))
+db.commit()
+"#;
+
+#[test]
+fn a_large_rpm_database_is_read_whole() {
+    let work = tempfile::tempdir().unwrap();
+    let path = work.path().join("rpmdb.sqlite");
+    let status = Command::new("python3")
+        .args(["-c", MANY_HEADERS, path.to_str().unwrap(), "3000"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut image_file = file("/usr/lib/sysimage/rpm/rpmdb.sqlite", "");
+    image_file.content = Some(std::fs::read(&path).unwrap());
+    let installed = rpm()
+        .as_ecosystem()
+        .unwrap()
+        .installed(&[image_file])
+        .unwrap();
+    assert_eq!(installed.len(), 3000);
+    for (index, package) in installed.iter().enumerate() {
+        let n = index + 1;
+        assert_eq!(
+            (package.name.as_str(), package.version.as_str()),
+            (format!("pkg-{n}").as_str(), format!("{n}.0-1").as_str())
+        );
+    }
+}

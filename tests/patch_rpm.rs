@@ -2,8 +2,10 @@
 //! `fixtures/rpm/build.sh` builds two versions of two packages with rpmbuild, a repository with
 //! createrepo_c, and Azure Linux 3.0 images holding the old versions (made with
 //! `dnf --installroot`): one with only the distroless manifests, one with an rpm database and
-//! no package manager. The test serves the repository over HTTP on loopback, and supplies the
-//! tooling image (a Debian image with dnf) from a local registry through copa's source policy.
+//! no package manager. The test serves the repository over HTTP on loopback under
+//! `$releasever/$basearch/`, as Azure Linux's own repository files name theirs, and supplies the
+//! tooling image (a Debian image with dnf, of no RPM release at all) from a local registry
+//! through copa's source policy.
 
 mod support;
 
@@ -13,7 +15,9 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use support::engine::Engine;
-use support::patching::{fixture_script, has_file, image_layers, salve_in, tooling_through_policy};
+use support::patching::{
+    fixture_script, has_file, image_layers, layer_file_paths, salve_in, tooling_through_policy,
+};
 use support::registry::{Registry, free_port};
 use support::{insert_file, run};
 
@@ -112,10 +116,20 @@ struct Patched {
 
 /// Patches the fixture image tagged `mode` once per stage (each stage's report names the
 /// packages given, and patches the previous stage's output), and checks that the last image
-/// has every package's 1.1 files and nothing of the tooling image; on `engine`.
+/// has every package's 1.1 files, nothing of the tooling image and nothing of the package
+/// managers' bookkeeping, and that patching it again with the last report writes nothing; on
+/// `engine`.
 fn patch_mode(engine: &Engine, mode: &str, stages: &[&[&str]]) -> Patched {
     let fixtures = rpm_fixtures();
-    let repo = Served::start(&fixtures.join("repo"));
+    // The repository where `$releasever/$basearch` lead: 3.0 and this machine's architecture.
+    let served = tempfile::tempdir().unwrap();
+    std::fs::create_dir(served.path().join("3.0")).unwrap();
+    std::os::unix::fs::symlink(
+        fixtures.join("repo"),
+        served.path().join("3.0").join(std::env::consts::ARCH),
+    )
+    .unwrap();
+    let repo = Served::start(served.path());
     let registry = Registry::start();
     let cache = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
@@ -147,7 +161,7 @@ fn patch_mode(engine: &Engine, mode: &str, stages: &[&[&str]]) -> Patched {
     let repo_file = work.path().join("salve.repo");
     std::fs::write(
         &repo_file,
-        format!("[salve]\nname=salve test repository\nbaseurl=http://127.0.0.1:{}/\nenabled=1\ngpgcheck=0\n", repo.port),
+        format!("[salve]\nname=salve test repository\nbaseurl=http://127.0.0.1:{}/$releasever/$basearch/\nenabled=1\ngpgcheck=0\n", repo.port),
     )
     .unwrap();
     insert_file(
@@ -164,14 +178,12 @@ fn patch_mode(engine: &Engine, mode: &str, stages: &[&[&str]]) -> Patched {
     let mut input = format!("oci:{}:{mode}", layout.display());
     let report = work.path().join("trivy.json");
     let vex = work.path().join("vex.json");
-    for (index, packages) in stages.iter().enumerate() {
-        trivy_report(&report, packages);
-        let out = work.path().join(format!("out-{index}"));
-        let stderr = salve(
+    let patch = |input: &str, out: &Path| {
+        salve(
             &strs(&engine.host_network_args(&[
                 "patch",
                 "-i",
-                &input,
+                input,
                 "-r",
                 report.to_str().unwrap(),
                 "-t",
@@ -185,10 +197,20 @@ fn patch_mode(engine: &Engine, mode: &str, stages: &[&[&str]]) -> Patched {
                 "EXPERIMENTAL_BUILDKIT_SOURCE_POLICY",
                 policy.to_str().unwrap(),
             )],
-        );
+        )
+    };
+    for (index, packages) in stages.iter().enumerate() {
+        trivy_report(&report, packages);
+        let out = work.path().join(format!("out-{index}"));
+        let stderr = patch(&input, &out);
         assert!(stderr.contains(&tooling), "{stderr}");
         input = format!("oci:{}:patched", out.display());
     }
+    // Once more with the last report: the image already has the fixed versions.
+    let again = work.path().join("out-again");
+    let stderr = patch(&input, &again);
+    assert!(stderr.contains("image is already up to date"), "{stderr}");
+    assert!(!again.exists(), "nothing written");
     let out = work.path().join(format!("out-{}", stages.len() - 1));
     let patched = image_layers(&out, "patched");
     assert_eq!(patched.len(), base.len() + 1, "one patch layer");
@@ -205,6 +227,13 @@ fn patch_mode(engine: &Engine, mode: &str, stages: &[&[&str]]) -> Patched {
             !has_file(&patched, program),
             "{program} leaked from the tooling image"
         );
+    }
+    // The patch layer: the packages' files and the package lists, no caches, history or logs.
+    for path in layer_file_paths(patched.last().unwrap()) {
+        let allowed = path.starts_with("usr/share/salve-demo/")
+            || path.starts_with("var/lib/rpm/")
+            || path.starts_with("var/lib/rpmmanifest/");
+        assert!(allowed, "{path} is in the patch layer");
     }
     let vex: Value = serde_json::from_slice(&std::fs::read(&vex).unwrap()).unwrap();
     Patched {

@@ -24,7 +24,13 @@ pub const MANAGERS: &[(&str, &str)] = &[
     ("microdnf", "/usr/bin/microdnf"),
 ];
 
-/// Where rpm keeps its database, old and new layouts.
+/// Where rpm keeps its sqlite database (rpm 4.16 and later), old and new layouts.
+pub const SQLITE_DATABASES: &[&str] = &[
+    "/var/lib/rpm/rpmdb.sqlite",
+    "/usr/lib/sysimage/rpm/rpmdb.sqlite",
+];
+
+/// Where rpm keeps its database, old and new layouts and formats.
 const RPM_DATABASES: &[&str] = &[
     "/var/lib/rpm/rpmdb.sqlite",
     "/var/lib/rpm/Packages",

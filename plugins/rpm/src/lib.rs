@@ -2,11 +2,14 @@
 //! with an rpm database and no manager, distroless Azure Linux / CBL-Mariner manifests, plans,
 //! package lists and purls.
 
+mod database;
 mod detect;
 mod eol;
+mod header;
 mod manifest;
 mod plan;
 mod purl;
+mod sqlite;
 mod tooling;
 pub mod version;
 
@@ -58,8 +61,20 @@ impl Ecosystem for Rpm {
     }
 
     fn installed(files: Vec<ImageFile>) -> Result<Vec<InstalledPackage>, String> {
-        let wanted = |path: &str| path == plan::RESULTS || path == detect::MANIFEST_2;
-        files::parse_texts(&files, wanted, manifest::parse)
+        let has = |path: &str| {
+            files
+                .iter()
+                .any(|file| file.path == path && file.content.is_some())
+        };
+        // What the plan's own query wrote, else the rpm database itself, else the distroless
+        // manifest: one list, never two added together.
+        if has(plan::RESULTS) {
+            return files::parse_texts(&files, |path| path == plan::RESULTS, manifest::parse);
+        }
+        if let Some(packages) = database::installed(&files)? {
+            return Ok(packages);
+        }
+        files::parse_texts(&files, |path| path == detect::MANIFEST_2, manifest::parse)
     }
 
     fn purl(pkg: InstalledPackage, os: OsInfo, platform: Platform) -> String {

@@ -12,8 +12,14 @@ use salve_plugin_sdk::{PlanRequest, RequestedUpdate, Step, UpdatePlan};
 /// Where the results step writes the installed packages (see the WIT's `update-plan`).
 pub const RESULTS: &str = "/salve-results/rpm-qa";
 
-/// Package-manager caches that must not end up in the patch layer.
-const CACHES: [&str; 3] = ["/var/cache/dnf", "/var/cache/yum", "/var/cache/tdnf"];
+/// Package-manager caches and dnf's history database, which must not end up in the patch
+/// layer: the layer holds what changed in the packages, not the manager's bookkeeping.
+const CACHES: [&str; 4] = [
+    "/var/cache/dnf",
+    "/var/cache/yum",
+    "/var/cache/tdnf",
+    "/var/lib/dnf",
+];
 
 /// Writes the installed packages in `container-manifest-2` format to the results folder.
 const QUERY: &str = r#"set -eu
@@ -21,7 +27,9 @@ rpm -qa --qf "$1" > /salve-results/rpm-qa
 "#;
 
 /// Updates `/target` from the tooling image with whichever of dnf, tdnf or yum it has, using the
-/// target's own repository files when it has them. `$1` is the release version.
+/// target's own repository files when it has them. `$1` is the release version. With
+/// `--installroot` the manager logs into the target; the log files it creates there are removed
+/// (ones the image already had keep what was appended).
 const INSTALLROOT_UPDATE: &str = r#"set -eu
 releasever=$1
 shift
@@ -29,9 +37,15 @@ set -- --installroot=/target --releasever="$releasever" -y update "$@"
 if [ -d /target/etc/yum.repos.d ]; then
   set -- --setopt=reposdir=/target/etc/yum.repos.d "$@"
 fi
+new_logs=""
+for log in dnf.log dnf.librepo.log dnf.rpm.log hawkey.log tdnf.log yum.log; do
+  [ -e "/target/var/log/$log" ] || new_logs="$new_logs /target/var/log/$log"
+done
 for tool in dnf tdnf yum; do
   if command -v "$tool" >/dev/null 2>&1; then
-    exec "$tool" "$@"
+    "$tool" "$@"
+    rm -f $new_logs
+    exit 0
   fi
 done
 echo "the tooling image has none of dnf, tdnf or yum" >&2
@@ -51,9 +65,13 @@ if [ -f "$dir/container-manifest-1" ]; then
 fi
 "#;
 
-/// Downloads packages into `/tmp/salve-rpms` with the tooling image's dnf or tdnf; with no
-/// arguments, every package of the target's manifest.
+/// Downloads packages into `/tmp/salve-rpms` with the tooling image's dnf or tdnf, for the
+/// target's release (`$1`: repository files use `$releasever`, which the tooling image's own
+/// release would otherwise fill in); with no more arguments, every package of the target's
+/// manifest.
 const DOWNLOAD: &str = r#"set -eu
+releasever=$1
+shift
 mkdir -p /tmp/salve-rpms
 if [ "$#" -eq 0 ]; then
   set -- $(cut -f1 /target/var/lib/rpmmanifest/container-manifest-2)
@@ -63,9 +81,9 @@ if [ -d /target/etc/yum.repos.d ]; then
   repos=--setopt=reposdir=/target/etc/yum.repos.d
 fi
 if command -v dnf >/dev/null 2>&1; then
-  dnf $repos -y download --destdir /tmp/salve-rpms "$@"
+  dnf $repos --releasever="$releasever" -y download --destdir /tmp/salve-rpms "$@"
 elif command -v tdnf >/dev/null 2>&1; then
-  tdnf $repos -y install --downloadonly --downloaddir=/tmp/salve-rpms "$@"
+  tdnf $repos --releasever="$releasever" -y install --downloadonly --downloaddir=/tmp/salve-rpms "$@"
 else
   echo "the tooling image has neither dnf nor tdnf" >&2
   exit 1
@@ -126,12 +144,18 @@ pub fn plan(request: &PlanRequest) -> Result<UpdatePlan, String> {
                 &[MANIFEST_2_FORMAT.into()],
                 false,
             );
-            (vec![update, query], Vec::new(), vec![RESULTS.to_string()])
+            (
+                vec![update, query],
+                CACHES.iter().map(|path| path.to_string()).collect(),
+                vec![RESULTS.to_string()],
+            )
         }
         MANIFEST_ONLY => {
+            let mut args = vec![request.os.version_id.clone()];
+            args.extend(names);
             let download = Step {
                 on_failure: update_failed,
-                ..script(DOWNLOAD, "salve-download", &names, true)
+                ..script(DOWNLOAD, "salve-download", &args, true)
             };
             let format = MANIFEST_2_FORMAT.replace("%{INSTALLTIME}", "@NOW@");
             let unpack = script(UNPACK, "salve-unpack", &[format], false);
@@ -292,19 +316,25 @@ mod tests {
         assert_eq!(plan.steps[0].argv[2], INSTALLROOT_UPDATE);
         assert_eq!(&plan.steps[0].argv[3..], ["salve-update", "3.0", "openssl"]);
         assert_eq!(plan.steps[1].argv[2], QUERY_ROOT);
+        for kept_out in ["/var/cache/dnf", "/var/lib/dnf"] {
+            assert!(plan.exclude_paths.contains(&kept_out.to_string()));
+        }
     }
 
     #[test]
     fn a_manifest_only_image_is_unpacked_and_its_manifests_rewritten() {
         let plan = plan(&request(MANIFEST_ONLY, &[("openssl", "3.3.3-1.azl3")])).unwrap();
-        assert_eq!(&plan.steps[0].argv[3..], ["salve-download", "openssl"]);
+        assert_eq!(
+            &plan.steps[0].argv[3..],
+            ["salve-download", "3.0", "openssl"]
+        );
         assert_eq!(plan.steps[1].argv[2], UNPACK);
         assert!(plan.steps[1].argv[4].contains("\\t@NOW@\\t"));
         assert_eq!(plan.database_paths, [MANIFEST_2]);
         let all = super::plan(&request(MANIFEST_ONLY, &[])).unwrap();
         assert_eq!(
             all.steps[0].argv.len(),
-            4,
+            5,
             "no names: the script downloads every package"
         );
     }
