@@ -17,7 +17,7 @@ use crate::image::{Compression, LayerOptions, RootfsCache};
 use crate::plugin::types::{
     InstalledPackage, OsInfo, PackageClass, PlanRequest, Platform, RequestedUpdate, UpdatePlan,
 };
-use crate::plugin::{Plugin, PluginCatalog, PluginKind};
+use crate::plugin::{Plugin, PluginCatalog};
 use crate::registry::{
     OciLayout, PlatformChoice, RegistryOptions, Transport, deliver, fetch,
     oci_layout::write_file_atomically,
@@ -135,12 +135,16 @@ async fn run_patch(
         );
     }
 
+    // Every plugin loaded once, under one policy for those that fail.
+    let plugins = catalog.load_for_run()?;
+    let ecosystems = plugins.ecosystems();
+
     // 1–2. The report (none: update all).
+    let input_cap = catalog.runtime().limits().input_bytes;
     let reports = match &options.report {
-        Some(path) => report::load(catalog, path, options.scanner.as_deref())?,
+        Some(path) => report::load(&plugins, input_cap, path, options.scanner.as_deref())?,
         None => Vec::new(),
     };
-    let ecosystems = load_ecosystems(catalog)?;
     if let EngineChoice::Buildkit(daemon) = &options.engine {
         // Before any work: a daemon that cannot be reached fails the run at once.
         within(deadline, crate::engine::buildkit::connect_to(daemon)).await??;
@@ -275,7 +279,7 @@ struct PlatformRun<'a> {
     /// The report for this platform, if any.
     report: Option<&'a Report>,
     /// The ecosystem plugins.
-    ecosystems: &'a [Plugin],
+    ecosystems: &'a [&'a Plugin],
     /// The root filesystem cache.
     cache: &'a RootfsCache,
     /// A folder for this platform's run.
@@ -304,8 +308,9 @@ struct PlatformPatched {
 struct Share<'a, 'b> {
     /// The plugin that recognised the image.
     detected: &'b Detected<'a>,
-    /// The updates it is asked for (empty: update all).
-    updates: Vec<&'b PackageUpdate>,
+    /// The updates it is asked for (empty: update all), each asking for the highest fixed
+    /// version by this plugin's order.
+    updates: Vec<PackageUpdate>,
 }
 
 /// Patches one platform: probe, detect, plan, execute, validate, assemble. `None` when nothing
@@ -351,7 +356,7 @@ async fn patch_platform(
     for warning in probe.detected.iter().flat_map(|d| &d.target.warnings) {
         progress.warn(warning);
     }
-    let (shares, mut unplaced) = shares(run.report, &probe.detected, os_ecosystem);
+    let (shares, mut unplaced) = shares(run.report, &probe.detected, os_ecosystem)?;
     if run.report.is_none() {
         note_libraries_left(&probe, progress);
     }
@@ -544,20 +549,6 @@ async fn patch_platform(
     }))
 }
 
-/// The ecosystem plugins of the catalog, loaded.
-fn load_ecosystems(catalog: &PluginCatalog) -> anyhow::Result<Vec<Plugin>> {
-    let mut plugins = Vec::new();
-    for loaded in catalog.load_all() {
-        let plugin = loaded
-            .plugin
-            .with_context(|| format!("loading plugin {}", loaded.entry.name))?;
-        if plugin.kind() == PluginKind::Ecosystem {
-            plugins.push(plugin);
-        }
-    }
-    Ok(plugins)
-}
-
 /// How old a working folder must be to count as left behind by a run that was killed.
 const STALE_WORK: Duration = Duration::from_secs(24 * 3600);
 
@@ -663,27 +654,35 @@ fn platform_of(config: &serde_json::Value) -> Platform {
 }
 
 /// Which ecosystem handles which update: OS findings go to the OS ecosystem, library findings
-/// to the library ecosystem that recognised the image; no report means the OS ecosystem updates
-/// everything. Findings no ecosystem takes are returned as not patched.
+/// to the library ecosystem that recognised the image, each update asking for the highest fixed
+/// version by that plugin's order; no report means the OS ecosystem updates everything.
+/// Findings no ecosystem takes are returned as not patched.
 fn shares<'a, 'b>(
     report: Option<&'b Report>,
     detected: &'b [Detected<'a>],
     os: &'b Detected<'a>,
-) -> (Vec<Share<'a, 'b>>, Vec<Shortfall>) {
+) -> anyhow::Result<(Vec<Share<'a, 'b>>, Vec<Shortfall>)> {
     let Some(report) = report else {
         let everything = Share {
             detected: os,
             updates: Vec::new(),
         };
-        return (vec![everything], Vec::new());
+        return Ok((vec![everything], Vec::new()));
     };
     let mut shares: Vec<Share> = Vec::new();
     let mut taken = vec![false; report.updates.len()];
     for candidate in detected {
-        let mut updates: Vec<&PackageUpdate> = Vec::new();
+        let ecosystem = candidate.plugin.as_ecosystem().expect("an ecosystem");
+        let mut updates: Vec<PackageUpdate> = Vec::new();
         for (index, update) in report.updates.iter().enumerate() {
             if update.class == candidate.class && !taken[index] {
                 taken[index] = true;
+                let mut update = update.clone();
+                update
+                    .choose_fixed_version(|a, b| ecosystem.compare_versions(a, b))
+                    .with_context(|| {
+                        format!("choosing the fixed version of {} to reach", update.package)
+                    })?;
                 updates.push(update);
             }
         }
@@ -716,7 +715,7 @@ fn shares<'a, 'b>(
             Shortfall::not_patched(&update.package, &update.fixed_version, why)
         })
         .collect();
-    (shares, unplaced)
+    Ok((shares, unplaced))
 }
 
 /// Without a report, library packages are left as they are: says so, naming where the library
@@ -772,11 +771,11 @@ fn note_libraries_left(probe: &probe::Probe<'_>, progress: Progress) {
 fn still_needed<'b>(
     ecosystem: &crate::plugin::Ecosystem<'_>,
     installed: &[InstalledPackage],
-    updates: &[&'b PackageUpdate],
+    updates: &'b [PackageUpdate],
     unplaced: &mut Vec<Shortfall>,
 ) -> anyhow::Result<Vec<&'b PackageUpdate>> {
     if installed.is_empty() {
-        return Ok(updates.to_vec());
+        return Ok(updates.iter().collect());
     }
     let mut needed = Vec::new();
     for update in updates {
@@ -799,7 +798,7 @@ fn still_needed<'b>(
                     None => "it is not installed in the image".to_string(),
                 },
             )),
-            Some(_) => needed.push(*update),
+            Some(_) => needed.push(update),
         }
     }
     Ok(needed)
@@ -943,6 +942,7 @@ mod tests {
             installed_version: "1.26.5".into(),
             fixed_version: "1.26.20".into(),
             vulnerabilities: Vec::new(),
+            candidates: vec!["1.26.20".into()],
         }
     }
 

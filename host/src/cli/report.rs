@@ -32,7 +32,9 @@ pub fn run(args: ReportArgs, options: &PluginOptions) -> anyhow::Result<()> {
         let notice = entry.origin_notice();
         eprintln!("note: {}", crate::display_safe::one_line(&notice));
     }
-    let reports = report::load(&catalog, &args.report, args.scanner.as_deref())?;
+    let plugins = catalog.load_for_run()?;
+    let input_cap = catalog.runtime().limits().input_bytes;
+    let reports = report::load(&plugins, input_cap, &args.report, args.scanner.as_deref())?;
     match args.format {
         OutputFormat::Table => {
             let tables: Vec<String> = reports.iter().map(as_table).collect();

@@ -38,7 +38,7 @@ pub struct Probe<'a> {
 /// together: they go to each plugin in one call, whose input is capped.
 pub fn probe<'a>(
     layers: &[PathBuf],
-    ecosystems: &'a [Plugin],
+    ecosystems: &[&'a Plugin],
     extra: &[String],
     total_cap: u64,
 ) -> anyhow::Result<Probe<'a>> {
@@ -60,7 +60,7 @@ pub fn probe<'a>(
         .context("reading the image's layers")?;
     let os = os_release(&files)?;
     let mut detected = Vec::new();
-    for plugin in ecosystems {
+    for &plugin in ecosystems {
         let ecosystem = plugin.as_ecosystem().expect("only ecosystems are passed");
         let crate::plugin::PluginInfo::Ecosystem(info) = plugin.info() else {
             continue;

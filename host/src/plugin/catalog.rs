@@ -1,5 +1,6 @@
 //! The plugins a salve process can use: discovered from every source, loaded on demand.
 
+use super::contract::PluginKind;
 use super::error::PluginError;
 use super::runtime::{Plugin, PluginRuntime};
 use super::sources::{PluginEntry, PluginSearch, PluginSource, plugin_name};
@@ -11,6 +12,54 @@ pub struct LoadedEntry {
     pub entry: PluginEntry,
     /// The loaded plugin, or why it could not be loaded.
     pub plugin: Result<Plugin, PluginError>,
+}
+
+/// Every plugin of a catalog loaded once for a run, under one policy: a plugin that fails to load
+/// is left out with a warning naming it and why, and the others work on.
+pub struct LoadedPlugins {
+    /// The plugins that loaded.
+    plugins: Vec<Plugin>,
+    /// The plugins that did not, with why.
+    failures: Vec<(String, String)>,
+}
+
+impl LoadedPlugins {
+    /// The scanner plugins that loaded.
+    pub fn scanners(&self) -> impl Iterator<Item = &Plugin> {
+        self.plugins
+            .iter()
+            .filter(|plugin| plugin.kind() == PluginKind::Scanner)
+    }
+
+    /// The ecosystem plugins that loaded.
+    pub fn ecosystems(&self) -> Vec<&Plugin> {
+        self.plugins
+            .iter()
+            .filter(|plugin| plugin.kind() == PluginKind::Ecosystem)
+            .collect()
+    }
+
+    /// The plugin called `name`; an error says why it did not load, or that there is none.
+    pub fn named(&self, name: &str) -> Result<&Plugin, PluginError> {
+        if let Some(plugin) = self.plugins.iter().find(|plugin| plugin.name() == name) {
+            return Ok(plugin);
+        }
+        match self.failures.iter().find(|(failed, _)| failed == name) {
+            Some((_, message)) => Err(PluginError::Unavailable {
+                message: message.clone(),
+            }),
+            None => Err(PluginError::NotFound {
+                name: name.to_string(),
+                known: self
+                    .plugins
+                    .iter()
+                    .map(Plugin::name)
+                    .chain(self.failures.iter().map(|(failed, _)| failed.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
 }
 
 /// Every plugin on the search path, and the runtime that loads them.
@@ -70,6 +119,31 @@ impl PluginCatalog {
                 plugin: self.load_entry(entry),
             })
             .collect()
+    }
+
+    /// Loads every plugin once for a run ([`LoadedPlugins`]): failures are warned about and left
+    /// out, except the run's time running out, which ends the run.
+    pub fn load_for_run(&self) -> Result<LoadedPlugins, PluginError> {
+        let mut loaded = LoadedPlugins {
+            plugins: Vec::new(),
+            failures: Vec::new(),
+        };
+        for entry in self.load_all() {
+            match entry.plugin {
+                Ok(plugin) => loaded.plugins.push(plugin),
+                Err(error) if error.is_run_over() => return Err(error),
+                Err(error) => {
+                    tracing::warn!(
+                        "leaving out plugin {} ({}): it failed to load: {}",
+                        crate::display_safe::one_line(&entry.entry.name),
+                        entry.entry.source,
+                        crate::display_safe::one_line(&error.to_string())
+                    );
+                    loaded.failures.push((entry.entry.name, error.to_string()));
+                }
+            }
+        }
+        Ok(loaded)
     }
 
     /// Loads the plugin called `name`.

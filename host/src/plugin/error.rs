@@ -38,6 +38,14 @@ pub enum PluginError {
         error: std::io::Error,
     },
 
+    /// A plugin the run asked for by name failed to load when the run loaded its plugins; the
+    /// message is that failure's.
+    #[error("{message}")]
+    Unavailable {
+        /// Why it did not load.
+        message: String,
+    },
+
     /// The bytes are not a component wasmtime can compile, or fail another load-time check.
     #[error("plugin {plugin} cannot be loaded: {reason}")]
     Load {

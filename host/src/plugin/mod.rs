@@ -17,7 +17,7 @@ mod scanner;
 pub mod sources;
 pub mod types;
 
-pub use catalog::{LoadedEntry, PluginCatalog};
+pub use catalog::{LoadedEntry, LoadedPlugins, PluginCatalog};
 pub use contract::PluginKind;
 pub use ecosystem::Ecosystem;
 pub use error::PluginError;

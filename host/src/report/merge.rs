@@ -22,6 +22,31 @@ pub struct PackageUpdate {
     pub fixed_version: String,
     /// Each vulnerability, with the version that fixes it (for VEX).
     pub vulnerabilities: Vec<VulnerabilityFix>,
+    /// Every distinct fixed version the package's findings name, in the order seen.
+    #[serde(skip)]
+    pub candidates: Vec<String>,
+}
+
+impl PackageUpdate {
+    /// Sets the version to reach to the highest candidate by `compare`: the package's ecosystem
+    /// plugin's order (`1.0rc1` is below `1.0` for Python, above it in a generic order). With
+    /// one candidate nothing is compared.
+    pub fn choose_fixed_version<E>(
+        &mut self,
+        mut compare: impl FnMut(&str, &str) -> Result<Ordering, E>,
+    ) -> Result<(), E> {
+        let Some((first, others)) = self.candidates.split_first() else {
+            return Ok(());
+        };
+        let mut highest = first;
+        for candidate in others {
+            if compare(candidate, highest)? == Ordering::Greater {
+                highest = candidate;
+            }
+        }
+        self.fixed_version = highest.clone();
+        Ok(())
+    }
 }
 
 /// One vulnerability of a package and the version that fixes it.
@@ -34,7 +59,8 @@ pub struct VulnerabilityFix {
 }
 
 /// Groups findings by package (and path, for libraries), in the order each package first
-/// appears; each update asks for the highest fixed version by `order`.
+/// appears; each update asks for the highest fixed version by `order`, until
+/// [`PackageUpdate::choose_fixed_version`] chooses by the package's ecosystem.
 pub fn by_package(
     findings: Vec<Finding>,
     order: &dyn Fn(&str, &str) -> Ordering,
@@ -53,6 +79,9 @@ pub fn by_package(
                 if order(&fix.fixed_version, &update.fixed_version) == Ordering::Greater {
                     update.fixed_version = fix.fixed_version.clone();
                 }
+                if !update.candidates.contains(&fix.fixed_version) {
+                    update.candidates.push(fix.fixed_version.clone());
+                }
                 if !update
                     .vulnerabilities
                     .iter()
@@ -70,6 +99,7 @@ pub fn by_package(
                     path: finding.path,
                     installed_version: finding.installed_version,
                     fixed_version: fix.fixed_version.clone(),
+                    candidates: vec![fix.fixed_version.clone()],
                     vulnerabilities: vec![fix],
                 });
             }
@@ -121,6 +151,30 @@ mod tests {
             .collect();
         assert_eq!(ids, ["CVE-1", "CVE-3", "CVE-4"]);
         assert_eq!(updates[0].vulnerabilities[0].fixed_version, "3.0.9");
+    }
+
+    #[test]
+    fn the_fixed_version_is_chosen_again_by_another_order() {
+        let mut updates = by_package(
+            vec![
+                finding("urllib3", "2.0.0rc1", "CVE-1", None),
+                finding("urllib3", "2.0.0", "CVE-2", None),
+                finding("urllib3", "2.0.0rc1", "CVE-3", None),
+            ],
+            &compare,
+        );
+        let update = &mut updates[0];
+        assert_eq!(update.fixed_version, "2.0.0rc1", "the generic order");
+        assert_eq!(update.candidates, ["2.0.0rc1", "2.0.0"]);
+        // An order where a pre-release (`rc`) comes before its release, as PEP 440 has it.
+        let pre_release_first = |a: &str, b: &str| -> Result<Ordering, String> {
+            let key = |v: &str| (v.split("rc").next().unwrap().to_string(), !v.contains("rc"));
+            Ok(key(a).cmp(&key(b)))
+        };
+        update.choose_fixed_version(pre_release_first).unwrap();
+        assert_eq!(update.fixed_version, "2.0.0");
+        let refused = update.choose_fixed_version(|a, _| Err(format!("{a} is not valid")));
+        assert_eq!(refused, Err("2.0.0 is not valid".to_string()));
     }
 
     #[test]

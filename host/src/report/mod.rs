@@ -10,8 +10,8 @@ pub mod version_order;
 pub use error::ReportError;
 pub use merge::{PackageUpdate, VulnerabilityFix};
 
-use crate::plugin::PluginCatalog;
-use crate::plugin::types::{OsInfo, Platform, Skipped};
+use crate::plugin::types::{OsInfo, PackageClass, Platform, Skipped};
+use crate::plugin::{LoadedPlugins, Plugin, PluginInfo};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -34,17 +34,20 @@ pub struct Report {
     pub findings: usize,
 }
 
-/// Reads a report file, or a directory holding one report per platform.
+/// Reads a report file, or a directory holding one report per platform, with the run's plugins;
+/// `input_cap` is the most bytes a plugin call takes.
 ///
 /// `scanner` names the plugin to use; otherwise the one whose `sniff` is surest reads each file.
+/// Where findings for one package disagree, the highest fixed version is chosen by the order of
+/// the package's ecosystem plugin (the OS one the report's OS names, the only library one).
 pub fn load(
-    catalog: &PluginCatalog,
+    plugins: &LoadedPlugins,
+    input_cap: u64,
     path: &Path,
     scanner: Option<&str>,
 ) -> Result<Vec<Report>, ReportError> {
     let files = report_files(path)?;
-    let scanners = select::Scanners::load(catalog, scanner)?;
-    let input_cap = catalog.runtime().limits().input_bytes;
+    let scanners = select::Scanners::of(plugins, scanner)?;
     let mut reports = Vec::new();
     for file in files {
         let bytes = read_report(&file, input_cap)?;
@@ -59,11 +62,18 @@ pub fn load(
             problems,
         })?;
         let findings = manifest.findings.len();
+        let mut updates = merge::by_package(manifest.findings, &version_order::compare);
+        order_by_ecosystem(&mut updates, manifest.os.as_ref(), plugins).map_err(|error| {
+            ReportError::Plugin {
+                file: file.clone(),
+                error,
+            }
+        })?;
         reports.push(Report {
             scanner: scanner.plugin().name().to_string(),
             os: manifest.os,
             platform: manifest.platform,
-            updates: merge::by_package(manifest.findings, &version_order::compare),
+            updates,
             skipped: manifest.skipped,
             findings,
             file,
@@ -71,6 +81,41 @@ pub fn load(
     }
     check_platforms(&reports)?;
     Ok(reports)
+}
+
+/// Chooses each update's fixed version by its ecosystem plugin's order, where the report says
+/// enough to know the plugin: OS packages by the report's OS, libraries when one library
+/// ecosystem is loaded. Others keep the generic order until the patch, which knows the image.
+fn order_by_ecosystem(
+    updates: &mut [PackageUpdate],
+    os: Option<&OsInfo>,
+    plugins: &LoadedPlugins,
+) -> Result<(), crate::plugin::PluginError> {
+    let ecosystems = plugins.ecosystems();
+    let of_class = |class: PackageClass| -> Vec<&Plugin> {
+        ecosystems
+            .iter()
+            .copied()
+            .filter(|plugin| match plugin.info() {
+                PluginInfo::Ecosystem(info) => {
+                    info.class == class
+                        && (class == PackageClass::Library
+                            || os.is_some_and(|os| info.os_ids.contains(&os.id)))
+                }
+                PluginInfo::Scanner(_) => false,
+            })
+            .collect()
+    };
+    for class in [PackageClass::Os, PackageClass::Library] {
+        let [plugin] = of_class(class)[..] else {
+            continue;
+        };
+        let ecosystem = plugin.as_ecosystem().expect("an ecosystem plugin");
+        for update in updates.iter_mut().filter(|update| update.class == class) {
+            update.choose_fixed_version(|a, b| ecosystem.compare_versions(a, b))?;
+        }
+    }
+    Ok(())
 }
 
 /// The report files at `path`: the file itself, or every regular file of a directory, sorted.

@@ -1,22 +1,22 @@
 //! Choosing the scanner plugin for a report: the one named, or the one whose `sniff` is surest.
 
 use super::error::ReportError;
-use crate::plugin::{Plugin, PluginCatalog, PluginError, Scanner};
+use crate::plugin::{LoadedPlugins, Plugin, PluginError, Scanner};
 use std::path::Path;
 
 /// The scanner plugins a run may use.
-pub struct Scanners {
+pub struct Scanners<'a> {
     /// The scanner named with `--scanner`, or every scanner plugin that loaded.
-    plugins: Vec<Plugin>,
+    plugins: Vec<&'a Plugin>,
     /// True when one was named: it reads every report, unasked.
     named: bool,
 }
 
-impl Scanners {
-    /// Loads the named scanner, or every scanner plugin in the catalog.
-    pub fn load(catalog: &PluginCatalog, name: Option<&str>) -> Result<Scanners, ReportError> {
+impl<'a> Scanners<'a> {
+    /// The named scanner, or every scanner plugin the run loaded.
+    pub fn of(plugins: &'a LoadedPlugins, name: Option<&str>) -> Result<Scanners<'a>, ReportError> {
         if let Some(name) = name {
-            let plugin = catalog.load(name)?;
+            let plugin = plugins.named(name)?;
             if plugin.as_scanner().is_none() {
                 return Err(ReportError::Scanner(PluginError::Load {
                     plugin: name.to_string(),
@@ -32,21 +32,8 @@ impl Scanners {
                 named: true,
             });
         }
-        let mut scanners = Vec::new();
-        for loaded in catalog.load_all() {
-            match loaded.plugin {
-                Ok(plugin) if plugin.as_scanner().is_some() => scanners.push(plugin),
-                Ok(_) => {}
-                // The run's time is over: no other plugin would load either.
-                Err(error) if error.is_run_over() => return Err(ReportError::Scanner(error)),
-                Err(error) => tracing::warn!(
-                    "skipping a plugin that failed to load: {}",
-                    crate::display_safe::one_line(&error.to_string())
-                ),
-            }
-        }
         Ok(Scanners {
-            plugins: scanners,
+            plugins: plugins.scanners().collect(),
             named: false,
         })
     }
