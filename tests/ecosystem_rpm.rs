@@ -251,6 +251,71 @@ fn installed_packages_are_read_from_the_rpm_database_file_as_rpm_lists_them() {
     assert_eq!(read, expected);
     assert!(read.contains(&"salve-wide 7:2.5-3.test noarch".to_string()));
 
+    // The same headers in a Berkeley DB hash database, as rpm before 4.16 kept them, in both
+    // byte orders: written by Berkeley DB's own `db5.3_load`, listed by rpm's `bdb_ro` backend.
+    for order in ["1234", "4321"] {
+        let berkeley = work.path().join(format!("bdb-{order}"));
+        std::fs::create_dir(&berkeley).unwrap();
+        let dump = work.path().join(format!("dump-{order}"));
+        let status = Command::new("python3")
+            .args(["-c", BERKELEY_DUMP])
+            .arg(dbpath.join("rpmdb.sqlite"))
+            .arg(&dump)
+            .arg(order)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let loaded = Command::new("db5.3_load")
+            .arg("-f")
+            .arg(&dump)
+            .arg(berkeley.join("Packages"))
+            .status()
+            .unwrap();
+        assert!(loaded.success());
+        let listed = Command::new("rpm")
+            .args(["--define", "_db_backend bdb_ro", "--dbpath"])
+            .arg(&berkeley)
+            .args([
+                "-qa",
+                "--qf",
+                "%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE} %{ARCH}\\n",
+            ])
+            .output()
+            .unwrap();
+        let mut listed: Vec<String> = String::from_utf8(listed.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        listed.sort();
+        assert_eq!(
+            listed, expected,
+            "rpm reads the Berkeley database ({order})"
+        );
+        let mut packages = file("/var/lib/rpm/Packages", "");
+        packages.content = Some(std::fs::read(berkeley.join("Packages")).unwrap());
+        let mut read: Vec<String> = plugin
+            .as_ecosystem()
+            .unwrap()
+            .installed(&[packages])
+            .unwrap()
+            .iter()
+            .map(|package| {
+                format!(
+                    "{} {} {}",
+                    package.name,
+                    package.version,
+                    package.architecture.as_deref().unwrap_or_default()
+                )
+            })
+            .collect();
+        read.sort();
+        assert_eq!(
+            read, expected,
+            "salve reads the Berkeley database ({order})"
+        );
+    }
+
     // A damaged database is an error naming the file, never a wrong list.
     let mut damaged = file("/var/lib/rpm/rpmdb.sqlite", "");
     let mut bytes = std::fs::read(dbpath.join("rpmdb.sqlite")).unwrap();
@@ -264,6 +329,23 @@ fn installed_packages_are_read_from_the_rpm_database_file_as_rpm_lists_them() {
         .to_string();
     assert!(error.contains("/var/lib/rpm/rpmdb.sqlite"), "{error}");
 }
+
+/// Turns an sqlite rpm database into a `db5.3_load` dump of the Berkeley DB hash database rpm
+/// kept before 4.16: each header under its package number (4 bytes in the file's byte order),
+/// and record 0 holding the next package number, as rpm wrote it.
+const BERKELEY_DUMP: &str = r#"
+import sqlite3, struct, sys
+source, dump, order = sys.argv[1], sys.argv[2], sys.argv[3]
+endian = "<" if order == "1234" else ">"
+rows = list(sqlite3.connect(source).execute("SELECT hnum, blob FROM Packages"))
+lines = ["VERSION=3", "format=bytevalue", "type=hash", "db_pagesize=4096",
+         "db_lorder=" + order, "HEADER=END"]
+records = [(0, struct.pack(endian + "I", max(h for h, _ in rows) + 1))] + rows
+for number, value in records:
+    lines += [" " + struct.pack(endian + "I", number).hex(), " " + bytes(value).hex()]
+lines.append("DATA=END")
+open(dump, "w").write("\n".join(lines) + "\n")
+"#;
 
 /// Writes an rpm-style `Packages` table with SQLite itself (Python's `sqlite3`): `count` headers
 /// of packages `pkg-N` at version `N.0-1`, every tenth one large enough to spill over pages, so

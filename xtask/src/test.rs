@@ -11,8 +11,9 @@ use std::process::Command;
 /// engine the `docker-daemon:` transport talks to, mmdebstrap, which builds the Debian images
 /// `salve patch` is tested on, dnf, createrepo_c and cpio, which build the RPM fixtures, and
 /// curl, xz-utils and openssl, which fetch a newer Docker engine for the BuildKit tests and make
-/// their TLS certificates, slirp4netns, which gives the local engine's steps their network, and
-/// uidmap (newuidmap, newgidmap), with which it runs rootless.
+/// their TLS certificates, slirp4netns, which gives the local engine's steps their network,
+/// uidmap (newuidmap, newgidmap), with which it runs rootless, and db5.3-util, whose `db5.3_load`
+/// writes the Berkeley DB rpm databases the rpm plugin is checked on.
 const TEST_PACKAGES: &[&str] = &[
     "rpm",
     "python3",
@@ -32,6 +33,7 @@ const TEST_PACKAGES: &[&str] = &[
     "openssl",
     "slirp4netns",
     "uidmap",
+    "db5.3-util",
 ];
 
 /// Installs missing test packages (as root, with apt-get) and runs `cargo test --workspace`.

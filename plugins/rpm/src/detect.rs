@@ -30,6 +30,9 @@ pub const SQLITE_DATABASES: &[&str] = &[
     "/usr/lib/sysimage/rpm/rpmdb.sqlite",
 ];
 
+/// Where rpm before 4.16 keeps its Berkeley DB package database.
+pub const BERKELEY_DATABASE: &str = "/var/lib/rpm/Packages";
+
 /// Where rpm keeps its database, old and new layouts and formats.
 const RPM_DATABASES: &[&str] = &[
     "/var/lib/rpm/rpmdb.sqlite",

@@ -2,6 +2,7 @@
 //! with an rpm database and no manager, distroless Azure Linux / CBL-Mariner manifests, plans,
 //! package lists and purls.
 
+mod berkeley;
 mod database;
 mod detect;
 mod eol;
