@@ -22,6 +22,9 @@ const OFF_PAGE: u8 = 3;
 /// The size of every page's header.
 const PAGE_HEADER: usize = 26;
 
+/// One record: its key and its value.
+pub type Record = (Vec<u8>, Vec<u8>);
+
 /// An open database file in memory.
 pub struct Database<'a> {
     /// The file's bytes.
@@ -77,7 +80,7 @@ impl<'a> Database<'a> {
     }
 
     /// Every record: its key and value.
-    pub fn records(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+    pub fn records(&self) -> Result<Vec<Record>, String> {
         let mut records = Vec::new();
         for bucket in 0..=self.max_bucket {
             let mut visited = HashSet::new();
