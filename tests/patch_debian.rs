@@ -605,9 +605,39 @@ fn unreachable_repositories_and_unreachable_versions_are_reported_on(engine: &En
     assert!(!ok);
     assert!(stderr.contains("404 or no Release file"), "{stderr}");
     assert!(
-        stderr.contains("apt-get"),
+        stderr.contains("apt-get-update debian 12"),
         "the failed step is named: {stderr}"
     );
+    assert!(!eol_out.exists(), "no image is written");
+
+    // apt-get update failing for another reason (a broken hook in the image): its own output,
+    // and no advice about archives, whatever the release.
+    let hook = work.path().join("99broken");
+    std::fs::write(&hook, "APT::Update::Pre-Invoke {\"false\";};\n").unwrap();
+    insert_file(
+        &format!("{}:minbase", layout_dir.display()),
+        &hook,
+        "/etc/apt/apt.conf.d/99broken",
+    );
+    let (ok, _, stderr) = salve_in(
+        cache,
+        &strs(&engine.host_network_args(&[
+            "patch",
+            "-i",
+            &image,
+            "-r",
+            report.to_str().unwrap(),
+            "--oci-dir",
+            eol_out.to_str().unwrap(),
+        ])),
+        &[],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("apt-get-update debian 12") && stderr.contains("Pre-Invoke"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("archive"), "no archive advice: {stderr}");
     assert!(!eol_out.exists(), "no image is written");
 }
 

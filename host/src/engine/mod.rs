@@ -110,7 +110,7 @@ pub fn step_failed(plan: &UpdatePlan, index: usize, failure: &str, log: &str) ->
 /// A step's command line for messages, on one line (its arguments come from a plugin): a
 /// plugin's constant script (`sh -c SCRIPT NAME ARGS`) is shown by its name and arguments
 /// (`NAME ARGS (a script)`), other commands as they are.
-fn describe_step(argv: &[String]) -> String {
+pub fn describe_step(argv: &[String]) -> String {
     let shown = match argv {
         [shell, flag, _script, name, arguments @ ..] if shell == "sh" && flag == "-c" => {
             let mut shown = vec![name.as_str()];

@@ -47,15 +47,22 @@ pub fn warning(os: &OsInfo) -> Option<String> {
     }
 }
 
-/// The advice for a plan whose repositories answered 404 or have no Release file.
-pub fn missing_repository_advice(os: &OsInfo) -> String {
-    format!(
-        "the package repositories for {} {} could not be read (404 or no Release file); if the \
-         release is end of life its packages have moved to an archive: upgrade the base image, or \
-         point the image's sources at the archive",
-        os.id, os.version_id
-    )
-}
+/// `apt-get update`, run by `sh` so that the advice for repositories that are gone follows from
+/// what apt says: it is added to the output only when the update failed and apt names a 404 or a
+/// missing Release file, never for other failures (a broken hook, a full disk). `$1` and `$2` are
+/// the image's OS id and version, passed as data.
+pub const APT_UPDATE: &str = r#"set -u
+output=$(apt-get update 2>&1) && status=0 || status=$?
+printf '%s\n' "$output"
+if [ "$status" -ne 0 ]; then
+  case $output in
+    *"404  Not Found"*|*"404 Not Found"*|*"does not have a Release file"*|*"no longer has a Release file"*)
+      printf 'salve: the package repositories for %s %s could not be read (404 or no Release file); if the release is end of life its packages have moved to an archive: upgrade the base image, or point the image%ss sources at the archive\n' "$1" "$2" "'" >&2
+      ;;
+  esac
+fi
+exit "$status"
+"#;
 
 #[cfg(test)]
 mod tests {
@@ -67,6 +74,64 @@ mod tests {
             version_id: version.into(),
             codename: codename.map(str::to_string),
         }
+    }
+
+    /// Runs [`APT_UPDATE`] with an `apt-get` that prints `output` and exits with `status`;
+    /// the script's exit status and everything it printed.
+    fn apt_update_with(output: &str, status: i32) -> (i32, String) {
+        let bin = std::env::temp_dir().join(format!(
+            "salve-dpkg-apt-{}-{status}-{}",
+            std::process::id(),
+            output.len()
+        ));
+        std::fs::create_dir_all(&bin).unwrap();
+        let fake = bin.join("apt-get");
+        std::fs::write(
+            &fake,
+            format!("#!/bin/sh\nprintf '%s\\n' '{output}'\nexit {status}\n"),
+        )
+        .unwrap();
+        std::process::Command::new("chmod")
+            .args(["+x", fake.to_str().unwrap()])
+            .status()
+            .unwrap();
+        let run = std::process::Command::new("sh")
+            .args(["-c", APT_UPDATE, "apt-get-update", "debian", "10"])
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .unwrap();
+        std::fs::remove_dir_all(&bin).unwrap();
+        let printed = String::from_utf8_lossy(&run.stdout).into_owned()
+            + &String::from_utf8_lossy(&run.stderr);
+        (run.status.code().unwrap(), printed)
+    }
+
+    #[test]
+    fn the_archive_advice_follows_from_what_apt_says() {
+        let (status, printed) = apt_update_with(
+            "E: The repository http://deb.debian.org/debian buster Release does not have a Release file.",
+            100,
+        );
+        assert_eq!(status, 100);
+        assert!(
+            printed.contains("does not have a Release file"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("repositories for debian 10 could not be read")
+                && printed.contains("image's sources"),
+            "{printed}"
+        );
+        let (status, printed) = apt_update_with(
+            "E: Problem executing scripts APT::Update::Pre-Invoke 'false'",
+            100,
+        );
+        assert_eq!(status, 100);
+        assert!(printed.contains("Pre-Invoke"), "{printed}");
+        assert!(!printed.contains("archive"), "no advice: {printed}");
+        let (status, printed) = apt_update_with("Err:1 http://x 404  Not Found", 0);
+        assert_eq!(status, 0, "a warning apt got past is no failure");
+        assert!(!printed.contains("archive"), "{printed}");
     }
 
     #[test]

@@ -176,12 +176,15 @@ pub fn is_package_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c))
 }
 
-/// `apt-get update`, with advice for repositories that are gone.
+/// `apt-get update`, with advice for repositories that are gone when its output shows that
+/// they are (see [`eol::APT_UPDATE`]).
 fn apt_update(os: &OsInfo) -> Step {
-    Step {
-        on_failure: Some(eol::missing_repository_advice(os)),
-        ..apt(&["update"], true)
-    }
+    script(
+        eol::APT_UPDATE,
+        "apt-get-update",
+        &[os.id.clone(), os.version_id.clone()],
+        true,
+    )
 }
 
 /// An `apt-get` step, non-interactive.
@@ -262,10 +265,9 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(plan.steps.len(), 2);
-        assert_eq!(plan.steps[0].argv, ["apt-get", "update"]);
+        assert_eq!(plan.steps[0].argv[2], eol::APT_UPDATE);
+        assert_eq!(&plan.steps[0].argv[3..], ["apt-get-update", "debian", "12"]);
         assert!(plan.steps[0].network);
-        let advice = plan.steps[0].on_failure.as_deref().unwrap();
-        assert!(advice.contains("404 or no Release file"), "{advice}");
         let install = &plan.steps[1].argv;
         assert_eq!(
             &install[..5],

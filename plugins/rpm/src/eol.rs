@@ -54,14 +54,27 @@ pub fn warning(os: &OsInfo) -> Option<String> {
     ))
 }
 
-/// The advice for a plan whose repositories answered 404 or have no metadata.
-pub fn missing_repository_advice(os: &OsInfo) -> String {
-    format!(
-        "the package repositories for {} {} could not be read (404 or no repodata); if the release \
-         is end of life its packages have moved to an archive: upgrade the base image, or point the \
-         image's .repo files at the archive",
-        os.id, os.version_id
-    )
+/// A shell function for the plan's scripts: `advised COMMAND...` runs the command, prints its
+/// output, and when it failed and the output shows a repository answering 404, adds the advice
+/// for releases whose repositories have moved; never for other failures. The script sets
+/// `os_id` and `os_version` (data from its arguments) first.
+#[macro_export]
+macro_rules! advised_function {
+    () => {
+        r#"advised() {
+  output=$("$@" 2>&1) && status=0 || status=$?
+  printf '%s\n' "$output"
+  if [ "$status" -ne 0 ]; then
+    case $output in
+      *"Status code: 404"*|*"returned error: 404"*|*"404 Not Found"*|*"Error(404)"*)
+        printf 'salve: the package repositories for %s %s could not be read (404 or no repodata); if the release is end of life its packages have moved to an archive: upgrade the base image, or point the image%ss .repo files at the archive\n' "$os_id" "$os_version" "'" >&2
+        ;;
+    esac
+  fi
+  return "$status"
+}
+"#
+    };
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use crate::detect::{CHROOT, MANIFEST_2, MANIFEST_ONLY};
 use crate::manifest::MANIFEST_2_FORMAT;
-use crate::{eol, version};
+use crate::version;
 use salve_plugin_sdk::{PlanRequest, RequestedUpdate, Step, UpdatePlan};
 
 /// Where the results step writes the installed packages (see the WIT's `update-plan`).
@@ -26,14 +26,27 @@ const QUERY: &str = r#"set -eu
 rpm -qa --qf "$1" > /salve-results/rpm-qa
 "#;
 
+/// Updates the image with its own package manager. `$1` and `$2` are the OS id and release
+/// version, `$3` the manager; the rest are package names.
+const IN_IMAGE_UPDATE: &str = concat!(
+    "set -eu\n",
+    crate::advised_function!(),
+    r#"os_id=$1 os_version=$2 manager=$3
+shift 3
+advised "$manager" update -y "$@"
+"#
+);
+
 /// Updates `/target` from the tooling image with whichever of dnf, tdnf or yum it has, using the
-/// target's own repository files when it has them. `$1` is the release version. With
-/// `--installroot` the manager logs into the target; the log files it creates there are removed
-/// (ones the image already had keep what was appended).
-const INSTALLROOT_UPDATE: &str = r#"set -eu
-releasever=$1
-shift
-set -- --installroot=/target --releasever="$releasever" -y update "$@"
+/// target's own repository files when it has them. `$1` and `$2` are the OS id and release
+/// version. With `--installroot` the manager logs into the target; the log files it creates
+/// there are removed (ones the image already had keep what was appended).
+const INSTALLROOT_UPDATE: &str = concat!(
+    "set -eu\n",
+    crate::advised_function!(),
+    r#"os_id=$1 os_version=$2
+shift 2
+set -- --installroot=/target --releasever="$os_version" -y update "$@"
 if [ -d /target/etc/yum.repos.d ]; then
   set -- --setopt=reposdir=/target/etc/yum.repos.d "$@"
 fi
@@ -43,14 +56,15 @@ for log in dnf.log dnf.librepo.log dnf.rpm.log hawkey.log tdnf.log yum.log; do
 done
 for tool in dnf tdnf yum; do
   if command -v "$tool" >/dev/null 2>&1; then
-    "$tool" "$@"
+    advised "$tool" "$@"
     rm -f $new_logs
     exit 0
   fi
 done
 echo "the tooling image has none of dnf, tdnf or yum" >&2
 exit 1
-"#;
+"#
+);
 
 /// Lists `/target`'s packages into the results folder, and rewrites its distroless manifests
 /// from its rpm database when it has them.
@@ -66,12 +80,14 @@ fi
 "#;
 
 /// Downloads packages into `/tmp/salve-rpms` with the tooling image's dnf or tdnf, for the
-/// target's release (`$1`: repository files use `$releasever`, which the tooling image's own
-/// release would otherwise fill in); with no more arguments, every package of the target's
-/// manifest.
-const DOWNLOAD: &str = r#"set -eu
-releasever=$1
-shift
+/// target's release (`$2`: repository files use `$releasever`, which the tooling image's own
+/// release would otherwise fill in; `$1` is the OS id); with no more arguments, every package
+/// of the target's manifest.
+const DOWNLOAD: &str = concat!(
+    "set -eu\n",
+    crate::advised_function!(),
+    r#"os_id=$1 os_version=$2
+shift 2
 mkdir -p /tmp/salve-rpms
 if [ "$#" -eq 0 ]; then
   set -- $(cut -f1 /target/var/lib/rpmmanifest/container-manifest-2)
@@ -81,14 +97,15 @@ if [ -d /target/etc/yum.repos.d ]; then
   repos=--setopt=reposdir=/target/etc/yum.repos.d
 fi
 if command -v dnf >/dev/null 2>&1; then
-  dnf $repos --releasever="$releasever" -y download --destdir /tmp/salve-rpms "$@"
+  advised dnf $repos --releasever="$os_version" -y download --destdir /tmp/salve-rpms "$@"
 elif command -v tdnf >/dev/null 2>&1; then
-  tdnf $repos --releasever="$releasever" -y install --downloadonly --downloaddir=/tmp/salve-rpms "$@"
+  advised tdnf $repos --releasever="$os_version" -y install --downloadonly --downloaddir=/tmp/salve-rpms "$@"
 else
   echo "the tooling image has neither dnf nor tdnf" >&2
   exit 1
 fi
-"#;
+"#
+);
 
 /// Unpacks each downloaded package that differs from the installed one into `/target` and
 /// rewrites both distroless manifests in their formats. `$1` is the manifest-2 query format
@@ -129,15 +146,12 @@ pub fn plan(request: &PlanRequest) -> Result<UpdatePlan, String> {
             "the image has no package manager: a tooling image is needed to patch it".into(),
         );
     }
-    let update_failed = Some(eol::missing_repository_advice(&request.os));
+    // Every script that reaches repositories starts with the OS id and release.
+    let mut args = vec![request.os.id.clone(), request.os.version_id.clone()];
     let (steps, exclude_paths, database_paths) = match manager {
         CHROOT => {
-            let mut args = vec![request.os.version_id.clone()];
             args.extend(names);
-            let update = Step {
-                on_failure: update_failed,
-                ..script(INSTALLROOT_UPDATE, "salve-update", &args, true)
-            };
+            let update = script(INSTALLROOT_UPDATE, "salve-update", &args, true);
             let query = script(
                 QUERY_ROOT,
                 "salve-query",
@@ -151,12 +165,8 @@ pub fn plan(request: &PlanRequest) -> Result<UpdatePlan, String> {
             )
         }
         MANIFEST_ONLY => {
-            let mut args = vec![request.os.version_id.clone()];
             args.extend(names);
-            let download = Step {
-                on_failure: update_failed,
-                ..script(DOWNLOAD, "salve-download", &args, true)
-            };
+            let download = script(DOWNLOAD, "salve-download", &args, true);
             let format = MANIFEST_2_FORMAT.replace("%{INSTALLTIME}", "@NOW@");
             let unpack = script(UNPACK, "salve-unpack", &[format], false);
             (
@@ -166,14 +176,9 @@ pub fn plan(request: &PlanRequest) -> Result<UpdatePlan, String> {
             )
         }
         "tdnf" | "dnf" | "yum" | "microdnf" => {
-            let mut argv = vec![manager.to_string(), "update".into(), "-y".into()];
-            argv.extend(names);
-            let update = Step {
-                argv,
-                env: Vec::new(),
-                network: true,
-                on_failure: update_failed,
-            };
+            args.push(manager.to_string());
+            args.extend(names);
+            let update = script(IN_IMAGE_UPDATE, "salve-update", &args, true);
             let query = script(QUERY, "salve-query", &[MANIFEST_2_FORMAT.into()], false);
             (
                 vec![update, query],
@@ -295,26 +300,39 @@ mod tests {
                 ],
             ))
             .unwrap();
+            assert_eq!(plan.steps[0].argv[2], IN_IMAGE_UPDATE);
             assert_eq!(
-                plan.steps[0].argv,
-                [manager, "update", "-y", "openssl", "curl"]
+                &plan.steps[0].argv[3..],
+                [
+                    "salve-update",
+                    "azurelinux",
+                    "3.0",
+                    manager,
+                    "openssl",
+                    "curl"
+                ]
             );
             assert!(plan.steps[0].network);
-            assert!(plan.steps[0].on_failure.as_deref().unwrap().contains("404"));
             assert_eq!(plan.steps[1].argv[2], QUERY);
             assert_eq!(plan.steps[1].argv[4], MANIFEST_2_FORMAT);
             assert_eq!(plan.database_paths, [RESULTS]);
             assert!(plan.exclude_paths.contains(&"/var/cache/dnf".to_string()));
         }
         let all = plan(&request("dnf", &[])).unwrap();
-        assert_eq!(all.steps[0].argv, ["dnf", "update", "-y"]);
+        assert_eq!(
+            &all.steps[0].argv[3..],
+            ["salve-update", "azurelinux", "3.0", "dnf"]
+        );
     }
 
     #[test]
     fn a_database_without_a_manager_is_updated_with_installroot() {
         let plan = plan(&request(CHROOT, &[("openssl", "3.3.3-1.azl3")])).unwrap();
         assert_eq!(plan.steps[0].argv[2], INSTALLROOT_UPDATE);
-        assert_eq!(&plan.steps[0].argv[3..], ["salve-update", "3.0", "openssl"]);
+        assert_eq!(
+            &plan.steps[0].argv[3..],
+            ["salve-update", "azurelinux", "3.0", "openssl"]
+        );
         assert_eq!(plan.steps[1].argv[2], QUERY_ROOT);
         for kept_out in ["/var/cache/dnf", "/var/lib/dnf"] {
             assert!(plan.exclude_paths.contains(&kept_out.to_string()));
@@ -326,7 +344,7 @@ mod tests {
         let plan = plan(&request(MANIFEST_ONLY, &[("openssl", "3.3.3-1.azl3")])).unwrap();
         assert_eq!(
             &plan.steps[0].argv[3..],
-            ["salve-download", "3.0", "openssl"]
+            ["salve-download", "azurelinux", "3.0", "openssl"]
         );
         assert_eq!(plan.steps[1].argv[2], UNPACK);
         assert!(plan.steps[1].argv[4].contains("\\t@NOW@\\t"));
@@ -334,7 +352,7 @@ mod tests {
         let all = super::plan(&request(MANIFEST_ONLY, &[])).unwrap();
         assert_eq!(
             all.steps[0].argv.len(),
-            5,
+            6,
             "no names: the script downloads every package"
         );
     }
@@ -362,9 +380,74 @@ mod tests {
         assert!(plan(&odd_release).unwrap_err().contains("release version"));
     }
 
+    /// Runs [`IN_IMAGE_UPDATE`] with a `tdnf` that prints `output` and exits with `status`;
+    /// the script's exit status and everything it printed.
+    fn update_with(output: &str, status: i32) -> (i32, String) {
+        let bin = std::env::temp_dir().join(format!(
+            "salve-rpm-update-{}-{status}-{}",
+            std::process::id(),
+            output.len()
+        ));
+        std::fs::create_dir_all(&bin).unwrap();
+        let fake = bin.join("tdnf");
+        std::fs::write(
+            &fake,
+            format!("#!/bin/sh\necho \"{output}\"\nexit {status}\n"),
+        )
+        .unwrap();
+        std::process::Command::new("chmod")
+            .args(["+x", fake.to_str().unwrap()])
+            .status()
+            .unwrap();
+        let run = std::process::Command::new("sh")
+            .args([
+                "-c",
+                IN_IMAGE_UPDATE,
+                "salve-update",
+                "mariner",
+                "2.0",
+                "tdnf",
+            ])
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .unwrap();
+        std::fs::remove_dir_all(&bin).unwrap();
+        let printed = String::from_utf8_lossy(&run.stdout).into_owned()
+            + &String::from_utf8_lossy(&run.stderr);
+        (run.status.code().unwrap(), printed)
+    }
+
+    #[test]
+    fn the_archive_advice_follows_from_what_the_manager_says() {
+        let (status, printed) = update_with(
+            "Error: Failed to download metadata for repo 'base': Status code: 404 for http://x/repomd.xml",
+            1,
+        );
+        assert_eq!(status, 1);
+        assert!(printed.contains("Status code: 404"), "{printed}");
+        assert!(
+            printed.contains("repositories for mariner 2.0 could not be read"),
+            "{printed}"
+        );
+        let (status, printed) = update_with("Error: rpmdb open failed", 1);
+        assert_eq!(status, 1);
+        assert!(printed.contains("rpmdb open failed"), "{printed}");
+        assert!(!printed.contains("archive"), "no advice: {printed}");
+        let (status, printed) = update_with("Complete!", 0);
+        assert_eq!(status, 0);
+        assert!(!printed.contains("archive"), "{printed}");
+    }
+
     #[test]
     fn scripts_are_valid_posix_shell() {
-        for script in [QUERY, INSTALLROOT_UPDATE, QUERY_ROOT, DOWNLOAD, UNPACK] {
+        for script in [
+            QUERY,
+            IN_IMAGE_UPDATE,
+            INSTALLROOT_UPDATE,
+            QUERY_ROOT,
+            DOWNLOAD,
+            UNPACK,
+        ] {
             let status = std::process::Command::new("sh")
                 .args(["-n", "-c", script])
                 .status()

@@ -14,6 +14,10 @@ use crate::engine::spec::RESULTS_MOUNT;
 use crate::plugin::types::UpdatePlan;
 use prost::Message;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// The op metadata key BuildKit shows as an op's name in its progress.
+const CUSTOM_NAME: &str = "llb.customname";
 
 /// Mount input or output meaning "none" (scratch for an input, no output for an output).
 const NONE: i64 = -1;
@@ -53,6 +57,9 @@ pub struct Graph {
 struct Ops {
     /// Marshaled ops.
     encoded: Vec<Vec<u8>>,
+    /// The names the daemon shows for ops (its progress shows an exec's whole command line
+    /// otherwise, a plugin's script included), by digest.
+    names: BTreeMap<String, String>,
 }
 
 impl Ops {
@@ -72,10 +79,19 @@ impl Ops {
         };
         let mut def = self.encoded.clone();
         def.push(terminal.encode_to_vec());
-        pb::Definition {
-            def,
-            metadata: Default::default(),
-        }
+        let metadata = self
+            .names
+            .iter()
+            .map(|(digest, name)| {
+                let description = [(CUSTOM_NAME.to_string(), name.clone())].into();
+                let metadata = pb::OpMetadata {
+                    description,
+                    ..Default::default()
+                };
+                (digest.clone(), metadata)
+            })
+            .collect();
+        pb::Definition { def, metadata }
     }
 }
 
@@ -173,6 +189,8 @@ pub fn build(input: &GraphInput<'_>) -> Graph {
             platform: Some(input.platform.clone()),
         };
         let digest = ops.add(&exec);
+        ops.names
+            .insert(digest.clone(), crate::engine::describe_step(&step.argv));
         let mut outputs = (0..).map(|index| output(&digest, index));
         if let Some(root) = &mut tooling {
             *root = outputs.next().expect("endless");
