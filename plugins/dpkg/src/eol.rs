@@ -50,17 +50,20 @@ pub fn warning(os: &OsInfo) -> Option<String> {
 /// `apt-get update`, run by `sh` so that the advice for repositories that are gone follows from
 /// what apt says: it is added to the output only when the update failed and apt names a 404 or a
 /// missing Release file, never for other failures (a broken hook, a full disk). `$1` and `$2` are
-/// the image's OS id and version, passed as data.
+/// the image's OS id and version, passed as data. The output goes through a temporary file, not
+/// a pipe, so a process apt-get leaves behind cannot hold the step open.
 pub const APT_UPDATE: &str = r#"set -u
-output=$(apt-get update 2>&1) && status=0 || status=$?
-printf '%s\n' "$output"
+log=$(mktemp)
+apt-get update > "$log" 2>&1 && status=0 || status=$?
+cat "$log"
 if [ "$status" -ne 0 ]; then
-  case $output in
+  case $(cat "$log") in
     *"404  Not Found"*|*"404 Not Found"*|*"does not have a Release file"*|*"no longer has a Release file"*)
       printf 'salve: the package repositories for %s %s could not be read (404 or no Release file); if the release is end of life its packages have moved to an archive: upgrade the base image, or point the image%ss sources at the archive\n' "$1" "$2" "'" >&2
       ;;
   esac
 fi
+rm -f "$log"
 exit "$status"
 "#;
 
@@ -132,6 +135,39 @@ mod tests {
         let (status, printed) = apt_update_with("Err:1 http://x 404  Not Found", 0);
         assert_eq!(status, 0, "a warning apt got past is no failure");
         assert!(!printed.contains("archive"), "{printed}");
+    }
+
+    #[test]
+    fn a_process_apt_get_leaves_behind_does_not_hold_the_step_open() {
+        let bin = std::env::temp_dir().join(format!("salve-dpkg-daemon-{}", std::process::id()));
+        std::fs::create_dir_all(&bin).unwrap();
+        let fake = bin.join("apt-get");
+        std::fs::write(&fake, "#!/bin/sh\nsleep 60 &\necho 'E: broken'\nexit 100\n").unwrap();
+        std::process::Command::new("chmod")
+            .args(["+x", fake.to_str().unwrap()])
+            .status()
+            .unwrap();
+        let log = bin.join("output");
+        // `timeout` ends the script with 124 if it waits for the process left behind.
+        let status = std::process::Command::new("timeout")
+            .args([
+                "20",
+                "sh",
+                "-c",
+                APT_UPDATE,
+                "apt-get-update",
+                "debian",
+                "12",
+            ])
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        let printed = std::fs::read_to_string(&log).unwrap();
+        std::fs::remove_dir_all(&bin).unwrap();
+        assert_eq!(status.code(), Some(100), "{printed}");
+        assert!(printed.contains("E: broken"), "{printed}");
     }
 
     #[test]

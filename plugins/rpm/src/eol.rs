@@ -57,13 +57,17 @@ pub fn warning(os: &OsInfo) -> Option<String> {
 /// A shell function for the plan's scripts: `advised COMMAND...` runs the command, prints its
 /// output, and when it failed and the output shows a repository answering 404, adds the advice
 /// for releases whose repositories have moved; never for other failures. The script sets
-/// `os_id` and `os_version` (data from its arguments) first.
+/// `os_id` and `os_version` (data from its arguments) first. The output goes through a temporary
+/// file, not a pipe, so a process the command leaves behind cannot hold the step open.
 #[macro_export]
 macro_rules! advised_function {
     () => {
         r#"advised() {
-  output=$("$@" 2>&1) && status=0 || status=$?
-  printf '%s\n' "$output"
+  log=$(mktemp)
+  "$@" > "$log" 2>&1 && status=0 || status=$?
+  cat "$log"
+  output=$(cat "$log")
+  rm -f "$log"
   if [ "$status" -ne 0 ]; then
     case $output in
       *"Status code: 404"*|*"returned error: 404"*|*"404 Not Found"*|*"Error(404)"*)
