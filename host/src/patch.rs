@@ -942,7 +942,7 @@ mod tests {
             installed_version: "1.26.5".into(),
             fixed_version: "1.26.20".into(),
             vulnerabilities: Vec::new(),
-            candidates: vec!["1.26.20".into()],
+            other_fixed_versions: Vec::new(),
         }
     }
 

@@ -22,24 +22,25 @@ pub struct PackageUpdate {
     pub fixed_version: String,
     /// Each vulnerability, with the version that fixes it (for VEX).
     pub vulnerabilities: Vec<VulnerabilityFix>,
-    /// Every distinct fixed version the package's findings name, in the order seen.
+    /// The fixed versions the package's findings name besides the first finding's, each once,
+    /// in the order seen (empty, and without an allocation, when they all agree).
     #[serde(skip)]
-    pub candidates: Vec<String>,
+    pub other_fixed_versions: Vec<String>,
 }
 
 impl PackageUpdate {
-    /// Sets the version to reach to the highest candidate by `compare`: the package's ecosystem
-    /// plugin's order (`1.0rc1` is below `1.0` for Python, above it in a generic order). With
-    /// one candidate nothing is compared.
+    /// Sets the version to reach to the highest fixed version of the package's findings by
+    /// `compare`: the package's ecosystem plugin's order (`1.0rc1` is below `1.0` for Python,
+    /// above it in a generic order). When the findings agree nothing is compared.
     pub fn choose_fixed_version<E>(
         &mut self,
         mut compare: impl FnMut(&str, &str) -> Result<Ordering, E>,
     ) -> Result<(), E> {
-        let Some((first, others)) = self.candidates.split_first() else {
+        let Some(first) = self.vulnerabilities.first() else {
             return Ok(());
         };
-        let mut highest = first;
-        for candidate in others {
+        let mut highest = &first.fixed_version;
+        for candidate in &self.other_fixed_versions {
             if compare(candidate, highest)? == Ordering::Greater {
                 highest = candidate;
             }
@@ -79,8 +80,10 @@ pub fn by_package(
                 if order(&fix.fixed_version, &update.fixed_version) == Ordering::Greater {
                     update.fixed_version = fix.fixed_version.clone();
                 }
-                if !update.candidates.contains(&fix.fixed_version) {
-                    update.candidates.push(fix.fixed_version.clone());
+                if fix.fixed_version != update.vulnerabilities[0].fixed_version
+                    && !update.other_fixed_versions.contains(&fix.fixed_version)
+                {
+                    update.other_fixed_versions.push(fix.fixed_version.clone());
                 }
                 if !update
                     .vulnerabilities
@@ -99,7 +102,7 @@ pub fn by_package(
                     path: finding.path,
                     installed_version: finding.installed_version,
                     fixed_version: fix.fixed_version.clone(),
-                    candidates: vec![fix.fixed_version.clone()],
+                    other_fixed_versions: Vec::new(),
                     vulnerabilities: vec![fix],
                 });
             }
@@ -165,7 +168,7 @@ mod tests {
         );
         let update = &mut updates[0];
         assert_eq!(update.fixed_version, "2.0.0rc1", "the generic order");
-        assert_eq!(update.candidates, ["2.0.0rc1", "2.0.0"]);
+        assert_eq!(update.other_fixed_versions, ["2.0.0"]);
         // An order where a pre-release (`rc`) comes before its release, as PEP 440 has it.
         let pre_release_first = |a: &str, b: &str| -> Result<Ordering, String> {
             let key = |v: &str| (v.split("rc").next().unwrap().to_string(), !v.contains("rc"));
