@@ -216,38 +216,12 @@ fn installed_packages_are_read_from_the_rpm_database_file_as_rpm_lists_them() {
     let mut install = vec!["-i", "--justdb", "--nodeps", "--noscripts"];
     install.extend(packages.iter().map(|path| path.to_str().unwrap()));
     rpm_tool(&install);
-    let mut expected: Vec<String> = rpm_tool(&[
-        "-qa",
-        "--qf",
-        "%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE} %{ARCH}\\n",
-    ])
-    .lines()
-    .map(str::to_string)
-    .collect();
-    expected.sort();
+    let expected = listed_by_rpm(&dbpath, "sqlite");
     assert_eq!(expected.len(), 3, "{expected:?}");
 
-    let database = std::fs::read(dbpath.join("rpmdb.sqlite")).unwrap();
-    let mut image_file = file("/var/lib/rpm/rpmdb.sqlite", "");
-    image_file.content = Some(database);
     let plugin = rpm();
-    let installed = plugin
-        .as_ecosystem()
-        .unwrap()
-        .installed(&[image_file])
-        .unwrap();
-    let mut read: Vec<String> = installed
-        .iter()
-        .map(|package| {
-            format!(
-                "{} {} {}",
-                package.name,
-                package.version,
-                package.architecture.as_deref().unwrap_or_default()
-            )
-        })
-        .collect();
-    read.sort();
+    let database = std::fs::read(dbpath.join("rpmdb.sqlite")).unwrap();
+    let read = listed_by_plugin(&plugin, "/var/lib/rpm/rpmdb.sqlite", database);
     assert_eq!(read, expected);
     assert!(read.contains(&"salve-wide 7:2.5-3.test noarch".to_string()));
 
@@ -272,44 +246,13 @@ fn installed_packages_are_read_from_the_rpm_database_file_as_rpm_lists_them() {
             .status()
             .unwrap();
         assert!(loaded.success());
-        let listed = Command::new("rpm")
-            .args(["--define", "_db_backend bdb_ro", "--dbpath"])
-            .arg(&berkeley)
-            .args([
-                "-qa",
-                "--qf",
-                "%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE} %{ARCH}\\n",
-            ])
-            .output()
-            .unwrap();
-        let mut listed: Vec<String> = String::from_utf8(listed.stdout)
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect();
-        listed.sort();
         assert_eq!(
-            listed, expected,
+            listed_by_rpm(&berkeley, "bdb_ro"),
+            expected,
             "rpm reads the Berkeley database ({order})"
         );
-        let mut packages = file("/var/lib/rpm/Packages", "");
-        packages.content = Some(std::fs::read(berkeley.join("Packages")).unwrap());
-        let mut read: Vec<String> = plugin
-            .as_ecosystem()
-            .unwrap()
-            .installed(&[packages])
-            .unwrap()
-            .iter()
-            .map(|package| {
-                format!(
-                    "{} {} {}",
-                    package.name,
-                    package.version,
-                    package.architecture.as_deref().unwrap_or_default()
-                )
-            })
-            .collect();
-        read.sort();
+        let packages = std::fs::read(berkeley.join("Packages")).unwrap();
+        let read = listed_by_plugin(&plugin, "/var/lib/rpm/Packages", packages);
         assert_eq!(
             read, expected,
             "salve reads the Berkeley database ({order})"
@@ -328,6 +271,57 @@ fn installed_packages_are_read_from_the_rpm_database_file_as_rpm_lists_them() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("/var/lib/rpm/rpmdb.sqlite"), "{error}");
+}
+
+/// The packages `rpm -qa` lists from the database in `dbpath` read with `backend`, as sorted
+/// `NAME [EPOCH:]VERSION-RELEASE ARCH` lines.
+fn listed_by_rpm(dbpath: &std::path::Path, backend: &str) -> Vec<String> {
+    let output = Command::new("rpm")
+        .args(["--define", &format!("_db_backend {backend}"), "--dbpath"])
+        .arg(dbpath)
+        .args([
+            "-qa",
+            "--qf",
+            "%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE} %{ARCH}\\n",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut lines: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The packages the rpm plugin reads from a database file at `path` in an image, as
+/// [`listed_by_rpm`] lists them.
+fn listed_by_plugin(plugin: &Plugin, path: &str, database: Vec<u8>) -> Vec<String> {
+    let mut image_file = file(path, "");
+    image_file.content = Some(database);
+    let mut lines: Vec<String> = plugin
+        .as_ecosystem()
+        .unwrap()
+        .installed(&[image_file])
+        .unwrap()
+        .iter()
+        .map(|package| {
+            format!(
+                "{} {} {}",
+                package.name,
+                package.version,
+                package.architecture.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
+    lines.sort();
+    lines
 }
 
 /// Turns an sqlite rpm database into a `db5.3_load` dump of the Berkeley DB hash database rpm

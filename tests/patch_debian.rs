@@ -587,28 +587,32 @@ fn unreachable_repositories_and_unreachable_versions_are_reported_on(engine: &En
     trivy_report(&report, &updates[..1]);
     let eol_out = work.path().join("eol-out");
     // The repository is on this machine's loopback: the steps share its network.
-    let (ok, _, stderr) = salve_in(
-        cache,
-        &strs(&engine.host_network_args(&[
-            "patch",
-            "-i",
-            &image,
-            "-r",
-            report.to_str().unwrap(),
-            "--oci-dir",
-            eol_out.to_str().unwrap(),
-        ])),
-        &[],
-    );
+    let patch_failing = || {
+        let (ok, _, stderr) = salve_in(
+            cache,
+            &strs(&engine.host_network_args(&[
+                "patch",
+                "-i",
+                &image,
+                "-r",
+                report.to_str().unwrap(),
+                "--oci-dir",
+                eol_out.to_str().unwrap(),
+            ])),
+            &[],
+        );
+        assert!(!ok, "{stderr}");
+        assert!(!eol_out.exists(), "no image is written");
+        stderr
+    };
+    let stderr = patch_failing();
     let _ = server.kill();
     let _ = server.wait();
-    assert!(!ok);
     assert!(stderr.contains("404 or no Release file"), "{stderr}");
     assert!(
         stderr.contains("apt-get-update debian 12"),
         "the failed step is named: {stderr}"
     );
-    assert!(!eol_out.exists(), "no image is written");
 
     // apt-get update failing for another reason (a broken hook in the image): its own output,
     // and no advice about archives, whatever the release.
@@ -619,26 +623,12 @@ fn unreachable_repositories_and_unreachable_versions_are_reported_on(engine: &En
         &hook,
         "/etc/apt/apt.conf.d/99broken",
     );
-    let (ok, _, stderr) = salve_in(
-        cache,
-        &strs(&engine.host_network_args(&[
-            "patch",
-            "-i",
-            &image,
-            "-r",
-            report.to_str().unwrap(),
-            "--oci-dir",
-            eol_out.to_str().unwrap(),
-        ])),
-        &[],
-    );
-    assert!(!ok);
+    let stderr = patch_failing();
     assert!(
         stderr.contains("apt-get-update debian 12") && stderr.contains("Pre-Invoke"),
         "{stderr}"
     );
     assert!(!stderr.contains("archive"), "no archive advice: {stderr}");
-    assert!(!eol_out.exists(), "no image is written");
 }
 
 /// Borrowed arguments.

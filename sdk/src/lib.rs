@@ -14,6 +14,8 @@ pub mod json;
 pub mod os_release;
 pub mod purl;
 pub mod sniff;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 mod bindings;
 

@@ -70,6 +70,7 @@ exit "$status"
 #[cfg(test)]
 mod tests {
     use super::*;
+    use salve_plugin_sdk::testing::{StandIn, run_script};
 
     fn os(id: &str, version: &str, codename: Option<&str>) -> OsInfo {
         OsInfo {
@@ -82,31 +83,13 @@ mod tests {
     /// Runs [`APT_UPDATE`] with an `apt-get` that prints `output` and exits with `status`;
     /// the script's exit status and everything it printed.
     fn apt_update_with(output: &str, status: i32) -> (i32, String) {
-        let bin = std::env::temp_dir().join(format!(
-            "salve-dpkg-apt-{}-{status}-{}",
-            std::process::id(),
-            output.len()
-        ));
-        std::fs::create_dir_all(&bin).unwrap();
-        let fake = bin.join("apt-get");
-        std::fs::write(
-            &fake,
-            format!("#!/bin/sh\nprintf '%s\\n' '{output}'\nexit {status}\n"),
-        )
-        .unwrap();
-        std::process::Command::new("chmod")
-            .args(["+x", fake.to_str().unwrap()])
-            .status()
-            .unwrap();
-        let run = std::process::Command::new("sh")
-            .args(["-c", APT_UPDATE, "apt-get-update", "debian", "10"])
-            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-            .output()
-            .unwrap();
-        std::fs::remove_dir_all(&bin).unwrap();
-        let printed = String::from_utf8_lossy(&run.stdout).into_owned()
-            + &String::from_utf8_lossy(&run.stderr);
-        (run.status.code().unwrap(), printed)
+        let run = run_script(
+            APT_UPDATE,
+            "apt-get-update",
+            &["debian", "10"],
+            &[StandIn::printing("apt-get", output, status)],
+        );
+        (run.code, run.printed)
     }
 
     #[test]
@@ -130,7 +113,7 @@ mod tests {
             100,
         );
         assert_eq!(status, 100);
-        assert!(printed.contains("Pre-Invoke"), "{printed}");
+        assert!(printed.contains("Pre-Invoke 'false'"), "{printed}");
         assert!(!printed.contains("archive"), "no advice: {printed}");
         let (status, printed) = apt_update_with("Err:1 http://x 404  Not Found", 0);
         assert_eq!(status, 0, "a warning apt got past is no failure");
@@ -139,35 +122,14 @@ mod tests {
 
     #[test]
     fn a_process_apt_get_leaves_behind_does_not_hold_the_step_open() {
-        let bin = std::env::temp_dir().join(format!("salve-dpkg-daemon-{}", std::process::id()));
-        std::fs::create_dir_all(&bin).unwrap();
-        let fake = bin.join("apt-get");
-        std::fs::write(&fake, "#!/bin/sh\nsleep 60 &\necho 'E: broken'\nexit 100\n").unwrap();
-        std::process::Command::new("chmod")
-            .args(["+x", fake.to_str().unwrap()])
-            .status()
-            .unwrap();
-        let log = bin.join("output");
-        // `timeout` ends the script with 124 if it waits for the process left behind.
-        let status = std::process::Command::new("timeout")
-            .args([
-                "20",
-                "sh",
-                "-c",
-                APT_UPDATE,
-                "apt-get-update",
-                "debian",
-                "12",
-            ])
-            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        let printed = std::fs::read_to_string(&log).unwrap();
-        std::fs::remove_dir_all(&bin).unwrap();
-        assert_eq!(status.code(), Some(100), "{printed}");
-        assert!(printed.contains("E: broken"), "{printed}");
+        let daemon = StandIn {
+            name: "apt-get",
+            body: "sleep 60 &\necho 'E: broken'\nexit 100\n".into(),
+        };
+        // The run ends with 124 if the script waits for the process left behind.
+        let run = run_script(APT_UPDATE, "apt-get-update", &["debian", "12"], &[daemon]);
+        assert_eq!(run.code, 100, "{}", run.printed);
+        assert!(run.printed.contains("E: broken"), "{}", run.printed);
     }
 
     #[test]

@@ -383,38 +383,15 @@ mod tests {
     /// Runs [`IN_IMAGE_UPDATE`] with a `tdnf` that prints `output` and exits with `status`;
     /// the script's exit status and everything it printed.
     fn update_with(output: &str, status: i32) -> (i32, String) {
-        let bin = std::env::temp_dir().join(format!(
-            "salve-rpm-update-{}-{status}-{}",
-            std::process::id(),
-            output.len()
-        ));
-        std::fs::create_dir_all(&bin).unwrap();
-        let fake = bin.join("tdnf");
-        std::fs::write(
-            &fake,
-            format!("#!/bin/sh\necho \"{output}\"\nexit {status}\n"),
-        )
-        .unwrap();
-        std::process::Command::new("chmod")
-            .args(["+x", fake.to_str().unwrap()])
-            .status()
-            .unwrap();
-        let run = std::process::Command::new("sh")
-            .args([
-                "-c",
-                IN_IMAGE_UPDATE,
-                "salve-update",
-                "mariner",
-                "2.0",
-                "tdnf",
-            ])
-            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-            .output()
-            .unwrap();
-        std::fs::remove_dir_all(&bin).unwrap();
-        let printed = String::from_utf8_lossy(&run.stdout).into_owned()
-            + &String::from_utf8_lossy(&run.stderr);
-        (run.status.code().unwrap(), printed)
+        let run = salve_plugin_sdk::testing::run_script(
+            IN_IMAGE_UPDATE,
+            "salve-update",
+            &["mariner", "2.0", "tdnf"],
+            &[salve_plugin_sdk::testing::StandIn::printing(
+                "tdnf", output, status,
+            )],
+        );
+        (run.code, run.printed)
     }
 
     #[test]
