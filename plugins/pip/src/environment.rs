@@ -18,6 +18,20 @@ pub fn dist_info_dir(metadata: &str) -> Option<&str> {
     (name.ends_with(".dist-info") && !dir.split('/').any(|part| part == "..")).then_some(dir)
 }
 
+/// The `METADATA` path of the distribution a report's path names: the `METADATA` file itself,
+/// another file of its `*.dist-info` folder (Grype lists `RECORD` and `top_level.txt` too, in
+/// any order), or the folder; other paths are returned as they are.
+pub fn metadata_path(path: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.ends_with(".dist-info") {
+        return format!("{trimmed}/METADATA");
+    }
+    match trimmed.rsplit_once('/') {
+        Some((folder, _)) if folder.ends_with(".dist-info") => format!("{folder}/METADATA"),
+        _ => trimmed.to_string(),
+    }
+}
+
 /// The folder holding a `METADATA` file's `*.dist-info` folder: a site-packages (or
 /// dist-packages) folder, or any folder pip installed into with `--target`. Conda's package
 /// cache (`.../pkgs/<package>/lib/...`) holds unpacked downloads, not an environment, and is
@@ -140,6 +154,19 @@ mod tests {
             site_packages("/opt/conda/lib/python3.11/site-packages/idna-2.10.dist-info/METADATA")
                 .is_some()
         );
+    }
+
+    #[test]
+    fn any_file_of_a_dist_info_folder_names_its_metadata() {
+        let metadata = "/venv/lib/python3.11/site-packages/idna-2.10.dist-info/METADATA";
+        for path in [
+            metadata,
+            "/venv/lib/python3.11/site-packages/idna-2.10.dist-info/RECORD",
+            "/venv/lib/python3.11/site-packages/idna-2.10.dist-info/",
+        ] {
+            assert_eq!(metadata_path(path), metadata, "{path}");
+        }
+        assert_eq!(metadata_path("/etc/passwd"), "/etc/passwd");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! the old `*.dist-info` folders are removed.
 
 use crate::environment::{
-    absolute, dist_info_dir, interpreter, is_system, site_packages, user_base,
+    absolute, dist_info_dir, interpreter, is_system, metadata_path, site_packages, user_base,
 };
 use crate::version;
 use salve_plugin_sdk::{PlanRequest, RequestedUpdate, Step, UpdatePlan};
@@ -131,7 +131,11 @@ fn group(updates: &[RequestedUpdate]) -> Result<BTreeMap<String, Environment>, S
                 update.package, update.fixed_version
             ));
         }
-        let path = update.path.as_deref().map(absolute).ok_or_else(|| {
+        let path = update
+            .path
+            .as_deref()
+            .map(|path| metadata_path(&absolute(path)));
+        let path = path.ok_or_else(|| {
             format!(
                 "the finding for {} names no path; salve needs the METADATA path to know which \
                  Python environment to patch",
@@ -304,6 +308,16 @@ mod tests {
             plan.steps[2].argv,
             ["rm", "-rf", "--", "/srv/app/deps/idna-2.10.dist-info"]
         );
+    }
+
+    #[test]
+    fn a_report_may_name_any_file_of_the_dist_info_folder() {
+        let record = "/venv/lib/python3.11/site-packages/idna-2.10.dist-info/RECORD";
+        let metadata = "/venv/lib/python3.11/site-packages/idna-2.10.dist-info/METADATA";
+        let from_record = plan(&request(false, &[("idna", "3.7", Some(record))])).unwrap();
+        let from_metadata = plan(&request(false, &[("idna", "3.7", Some(metadata))])).unwrap();
+        assert_eq!(from_record.steps[0].argv, from_metadata.steps[0].argv);
+        assert_eq!(from_record.database_paths, from_metadata.database_paths);
     }
 
     #[test]
