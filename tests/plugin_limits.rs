@@ -222,6 +222,25 @@ fn a_plugin_for_another_wit_version_is_refused_with_the_supported_versions() {
 }
 
 #[test]
+fn a_function_with_another_signature_is_refused_at_load_naming_it() {
+    let runtime = runtime(Limits::default());
+    let error = match load(&runtime, test_plugin_path("wrong-signature")) {
+        Err(error) => error,
+        Ok(_) => panic!("a scanner whose parse takes a string must not load"),
+    };
+    let message = error.to_string();
+    assert!(matches!(error, PluginError::Signatures { .. }), "{message}");
+    assert!(
+        message.contains("do not have the signatures of salve:plugin/scanner@0.1.0"),
+        "{message}"
+    );
+    assert!(
+        message.contains("parse: func(report: string) -> result<string, string>"),
+        "{message}"
+    );
+}
+
+#[test]
 fn bytes_that_are_not_a_component_are_a_load_error() {
     let runtime = runtime(Limits::default());
     let error = match runtime.load("junk", PluginSource::BuiltIn, b"\0asm not really") {

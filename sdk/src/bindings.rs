@@ -6,7 +6,7 @@
 /// Bindings for the `scanner-plugin` world; also the home of the shared types.
 pub mod scanner_world {
     wit_bindgen::generate!({
-        path: "wit",
+        path: "wit/v0.1",
         world: "scanner-plugin",
         pub_export_macro: true,
         export_macro_name: "export_scanner_world",
@@ -18,7 +18,7 @@ pub mod scanner_world {
 /// Bindings for the `ecosystem-plugin` world, reusing the scanner world's types.
 pub mod ecosystem_world {
     wit_bindgen::generate!({
-        path: "wit",
+        path: "wit/v0.1",
         world: "ecosystem-plugin",
         pub_export_macro: true,
         export_macro_name: "export_ecosystem_world",

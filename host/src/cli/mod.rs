@@ -10,7 +10,7 @@ mod table;
 mod versions;
 
 use crate::display_safe::{Lines, escape_controls};
-use crate::plugin::contract::{SUPPORTED_VERSIONS, WIT_PACKAGE, WIT_VERSION};
+use crate::plugin::contract::{ContractVersion, WIT_PACKAGE, supported_versions};
 use clap::{Parser, Subcommand, ValueEnum};
 use options::PluginOptions;
 use std::process::ExitCode;
@@ -19,8 +19,10 @@ use std::sync::LazyLock;
 /// `salve --version`: the version, the plugin ABI it loads, and the runtime.
 static LONG_VERSION: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "{}\nplugin ABI: {WIT_PACKAGE}@{WIT_VERSION} (loads {SUPPORTED_VERSIONS})\nruntime: wasmtime 48",
-        env!("CARGO_PKG_VERSION")
+        "{}\nplugin ABI: {WIT_PACKAGE}@{} (loads {})\nruntime: wasmtime 48",
+        env!("CARGO_PKG_VERSION"),
+        ContractVersion::LATEST.package_version(),
+        supported_versions()
     )
 });
 

@@ -4,7 +4,7 @@ use super::options::PluginOptions;
 use super::table;
 use super::{OutputFormat, emit};
 use crate::display_safe::one_line;
-use crate::plugin::contract::{SUPPORTED_VERSIONS, WIT_PACKAGE};
+use crate::plugin::contract::{WIT_PACKAGE, supported_versions};
 use crate::plugin::limits::{MAX_WASM_STACK, format_bytes, format_duration};
 use crate::plugin::{CacheOutcome, LoadedEntry, Plugin, PluginCatalog};
 use clap::Subcommand;
@@ -163,7 +163,7 @@ fn inspect(
             "world": format!("{WIT_PACKAGE}/{}", contract.kind.world()),
             "export": contract.export,
             "wit_version": contract.wit_version,
-            "supported_versions": SUPPORTED_VERSIONS,
+            "supported_versions": supported_versions(),
             "functions": contract.functions,
             "compiled_code": plugin.cache_outcome(),
             "limits": {
@@ -194,8 +194,9 @@ fn inspect(
         vec![
             "WIT version".into(),
             format!(
-                "{} (this salve loads {SUPPORTED_VERSIONS})",
-                contract.wit_version
+                "{} (this salve loads {})",
+                contract.wit_version,
+                supported_versions()
             ),
         ],
         vec!["compiled code".into(), cache.into()],

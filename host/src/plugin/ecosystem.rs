@@ -1,7 +1,7 @@
 //! Calling an ecosystem plugin: every function of `salve:plugin/ecosystem`.
 
-use super::contract::PluginKind;
 use super::error::PluginError;
+use super::exports::{EcosystemExports, Exports};
 use super::runtime::Plugin;
 use super::types::{
     ImageFile, InstalledPackage, OsInfo, PlanRequest, Platform, Target, UpdatePlan,
@@ -10,12 +10,23 @@ use std::cmp::Ordering;
 
 /// A loaded plugin that exports `salve:plugin/ecosystem`.
 #[derive(Clone, Copy)]
-pub struct Ecosystem<'a>(&'a Plugin);
+pub struct Ecosystem<'a> {
+    /// The plugin.
+    plugin: &'a Plugin,
+    /// Its ecosystem exports.
+    exports: &'a EcosystemExports,
+}
 
 impl Plugin {
     /// This plugin as an ecosystem, if it is one.
     pub fn as_ecosystem(&self) -> Option<Ecosystem<'_>> {
-        (self.kind() == PluginKind::Ecosystem).then_some(Ecosystem(self))
+        match self.exports() {
+            Exports::Ecosystem(exports) => Some(Ecosystem {
+                plugin: self,
+                exports,
+            }),
+            Exports::Scanner(_) => None,
+        }
     }
 }
 
@@ -34,43 +45,37 @@ fn files_size(files: &[ImageFile]) -> u64 {
 impl<'a> Ecosystem<'a> {
     /// The plugin underneath.
     pub fn plugin(&self) -> &'a Plugin {
-        self.0
+        self.plugin
     }
 
     /// The paths to read from an image to recognise it.
     pub fn probe_paths(&self) -> Result<Vec<String>, PluginError> {
-        let (paths,) = self
-            .0
+        self.plugin
             .sandbox()
-            .call::<(), (Vec<String>,)>("probe-paths", (), 0)?;
-        Ok(paths)
+            .call(self.exports, "probe-paths", 0, |plugin, store| {
+                plugin.probe_paths(store)
+            })
     }
 
     /// Whether the plugin applies to the image, and how.
     pub fn detect(&self, os: &OsInfo, files: &[ImageFile]) -> Result<Option<Target>, PluginError> {
-        let (target,) = self
-            .0
-            .sandbox()
-            .call::<(&OsInfo, &[ImageFile]), (Option<Target>,)>(
-                "detect",
-                (os, files),
-                files_size(files),
-            )?;
-        Ok(target)
+        self.plugin.sandbox().call(
+            self.exports,
+            "detect",
+            files_size(files),
+            |plugin, store| plugin.detect(store, os, files),
+        )
     }
 
     /// Orders two versions by the ecosystem's rules; an invalid version is the plugin's error.
     pub fn compare_versions(&self, a: &str, b: &str) -> Result<Ordering, PluginError> {
-        let (result,) = self
-            .0
-            .sandbox()
-            .call::<(&str, &str), (Result<i8, String>,)>(
-                "compare-versions",
-                (a, b),
-                (a.len() + b.len()) as u64,
-            )?;
-        let order =
-            result.map_err(|message| self.0.sandbox().rejected("compare-versions", message))?;
+        let sandbox = self.plugin.sandbox();
+        let input = (a.len() + b.len()) as u64;
+        let order = sandbox
+            .call(self.exports, "compare-versions", input, |plugin, store| {
+                plugin.compare_versions(store, a, b)
+            })?
+            .map_err(|message| sandbox.rejected("compare-versions", message))?;
         Ok(order.cmp(&0))
     }
 
@@ -82,46 +87,39 @@ impl<'a> Ecosystem<'a> {
         target: &Target,
         update_all: bool,
     ) -> Result<Option<String>, PluginError> {
-        let (image,) = self
-            .0
+        self.plugin
             .sandbox()
-            .call::<(&OsInfo, &Platform, &Target, bool), (Option<String>,)>(
-                "tooling-image",
-                (os, platform, target, update_all),
-                0,
-            )?;
-        Ok(image)
+            .call(self.exports, "tooling-image", 0, |plugin, store| {
+                plugin.tooling_image(store, os, platform, target, update_all)
+            })
     }
 
     /// The commands that apply the requested updates.
     pub fn plan(&self, request: &PlanRequest) -> Result<UpdatePlan, PluginError> {
+        let sandbox = self.plugin.sandbox();
         let input: usize = request
             .updates
             .iter()
             .map(|update| update.package.len() + update.fixed_version.len())
             .sum();
-        let (result,) = self
-            .0
-            .sandbox()
-            .call::<(&PlanRequest,), (Result<UpdatePlan, String>,)>(
-                "plan",
-                (request,),
-                input as u64,
-            )?;
-        result.map_err(|message| self.0.sandbox().rejected("plan", message))
+        sandbox
+            .call(self.exports, "plan", input as u64, |plugin, store| {
+                plugin.plan(store, request)
+            })?
+            .map_err(|message| sandbox.rejected("plan", message))
     }
 
     /// The packages the given database files say are installed.
     pub fn installed(&self, files: &[ImageFile]) -> Result<Vec<InstalledPackage>, PluginError> {
-        let (result,) = self
-            .0
-            .sandbox()
-            .call::<(&[ImageFile],), (Result<Vec<InstalledPackage>, String>,)>(
+        let sandbox = self.plugin.sandbox();
+        sandbox
+            .call(
+                self.exports,
                 "installed",
-                (files,),
                 files_size(files),
-            )?;
-        result.map_err(|message| self.0.sandbox().rejected("installed", message))
+                |plugin, store| plugin.installed(store, files),
+            )?
+            .map_err(|message| sandbox.rejected("installed", message))
     }
 
     /// The package-url of an installed package.
@@ -131,14 +129,10 @@ impl<'a> Ecosystem<'a> {
         os: &OsInfo,
         platform: &Platform,
     ) -> Result<String, PluginError> {
-        let (purl,) = self
-            .0
+        self.plugin
             .sandbox()
-            .call::<(&InstalledPackage, &OsInfo, &Platform), (String,)>(
-                "purl",
-                (package, os, platform),
-                0,
-            )?;
-        Ok(purl)
+            .call(self.exports, "purl", 0, |plugin, store| {
+                plugin.purl(store, package, os, platform)
+            })
     }
 }

@@ -1,6 +1,6 @@
 //! What can go wrong loading or calling a plugin, each naming the plugin and what to do.
 
-use super::contract::{SUPPORTED_VERSIONS, WIT_VERSION};
+use super::contract::{ContractVersion, supported_versions};
 use super::limits::LimitKind;
 use crate::display_safe::one_line;
 use std::path::PathBuf;
@@ -68,11 +68,30 @@ pub enum PluginError {
         imports: Vec<String>,
     },
 
+    /// A function of the exported interface has another signature than the contract's.
+    #[error(
+        "plugin {plugin} cannot be loaded: its functions do not have the signatures of {export} \
+         ({reason}); it exports {}",
+        functions.join("; ")
+    )]
+    Signatures {
+        /// The plugin.
+        plugin: String,
+        /// The interface it exports.
+        export: String,
+        /// What wasmtime found different.
+        reason: String,
+        /// The functions it exports, with their signatures in WIT-like notation.
+        functions: Vec<String>,
+    },
+
     /// The component exports a salve interface of an incompatible WIT version.
     #[error(
-        "plugin {plugin} was built for {found}, but this salve supports salve:plugin@{SUPPORTED_VERSIONS} \
-         (built with {WIT_VERSION}); rebuild the plugin with a matching salve-plugin-sdk, or use a \
-         salve release that supports {found}"
+        "plugin {plugin} was built for {found}, but this salve supports salve:plugin@{} \
+         (built with {}); rebuild the plugin with a matching salve-plugin-sdk, or use a \
+         salve release that supports {found}",
+        supported_versions(),
+        ContractVersion::LATEST.package_version()
     )]
     Version {
         /// The plugin.

@@ -11,11 +11,15 @@ pub mod contract;
 mod ecosystem;
 mod engine;
 mod error;
+mod exports;
+mod json;
 pub mod limits;
 mod runtime;
 mod scanner;
 pub mod sources;
-pub mod types;
+mod store;
+
+pub use contract::latest::types;
 
 pub use catalog::{LoadedEntry, LoadedPlugins, PluginCatalog};
 pub use contract::PluginKind;

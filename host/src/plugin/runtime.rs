@@ -2,21 +2,20 @@
 //! the limits.
 
 use super::cache::CompiledCache;
-use super::contract::{self, Contract, PluginKind};
+use super::contract::{self, Contract, PluginKind, WIT_PACKAGE};
 use super::engine::{EPOCH_TICK, EpochTicker, build_engine, deadline_ticks};
 use super::error::PluginError;
+use super::exports::{Exports, Prepared};
 use super::limits::{LimitKind, Limits, MAX_WASM_STACK};
 use super::sources::PluginSource;
+use super::store::{CallState, MAX_MEMORIES, MAX_TABLES};
 use super::types::{EcosystemInfo, ScannerInfo};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wasmtime::component::{
-    Component, ComponentExportIndex, ComponentNamedList, InstancePre, Lift, Linker, Lower,
-};
-use wasmtime::{Engine, ResourceLimiter, Store, Trap};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store, Trap};
 
 /// How wasmtime words the error when the bytes lifted out of a guest pass the store's
 /// "hostcall fuel", which salve sets to the output cap. Wasmtime counts every string and list
@@ -33,17 +32,6 @@ pub struct RuntimeOptions {
     /// The compiled-code cache's folder; `None` compiles every plugin in memory.
     pub cache_dir: Option<PathBuf>,
 }
-
-/// Linear memories one plugin instance may define: the canonical ABI needs one, and the memory
-/// limit is simplest to reason about when a plugin cannot multiply it.
-const MAX_MEMORIES: usize = 1;
-
-/// Tables one plugin instance may define: a component built by `wit-component` has one for the
-/// module's indirect calls and may carry a few for its adapters.
-const MAX_TABLES: usize = 4;
-
-/// Core instances one plugin instance may create.
-const MAX_INSTANCES: usize = 16;
 
 /// What the runtime shares with every plugin it loaded.
 struct Shared {
@@ -150,30 +138,21 @@ impl PluginRuntime {
         let pre = linker
             .instantiate_pre(&component)
             .map_err(|error| load_error(format!("{error:#}")))?;
-        let interface = component
-            .get_export_index(None, &contract.export)
-            .ok_or_else(|| load_error(format!("{} is not exported", contract.export)))?;
-        let mut functions = HashMap::new();
-        for function in functions_of(contract.kind) {
-            let index = component
-                .get_export_index(Some(&interface), function)
-                .ok_or_else(|| {
-                    load_error(format!(
-                        "{} has no function `{function}`; it does not implement the {} world",
-                        contract.export,
-                        contract.kind.world()
-                    ))
-                })?;
-            functions.insert(*function, index);
-        }
+        let exports = Exports::prepare(contract.kind, contract.version, pre).map_err(|error| {
+            load_error(format!(
+                "{} does not implement the {WIT_PACKAGE}/{} world of version {}: {error:#}",
+                contract.export,
+                contract.kind.world(),
+                contract.version.package_version()
+            ))
+        })?;
         let sandbox = Sandbox {
             plugin: name.to_string(),
             export: contract.export.clone(),
-            pre,
-            functions,
+            functions: contract.functions.clone(),
             shared: Arc::clone(&self.shared),
         };
-        let info = describe(&sandbox, contract.kind)?;
+        let info = describe(&sandbox, &exports)?;
         if info.name() != name {
             return Err(load_error(format!(
                 "it describes itself as {:?}; salve names plugins by their file name, so rename \
@@ -189,6 +168,7 @@ impl PluginRuntime {
             contract,
             info,
             sandbox,
+            exports,
         })
     }
 
@@ -322,23 +302,6 @@ fn check_resources(name: &str, component: &Component) -> Result<(), PluginError>
     Ok(())
 }
 
-/// The functions a plugin of each kind must export.
-fn functions_of(kind: PluginKind) -> &'static [&'static str] {
-    match kind {
-        PluginKind::Scanner => &["describe", "sniff", "parse"],
-        PluginKind::Ecosystem => &[
-            "describe",
-            "probe-paths",
-            "detect",
-            "compare-versions",
-            "tooling-image",
-            "plan",
-            "installed",
-            "purl",
-        ],
-    }
-}
-
 /// What a plugin said about itself when it was loaded.
 #[derive(Clone, Debug, serde::Serialize)]
 #[serde(untagged)]
@@ -389,6 +352,8 @@ pub struct Plugin {
     info: PluginInfo,
     /// Where its calls run.
     sandbox: Sandbox,
+    /// What it exports, by contract version.
+    exports: Exports,
 }
 
 impl Plugin {
@@ -436,48 +401,52 @@ impl Plugin {
     pub(super) fn sandbox(&self) -> &Sandbox {
         &self.sandbox
     }
-}
 
-/// Asks a plugin to describe itself (its exported `describe`).
-fn describe(sandbox: &Sandbox, kind: PluginKind) -> Result<PluginInfo, PluginError> {
-    match kind {
-        PluginKind::Scanner => sandbox
-            .call::<(), (ScannerInfo,)>("describe", (), 0)
-            .map(|(info,)| PluginInfo::Scanner(info)),
-        PluginKind::Ecosystem => sandbox
-            .call::<(), (EcosystemInfo,)>("describe", (), 0)
-            .map(|(info,)| PluginInfo::Ecosystem(info)),
+    /// What the plugin exports.
+    pub(super) fn exports(&self) -> &Exports {
+        &self.exports
     }
 }
 
-/// A pre-instantiated plugin and the limits its calls run under.
+/// Asks a plugin to describe itself (its exported `describe`).
+fn describe(sandbox: &Sandbox, exports: &Exports) -> Result<PluginInfo, PluginError> {
+    match exports {
+        Exports::Scanner(scanner) => sandbox
+            .call(scanner, "describe", 0, |plugin, store| {
+                plugin.describe(store)
+            })
+            .map(PluginInfo::Scanner),
+        Exports::Ecosystem(ecosystem) => sandbox
+            .call(ecosystem, "describe", 0, |plugin, store| {
+                plugin.describe(store)
+            })
+            .map(PluginInfo::Ecosystem),
+    }
+}
+
+/// Where a plugin's calls run: the engine and the limits every call runs under.
 pub(super) struct Sandbox {
     /// The plugin's name, for errors.
     plugin: String,
     /// The interface it exports, for errors.
     export: String,
-    /// Ready to instantiate (once per call).
-    pre: InstancePre<CallState>,
-    /// The exported functions by name.
-    functions: HashMap<&'static str, ComponentExportIndex>,
+    /// Its functions with their signatures, for errors.
+    functions: Vec<String>,
     /// The engine and limits.
     shared: Arc<Shared>,
 }
 
 impl Sandbox {
-    /// Calls an exported function in a fresh instance, under every limit.
+    /// Runs `call` on a fresh instance of `plugin`, under every limit.
     ///
     /// `input_bytes` is the size of what the call passes in, checked against the input cap.
-    pub(super) fn call<P, R>(
+    pub(super) fn call<P: Prepared, R>(
         &self,
+        plugin: &P,
         call: &'static str,
-        params: P,
         input_bytes: u64,
-    ) -> Result<R, PluginError>
-    where
-        P: ComponentNamedList + Lower,
-        R: ComponentNamedList + Lift,
-    {
+        run: impl FnOnce(&P::Instance, &mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
         let limits = self.shared.limits;
         let (deadline, by_run) = self
             .shared
@@ -492,10 +461,6 @@ impl Sandbox {
                 },
             ));
         }
-        let index = self
-            .functions
-            .get(call)
-            .unwrap_or_else(|| panic!("`{call}` is not a function of {}", self.export));
 
         let mut store = Store::new(&self.shared.engine, CallState::new(limits.memory_bytes));
         store.limiter(|state| state);
@@ -506,22 +471,20 @@ impl Sandbox {
         store.set_hostcall_fuel(usize::try_from(limits.output_bytes).unwrap_or(usize::MAX));
         store.epoch_deadline_trap();
 
-        let instance = self
-            .pre
+        let instance = plugin
+            .instance_pre()
             .instantiate(&mut store)
             .map_err(|error| self.classify(call, error, &store, by_run))?;
-        let function = instance
-            .get_typed_func::<P, R>(&mut store, index)
-            .map_err(|error| PluginError::Load {
-                plugin: self.plugin.clone(),
-                reason: format!(
-                    "its `{call}` does not have the signature of {}: {error:#}",
-                    self.export
-                ),
-            })?;
-        function
-            .call(&mut store, params)
-            .map_err(|error| self.classify(call, error, &store, by_run))
+        let bound =
+            plugin
+                .bind(&mut store, &instance)
+                .map_err(|error| PluginError::Signatures {
+                    plugin: self.plugin.clone(),
+                    export: self.export.clone(),
+                    reason: format!("{error:#}"),
+                    functions: self.functions.clone(),
+                })?;
+        run(&bound, &mut store).map_err(|error| self.classify(call, error, &store, by_run))
     }
 
     /// Turns a failed call into the error that names the limit it broke, if any. `by_run` says
@@ -537,7 +500,7 @@ impl Sandbox {
         if format!("{error:#}").contains(HOSTCALL_FUEL_EXHAUSTED) {
             return self.limit(call, LimitKind::Output(limits.output_bytes));
         }
-        if store.data().memory_refused {
+        if store.data().memory_refused() {
             return self.limit(call, LimitKind::Memory(limits.memory_bytes));
         }
         let message = match error.downcast_ref::<Trap>() {
@@ -593,77 +556,5 @@ impl Shared {
             Some(left) if left < own => Ok((left, true)),
             _ => Ok((own, false)),
         }
-    }
-}
-
-/// The state of one call's store: the memory it holds, its cap, and whether a growth was refused.
-struct CallState {
-    /// The cap on all linear memories and tables together, in bytes.
-    memory_bytes: u64,
-    /// What the instance's memories and tables hold now, in bytes.
-    held_bytes: u64,
-    /// Set when a growth was refused, so the failure is reported as the memory cap.
-    memory_refused: bool,
-}
-
-impl CallState {
-    /// A fresh state with the given memory cap.
-    fn new(memory_bytes: u64) -> CallState {
-        CallState {
-            memory_bytes,
-            held_bytes: 0,
-            memory_refused: false,
-        }
-    }
-
-    /// Allows one memory or table to grow from `current` to `desired` bytes if everything the
-    /// instance holds stays within the cap, or records the refusal.
-    fn allow(&mut self, current: u64, desired: u64) -> bool {
-        let total = self
-            .held_bytes
-            .saturating_sub(current)
-            .saturating_add(desired);
-        let allowed = total <= self.memory_bytes;
-        if allowed {
-            self.held_bytes = total;
-        }
-        self.memory_refused |= !allowed;
-        allowed
-    }
-}
-
-impl ResourceLimiter for CallState {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(self.allow(current as u64, desired as u64))
-    }
-
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let entry_bytes = std::mem::size_of::<usize>() as u64;
-        Ok(self.allow(
-            (current as u64).saturating_mul(entry_bytes),
-            (desired as u64).saturating_mul(entry_bytes),
-        ))
-    }
-
-    fn instances(&self) -> usize {
-        MAX_INSTANCES
-    }
-
-    fn tables(&self) -> usize {
-        MAX_TABLES
-    }
-
-    fn memories(&self) -> usize {
-        MAX_MEMORIES
     }
 }

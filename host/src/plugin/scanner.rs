@@ -1,7 +1,7 @@
 //! Calling a scanner plugin: `sniff` and `parse`.
 
-use super::contract::PluginKind;
 use super::error::PluginError;
+use super::exports::{Exports, ScannerExports};
 use super::runtime::Plugin;
 use super::types::UpdateManifest;
 
@@ -10,42 +10,55 @@ pub const SNIFF_WINDOW: usize = 64 * 1024;
 
 /// A loaded plugin that exports `salve:plugin/scanner`.
 #[derive(Clone, Copy)]
-pub struct Scanner<'a>(&'a Plugin);
+pub struct Scanner<'a> {
+    /// The plugin.
+    plugin: &'a Plugin,
+    /// Its scanner exports.
+    exports: &'a ScannerExports,
+}
 
 impl Plugin {
     /// This plugin as a scanner, if it is one.
     pub fn as_scanner(&self) -> Option<Scanner<'_>> {
-        (self.kind() == PluginKind::Scanner).then_some(Scanner(self))
+        match self.exports() {
+            Exports::Scanner(exports) => Some(Scanner {
+                plugin: self,
+                exports,
+            }),
+            Exports::Ecosystem(_) => None,
+        }
     }
 }
 
 impl<'a> Scanner<'a> {
     /// The plugin underneath.
     pub fn plugin(&self) -> &'a Plugin {
-        self.0
+        self.plugin
     }
 
     /// How sure the plugin is (0 to 100) that the report is in its format; above 100 counts as
     /// 100. Only the first [`SNIFF_WINDOW`] bytes are passed.
     pub fn sniff(&self, report: &[u8]) -> Result<u8, PluginError> {
         let head = &report[..report.len().min(SNIFF_WINDOW)];
-        self.0
+        self.plugin
             .sandbox()
-            .call::<(&[u8],), (u8,)>("sniff", (head,), head.len() as u64)
-            .map(|(certainty,)| certainty.min(100))
+            .call(self.exports, "sniff", head.len() as u64, |plugin, store| {
+                plugin.sniff(store, head)
+            })
+            .map(|certainty| certainty.min(100))
     }
 
     /// Turns the report into an update manifest.
     pub fn parse(&self, report: &[u8]) -> Result<UpdateManifest, PluginError> {
-        let (result,) = self
-            .0
-            .sandbox()
-            .call::<(&[u8],), (Result<UpdateManifest, String>,)>(
+        let sandbox = self.plugin.sandbox();
+        sandbox
+            .call(
+                self.exports,
                 "parse",
-                (report,),
                 report.len() as u64,
-            )?;
-        result.map_err(|message| self.0.sandbox().rejected("parse", message))
+                |plugin, store| plugin.parse(store, report),
+            )?
+            .map_err(|message| sandbox.rejected("parse", message))
     }
 }
 

@@ -237,8 +237,10 @@ mod tests {
 
     fn with(findings: Vec<Finding>) -> UpdateManifest {
         UpdateManifest {
+            os: None,
+            platform: None,
             findings,
-            ..UpdateManifest::default()
+            skipped: Vec::new(),
         }
     }
 

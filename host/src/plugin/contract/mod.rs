@@ -1,5 +1,14 @@
-//! Checking a component against the plugin contract before it is ever instantiated: what it
-//! imports, which `salve:plugin` interface it exports, and at which WIT version.
+//! The plugin contract: the WIT package `salve:plugin`, one module of generated bindings per
+//! version this host loads, and the check of a component against it before it is ever
+//! instantiated (what it imports, which interface it exports, at which version).
+//!
+//! A new minor version is a new folder under `wit/`, a new module here, a new [`ContractVersion`]
+//! and a conversion of the older version's types into the newer's where they differ; the rest of
+//! the host speaks [`latest`] only.
+
+pub mod v0_1;
+
+pub use v0_1 as latest;
 
 use super::error::PluginError;
 use serde::Serialize;
@@ -11,11 +20,52 @@ use wasmtime::component::types::{ComponentItem, Type};
 /// The WIT package every plugin exports an interface of.
 pub const WIT_PACKAGE: &str = "salve:plugin";
 
-/// The version of the WIT package this host was built with.
-pub const WIT_VERSION: &str = "0.1.0";
+/// A version of the contract this host loads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContractVersion {
+    /// `salve:plugin@0.1.x`.
+    V0_1,
+}
 
-/// The versions this host can load, as people write them.
-pub const SUPPORTED_VERSIONS: &str = "0.1.x";
+impl ContractVersion {
+    /// Every version this host loads, oldest first.
+    pub const ALL: &[ContractVersion] = &[ContractVersion::V0_1];
+
+    /// The version this host's types are, and the SDK of the same release builds plugins for.
+    pub const LATEST: ContractVersion = ContractVersion::V0_1;
+
+    /// The full WIT package version the bindings were generated from.
+    pub fn package_version(self) -> &'static str {
+        match self {
+            ContractVersion::V0_1 => v0_1::VERSION,
+        }
+    }
+
+    /// The version a plugin built against `version` runs as: for a `0.x` package the minor
+    /// version must match, as semver's rules for pre-1.0 versions say.
+    pub fn of(version: &str) -> Option<ContractVersion> {
+        ContractVersion::ALL
+            .iter()
+            .copied()
+            .find(|known| major_minor(known.package_version()) == major_minor(version))
+    }
+}
+
+/// The first two numbers of a version (`0.1` of `0.1.7`), `None` when it has fewer.
+fn major_minor(version: &str) -> Option<(&str, &str)> {
+    let mut numbers = version.split('.');
+    Some((numbers.next()?, numbers.next()?))
+}
+
+/// The versions this host loads as people write them: `0.1.x`, or `0.1.x, 0.2.x`.
+pub fn supported_versions() -> String {
+    ContractVersion::ALL
+        .iter()
+        .filter_map(|version| major_minor(version.package_version()))
+        .map(|(major, minor)| format!("{major}.{minor}.x"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// What a plugin is, by the interface it exports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -60,6 +110,8 @@ pub struct Contract {
     pub export: String,
     /// The WIT package version the plugin was built against.
     pub wit_version: String,
+    /// The contract version it runs as.
+    pub version: ContractVersion,
     /// The exported functions with their signatures, in WIT-like notation.
     pub functions: Vec<String>,
     /// Imports that carry only type definitions (`salve:plugin/types`), satisfied by empty
@@ -103,12 +155,12 @@ pub fn check(
             "ecosystem" => PluginKind::Ecosystem,
             _ => continue,
         };
-        if !is_supported(version) {
+        let Some(contract_version) = ContractVersion::of(version) else {
             return Err(PluginError::Version {
                 plugin: plugin.to_string(),
                 found: format!("{WIT_PACKAGE}@{version}"),
             });
-        }
+        };
         let ComponentItem::ComponentInstance(instance) = item.ty else {
             continue;
         };
@@ -135,6 +187,7 @@ pub fn check(
             kind,
             export: name.to_string(),
             wit_version: version.to_string(),
+            version: contract_version,
             functions,
             type_imports: type_imports.clone(),
         });
@@ -165,7 +218,7 @@ fn is_types_only_import(engine: &Engine, name: &str, item: &ComponentItem) -> bo
     let ComponentItem::ComponentInstance(instance) = item else {
         return false;
     };
-    is_supported(version)
+    ContractVersion::of(version).is_some()
         && instance
             .exports(engine)
             .all(|(_, export)| matches!(export.ty, ComponentItem::Type(_)))
@@ -175,14 +228,6 @@ fn is_types_only_import(engine: &Engine, name: &str, item: &ComponentItem) -> bo
 fn parse_export_name(name: &str) -> Option<(&str, &str)> {
     let rest = name.strip_prefix(WIT_PACKAGE)?.strip_prefix('/')?;
     rest.split_once('@')
-}
-
-/// True when a plugin built against `version` can run on this host: for a `0.x` package the
-/// minor version must match, as semver's rules for pre-1.0 versions say.
-fn is_supported(version: &str) -> bool {
-    let mut ours = WIT_VERSION.split('.');
-    let mut theirs = version.split('.');
-    ours.next() == theirs.next() && ours.next() == theirs.next()
 }
 
 /// A component-model type in WIT-like notation.
@@ -248,10 +293,31 @@ mod tests {
 
     #[test]
     fn pre_one_versions_must_match_major_and_minor() {
-        assert!(is_supported("0.1.0"));
-        assert!(is_supported("0.1.7"));
-        assert!(!is_supported("0.2.0"));
-        assert!(!is_supported("1.1.0"));
-        assert!(!is_supported("0"));
+        assert_eq!(ContractVersion::of("0.1.0"), Some(ContractVersion::V0_1));
+        assert_eq!(ContractVersion::of("0.1.7"), Some(ContractVersion::V0_1));
+        assert_eq!(ContractVersion::of("0.2.0"), None);
+        assert_eq!(ContractVersion::of("1.1.0"), None);
+        assert_eq!(ContractVersion::of("0"), None);
+        assert_eq!(supported_versions(), "0.1.x");
+    }
+
+    #[test]
+    fn each_version_is_the_one_its_wit_folder_and_the_sdk_declare() {
+        let wit = concat!(env!("CARGO_MANIFEST_DIR"), "/../wit/v0.1");
+        for file in std::fs::read_dir(wit).expect("wit/v0.1 is there") {
+            let path = file.expect("a directory entry").path();
+            let text = std::fs::read_to_string(&path).expect("a WIT file");
+            let declared = text.lines().find_map(|line| line.strip_prefix("package "));
+            assert_eq!(
+                declared,
+                Some(format!("{WIT_PACKAGE}@{};", v0_1::VERSION).as_str()),
+                "{}",
+                path.display()
+            );
+        }
+        assert_eq!(
+            salve_plugin_sdk::WIT_VERSION,
+            ContractVersion::LATEST.package_version()
+        );
     }
 }
