@@ -24,16 +24,7 @@ pub fn parse_texts<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::FileKind;
-
-    fn file(path: &str, content: &[u8]) -> ImageFile {
-        ImageFile {
-            path: path.into(),
-            kind: FileKind::File,
-            content: Some(content.to_vec()),
-            link_target: None,
-        }
-    }
+    use crate::testing::file;
 
     #[test]
     fn parses_the_wanted_files_and_names_the_bad_one() {

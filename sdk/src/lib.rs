@@ -14,7 +14,7 @@ pub mod json;
 pub mod os_release;
 pub mod purl;
 pub mod sniff;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 mod bindings;

@@ -173,50 +173,26 @@ salve_plugin_sdk::export_ecosystem!(Apk);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use salve_plugin_sdk::RequestedUpdate;
+    use salve_plugin_sdk::testing::{self, os, plan_request, target, update};
 
     fn alpine(version: &str) -> OsInfo {
-        OsInfo {
-            id: "alpine".into(),
-            version_id: version.into(),
-            codename: None,
-        }
+        os("alpine", version)
     }
 
     fn file(path: &str) -> ImageFile {
-        ImageFile {
-            path: path.into(),
-            kind: FileKind::File,
-            content: Some(b"P:musl\nV:1.2.4-r2\nA:x86_64\n".to_vec()),
-            link_target: None,
-        }
+        testing::file(path, "P:musl\nV:1.2.4-r2\nA:x86_64\n")
     }
 
     fn request(distroless: bool, updates: &[(&str, &str)]) -> PlanRequest {
-        PlanRequest {
-            os: alpine("3.22.1"),
-            platform: Platform {
-                os: "linux".into(),
-                architecture: "amd64".into(),
-                variant: None,
-            },
-            target: Target {
-                manager: "apk".into(),
-                distroless,
-                held: Vec::new(),
-                runtime: None,
-                warnings: Vec::new(),
-            },
-            updates: updates
-                .iter()
-                .map(|(package, fixed)| RequestedUpdate {
-                    package: package.to_string(),
-                    fixed_version: fixed.to_string(),
-                    path: None,
-                })
-                .collect(),
-            tooling_image: None,
-        }
+        let target = Target {
+            distroless,
+            ..target("apk")
+        };
+        let updates = updates
+            .iter()
+            .map(|(package, fixed)| update(package, fixed))
+            .collect();
+        plan_request(alpine("3.22.1"), target, updates)
     }
 
     #[test]

@@ -86,31 +86,10 @@ pub fn is_database(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn file(path: &str, content: &str) -> ImageFile {
-        ImageFile {
-            path: path.into(),
-            kind: FileKind::File,
-            content: Some(content.as_bytes().to_vec()),
-            link_target: None,
-        }
-    }
-
-    fn missing(path: &str) -> ImageFile {
-        ImageFile {
-            path: path.into(),
-            kind: FileKind::Missing,
-            content: None,
-            link_target: None,
-        }
-    }
+    use salve_plugin_sdk::testing::{file, missing, os};
 
     fn debian(version: &str) -> OsInfo {
-        OsInfo {
-            id: "debian".into(),
-            version_id: version.into(),
-            codename: None,
-        }
+        os("debian", version)
     }
 
     const STATUS_TEXT: &str = "Package: bash\nStatus: hold ok installed\nVersion: 5.2\n\n\

@@ -70,13 +70,12 @@ exit "$status"
 #[cfg(test)]
 mod tests {
     use super::*;
-    use salve_plugin_sdk::testing::{StandIn, run_script};
+    use salve_plugin_sdk::testing::{self, StandIn, run_script};
 
     fn os(id: &str, version: &str, codename: Option<&str>) -> OsInfo {
         OsInfo {
-            id: id.into(),
-            version_id: version.into(),
             codename: codename.map(str::to_string),
+            ..testing::os(id, version)
         }
     }
 

@@ -219,36 +219,26 @@ fn noninteractive() -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use salve_plugin_sdk::{OsInfo, Platform, Target};
+    use salve_plugin_sdk::testing::{os, plan_request, target, update};
+    use salve_plugin_sdk::{OsInfo, Target};
 
     fn request(updates: &[(&str, &str)], distroless: bool, held: &[&str]) -> PlanRequest {
+        let os = OsInfo {
+            codename: Some("bookworm".into()),
+            ..os("debian", "12")
+        };
+        let target = Target {
+            distroless,
+            held: held.iter().map(|name| name.to_string()).collect(),
+            ..target(if distroless { "dpkg" } else { "apt" })
+        };
+        let updates = updates
+            .iter()
+            .map(|(package, fixed)| update(package, fixed))
+            .collect();
         PlanRequest {
-            os: OsInfo {
-                id: "debian".into(),
-                version_id: "12".into(),
-                codename: Some("bookworm".into()),
-            },
-            platform: Platform {
-                os: "linux".into(),
-                architecture: "amd64".into(),
-                variant: None,
-            },
-            target: Target {
-                manager: if distroless { "dpkg" } else { "apt" }.into(),
-                distroless,
-                held: held.iter().map(|name| name.to_string()).collect(),
-                runtime: None,
-                warnings: Vec::new(),
-            },
-            updates: updates
-                .iter()
-                .map(|(package, fixed)| RequestedUpdate {
-                    package: package.to_string(),
-                    fixed_version: fixed.to_string(),
-                    path: None,
-                })
-                .collect(),
             tooling_image: distroless.then(|| "docker.io/library/debian:12-slim".into()),
+            ..plan_request(os, target, updates)
         }
     }
 

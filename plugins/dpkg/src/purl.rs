@@ -23,34 +23,21 @@ pub fn purl(package: &InstalledPackage, os: &OsInfo, platform: &Platform) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn package(name: &str, version: &str, arch: Option<&str>) -> InstalledPackage {
-        InstalledPackage {
-            name: name.into(),
-            version: version.into(),
-            architecture: arch.map(str::to_string),
-            location: None,
-        }
-    }
+    use salve_plugin_sdk::testing::{self, installed, os};
 
     fn platform() -> Platform {
         Platform {
-            os: "linux".into(),
-            architecture: "arm64".into(),
             variant: Some("v8".into()),
+            ..testing::platform("arm64")
         }
     }
 
     #[test]
     fn builds_deb_purls() {
-        let debian = OsInfo {
-            id: "debian".into(),
-            version_id: "12".into(),
-            codename: None,
-        };
+        let debian = os("debian", "12");
         assert_eq!(
             purl(
-                &package("libssl3", "3.0.13-1~deb12u1", Some("amd64")),
+                &installed("libssl3", "3.0.13-1~deb12u1", Some("amd64")),
                 &debian,
                 &platform()
             ),
@@ -58,20 +45,16 @@ mod tests {
         );
         assert_eq!(
             purl(
-                &package("zlib1g", "1:1.2.13.dfsg-1", None),
+                &installed("zlib1g", "1:1.2.13.dfsg-1", None),
                 &debian,
                 &platform()
             ),
             "pkg:deb/debian/zlib1g@1%3A1.2.13.dfsg-1?arch=arm64&distro=debian-12"
         );
-        let ubuntu = OsInfo {
-            id: "ubuntu".into(),
-            version_id: "22.04".into(),
-            codename: None,
-        };
+        let ubuntu = os("ubuntu", "22.04");
         assert_eq!(
             purl(
-                &package("libstdc++6", "12.3.0-1ubuntu1~22.04", Some("amd64")),
+                &installed("libstdc++6", "12.3.0-1ubuntu1~22.04", Some("amd64")),
                 &ubuntu,
                 &platform()
             ),

@@ -26,14 +26,7 @@ pub fn image(os: &OsInfo, update_all: bool) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn os(id: &str, version: &str) -> OsInfo {
-        OsInfo {
-            id: id.into(),
-            version_id: version.into(),
-            codename: None,
-        }
-    }
+    use salve_plugin_sdk::testing::os;
 
     #[test]
     fn debian_uses_its_own_release() {

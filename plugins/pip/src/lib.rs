@@ -117,32 +117,21 @@ salve_plugin_sdk::export_ecosystem!(Pip);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use salve_plugin_sdk::testing::{self, file};
 
     fn metadata(path: &str, name: &str, version: &str) -> ImageFile {
-        ImageFile {
-            path: path.into(),
-            kind: FileKind::File,
-            content: Some(
-                format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n").into_bytes(),
-            ),
-            link_target: None,
-        }
+        file(
+            path,
+            format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"),
+        )
     }
 
     fn os() -> OsInfo {
-        OsInfo {
-            id: "debian".into(),
-            version_id: "12".into(),
-            codename: None,
-        }
+        testing::os("debian", "12")
     }
 
     fn platform() -> Platform {
-        Platform {
-            os: "linux".into(),
-            architecture: "amd64".into(),
-            variant: None,
-        }
+        testing::platform("amd64")
     }
 
     const REQUESTS: &str =

@@ -190,36 +190,25 @@ fn step(argv: Vec<String>, network: bool) -> Step {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use salve_plugin_sdk::{OsInfo, Platform, Target};
+    use salve_plugin_sdk::Target;
+    use salve_plugin_sdk::testing::{os, plan_request, target, update};
 
     fn request(distroless: bool, updates: &[(&str, &str, Option<&str>)]) -> PlanRequest {
+        let target = Target {
+            distroless,
+            runtime: Some("python3.11".into()),
+            ..target("pip")
+        };
+        let updates = updates
+            .iter()
+            .map(|(package, fixed, path)| RequestedUpdate {
+                path: path.map(str::to_string),
+                ..update(package, fixed)
+            })
+            .collect();
         PlanRequest {
-            os: OsInfo {
-                id: "debian".into(),
-                version_id: "12".into(),
-                codename: None,
-            },
-            platform: Platform {
-                os: "linux".into(),
-                architecture: "amd64".into(),
-                variant: None,
-            },
-            target: Target {
-                manager: "pip".into(),
-                distroless,
-                held: Vec::new(),
-                runtime: Some("python3.11".into()),
-                warnings: Vec::new(),
-            },
-            updates: updates
-                .iter()
-                .map(|(package, fixed, path)| RequestedUpdate {
-                    package: package.to_string(),
-                    fixed_version: fixed.to_string(),
-                    path: path.map(str::to_string),
-                })
-                .collect(),
             tooling_image: distroless.then(|| "docker.io/library/python:3.11-slim".into()),
+            ..plan_request(os("debian", "12"), target, updates)
         }
     }
 

@@ -90,22 +90,10 @@ pub fn detect(os: &OsInfo, files: &[ImageFile]) -> Option<Target> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use salve_plugin_sdk::testing::{file, os};
 
     fn present(path: &str) -> ImageFile {
-        ImageFile {
-            path: path.into(),
-            kind: FileKind::File,
-            content: Some(Vec::new()),
-            link_target: None,
-        }
-    }
-
-    fn os(id: &str, version: &str) -> OsInfo {
-        OsInfo {
-            id: id.into(),
-            version_id: version.into(),
-            codename: None,
-        }
+        file(path, "")
     }
 
     #[test]

@@ -84,14 +84,7 @@ macro_rules! advised_function {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn os(id: &str, version: &str) -> OsInfo {
-        OsInfo {
-            id: id.into(),
-            version_id: version.into(),
-            codename: None,
-        }
-    }
+    use salve_plugin_sdk::testing::os;
 
     #[test]
     fn old_releases_warn_and_supported_ones_do_not() {

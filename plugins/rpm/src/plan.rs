@@ -254,37 +254,22 @@ fn script(text: &str, name: &str, args: &[String], network: bool) -> Step {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use salve_plugin_sdk::{OsInfo, Platform, Target};
+    use salve_plugin_sdk::Target;
+    use salve_plugin_sdk::testing::{os, plan_request, target, update};
 
     fn request(manager: &str, updates: &[(&str, &str)]) -> PlanRequest {
         let distroless = manager == CHROOT || manager == MANIFEST_ONLY;
+        let target = Target {
+            distroless,
+            ..target(manager)
+        };
+        let updates = updates
+            .iter()
+            .map(|(package, fixed)| update(package, fixed))
+            .collect();
         PlanRequest {
-            os: OsInfo {
-                id: "azurelinux".into(),
-                version_id: "3.0".into(),
-                codename: None,
-            },
-            platform: Platform {
-                os: "linux".into(),
-                architecture: "amd64".into(),
-                variant: None,
-            },
-            target: Target {
-                manager: manager.into(),
-                distroless,
-                held: Vec::new(),
-                runtime: None,
-                warnings: Vec::new(),
-            },
-            updates: updates
-                .iter()
-                .map(|(package, fixed)| RequestedUpdate {
-                    package: package.to_string(),
-                    fixed_version: fixed.to_string(),
-                    path: None,
-                })
-                .collect(),
             tooling_image: distroless.then(|| "mcr.microsoft.com/azurelinux/base/core:3.0".into()),
+            ..plan_request(os("azurelinux", "3.0"), target, updates)
         }
     }
 

@@ -47,42 +47,22 @@ fn vendor(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use salve_plugin_sdk::testing::{installed, os, platform};
 
     fn package(version: &str) -> InstalledPackage {
-        InstalledPackage {
-            name: "openssl-libs".into(),
-            version: version.into(),
-            architecture: Some("x86_64".into()),
-            location: None,
-        }
-    }
-
-    fn platform() -> Platform {
-        Platform {
-            os: "linux".into(),
-            architecture: "amd64".into(),
-            variant: None,
-        }
+        installed("openssl-libs", version, Some("x86_64"))
     }
 
     #[test]
     fn builds_rpm_purls_with_the_epoch_as_a_qualifier() {
-        let rhel = OsInfo {
-            id: "rhel".into(),
-            version_id: "8.7".into(),
-            codename: None,
-        };
+        let rhel = os("rhel", "8.7");
         assert_eq!(
-            purl(&package("1:1.1.1k-9.el8_7"), &rhel, &platform()),
+            purl(&package("1:1.1.1k-9.el8_7"), &rhel, &platform("amd64")),
             "pkg:rpm/redhat/openssl-libs@1.1.1k-9.el8_7?arch=x86_64&epoch=1&distro=rhel-8.7"
         );
-        let azure = OsInfo {
-            id: "azurelinux".into(),
-            version_id: "3.0".into(),
-            codename: None,
-        };
+        let azure = os("azurelinux", "3.0");
         assert_eq!(
-            purl(&package("3.3.3-1.azl3"), &azure, &platform()),
+            purl(&package("3.3.3-1.azl3"), &azure, &platform("amd64")),
             "pkg:rpm/azurelinux/openssl-libs@3.3.3-1.azl3?arch=x86_64&distro=azurelinux-3.0"
         );
     }

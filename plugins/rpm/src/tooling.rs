@@ -27,14 +27,7 @@ pub fn image(os: &OsInfo) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn os(id: &str, version: &str) -> OsInfo {
-        OsInfo {
-            id: id.into(),
-            version_id: version.into(),
-            codename: None,
-        }
-    }
+    use salve_plugin_sdk::testing::os;
 
     #[test]
     fn azure_linux_3_and_later_use_their_own_core_image() {

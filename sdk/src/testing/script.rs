@@ -1,6 +1,6 @@
-//! For a plugin's own tests (feature `testing`): runs one of its constant shell scripts as a plan
-//! step runs it (`sh -c SCRIPT NAME ARGS...`), with stand-in programs first on `PATH`, so that
-//! the script's own logic (what it prints, when it fails) is checked without an image.
+//! Runs one of a plugin's constant shell scripts as a plan step runs it (`sh -c SCRIPT NAME
+//! ARGS...`), with stand-in programs first on `PATH`, so that the script's own logic (what it
+//! prints, when it fails) is checked without an image.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
