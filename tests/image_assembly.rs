@@ -7,9 +7,9 @@ mod support;
 use salve::image::assemble::{
     LABEL_BASE_DIGEST, LABEL_BASE_IMAGE, LABEL_PATCH_LAYER, PatchInput, assemble, replace_in_index,
 };
+use salve::image::layout::OciLayout;
 use salve::image::manifest::{Descriptor, Index, Manifest, OCI_INDEX, Platform};
 use salve::image::{Compression, LayerOptions, WrittenLayer, write_layer};
-use salve::registry::OciLayout;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use support::{run, umoci_image};

@@ -6,7 +6,7 @@ mod support;
 use salve::image::config::add_layer;
 use salve::image::manifest::{Manifest, OCI_MANIFEST};
 use salve::image::{LayerOptions, write_layer};
-use salve::registry::{LayoutError, OciLayout};
+use salve::image::{LayoutError, OciLayout};
 use serde_json::Value;
 use std::path::Path;
 use support::{run, umoci_image};

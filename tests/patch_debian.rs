@@ -6,9 +6,9 @@
 
 mod support;
 
+use salve::image::layout::OciLayout;
 use salve::image::read_paths;
 use salve::plugin::types::FileKind;
-use salve::registry::OciLayout;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,8 +5,9 @@
 
 mod support;
 
+use salve::image::OciLayout;
 use salve::image::manifest::{Descriptor, Index, Manifest, OCI_INDEX, Platform};
-use salve::registry::{OciLayout, PlatformChoice, RegistryClient, RegistryOptions, RetryPolicy};
+use salve::transport::{PlatformChoice, RegistryClient, RegistryOptions, RetryPolicy};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;

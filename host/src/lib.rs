@@ -2,6 +2,10 @@
 //! and scanner format a sandboxed WebAssembly plugin.
 //!
 //! This crate is the host: the `salve` binary ([`cli`]) and the library it is a thin shell over.
+//! Modules lower in this list never import higher ones: [`display_safe`] and [`progress`] serve
+//! everyone; [`plugin`] runs plugins; [`image`] holds image content and the working OCI layout;
+//! [`transport`] moves images between the places skopeo names; [`report`] reads scanner reports;
+//! [`engine`] runs a plan's steps; [`patch`] is the flow that uses them all; [`cli`] the commands.
 
 pub mod cli;
 pub mod display_safe;
@@ -9,5 +13,6 @@ pub mod engine;
 pub mod image;
 pub mod patch;
 pub mod plugin;
-pub mod registry;
+pub mod progress;
 pub mod report;
+pub mod transport;

@@ -5,27 +5,25 @@
 pub mod clock;
 mod execute;
 pub mod probe;
-pub mod progress;
 pub mod source_policy;
 pub mod validate;
 pub mod vex;
 
 use crate::engine::{EngineChoice, ImageLayers, local, read_image};
+use crate::image::OciLayout;
 use crate::image::assemble::{PatchInput, assemble, replace_in_index};
+use crate::image::layout::write_file_atomically;
 use crate::image::manifest::{Descriptor, Index, is_index};
 use crate::image::{Compression, LayerOptions, RootfsCache};
 use crate::plugin::types::{
     InstalledPackage, OsInfo, PackageClass, PlanRequest, Platform, RequestedUpdate, UpdatePlan,
 };
 use crate::plugin::{Plugin, PluginCatalog};
-use crate::registry::{
-    OciLayout, PlatformChoice, RegistryOptions, Transport, deliver, fetch,
-    oci_layout::write_file_atomically,
-};
+use crate::progress::Progress;
 use crate::report::{self, PackageUpdate, Report};
+use crate::transport::{PlatformChoice, RegistryOptions, Transport, deliver, fetch};
 use anyhow::{Context, bail};
 use probe::{Detected, probe};
-use progress::Progress;
 use serde_json::json;
 use source_policy::SourcePolicy;
 use std::collections::BTreeMap;
@@ -890,9 +888,9 @@ fn check_plugin_tooling_image(plugin: &str, named: &str) -> anyhow::Result<()> {
     };
     match named.parse::<Transport>() {
         Ok(Transport::Registry(reference)) => {
-            let full = crate::registry::transport::full_reference(&reference);
+            let full = crate::transport::name::full_reference(&reference);
             let host = full.split('/').next().unwrap_or_default();
-            if crate::registry::remote::is_loopback(host) {
+            if crate::transport::remote::is_loopback(host) {
                 return Err(refused(format!(
                     "which is on this machine's loopback registry {host}"
                 )));

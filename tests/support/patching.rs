@@ -1,9 +1,9 @@
 //! Helpers for the end-to-end patch tests: fixture images, layers of images in OCI layouts,
 //! source policies, and checks on versions and files.
 
+use salve::image::layout::OciLayout;
 use salve::image::read_paths;
 use salve::plugin::types::FileKind;
-use salve::registry::OciLayout;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;

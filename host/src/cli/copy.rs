@@ -2,7 +2,8 @@
 //! way `skopeo copy` does, keeping manifests and blobs byte for byte where the target allows.
 
 use super::registry_options::RegistryArgs;
-use crate::registry::{OciLayout, PlatformChoice, Transport, deliver, fetch};
+use crate::image::OciLayout;
+use crate::transport::{PlatformChoice, Transport, deliver, fetch};
 use anyhow::Context;
 use clap::Args;
 

@@ -8,11 +8,11 @@ use crate::engine::buildkit::address::{Address, TlsFiles};
 use crate::engine::spec::StepLimits;
 use crate::engine::{EngineChoice, LocalOptions};
 use crate::image::Compression;
-use crate::patch::progress::Progress;
 use crate::patch::source_policy::SourcePolicy;
 use crate::patch::{PatchOptions, PatchOutcome, patch};
 use crate::plugin::limits::{parse_bytes, parse_duration};
-use crate::registry::Transport;
+use crate::progress::Progress;
+use crate::transport::Transport;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -249,7 +249,7 @@ pub fn run(args: PatchArgs, plugin_options: &PluginOptions) -> anyhow::Result<()
     }
     let output = output_of(&args)?;
     if let Transport::DockerDaemon(_) = &output {
-        crate::registry::docker_daemon::check_reachable().map_err(|error| {
+        crate::transport::docker_daemon::check_reachable().map_err(|error| {
             anyhow::anyhow!(
                 "{error}\n(the patched image would be loaded there; write it elsewhere with \
                  --push, --oci-dir or --output-image)"

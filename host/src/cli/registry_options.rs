@@ -1,7 +1,7 @@
 //! Options for commands that reach registries: plain-HTTP hosts, the credentials file, retries.
 
 use crate::plugin::limits::parse_duration;
-use crate::registry::{RegistryOptions, RetryPolicy};
+use crate::transport::{RegistryOptions, RetryPolicy};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,9 +1,9 @@
 //! An image's layers as the engines need them, read from the working layout: the blobs, their
 //! uncompressed digests, and the chain id that names their unpacked root filesystem.
 
+use crate::image::digest::sha256;
+use crate::image::layout::OciLayout;
 use crate::image::manifest::{Descriptor, Manifest};
-use crate::registry::OciLayout;
-use crate::registry::oci_layout::sha256;
 use anyhow::{Context, bail};
 use std::path::PathBuf;
 

@@ -8,7 +8,7 @@ use super::config::add_layer;
 use super::manifest::{DOCKER_MANIFEST, Descriptor, Index, Manifest};
 use super::sink::WrittenLayer;
 use super::squash::squash;
-use crate::registry::OciLayout;
+use crate::image::layout::OciLayout;
 use serde_json::Value;
 use std::path::Path;
 

@@ -5,7 +5,7 @@
 use super::manifest::{
     DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, Descriptor, Index, Manifest, OCI_INDEX, OCI_MANIFEST,
 };
-use crate::registry::{LayoutError, OciLayout};
+use crate::image::layout::{LayoutError, OciLayout};
 
 /// The OCI media type for a Docker one, or the type itself when it has no Docker meaning.
 fn oci_media_type(media_type: &str) -> &str {

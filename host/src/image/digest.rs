@@ -1,8 +1,13 @@
-//! Writers that hash what passes through them, so a layer's diff id and digest come from the
-//! same pass that writes it.
+//! Digests: `sha256:<hex>` of bytes, and writers that hash what passes through them, so a
+//! layer's diff id and digest come from the same pass that writes it.
 
 use sha2::{Digest, Sha256};
 use std::io::{self, Write};
+
+/// `sha256:<hex>` of some bytes.
+pub fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
 
 /// An OCI digest: `sha256:<hex>`, with the size of the content it names.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -224,6 +224,7 @@ fn is_opaque(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::digest::sha256;
     use std::os::unix::fs::PermissionsExt;
     use std::process::Command;
 
@@ -295,11 +296,6 @@ mod tests {
         let output = child.wait_with_output().unwrap();
         assert!(output.status.success());
         String::from_utf8(output.stdout).unwrap()
-    }
-
-    fn sha256(bytes: &[u8]) -> String {
-        use sha2::Digest;
-        format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Image content: layer blobs, their compression and digests, reading files from them,
-//! unpacking them safely, writing and merging patch layers, and assembling patched images.
+//! unpacking them safely, writing and merging patch layers, assembling patched images, and the
+//! working OCI layout every part reads and writes.
 
 pub mod assemble;
 pub mod blob;
@@ -10,6 +11,7 @@ pub mod digest;
 pub mod glob;
 pub mod layer_reader;
 pub mod layer_writer;
+pub mod layout;
 pub mod manifest;
 pub mod rootfs_cache;
 pub mod sink;
@@ -20,6 +22,7 @@ pub mod unpack;
 pub use compression::Compression;
 pub use layer_reader::{ReadError, read_paths, read_paths_within};
 pub use layer_writer::{LayerOptions, write_layer};
+pub use layout::{LayoutError, OciLayout};
 pub use rootfs_cache::{CacheError, CachedRootfs, RootfsCache};
 pub use sink::WrittenLayer;
 pub use squash::squash;

@@ -6,12 +6,12 @@
 use super::{PlatformRun, fetch, within};
 use crate::engine::buildkit::{self, Daemon, address::Address};
 use crate::engine::{Changes, EngineChoice, Executed, Execution, ImageLayers, local, read_image};
+use crate::image::digest::sha256;
 use crate::image::{LayerOptions, WrittenLayer, squash, write_layer};
 use crate::plugin::types::{Platform, UpdatePlan};
-use crate::registry::docker_daemon::{self, TemporaryImage};
-use crate::registry::oci_layout::sha256;
-use crate::registry::transport::full_reference;
-use crate::registry::{PlatformChoice, Transport};
+use crate::transport::docker_daemon::{self, TemporaryImage};
+use crate::transport::name::full_reference;
+use crate::transport::{PlatformChoice, Transport};
 use anyhow::{Context, bail};
 use std::path::Path;
 

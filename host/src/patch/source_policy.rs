@@ -3,7 +3,7 @@
 //! `updates.identifier`), and a plain `--tooling-image` override. Identifiers are written
 //! `docker-image://NAME`; a selector may end in `*` to match by prefix. Digests are allowed.
 
-use crate::registry::transport::full_reference;
+use crate::transport::name::full_reference;
 use serde::Deserialize;
 use std::path::Path;
 

@@ -288,7 +288,7 @@ mod tests {
     }
 
     fn engine() -> Engine {
-        super::super::engine::build_engine().unwrap()
+        super::super::vm::build_vm().unwrap()
     }
 
     #[test]

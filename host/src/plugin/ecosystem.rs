@@ -51,7 +51,7 @@ impl<'a> Ecosystem<'a> {
     /// The paths to read from an image to recognise it.
     pub fn probe_paths(&self) -> Result<Vec<String>, PluginError> {
         self.plugin
-            .sandbox()
+            .caller()
             .call(self.exports, "probe-paths", 0, |plugin, store| {
                 plugin.probe_paths(store)
             })
@@ -59,7 +59,7 @@ impl<'a> Ecosystem<'a> {
 
     /// Whether the plugin applies to the image, and how.
     pub fn detect(&self, os: &OsInfo, files: &[ImageFile]) -> Result<Option<Target>, PluginError> {
-        self.plugin.sandbox().call(
+        self.plugin.caller().call(
             self.exports,
             "detect",
             files_size(files),
@@ -69,13 +69,13 @@ impl<'a> Ecosystem<'a> {
 
     /// Orders two versions by the ecosystem's rules; an invalid version is the plugin's error.
     pub fn compare_versions(&self, a: &str, b: &str) -> Result<Ordering, PluginError> {
-        let sandbox = self.plugin.sandbox();
+        let caller = self.plugin.caller();
         let input = (a.len() + b.len()) as u64;
-        let order = sandbox
+        let order = caller
             .call(self.exports, "compare-versions", input, |plugin, store| {
                 plugin.compare_versions(store, a, b)
             })?
-            .map_err(|message| sandbox.rejected("compare-versions", message))?;
+            .map_err(|message| caller.rejected("compare-versions", message))?;
         Ok(order.cmp(&0))
     }
 
@@ -88,7 +88,7 @@ impl<'a> Ecosystem<'a> {
         update_all: bool,
     ) -> Result<Option<String>, PluginError> {
         self.plugin
-            .sandbox()
+            .caller()
             .call(self.exports, "tooling-image", 0, |plugin, store| {
                 plugin.tooling_image(store, os, platform, target, update_all)
             })
@@ -96,30 +96,30 @@ impl<'a> Ecosystem<'a> {
 
     /// The commands that apply the requested updates.
     pub fn plan(&self, request: &PlanRequest) -> Result<UpdatePlan, PluginError> {
-        let sandbox = self.plugin.sandbox();
+        let caller = self.plugin.caller();
         let input: usize = request
             .updates
             .iter()
             .map(|update| update.package.len() + update.fixed_version.len())
             .sum();
-        sandbox
+        caller
             .call(self.exports, "plan", input as u64, |plugin, store| {
                 plugin.plan(store, request)
             })?
-            .map_err(|message| sandbox.rejected("plan", message))
+            .map_err(|message| caller.rejected("plan", message))
     }
 
     /// The packages the given database files say are installed.
     pub fn installed(&self, files: &[ImageFile]) -> Result<Vec<InstalledPackage>, PluginError> {
-        let sandbox = self.plugin.sandbox();
-        sandbox
+        let caller = self.plugin.caller();
+        caller
             .call(
                 self.exports,
                 "installed",
                 files_size(files),
                 |plugin, store| plugin.installed(store, files),
             )?
-            .map_err(|message| sandbox.rejected("installed", message))
+            .map_err(|message| caller.rejected("installed", message))
     }
 
     /// The package-url of an installed package.
@@ -130,7 +130,7 @@ impl<'a> Ecosystem<'a> {
         platform: &Platform,
     ) -> Result<String, PluginError> {
         self.plugin
-            .sandbox()
+            .caller()
             .call(self.exports, "purl", 0, |plugin, store| {
                 plugin.purl(store, package, os, platform)
             })

@@ -1,7 +1,7 @@
 //! What a loaded plugin exports, whichever contract version it was built for: an enum over each
 //! version's generated bindings whose calls answer in the latest version's types.
 //!
-//! Each call takes the store of a fresh instance; the limits around it are the sandbox's. The
+//! Each call takes the store of a fresh instance; the limits around it are the runtime's [`Caller`](super::runtime). The
 //! functions' signatures are checked when an instance is bound to its version's bindings, which
 //! loading a plugin does once (its `describe`), so a plugin whose signatures differ never loads.
 

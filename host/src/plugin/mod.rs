@@ -9,7 +9,6 @@ pub mod cache;
 mod catalog;
 pub mod contract;
 mod ecosystem;
-mod engine;
 mod error;
 mod exports;
 mod json;
@@ -18,6 +17,7 @@ mod runtime;
 mod scanner;
 pub mod sources;
 mod store;
+mod vm;
 
 pub use contract::latest::types;
 

@@ -3,13 +3,13 @@
 
 use super::cache::CompiledCache;
 use super::contract::{self, Contract, PluginKind, WIT_PACKAGE};
-use super::engine::{EPOCH_TICK, EpochTicker, build_engine, deadline_ticks};
 use super::error::PluginError;
 use super::exports::{Exports, Prepared};
 use super::limits::{LimitKind, Limits, MAX_WASM_STACK};
 use super::sources::PluginSource;
 use super::store::{CallState, MAX_MEMORIES, MAX_TABLES};
 use super::types::{EcosystemInfo, ScannerInfo};
+use super::vm::{EPOCH_TICK, EpochTicker, build_vm, deadline_ticks};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -70,7 +70,7 @@ pub enum CacheOutcome {
 impl PluginRuntime {
     /// Builds the engine, starts the deadline clock and opens the cache.
     pub fn new(options: RuntimeOptions) -> anyhow::Result<PluginRuntime> {
-        let engine = build_engine().map_err(|error| anyhow::anyhow!("{error:#}"))?;
+        let engine = build_vm().map_err(|error| anyhow::anyhow!("{error:#}"))?;
         let (cache, cache_problem) = match &options.cache_dir {
             None => (None, None),
             Some(dir) => match CompiledCache::open(dir, &engine) {
@@ -146,13 +146,13 @@ impl PluginRuntime {
                 contract.version.package_version()
             ))
         })?;
-        let sandbox = Sandbox {
+        let caller = Caller {
             plugin: name.to_string(),
             export: contract.export.clone(),
             functions: contract.functions.clone(),
             shared: Arc::clone(&self.shared),
         };
-        let info = describe(&sandbox, &exports)?;
+        let info = describe(&caller, &exports)?;
         if info.name() != name {
             return Err(load_error(format!(
                 "it describes itself as {:?}; salve names plugins by their file name, so rename \
@@ -167,7 +167,7 @@ impl PluginRuntime {
             cache,
             contract,
             info,
-            sandbox,
+            caller,
             exports,
         })
     }
@@ -350,8 +350,8 @@ pub struct Plugin {
     contract: Contract,
     /// Its own description.
     info: PluginInfo,
-    /// Where its calls run.
-    sandbox: Sandbox,
+    /// Runs its calls under the limits.
+    caller: Caller,
     /// What it exports, by contract version.
     exports: Exports,
 }
@@ -359,7 +359,7 @@ pub struct Plugin {
 impl Plugin {
     /// The plugin's name.
     pub fn name(&self) -> &str {
-        &self.sandbox.plugin
+        &self.caller.plugin
     }
 
     /// Where the plugin came from.
@@ -394,12 +394,12 @@ impl Plugin {
 
     /// The limits its calls run under.
     pub fn limits(&self) -> Limits {
-        self.sandbox.shared.limits
+        self.caller.shared.limits
     }
 
-    /// Where the plugin's calls run.
-    pub(super) fn sandbox(&self) -> &Sandbox {
-        &self.sandbox
+    /// What runs the plugin's calls under the limits.
+    pub(super) fn caller(&self) -> &Caller {
+        &self.caller
     }
 
     /// What the plugin exports.
@@ -409,14 +409,14 @@ impl Plugin {
 }
 
 /// Asks a plugin to describe itself (its exported `describe`).
-fn describe(sandbox: &Sandbox, exports: &Exports) -> Result<PluginInfo, PluginError> {
+fn describe(caller: &Caller, exports: &Exports) -> Result<PluginInfo, PluginError> {
     match exports {
-        Exports::Scanner(scanner) => sandbox
+        Exports::Scanner(scanner) => caller
             .call(scanner, "describe", 0, |plugin, store| {
                 plugin.describe(store)
             })
             .map(PluginInfo::Scanner),
-        Exports::Ecosystem(ecosystem) => sandbox
+        Exports::Ecosystem(ecosystem) => caller
             .call(ecosystem, "describe", 0, |plugin, store| {
                 plugin.describe(store)
             })
@@ -424,8 +424,9 @@ fn describe(sandbox: &Sandbox, exports: &Exports) -> Result<PluginInfo, PluginEr
     }
 }
 
-/// Where a plugin's calls run: the engine and the limits every call runs under.
-pub(super) struct Sandbox {
+/// Runs a plugin's calls, each in a fresh instance on the runtime's virtual machine under every
+/// limit: the plugin sandbox (the local engine's step sandbox is `engine::sandbox`).
+pub(super) struct Caller {
     /// The plugin's name, for errors.
     plugin: String,
     /// The interface it exports, for errors.
@@ -436,7 +437,7 @@ pub(super) struct Sandbox {
     shared: Arc<Shared>,
 }
 
-impl Sandbox {
+impl Caller {
     /// Runs `call` on a fresh instance of `plugin`, under every limit.
     ///
     /// `input_bytes` is the size of what the call passes in, checked against the input cap.

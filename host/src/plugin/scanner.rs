@@ -41,7 +41,7 @@ impl<'a> Scanner<'a> {
     pub fn sniff(&self, report: &[u8]) -> Result<u8, PluginError> {
         let head = &report[..report.len().min(SNIFF_WINDOW)];
         self.plugin
-            .sandbox()
+            .caller()
             .call(self.exports, "sniff", head.len() as u64, |plugin, store| {
                 plugin.sniff(store, head)
             })
@@ -50,15 +50,15 @@ impl<'a> Scanner<'a> {
 
     /// Turns the report into an update manifest.
     pub fn parse(&self, report: &[u8]) -> Result<UpdateManifest, PluginError> {
-        let sandbox = self.plugin.sandbox();
-        sandbox
+        let caller = self.plugin.caller();
+        caller
             .call(
                 self.exports,
                 "parse",
                 report.len() as u64,
                 |plugin, store| plugin.parse(store, report),
             )?
-            .map_err(|message| sandbox.rejected("parse", message))
+            .map_err(|message| caller.rejected("parse", message))
     }
 }
 

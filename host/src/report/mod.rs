@@ -3,8 +3,8 @@
 
 mod error;
 mod merge;
+mod screen;
 mod select;
-mod validate;
 pub mod version_order;
 
 pub use error::ReportError;
@@ -56,7 +56,7 @@ pub fn load(
             file: file.clone(),
             error,
         })?;
-        validate::manifest(&manifest).map_err(|problems| ReportError::Unsafe {
+        screen::manifest(&manifest).map_err(|problems| ReportError::Unsafe {
             file: file.clone(),
             scanner: scanner.plugin().name().to_string(),
             problems,

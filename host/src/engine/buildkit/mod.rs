@@ -20,11 +20,11 @@ pub mod solve;
 use super::local::database_files;
 use super::spec::RESULTS_MOUNT;
 use super::{Changes, Executed, ca_bundle_variable, host_ca_bundle, step_failed};
+use crate::image::layout::OciLayout;
 use crate::image::{UnpackOptions, read_paths, unpack_layers};
-use crate::patch::progress::Progress;
 use crate::plugin::types::{Platform, UpdatePlan};
-use crate::registry::OciLayout;
-use crate::registry::docker_daemon::{self, TemporaryImage};
+use crate::progress::Progress;
+use crate::transport::docker_daemon::{self, TemporaryImage};
 use address::{Address, TlsFiles};
 use anyhow::{Context, bail};
 use api::control::ListWorkersRequest;
@@ -248,7 +248,7 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
         (solved, _) => {
             solved.map_err(failed)?;
             received(&session)?;
-            let read = crate::registry::oci_archive::read(&file, None, job.layout, EXPORTED_TAG);
+            let read = crate::transport::oci_archive::read(&file, None, job.layout, EXPORTED_TAG);
             let _ = std::fs::remove_file(&file);
             read.map_err(anyhow::Error::msg)
                 .context("reading the image BuildKit exported")?

@@ -3,10 +3,10 @@
 
 use crate::engine::{ImageLayers, read_image};
 use crate::image::blob::{normalize, open_layer};
+use crate::image::layout::OciLayout;
 use crate::image::manifest::Descriptor;
 use crate::image::read_paths;
 use crate::plugin::types::FileKind;
-use crate::registry::OciLayout;
 use anyhow::{Context, bail};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -12,7 +12,7 @@ use super::api::filesync::{BytesMessage, CredentialsRequest, CredentialsResponse
 use super::api::health::health_check_response::ServingStatus;
 use super::api::health::health_server::{Health, HealthServer};
 use super::api::health::{HealthCheckRequest, HealthCheckResponse};
-use crate::registry::credentials;
+use crate::transport::credentials;
 use anyhow::Context;
 use oci_client::secrets::RegistryAuth;
 use std::path::PathBuf;

@@ -6,7 +6,7 @@
 use super::api::control::control_client::ControlClient;
 use super::api::control::{SolveRequest, SolveResponse, StatusRequest, StatusResponse};
 use super::api::pb;
-use crate::patch::progress::Progress;
+use crate::progress::Progress;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;

@@ -3,11 +3,11 @@
 //! Registries and docker archives get manifests as they are; `oci:` and `oci-archive:` targets
 //! get Docker v2 manifests turned into OCI ones, since OCI tools read only those there.
 
-use super::oci_layout::OciLayout;
+use super::name::Transport;
 use super::remote::{PlatformChoice, RegistryClient, RegistryOptions};
-use super::transport::Transport;
 use super::{docker_archive, docker_daemon, oci_archive};
 use crate::image::convert::to_oci;
+use crate::image::layout::OciLayout;
 use crate::image::manifest::Descriptor;
 
 /// The tag an `oci:` or `oci-archive:` destination gets when it names none.

@@ -6,7 +6,7 @@
 //! blobs before `index.json` — so a reader never sees a tag naming something incomplete, and a
 //! failed write leaves the layout as it was.
 
-use crate::image::digest::HashingWriter;
+use crate::image::digest::{HashingWriter, sha256};
 use crate::image::manifest::{
     Descriptor, Index, Manifest, OCI_INDEX, REF_NAME, Unchosen, is_index, is_manifest,
 };
@@ -347,10 +347,4 @@ pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|error| error.error)?;
     Ok(())
-}
-
-/// `sha256:<hex>` of some bytes.
-pub(crate) fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }

@@ -6,9 +6,9 @@
 //! image: its config as `<hex>.json` and each layer as `<hex>/layer.tar` as found in the layout
 //! (`docker load` decompresses gzip layers itself).
 
-use super::oci_layout::OciLayout;
-use super::transport::full_reference;
+use super::name::full_reference;
 use crate::image::digest::HashingWriter;
+use crate::image::layout::OciLayout;
 use crate::image::manifest::{DOCKER_MANIFEST, Descriptor, Manifest, OCI_MANIFEST, is_index};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;

@@ -1,4 +1,5 @@
-//! The wasmtime engine every plugin runs on, and the clock that enforces call deadlines.
+//! The WebAssembly virtual machine every plugin runs on (a wasmtime `Engine`, not to be confused
+//! with the engines that run plan steps), and the clock that enforces call deadlines.
 
 use super::limits::MAX_WASM_STACK;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use wasmtime::{Config, Engine, OptLevel};
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Builds the engine: component model, fuel metering, epoch interruption, bounded stack.
-pub fn build_engine() -> wasmtime::Result<Engine> {
+pub fn build_vm() -> wasmtime::Result<Engine> {
     let mut config = Config::new();
     config
         .wasm_component_model(true)

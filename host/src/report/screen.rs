@@ -1,4 +1,5 @@
-//! Checking that what a scanner plugin returned is safe to act on.
+//! Screening what a scanner plugin returned before anything acts on it (the report's input safety;
+//! whether a patch worked is `patch::validate`'s).
 //!
 //! Package names and versions end up as arguments of package-manager commands, paths name files
 //! in the image, and every string is printed to a terminal. A report is data from outside (and

@@ -4,7 +4,7 @@
 //! `POST /images/load`), so the rest is the `docker-archive` transport.
 
 use super::docker_archive;
-use super::oci_layout::OciLayout;
+use crate::image::layout::OciLayout;
 use crate::image::manifest::Descriptor;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};

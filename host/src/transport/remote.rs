@@ -8,8 +8,9 @@
 //! checked against its digest, then moved into the layout; manifests and the tag come last.
 
 use super::credentials;
-use super::oci_layout::{LayoutError, OciLayout, sha256};
 use super::retry::{RetryPolicy, is_stall, is_unauthorized, retrying};
+use crate::image::digest::sha256;
+use crate::image::layout::{LayoutError, OciLayout};
 use crate::image::manifest::{
     DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, Descriptor, Index, Manifest, OCI_INDEX, OCI_MANIFEST,
     is_index,

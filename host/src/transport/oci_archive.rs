@@ -4,8 +4,8 @@
 //! digest its name gives. Writing puts the image's blobs and an index naming only it into a
 //! temporary file beside the target, renamed into place when complete.
 
-use super::oci_layout::{LayoutError, OciLayout};
 use crate::image::digest::HashingWriter;
+use crate::image::layout::{LayoutError, OciLayout};
 use crate::image::manifest::{Descriptor, Index, OCI_INDEX, REF_NAME, Unchosen};
 use serde_json::{Map, Value};
 use std::fs::File;
