@@ -14,5 +14,6 @@ pub mod image;
 pub mod patch;
 pub mod plugin;
 pub mod progress;
+pub mod quantity;
 pub mod report;
 pub mod transport;

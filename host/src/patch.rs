@@ -168,7 +168,6 @@ async fn run_patch(
         ),
     )
     .await?
-    .map_err(anyhow::Error::msg)
     .with_context(|| format!("reading {}", options.image))?;
     let cache = RootfsCache::open(&options.cache_dir)?;
 
@@ -219,7 +218,7 @@ async fn run_patch(
 
     // The result: the patched manifest, or the index with the patched platforms swapped in.
     let result = if is_index(&input.media_type) {
-        replace_in_index(&layout, &input, &patched).map_err(anyhow::Error::msg)?
+        replace_in_index(&layout, &input, &patched)?
     } else {
         patched.pop().expect("one platform was patched").1
     };
@@ -242,7 +241,6 @@ async fn run_patch(
         ),
     )
     .await?
-    .map_err(anyhow::Error::msg)
     .with_context(|| format!("writing {}", options.output))?;
     if let Some(path) = options.vex.as_ref().filter(|_| fixed.is_empty()) {
         progress.warn(&format!(
@@ -530,8 +528,7 @@ async fn patch_platform(
         created: &created,
         compression: run.options.compression,
         threads: options.threads,
-    })
-    .map_err(anyhow::Error::msg)?;
+    })?;
     if patched.squashed {
         progress.stage(
             "layer",

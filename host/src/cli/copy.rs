@@ -50,11 +50,9 @@ pub fn run(args: CopyArgs) -> anyhow::Result<()> {
     let digest = runtime.block_on(async {
         fetch(&args.source, &choice, &work, WORK_TAG, &options)
             .await
-            .map_err(anyhow::Error::msg)
             .with_context(|| format!("reading {}", args.source))?;
         deliver(&work, WORK_TAG, &args.target, mount_from, &options)
             .await
-            .map_err(anyhow::Error::msg)
             .with_context(|| format!("writing {}", args.target))
     })?;
     super::emit(&format!("{digest}\n"))?;

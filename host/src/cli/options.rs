@@ -1,7 +1,7 @@
 //! Options every command shares: plugin sources, call limits and the compiled-code cache.
 
-use crate::plugin::limits::{parse_bytes, parse_duration};
 use crate::plugin::{Limits, PluginCatalog, PluginRuntime, PluginSearch, RuntimeOptions};
+use crate::quantity::{parse_bytes, parse_duration};
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;

@@ -10,8 +10,8 @@ use crate::engine::{EngineChoice, LocalOptions};
 use crate::image::Compression;
 use crate::patch::source_policy::SourcePolicy;
 use crate::patch::{PatchOptions, PatchOutcome, patch};
-use crate::plugin::limits::{parse_bytes, parse_duration};
 use crate::progress::Progress;
+use crate::quantity::{parse_bytes, parse_duration};
 use crate::transport::Transport;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -233,7 +233,7 @@ fn engine_of(args: &PatchArgs) -> anyhow::Result<EngineChoice> {
         bail!("--network is for the local engine; on BuildKit use --buildkit-host-network");
     }
     Ok(EngineChoice::Buildkit(Daemon {
-        address: Address::parse(addr).map_err(anyhow::Error::msg)?,
+        address: Address::parse(addr)?,
         tls,
         host_network: args.buildkit_host_network,
         auth_file: args.registry.options().auth_file,
@@ -273,7 +273,7 @@ pub fn run(args: PatchArgs, plugin_options: &PluginOptions) -> anyhow::Result<()
         platforms: args.platform.clone(),
         registry: args.registry.options(),
         tooling_image: args.tooling_image.clone(),
-        source_policy: SourcePolicy::from_environment().map_err(anyhow::Error::msg)?,
+        source_policy: SourcePolicy::from_environment()?,
         cache_dir: plugin_options.data_dir(),
         compression: match args.compression {
             LayerCompression::Gzip => Compression::Gzip,

@@ -1,6 +1,6 @@
 //! Options for commands that reach registries: plain-HTTP hosts, the credentials file, retries.
 
-use crate::plugin::limits::parse_duration;
+use crate::quantity::parse_duration;
 use crate::transport::{RegistryOptions, RetryPolicy};
 use clap::Args;
 use std::path::PathBuf;

@@ -7,7 +7,7 @@
 //! reading stops at what is left of the cap even if the file grows meanwhile.
 
 use crate::image::glob::Glob;
-use crate::plugin::limits::format_bytes;
+use crate::quantity::format_bytes;
 use rustix::fs::{Dir, FileType, Mode, OFlags, ResolveFlags, fstat, openat2};
 use rustix::io::Errno;
 use std::fs::File;

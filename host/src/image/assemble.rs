@@ -4,13 +4,48 @@
 //! Indexes get the patched platforms' manifests swapped in and every other entry kept as it was.
 
 use super::compression::Compression;
-use super::config::add_layer;
+use super::config::{ConfigError, add_layer};
 use super::manifest::{DOCKER_MANIFEST, Descriptor, Index, Manifest};
 use super::sink::WrittenLayer;
 use super::squash::squash;
-use crate::image::layout::OciLayout;
+use crate::image::layout::{LayoutError, OciLayout};
 use serde_json::Value;
+use std::io;
 use std::path::Path;
+use thiserror::Error;
+
+/// Why a patched image could not be assembled.
+#[derive(Debug, Error)]
+pub enum AssembleError {
+    /// The working layout failed.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// A manifest, index or configuration of the base is not what it should be.
+    #[error("the base {what} is not readable: {error}")]
+    Unreadable {
+        /// `manifest`, `configuration` or `index`.
+        what: &'static str,
+        /// Why.
+        error: serde_json::Error,
+    },
+    /// A zstd layer for an image whose manifest format cannot name one.
+    #[error("the image uses Docker's manifest format, which has no zstd layers; use gzip")]
+    ZstdInDockerFormat,
+    /// The base is labelled as patched, but its last layer is not there to merge with.
+    #[error("the base is labelled as patched but {0}")]
+    NoPatchLayer(&'static str),
+    /// The previous patch layer and the new one could not be merged.
+    #[error("merging the previous patch layer: {0}")]
+    Merge(io::Error),
+    /// The configuration could not be edited.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// The error for a base document that does not parse.
+fn unreadable(what: &'static str) -> impl FnOnce(serde_json::Error) -> AssembleError {
+    move |error| AssembleError::Unreadable { what, error }
+}
 
 /// The label naming the image a patched image was made from.
 pub const LABEL_BASE_IMAGE: &str = "sh.salve.base-image";
@@ -69,27 +104,23 @@ enum PreviousPatch {
 }
 
 /// Adds `input.layer` to the base (squashing a previous patch); stores and returns the result.
-pub fn assemble(input: &PatchInput<'_>) -> Result<Patched, String> {
+pub fn assemble(input: &PatchInput<'_>) -> Result<Patched, AssembleError> {
     let layout = input.layout;
-    let mut manifest: Manifest = serde_json::from_slice(&blob(layout, &input.base.digest)?)
-        .map_err(|error| format!("the base manifest is not readable: {error}"))?;
-    let config_bytes = blob(layout, &manifest.config.digest)?;
-    let mut config: Value = serde_json::from_slice(&config_bytes)
-        .map_err(|error| format!("the base configuration is not JSON: {error}"))?;
+    let mut manifest: Manifest = serde_json::from_slice(&layout.read_blob(&input.base.digest)?)
+        .map_err(unreadable("manifest"))?;
+    let config_bytes = layout.read_blob(&manifest.config.digest)?;
+    let mut config: Value =
+        serde_json::from_slice(&config_bytes).map_err(unreadable("configuration"))?;
     let previous = previous_patch(&config);
     let docker = input.base.media_type == DOCKER_MANIFEST;
     let compression = input.compression;
     if docker && input.layer.media_type.contains("zstd") {
-        return Err(
-            "the image uses Docker's manifest format, which has no zstd layers; use gzip".into(),
-        );
+        return Err(AssembleError::ZstdInDockerFormat);
     }
 
     let (layer_digest, layer_size, diff_id, layer_type, squashed) = match previous {
         PreviousPatch::None => {
-            layout
-                .put_blob_file(&input.layer.blob.digest, input.layer_file)
-                .map_err(|e| e.to_string())?;
+            layout.put_blob_file(&input.layer.blob.digest, input.layer_file)?;
             (
                 input.layer.blob.digest.clone(),
                 input.layer.blob.size,
@@ -102,20 +133,18 @@ pub fn assemble(input: &PatchInput<'_>) -> Result<Patched, String> {
             let lower = manifest
                 .layers
                 .pop()
-                .ok_or("the base is labelled as patched but has no layers")?;
-            let lower_path = layout.blob_path(&lower.digest).map_err(|e| e.to_string())?;
-            let merged_file = layout.temp_blob().map_err(|e| e.to_string())?;
+                .ok_or(AssembleError::NoPatchLayer("has no layers"))?;
+            let lower_path = layout.blob_path(&lower.digest)?;
+            let merged_file = layout.temp_blob()?;
             let merged = squash(
                 &[&lower_path, input.layer_file],
                 &|_| false,
-                merged_file.reopen().map_err(|e| e.to_string())?,
+                merged_file.reopen().map_err(AssembleError::Merge)?,
                 compression,
                 input.threads,
             )
-            .map_err(|error| format!("merging the previous patch layer: {error}"))?;
-            layout
-                .adopt_verified_blob(&merged.blob.digest, merged_file)
-                .map_err(|e| e.to_string())?;
+            .map_err(AssembleError::Merge)?;
+            layout.adopt_verified_blob(&merged.blob.digest, merged_file)?;
             drop_last_layer(&mut config)?;
             (
                 merged.blob.digest,
@@ -159,9 +188,7 @@ pub fn assemble(input: &PatchInput<'_>) -> Result<Patched, String> {
         "salve patch",
         &new_labels,
     )?;
-    let config_descriptor = layout
-        .put_blob(&manifest.config.media_type, &new_config)
-        .map_err(|e| e.to_string())?;
+    let config_descriptor = layout.put_blob(&manifest.config.media_type, &new_config)?;
     manifest.config.digest = config_descriptor.digest;
     manifest.config.size = config_descriptor.size;
     let layer_type = if docker {
@@ -178,20 +205,13 @@ pub fn assemble(input: &PatchInput<'_>) -> Result<Patched, String> {
         *created = Value::String(input.created.to_string());
     }
     let bytes = serde_json::to_vec(&manifest).expect("a manifest serialises");
-    let mut descriptor = layout
-        .put_blob(&input.base.media_type, &bytes)
-        .map_err(|e| e.to_string())?;
+    let mut descriptor = layout.put_blob(&input.base.media_type, &bytes)?;
     descriptor.platform = input.base.platform.clone();
     Ok(Patched {
         manifest: descriptor,
         squashed,
         patch_diff_id: diff_id,
     })
-}
-
-/// A blob of the layout.
-fn blob(layout: &OciLayout, digest: &str) -> Result<Vec<u8>, String> {
-    layout.read_blob(digest).map_err(|e| e.to_string())
 }
 
 /// The config's labels.
@@ -226,11 +246,13 @@ fn previous_patch(config: &Value) -> PreviousPatch {
 }
 
 /// Removes the last layer's diff id and its history entry from a config.
-fn drop_last_layer(config: &mut Value) -> Result<(), String> {
+fn drop_last_layer(config: &mut Value) -> Result<(), AssembleError> {
     config["rootfs"]["diff_ids"]
         .as_array_mut()
         .and_then(|ids| ids.pop())
-        .ok_or("the base configuration lists no layers")?;
+        .ok_or(AssembleError::NoPatchLayer(
+            "its configuration lists no layers",
+        ))?;
     if let Some(history) = config["history"].as_array_mut()
         && let Some(last) = history
             .iter()
@@ -248,9 +270,9 @@ pub fn replace_in_index(
     layout: &OciLayout,
     index: &Descriptor,
     replaced: &[(String, Descriptor)],
-) -> Result<Descriptor, String> {
-    let mut document: Index = serde_json::from_slice(&blob(layout, &index.digest)?)
-        .map_err(|error| format!("the index is not readable: {error}"))?;
+) -> Result<Descriptor, AssembleError> {
+    let mut document: Index =
+        serde_json::from_slice(&layout.read_blob(&index.digest)?).map_err(unreadable("index"))?;
     for entry in &mut document.manifests {
         if let Some((_, new)) = replaced.iter().find(|(old, _)| *old == entry.digest) {
             entry.digest = new.digest.clone();
@@ -259,9 +281,7 @@ pub fn replace_in_index(
         }
     }
     let bytes = serde_json::to_vec(&document).expect("an index serialises");
-    layout
-        .put_blob(&index.media_type, &bytes)
-        .map_err(|e| e.to_string())
+    Ok(layout.put_blob(&index.media_type, &bytes)?)
 }
 
 #[cfg(test)]

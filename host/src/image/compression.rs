@@ -49,17 +49,20 @@ impl Compression {
     }
 }
 
-impl FromStr for Compression {
-    type Err = String;
+/// A compression name salve does not know.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("unknown compression {0:?}: use gzip, zstd or none")]
+pub struct UnknownCompression(pub String);
 
-    fn from_str(text: &str) -> Result<Compression, String> {
+impl FromStr for Compression {
+    type Err = UnknownCompression;
+
+    fn from_str(text: &str) -> Result<Compression, UnknownCompression> {
         match text {
             "gzip" => Ok(Compression::Gzip),
             "zstd" => Ok(Compression::Zstd),
             "none" => Ok(Compression::None),
-            other => Err(format!(
-                "unknown compression {other:?}: use gzip, zstd or none"
-            )),
+            other => Err(UnknownCompression(other.to_string())),
         }
     }
 }

@@ -2,6 +2,18 @@
 //! Fields salve does not touch are kept as they were.
 
 use serde_json::{Map, Value, json};
+use thiserror::Error;
+
+/// Why a configuration could not be edited.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// It is not JSON.
+    #[error("the image configuration is not JSON: {0}")]
+    NotJson(serde_json::Error),
+    /// A part salve edits has another shape than the image spec gives it.
+    #[error("the image configuration's {0}")]
+    Shape(&'static str),
+}
 
 /// Adds a layer on top: its diff id to `rootfs.diff_ids`, an entry to `history`, and the given
 /// labels (and the creation time) to the configuration.
@@ -11,30 +23,29 @@ pub fn add_layer(
     created: &str,
     created_by: &str,
     labels: &[(&str, &str)],
-) -> Result<Vec<u8>, String> {
-    let mut config: Value = serde_json::from_slice(config)
-        .map_err(|error| format!("the image configuration is not JSON: {error}"))?;
+) -> Result<Vec<u8>, ConfigError> {
+    let mut config: Value = serde_json::from_slice(config).map_err(ConfigError::NotJson)?;
     let object = config
         .as_object_mut()
-        .ok_or("the image configuration is not a JSON object")?;
+        .ok_or(ConfigError::Shape("top level is not a JSON object"))?;
     let rootfs = object
         .entry("rootfs")
         .or_insert_with(|| json!({"type": "layers", "diff_ids": []}));
     rootfs
         .get_mut("diff_ids")
         .and_then(Value::as_array_mut)
-        .ok_or("the image configuration's rootfs has no diff_ids list")?
+        .ok_or(ConfigError::Shape("rootfs has no diff_ids list"))?
         .push(Value::String(diff_id.to_string()));
     let history = object.entry("history").or_insert_with(|| json!([]));
     history
         .as_array_mut()
-        .ok_or("the image configuration's history is not a list")?
+        .ok_or(ConfigError::Shape("history is not a list"))?
         .push(json!({"created": created, "created_by": created_by, "comment": "salve"}));
     object.insert("created".into(), Value::String(created.to_string()));
     let inner = object.entry("config").or_insert_with(|| json!({}));
     let inner = inner
         .as_object_mut()
-        .ok_or("the image configuration's config is not an object")?;
+        .ok_or(ConfigError::Shape("config is not an object"))?;
     let label_map = inner
         .entry("Labels")
         .or_insert_with(|| Value::Object(Map::new()));
@@ -43,7 +54,7 @@ pub fn add_layer(
     }
     let label_map = label_map
         .as_object_mut()
-        .ok_or("the image configuration's labels are not an object")?;
+        .ok_or(ConfigError::Shape("labels are not an object"))?;
     for (key, value) in labels {
         label_map.insert(key.to_string(), Value::String(value.to_string()));
     }

@@ -134,7 +134,6 @@ fn buildkit_target(
                 TemporaryImage::new(socket, format!("salve-input:{}", buildkit::random_id()));
             run.layout.tag(LOAD_TAG, run.manifest)?;
             docker_daemon::write_to(socket, run.layout, LOAD_TAG, &image.name)
-                .map_err(anyhow::Error::msg)
                 .context("loading the image into Docker for its BuildKit")?;
             Ok((full_reference(&image.name), Some(image)))
         }
@@ -148,7 +147,7 @@ fn buildkit_target(
 
 /// A tooling image as BuildKit pulls it: a registry reference.
 fn registry_reference(image: &str) -> anyhow::Result<String> {
-    match image.parse::<Transport>().map_err(anyhow::Error::msg)? {
+    match image.parse::<Transport>()? {
         Transport::Registry(reference) => Ok(full_reference(&reference)),
         other => bail!(
             "the tooling image {other} is not in a registry; BuildKit pulls tooling images \
@@ -167,7 +166,7 @@ async fn tooling_layers(
         "tooling",
         &format!("{platform}: reading tooling image {image}"),
     );
-    let transport: Transport = image.parse().map_err(anyhow::Error::msg)?;
+    let transport: Transport = image.parse()?;
     let tag = format!(
         "tooling-{}",
         sha256(image.as_bytes()).trim_start_matches("sha256:")
@@ -183,7 +182,6 @@ async fn tooling_layers(
         ),
     )
     .await?
-    .map_err(anyhow::Error::msg)
     .with_context(|| format!("reading the tooling image {image}"))?;
     let (manifest, config) = read_image(run.layout, &descriptor)?;
     ImageLayers::of(run.layout, &manifest, &config)

@@ -5,7 +5,43 @@
 
 use crate::transport::name::full_reference;
 use serde::Deserialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Why a source policy cannot be used.
+#[derive(Debug, Error)]
+pub enum SourcePolicyError {
+    /// The file could not be read.
+    #[error("source policy {}: {error}", file.display())]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The file is not a policy.
+    #[error("source policy {}: {error}", file.display())]
+    NotJson {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        error: serde_json::Error,
+    },
+    /// A rule salve does not apply.
+    #[error(
+        "source policy {}: rule {number} is {action:?}; salve applies CONVERT rules with an \
+         `updates` identifier",
+        file.display()
+    )]
+    Rule {
+        /// The file.
+        file: PathBuf,
+        /// The rule's number, from 1.
+        number: usize,
+        /// Its action.
+        action: String,
+    },
+}
 
 /// The environment variable copa users set to the policy file.
 pub const POLICY_VARIABLE: &str = "EXPERIMENTAL_BUILDKIT_SOURCE_POLICY";
@@ -42,27 +78,31 @@ const SCHEME: &str = "docker-image://";
 
 impl SourcePolicy {
     /// Reads a policy file, refusing rules salve cannot apply.
-    pub fn read(path: &Path) -> Result<SourcePolicy, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| format!("source policy {}: {error}", path.display()))?;
-        let policy: SourcePolicy = serde_json::from_str(&text)
-            .map_err(|error| format!("source policy {}: {error}", path.display()))?;
+    pub fn read(path: &Path) -> Result<SourcePolicy, SourcePolicyError> {
+        let file = || path.to_path_buf();
+        let text = std::fs::read_to_string(path).map_err(|error| SourcePolicyError::Read {
+            file: file(),
+            error,
+        })?;
+        let policy: SourcePolicy =
+            serde_json::from_str(&text).map_err(|error| SourcePolicyError::NotJson {
+                file: file(),
+                error,
+            })?;
         for (index, rule) in policy.rules.iter().enumerate() {
             if !rule.action.eq_ignore_ascii_case("CONVERT") || rule.updates.is_none() {
-                return Err(format!(
-                    "source policy {}: rule {} is {:?}; salve applies CONVERT rules with an \
-                     `updates` identifier",
-                    path.display(),
-                    index + 1,
-                    rule.action
-                ));
+                return Err(SourcePolicyError::Rule {
+                    file: file(),
+                    number: index + 1,
+                    action: rule.action.clone(),
+                });
             }
         }
         Ok(policy)
     }
 
     /// The policy named by `$EXPERIMENTAL_BUILDKIT_SOURCE_POLICY`, if set.
-    pub fn from_environment() -> Result<Option<SourcePolicy>, String> {
+    pub fn from_environment() -> Result<Option<SourcePolicy>, SourcePolicyError> {
         match std::env::var_os(POLICY_VARIABLE) {
             Some(path) if !path.is_empty() => SourcePolicy::read(Path::new(&path)).map(Some),
             _ => Ok(None),
@@ -89,7 +129,7 @@ impl SourcePolicy {
 mod tests {
     use super::*;
 
-    fn policy(text: &str) -> Result<SourcePolicy, String> {
+    fn policy(text: &str) -> Result<SourcePolicy, SourcePolicyError> {
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), text).unwrap();
         SourcePolicy::read(file.path())
@@ -124,7 +164,8 @@ mod tests {
     fn other_actions_are_refused() {
         let error =
             policy(r#"{"rules":[{"action":"DENY","selector":{"identifier":"docker-image://x"}}]}"#)
-                .unwrap_err();
+                .unwrap_err()
+                .to_string();
         assert!(error.contains("rule 1 is \"DENY\""), "{error}");
         assert!(policy("{").is_err());
     }

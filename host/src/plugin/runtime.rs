@@ -200,7 +200,7 @@ impl PluginRuntime {
                 reason: format!(
                     "an earlier run found that it does not compile within {} (remembered in the \
                      compiled-code cache); raise --plugin-compile-timeout if the plugin is trusted",
-                    super::limits::format_duration(bound)
+                    crate::quantity::format_duration(bound)
                 ),
             });
         }

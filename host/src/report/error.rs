@@ -1,7 +1,7 @@
 //! What can go wrong turning reports into update manifests.
 
 use crate::plugin::PluginError;
-use crate::plugin::limits::format_bytes;
+use crate::quantity::format_bytes;
 use std::path::PathBuf;
 use thiserror::Error;
 

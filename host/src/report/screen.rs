@@ -23,6 +23,44 @@ const MAX_TEXT: usize = 4096;
 /// How many problems an error lists before it stops counting them one by one.
 const MAX_LISTED: usize = 20;
 
+/// Why one value of a manifest is not safe to act on.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Flaw {
+    /// A value that must be there is empty.
+    #[error("is empty")]
+    Empty,
+    /// Longer than salve accepts.
+    #[error("is {length} bytes long (at most {limit})")]
+    TooLong {
+        /// Its length in bytes.
+        length: usize,
+        /// The most accepted.
+        limit: usize,
+    },
+    /// A word that does not start with a letter or digit (so it could be read as an option).
+    #[error("{0:?} must start with a letter or digit")]
+    BadStart(String),
+    /// A word with a character outside its alphabet.
+    #[error("{value:?} contains {character:?}, which is not allowed")]
+    BadCharacter {
+        /// The value.
+        value: String,
+        /// The first character not allowed.
+        character: char,
+    },
+    /// Text with a control character, which could rewrite the terminal.
+    #[error("{value:?} contains the control character {character:?}")]
+    Control {
+        /// The value.
+        value: String,
+        /// The first control character.
+        character: char,
+    },
+    /// A path that climbs out of where it points.
+    #[error("{0:?} has a `..` segment")]
+    ParentSegment(String),
+}
+
 /// Checks a manifest; the error lists each problem with the finding it is in.
 pub fn manifest(manifest: &UpdateManifest) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
@@ -138,7 +176,7 @@ fn describe(index: usize, finding: &Finding) -> String {
 }
 
 /// Records a problem with a field of the manifest itself.
-fn check(problems: &mut Vec<String>, what: &str, result: Result<(), String>) {
+fn check(problems: &mut Vec<String>, what: &str, result: Result<(), Flaw>) {
     if let Err(problem) = result {
         problems.push(format!("{what}: {problem}"));
     }
@@ -149,7 +187,7 @@ fn check_at(
     problems: &mut Vec<String>,
     at: &dyn Fn() -> String,
     field: &str,
-    result: Result<(), String>,
+    result: Result<(), Flaw>,
 ) {
     if let Err(problem) = result {
         problems.push(format!("{}: {field} {problem}", at()));
@@ -157,64 +195,66 @@ fn check_at(
 }
 
 /// A package name as package managers take it on their command line.
-pub fn package_name(name: &str) -> Result<(), String> {
+pub fn package_name(name: &str) -> Result<(), Flaw> {
     token(name, "._+-", true)
 }
 
 /// A version as package managers take it on their command line.
-pub fn version(version: &str, required: bool) -> Result<(), String> {
+pub fn version(version: &str, required: bool) -> Result<(), Flaw> {
     token(version, "._+~:^-", required)
 }
 
 /// A word of letters, digits and `extra`, starting with a letter or digit.
-fn token(value: &str, extra: &str, required: bool) -> Result<(), String> {
+fn token(value: &str, extra: &str, required: bool) -> Result<(), Flaw> {
     if value.is_empty() {
-        return if required {
-            Err("is empty".into())
-        } else {
-            Ok(())
-        };
+        return if required { Err(Flaw::Empty) } else { Ok(()) };
     }
     if value.len() > MAX_TOKEN {
-        return Err(format!(
-            "is {} bytes long (at most {MAX_TOKEN})",
-            value.len()
-        ));
+        return Err(Flaw::TooLong {
+            length: value.len(),
+            limit: MAX_TOKEN,
+        });
     }
     if !value.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err(format!("{value:?} must start with a letter or digit"));
+        return Err(Flaw::BadStart(value.to_string()));
     }
     match value
         .chars()
         .find(|c| !c.is_ascii_alphanumeric() && !extra.contains(*c))
     {
-        Some(bad) => Err(format!("{value:?} contains {bad:?}, which is not allowed")),
+        Some(character) => Err(Flaw::BadCharacter {
+            value: value.to_string(),
+            character,
+        }),
         None => Ok(()),
     }
 }
 
 /// A path inside the image.
-fn image_path(path: &str) -> Result<(), String> {
+fn image_path(path: &str) -> Result<(), Flaw> {
     text(path, true)?;
     if path.split('/').any(|segment| segment == "..") {
-        return Err(format!("{path:?} has a `..` segment"));
+        return Err(Flaw::ParentSegment(path.to_string()));
     }
     Ok(())
 }
 
 /// Printable text without control characters.
-fn text(value: &str, required: bool) -> Result<(), String> {
+fn text(value: &str, required: bool) -> Result<(), Flaw> {
     if required && value.is_empty() {
-        return Err("is empty".into());
+        return Err(Flaw::Empty);
     }
     if value.len() > MAX_TEXT {
-        return Err(format!(
-            "is {} bytes long (at most {MAX_TEXT})",
-            value.len()
-        ));
+        return Err(Flaw::TooLong {
+            length: value.len(),
+            limit: MAX_TEXT,
+        });
     }
     match value.chars().find(|c| c.is_control()) {
-        Some(bad) => Err(format!("{value:?} contains the control character {bad:?}")),
+        Some(character) => Err(Flaw::Control {
+            value: value.to_string(),
+            character,
+        }),
         None => Ok(()),
     }
 }

@@ -7,15 +7,64 @@
 use base64::Engine;
 use oci_client::secrets::RegistryAuth;
 use serde_json::Value;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use thiserror::Error;
 
 /// Docker Hub's historical key in `auths`.
 const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
 
+/// Why the credentials for a registry could not be found.
+#[derive(Debug, Error)]
+pub enum CredentialsError {
+    /// The auth file could not be read.
+    #[error("reading {}: {error}", file.display())]
+    Read {
+        /// The auth file.
+        file: PathBuf,
+        /// Why.
+        error: io::Error,
+    },
+    /// The auth file is not JSON.
+    #[error("{} is not JSON: {error}", file.display())]
+    NotJson {
+        /// The auth file.
+        file: PathBuf,
+        /// Why.
+        error: serde_json::Error,
+    },
+    /// The registry's `auth` entry is not base64 of `user:password`.
+    #[error("{}: the \"auth\" entry for {registry} is not base64 of \"user:password\"", file.display())]
+    BadAuthEntry {
+        /// The auth file.
+        file: PathBuf,
+        /// The registry.
+        registry: String,
+    },
+    /// The credential helper could not be run or failed.
+    #[error("{}: credential helper {program}: {reason}", file.display())]
+    Helper {
+        /// The auth file that names the helper.
+        file: PathBuf,
+        /// The helper program.
+        program: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// What went wrong in an auth file, before the file is named.
+#[derive(Debug)]
+enum Problem {
+    /// The `auth` entry is not base64 of `user:password`.
+    BadAuthEntry,
+    /// A credential helper failed: the program and why.
+    Helper(String, String),
+}
+
 /// The credentials for `registry` (`host[:port]`), anonymous when no file names it.
-pub fn lookup(registry: &str, auth_file: Option<&Path>) -> Result<RegistryAuth, String> {
+pub fn lookup(registry: &str, auth_file: Option<&Path>) -> Result<RegistryAuth, CredentialsError> {
     let Some(path) = auth_file.map(Path::to_path_buf).or_else(default_file) else {
         return Ok(RegistryAuth::Anonymous);
     };
@@ -24,11 +73,23 @@ pub fn lookup(registry: &str, auth_file: Option<&Path>) -> Result<RegistryAuth, 
         Err(error) if error.kind() == std::io::ErrorKind::NotFound && auth_file.is_none() => {
             return Ok(RegistryAuth::Anonymous);
         }
-        Err(error) => return Err(format!("reading {}: {error}", path.display())),
+        Err(error) => return Err(CredentialsError::Read { file: path, error }),
     };
-    let config: Value = serde_json::from_str(&text)
-        .map_err(|error| format!("{} is not JSON: {error}", path.display()))?;
-    from_config(&config, registry).map_err(|error| format!("{}: {error}", path.display()))
+    let config: Value = match serde_json::from_str(&text) {
+        Ok(config) => config,
+        Err(error) => return Err(CredentialsError::NotJson { file: path, error }),
+    };
+    from_config(&config, registry).map_err(|problem| match problem {
+        Problem::BadAuthEntry => CredentialsError::BadAuthEntry {
+            file: path,
+            registry: registry.to_string(),
+        },
+        Problem::Helper(program, reason) => CredentialsError::Helper {
+            file: path,
+            program,
+            reason,
+        },
+    })
 }
 
 /// The first auth file that exists among the usual places.
@@ -42,7 +103,7 @@ fn default_file() -> Option<PathBuf> {
 }
 
 /// The credentials a parsed config file gives for `registry`.
-fn from_config(config: &Value, registry: &str) -> Result<RegistryAuth, String> {
+fn from_config(config: &Value, registry: &str) -> Result<RegistryAuth, Problem> {
     let wanted = canonical_host(registry);
     if let Some(helper) = config["credHelpers"]
         .as_object()
@@ -60,7 +121,7 @@ fn from_config(config: &Value, registry: &str) -> Result<RegistryAuth, String> {
         .and_then(|auths| auths.iter().find(|(key, _)| canonical_host(key) == wanted))
         .map(|(_, entry)| entry);
     if let Some(entry) = entry
-        && let Some(auth) = from_entry(entry, registry)?
+        && let Some(auth) = from_entry(entry)?
     {
         return Ok(auth);
     }
@@ -71,7 +132,7 @@ fn from_config(config: &Value, registry: &str) -> Result<RegistryAuth, String> {
 }
 
 /// The credentials an `auths` entry holds, if it holds any.
-fn from_entry(entry: &Value, registry: &str) -> Result<Option<RegistryAuth>, String> {
+fn from_entry(entry: &Value) -> Result<Option<RegistryAuth>, Problem> {
     if let Some(token) = entry["identitytoken"].as_str().filter(|t| !t.is_empty()) {
         return Ok(Some(RegistryAuth::Bearer(token.to_string())));
     }
@@ -80,10 +141,8 @@ fn from_entry(entry: &Value, registry: &str) -> Result<Option<RegistryAuth>, Str
             .decode(encoded.trim())
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(|| format!("the \"auth\" entry for {registry} is not base64 text"))?;
-        let (user, password) = decoded.split_once(':').ok_or_else(|| {
-            format!("the \"auth\" entry for {registry} is not base64 of \"user:password\"")
-        })?;
+            .ok_or(Problem::BadAuthEntry)?;
+        let (user, password) = decoded.split_once(':').ok_or(Problem::BadAuthEntry)?;
         return Ok(Some(RegistryAuth::Basic(user.into(), password.into())));
     }
     match (entry["username"].as_str(), entry["password"].as_str()) {
@@ -93,27 +152,28 @@ fn from_entry(entry: &Value, registry: &str) -> Result<Option<RegistryAuth>, Str
 }
 
 /// Asks `docker-credential-NAME` (found on `PATH`) for the credentials of `registry`.
-fn from_helper(name: &str, registry: &str) -> Result<RegistryAuth, String> {
+fn from_helper(name: &str, registry: &str) -> Result<RegistryAuth, Problem> {
     ask_helper(&format!("docker-credential-{name}"), registry)
 }
 
 /// Runs a credential helper program's `get` for `registry`.
-fn ask_helper(program: &str, registry: &str) -> Result<RegistryAuth, String> {
+fn ask_helper(program: &str, registry: &str) -> Result<RegistryAuth, Problem> {
+    let failed = |reason: String| Problem::Helper(program.to_string(), reason);
     let mut child = Command::new(program)
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|error| format!("running credential helper {program}: {error}"))?;
+        .map_err(|error| failed(format!("running it: {error}")))?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
     stdin
         .write_all(registry.as_bytes())
-        .map_err(|error| format!("writing to credential helper {program}: {error}"))?;
+        .map_err(|error| failed(format!("writing to it: {error}")))?;
     drop(stdin);
     let output = child
         .wait_with_output()
-        .map_err(|error| format!("running credential helper {program}: {error}"))?;
+        .map_err(|error| failed(format!("running it: {error}")))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         // Helpers say "credentials not found in native keychain" when they know nothing.
@@ -121,13 +181,13 @@ fn ask_helper(program: &str, registry: &str) -> Result<RegistryAuth, String> {
             return Ok(RegistryAuth::Anonymous);
         }
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(format!(
-            "credential helper {program} failed for {registry}: {}",
+        return Err(failed(format!(
+            "it failed for {registry}: {}",
             format!("{} {}", stdout.trim(), stderr.trim()).trim()
-        ));
+        )));
     }
     let answer: Value = serde_json::from_str(&stdout)
-        .map_err(|error| format!("credential helper {program} did not answer JSON: {error}"))?;
+        .map_err(|error| failed(format!("it did not answer JSON: {error}")))?;
     let user = answer["Username"].as_str().unwrap_or_default();
     let secret = answer["Secret"].as_str().unwrap_or_default();
     if secret.is_empty() {
@@ -206,10 +266,19 @@ mod tests {
         ));
     }
 
+    /// The error `lookup` gives for `r.example` with `config` as its auth file, as text.
+    fn lookup_error(config: &Value) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("auth.json");
+        std::fs::write(&file, config.to_string()).unwrap();
+        let error = lookup("r.example", Some(&file)).unwrap_err().to_string();
+        assert!(error.contains("auth.json"), "{error}");
+        error
+    }
+
     #[test]
     fn a_broken_auth_entry_is_named() {
-        let config = json!({"auths": {"r.example": {"auth": "%%%"}}});
-        let error = from_config(&config, "r.example").unwrap_err();
+        let error = lookup_error(&json!({"auths": {"r.example": {"auth": "%%%"}}}));
         assert!(
             error.contains("r.example") && error.contains("base64"),
             "{error}"
@@ -218,8 +287,7 @@ mod tests {
 
     #[test]
     fn a_missing_helper_is_a_clear_error() {
-        let config = json!({"credHelpers": {"r.example": "salve-test-absent"}});
-        let error = from_config(&config, "r.example").unwrap_err();
+        let error = lookup_error(&json!({"credHelpers": {"r.example": "salve-test-absent"}}));
         assert!(
             error.contains("docker-credential-salve-test-absent"),
             "{error}"

@@ -6,6 +6,7 @@
 //! image: its config as `<hex>.json` and each layer as `<hex>/layer.tar` as found in the layout
 //! (`docker load` decompresses gzip layers itself).
 
+use super::error::{ArchiveFile, Cause, TransportError};
 use super::name::full_reference;
 use crate::image::digest::HashingWriter;
 use crate::image::layout::OciLayout;
@@ -28,36 +29,41 @@ pub fn read(
     reference: Option<&str>,
     work: &OciLayout,
     work_tag: &str,
-) -> Result<Descriptor, String> {
-    let fail = |what: &str, error: &dyn std::fmt::Display| {
-        format!("docker-archive {}: {what}: {error}", file.display())
+) -> Result<Descriptor, TransportError> {
+    let archive_file = ArchiveFile {
+        format: "docker-archive",
+        file,
     };
+    let fail = |step: &str, cause: Cause| archive_file.fail(step, cause);
     let manifest_json = read_member(file, "manifest.json")
-        .map_err(|error| fail("reading manifest.json", &error))?
+        .map_err(|error| fail("reading manifest.json", error.into()))?
         .ok_or_else(|| {
             fail(
                 "reading",
-                &"it has no manifest.json (is it a docker save archive?)",
+                "it has no manifest.json (is it a docker save archive?)".into(),
             )
         })?;
     let entries: Vec<Value> = serde_json::from_slice(&manifest_json)
-        .map_err(|error| fail("reading manifest.json", &error))?;
-    let entry = choose(&entries, reference).map_err(|error| fail("choosing the image", &error))?;
-    let config_name = entry["Config"]
-        .as_str()
-        .ok_or_else(|| fail("reading manifest.json", &"the image names no Config file"))?;
+        .map_err(|error| fail("reading manifest.json", error.into()))?;
+    let entry = choose(&entries, reference).map_err(|cause| fail("choosing the image", cause))?;
+    let config_name = entry["Config"].as_str().ok_or_else(|| {
+        fail(
+            "reading manifest.json",
+            "the image names no Config file".into(),
+        )
+    })?;
     let layer_names: Vec<&str> = entry["Layers"]
         .as_array()
         .map(|layers| layers.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     let mut wanted: Vec<&str> = layer_names.clone();
     wanted.push(config_name);
-    let stored = store_members(file, &wanted, work).map_err(|error| fail("reading", &error))?;
+    let stored = store_members(file, &wanted, work).map_err(|cause| fail("reading", cause))?;
     let find = |name: &str| {
         stored.get(name).cloned().ok_or_else(|| {
             fail(
                 "reading",
-                &format!("{name} is named in manifest.json but missing"),
+                format!("{name} is named in manifest.json but missing").into(),
             )
         })
     };
@@ -65,8 +71,8 @@ pub fn read(
     let mut layers = Vec::new();
     for name in &layer_names {
         let (digest, size) = find(name)?;
-        let media_type = layer_media_type(&work.blob_path(&digest).map_err(|e| e.to_string())?)
-            .map_err(|error| fail(&format!("reading {name}"), &error))?;
+        let media_type = layer_media_type(&work.blob_path(&digest)?)
+            .map_err(|error| fail(&format!("reading {name}"), error.into()))?;
         layers.push(Descriptor::new(media_type, &digest, size));
     }
     let oci = layers.iter().any(|layer| layer.media_type.contains("zstd"));
@@ -83,15 +89,13 @@ pub fn read(
     };
     let bytes = serde_json::to_vec(&manifest).expect("a manifest serialises");
     let media_type = manifest.media_type.as_deref().expect("set above");
-    let descriptor = work
-        .put_blob(media_type, &bytes)
-        .map_err(|e| e.to_string())?;
-    work.tag(work_tag, &descriptor).map_err(|e| e.to_string())?;
+    let descriptor = work.put_blob(media_type, &bytes)?;
+    work.tag(work_tag, &descriptor)?;
     Ok(descriptor)
 }
 
 /// The manifest.json entry tagged `reference`, or the only one.
-fn choose<'a>(entries: &'a [Value], reference: Option<&str>) -> Result<&'a Value, String> {
+fn choose<'a>(entries: &'a [Value], reference: Option<&str>) -> Result<&'a Value, Cause> {
     let tags = |entry: &'a Value| -> Vec<&'a str> {
         entry["RepoTags"]
             .as_array()
@@ -104,14 +108,15 @@ fn choose<'a>(entries: &'a [Value], reference: Option<&str>) -> Result<&'a Value
             .find(|entry| tags(entry).iter().any(|tag| same_reference(tag, wanted)))
             .ok_or_else(|| {
                 let known: Vec<&str> = entries.iter().flat_map(tags).collect();
-                format!("no image is tagged {wanted:?} (tags: {})", known.join(", "))
+                format!("no image is tagged {wanted:?} (tags: {})", known.join(", ")).into()
             }),
         None => match entries {
             [only] => Ok(only),
             _ => Err(format!(
                 "it holds {} images; name one with docker-archive:FILE:NAME:TAG",
                 entries.len()
-            )),
+            )
+            .into()),
         },
     }
 }
@@ -150,23 +155,23 @@ fn store_members(
     file: &Path,
     wanted: &[&str],
     work: &OciLayout,
-) -> Result<HashMap<String, (String, u64)>, String> {
+) -> Result<HashMap<String, (String, u64)>, Cause> {
     let mut stored = HashMap::new();
     let mut links: HashMap<String, String> = HashMap::new();
     let mut wanted: Vec<String> = wanted.iter().map(|name| name.to_string()).collect();
     // `docker save` writes a layer that an image has twice once, and the second as a symbolic
     // link to it; a second pass stores link targets the first pass was not looking for.
     for _pass in 0..2 {
-        let opened = File::open(file).map_err(|e| e.to_string())?;
+        let opened = File::open(file)?;
         let mut archive = tar::Archive::new(io::BufReader::with_capacity(1 << 20, opened));
-        for entry in archive.entries().map_err(|e| e.to_string())? {
-            let mut entry = entry.map_err(|e| e.to_string())?;
-            let name = member_name(&entry).map_err(|e| e.to_string())?;
+        for entry in archive.entries()? {
+            let mut entry = entry?;
+            let name = member_name(&entry)?;
             if !wanted.contains(&name) || stored.contains_key(&name) {
                 continue;
             }
             if entry.header().entry_type().is_symlink() {
-                let target = entry.link_name().map_err(|e| e.to_string())?;
+                let target = entry.link_name()?;
                 let target = target.map(|t| t.to_string_lossy().into_owned());
                 if let Some(resolved) = target.and_then(|t| resolve_link(&name, &t)) {
                     links.insert(name, resolved);
@@ -176,19 +181,14 @@ fn store_members(
             if !entry.header().entry_type().is_file() {
                 continue;
             }
-            let mut temp = work.temp_blob().map_err(|e| e.to_string())?;
+            let mut temp = work.temp_blob()?;
             let mut hashing = HashingWriter::new(temp.as_file_mut());
             io::copy(&mut entry, &mut hashing).map_err(|e| format!("{name}: {e}"))?;
             let (_, described) = hashing.finish();
-            if work
-                .blob_path(&described.digest)
-                .map_err(|e| e.to_string())?
-                .exists()
-            {
+            if work.blob_path(&described.digest)?.exists() {
                 drop(temp);
             } else {
-                work.adopt_verified_blob(&described.digest, temp)
-                    .map_err(|e| e.to_string())?;
+                work.adopt_verified_blob(&described.digest, temp)?;
             }
             stored.insert(name, (described.digest, described.size));
         }
@@ -248,23 +248,21 @@ pub fn write(
     work_tag: &str,
     file: &Path,
     reference: Option<&str>,
-) -> Result<(), String> {
-    let fail = |what: &str, error: &dyn std::fmt::Display| {
-        format!("docker-archive {}: {what}: {error}", file.display())
+) -> Result<(), TransportError> {
+    let archive_file = ArchiveFile {
+        format: "docker-archive",
+        file,
     };
-    let descriptor = work.resolve(Some(work_tag)).map_err(|e| e.to_string())?;
+    let fail = |step: &str, cause: Cause| archive_file.fail(step, cause);
+    let descriptor = work.resolve(Some(work_tag))?;
     if is_index(&descriptor.media_type) {
         return Err(fail(
             "writing",
-            &"a docker archive holds one platform's image; choose one with --platform",
+            "a docker archive holds one platform's image; choose one with --platform".into(),
         ));
     }
-    let manifest: Manifest = serde_json::from_slice(
-        &work
-            .read_blob(&descriptor.digest)
-            .map_err(|e| e.to_string())?,
-    )
-    .map_err(|error| fail("reading the manifest", &error))?;
+    let manifest: Manifest = serde_json::from_slice(&work.read_blob(&descriptor.digest)?)
+        .map_err(|error| fail("reading the manifest", error.into()))?;
     let hex = |digest: &str| digest.trim_start_matches("sha256:").to_string();
     let config_name = format!("{}.json", hex(&manifest.config.digest));
     let layer_names: Vec<String> = manifest
@@ -282,7 +280,7 @@ pub fn write(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let temp = tempfile::NamedTempFile::new_in(parent)
-        .map_err(|error| fail("creating a temporary file", &error))?;
+        .map_err(|error| fail("creating a temporary file", error.into()))?;
     write_tar(
         work,
         &manifest,
@@ -291,9 +289,9 @@ pub fn write(
         &index,
         temp.as_file(),
     )
-    .map_err(|error| fail("writing", &error))?;
+    .map_err(|cause| fail("writing", cause))?;
     temp.persist(file)
-        .map_err(|error| fail("moving into place", &error.error))?;
+        .map_err(|error| fail("moving into place", error.error.into()))?;
     Ok(())
 }
 
@@ -305,7 +303,7 @@ fn write_tar(
     layer_names: &[String],
     index: &Value,
     out: &File,
-) -> Result<(), String> {
+) -> Result<(), Cause> {
     let mut builder = tar::Builder::new(io::BufWriter::with_capacity(1 << 20, out));
     let mut append = |name: &str, mode: u32, size: u64, data: &mut dyn Read| {
         let mut header = tar::Header::new_ustar();
@@ -319,18 +317,16 @@ fn write_tar(
         });
         builder
             .append_data(&mut header, name, data)
-            .map_err(|error| format!("{name}: {error}"))
+            .map_err(|error| Cause::Message(format!("{name}: {error}")))
     };
-    let config = work
-        .read_blob(&manifest.config.digest)
-        .map_err(|e| e.to_string())?;
+    let config = work.read_blob(&manifest.config.digest)?;
     append(config_name, 0o644, config.len() as u64, &mut &config[..])?;
     for (layer, name) in manifest.layers.iter().zip(layer_names) {
         let directory = name.trim_end_matches("layer.tar");
         append(directory, 0o755, 0, &mut io::empty())?;
-        let path = work.blob_path(&layer.digest).map_err(|e| e.to_string())?;
-        let mut source = File::open(&path).map_err(|e| e.to_string())?;
-        let size = source.metadata().map_err(|e| e.to_string())?.len();
+        let path = work.blob_path(&layer.digest)?;
+        let mut source = File::open(&path)?;
+        let size = source.metadata()?.len();
         append(name, 0o644, size, &mut source)?;
     }
     let index_bytes = serde_json::to_vec(index).expect("JSON serialises");
@@ -340,12 +336,12 @@ fn write_tar(
         index_bytes.len() as u64,
         &mut &index_bytes[..],
     )?;
-    let buffered = builder.into_inner().map_err(|e| e.to_string())?;
+    let buffered = builder.into_inner()?;
     buffered
         .into_inner()
-        .map_err(|e| e.into_error().to_string())?
-        .sync_all()
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.into_error())?
+        .sync_all()?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -382,12 +378,14 @@ mod tests {
         assert!(
             choose(&entries, None)
                 .unwrap_err()
+                .to_string()
                 .contains("holds 2 images")
         );
         assert_eq!(choose(&entries, Some("b:1")).unwrap()["Config"], "b.json");
         assert!(
             choose(&entries, Some("c:1"))
                 .unwrap_err()
+                .to_string()
                 .contains("a:1, b:1")
         );
     }

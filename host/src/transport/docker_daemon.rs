@@ -4,6 +4,7 @@
 //! `POST /images/load`), so the rest is the `docker-archive` transport.
 
 use super::docker_archive;
+use super::error::TransportError;
 use crate::image::layout::OciLayout;
 use crate::image::manifest::Descriptor;
 use std::fs::File;
@@ -21,21 +22,22 @@ pub fn socket_path() -> PathBuf {
 
 /// Checks that the daemon answers on its socket, so a command that will load an image there
 /// can fail before doing its work rather than after.
-pub fn check_reachable() -> Result<(), String> {
+pub fn check_reachable() -> Result<(), TransportError> {
     let socket = socket_path();
     let status = request(&socket, "GET", "/_ping", None, &mut io::sink())
-        .map_err(|error| unreachable(&socket, &error))?;
+        .map_err(|error| unreachable(&socket, error))?;
     if status != 200 {
-        return Err(format!(
-            "the docker daemon at {} answered its ping with HTTP {status}",
-            socket.display()
-        ));
+        return Err(refused(&socket, "answering a ping".into(), status, ""));
     }
     Ok(())
 }
 
 /// Reads `reference` from the daemon into `work`, tagged `work_tag`.
-pub fn read(reference: &str, work: &OciLayout, work_tag: &str) -> Result<Descriptor, String> {
+pub fn read(
+    reference: &str,
+    work: &OciLayout,
+    work_tag: &str,
+) -> Result<Descriptor, TransportError> {
     read_from(&socket_path(), reference, work, work_tag)
 }
 
@@ -45,28 +47,31 @@ pub fn read_from(
     reference: &str,
     work: &OciLayout,
     work_tag: &str,
-) -> Result<Descriptor, String> {
+) -> Result<Descriptor, TransportError> {
+    let scratch = |step, error| TransportError::Scratch {
+        dir: work.dir().to_path_buf(),
+        step,
+        error,
+    };
     let archive = tempfile::NamedTempFile::new_in(work.dir())
-        .map_err(|error| format!("creating a temporary file: {error}"))?;
+        .map_err(|error| scratch("creating a temporary file", error))?;
     let path = format!("/images/{}/get", escape_path(reference));
     let mut out = io::BufWriter::new(archive.as_file());
     let status = request(socket, "GET", &path, None, &mut out)
-        .map_err(|error| unreachable(socket, &error))?;
-    out.flush().map_err(|error| error.to_string())?;
+        .map_err(|error| unreachable(socket, error))?;
+    out.flush()
+        .map_err(|error| scratch("writing the daemon's archive", error))?;
     drop(out);
     if status != 200 {
         let body = std::fs::read_to_string(archive.path()).unwrap_or_default();
-        return Err(format!(
-            "docker daemon at {}: exporting {reference}: HTTP {status}: {}",
-            socket.display(),
-            api_message(&body)
-        ));
+        let step = format!("exporting {reference}");
+        return Err(refused(socket, step, status, &body));
     }
     docker_archive::read(archive.path(), None, work, work_tag)
 }
 
 /// Loads the image tagged `work_tag` in `work` into the daemon as `reference`.
-pub fn write(work: &OciLayout, work_tag: &str, reference: &str) -> Result<(), String> {
+pub fn write(work: &OciLayout, work_tag: &str, reference: &str) -> Result<(), TransportError> {
     write_to(&socket_path(), work, work_tag, reference)
 }
 
@@ -76,7 +81,7 @@ pub fn write_to(
     work: &OciLayout,
     work_tag: &str,
     reference: &str,
-) -> Result<(), String> {
+) -> Result<(), TransportError> {
     let archive = work
         .dir()
         .join(format!(".docker-load-{}.tar", std::process::id()));
@@ -90,14 +95,15 @@ pub fn write_to(
         &mut response,
     );
     let _ = std::fs::remove_file(&archive);
-    let status = result.map_err(|error| unreachable(socket, &error))?;
+    let status = result.map_err(|error| unreachable(socket, error))?;
     let body = String::from_utf8_lossy(&response);
     // The load answers 200 and reports failures inside its JSON message stream.
     if status != 200 || body.contains("\"errorDetail\"") || body.contains("\"error\"") {
-        return Err(format!(
-            "docker daemon at {}: loading {reference}: HTTP {status}: {}",
-            socket.display(),
-            api_message(&body)
+        return Err(refused(
+            socket,
+            format!("loading {reference}"),
+            status,
+            &body,
         ));
     }
     Ok(())
@@ -105,16 +111,18 @@ pub fn write_to(
 
 /// Removes the image named `reference` from the daemon at `socket` (its layers stay while
 /// other images use them).
-pub fn remove(socket: &Path, reference: &str) -> Result<(), String> {
+pub fn remove(socket: &Path, reference: &str) -> Result<(), TransportError> {
     let path = format!("/images/{}?force=1", escape_path(reference));
     let mut response = Vec::new();
     let status = request(socket, "DELETE", &path, None, &mut response)
-        .map_err(|error| unreachable(socket, &error))?;
+        .map_err(|error| unreachable(socket, error))?;
     if status != 200 {
-        return Err(format!(
-            "docker daemon at {}: removing {reference}: HTTP {status}: {}",
-            socket.display(),
-            api_message(&String::from_utf8_lossy(&response))
+        let body = String::from_utf8_lossy(&response);
+        return Err(refused(
+            socket,
+            format!("removing {reference}"),
+            status,
+            &body,
         ));
     }
     Ok(())
@@ -145,12 +153,22 @@ impl Drop for TemporaryImage {
     }
 }
 
-/// The message for a daemon that could not be reached.
-fn unreachable(socket: &Path, error: &io::Error) -> String {
-    format!(
-        "cannot talk to the docker daemon at {} ({error}); start it, or set DOCKER_HOST=unix://PATH",
-        socket.display()
-    )
+/// The error for a daemon that could not be reached.
+fn unreachable(socket: &Path, error: io::Error) -> TransportError {
+    TransportError::DaemonUnreachable {
+        socket: socket.to_path_buf(),
+        error,
+    }
+}
+
+/// The error for a request the daemon answered with `status` and `body`.
+fn refused(socket: &Path, step: String, status: u16, body: &str) -> TransportError {
+    TransportError::DaemonRefused {
+        socket: socket.to_path_buf(),
+        step,
+        status,
+        message: api_message(body),
+    }
 }
 
 /// The `message` (or `error`) of a Docker API answer, else the answer itself.

@@ -5,12 +5,14 @@
 pub mod credentials;
 pub mod docker_archive;
 pub mod docker_daemon;
+pub mod error;
 pub mod name;
 pub mod oci_archive;
 pub mod remote;
 pub mod retry;
 pub mod transfer;
 
+pub use error::TransportError;
 pub use name::Transport;
 pub use remote::{PlatformChoice, RegistryClient, RegistryError, RegistryOptions};
 pub use retry::RetryPolicy;

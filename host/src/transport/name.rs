@@ -5,6 +5,31 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use thiserror::Error;
+
+/// Why a text does not name an image with its transport.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum TransportNameError {
+    /// The transport's prefix is there, but not what it needs after it.
+    #[error("{text:?} names no {missing}")]
+    Empty {
+        /// The text.
+        text: String,
+        /// What is missing: `image`, `folder` or `file`.
+        missing: &'static str,
+    },
+    /// A `scheme://` salve does not know.
+    #[error(
+        "unknown transport {scheme:?} in {text:?}: use docker://, oci:, oci-archive:, \
+         docker-archive: or docker-daemon:"
+    )]
+    UnknownScheme {
+        /// The text.
+        text: String,
+        /// The scheme it names.
+        scheme: String,
+    },
+}
 
 /// Where an image is read from or written to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,10 +62,13 @@ pub enum Transport {
 }
 
 impl FromStr for Transport {
-    type Err = String;
+    type Err = TransportNameError;
 
-    fn from_str(text: &str) -> Result<Transport, String> {
-        let empty = |what: &str| format!("{text:?} names no {what}");
+    fn from_str(text: &str) -> Result<Transport, TransportNameError> {
+        let empty = |missing: &'static str| TransportNameError::Empty {
+            text: text.to_string(),
+            missing,
+        };
         if let Some(reference) = text.strip_prefix("docker://") {
             return registry(reference).ok_or_else(|| empty("image"));
         }
@@ -87,10 +115,10 @@ impl FromStr for Transport {
             return Ok(Transport::DockerDaemon(reference.to_string()));
         }
         if let Some((scheme, _)) = text.split_once("://") {
-            return Err(format!(
-                "unknown transport {scheme:?} in {text:?}: use docker://, oci:, oci-archive:, \
-                 docker-archive: or docker-daemon:"
-            ));
+            return Err(TransportNameError::UnknownScheme {
+                text: text.to_string(),
+                scheme: scheme.to_string(),
+            });
         }
         registry(text).ok_or_else(|| empty("image"))
     }
@@ -300,12 +328,14 @@ mod tests {
             "oci:"
                 .parse::<Transport>()
                 .unwrap_err()
+                .to_string()
                 .contains("names no folder")
         );
         assert!(
             "s3://bucket/x"
                 .parse::<Transport>()
                 .unwrap_err()
+                .to_string()
                 .contains("unknown transport \"s3\"")
         );
         assert!("docker://".parse::<Transport>().is_err());

@@ -4,8 +4,9 @@
 //! digest its name gives. Writing puts the image's blobs and an index naming only it into a
 //! temporary file beside the target, renamed into place when complete.
 
+use super::error::{ArchiveFile, Cause, TransportError};
 use crate::image::digest::HashingWriter;
-use crate::image::layout::{LayoutError, OciLayout};
+use crate::image::layout::OciLayout;
 use crate::image::manifest::{Descriptor, Index, OCI_INDEX, REF_NAME, Unchosen};
 use serde_json::{Map, Value};
 use std::fs::File;
@@ -19,21 +20,26 @@ pub fn read(
     tag: Option<&str>,
     work: &OciLayout,
     work_tag: &str,
-) -> Result<Descriptor, String> {
-    let fail = |what: &str, error: &dyn std::fmt::Display| {
-        format!("oci-archive {}: {what}: {error}", file.display())
+) -> Result<Descriptor, TransportError> {
+    let archive_file = ArchiveFile {
+        format: "oci-archive",
+        file,
     };
-    let opened = File::open(file).map_err(|error| fail("opening", &error))?;
+    let fail = |step: &str, cause: Cause| archive_file.fail(step, cause);
+    let opened = File::open(file).map_err(|error| fail("opening", error.into()))?;
     let mut archive = tar::Archive::new(io::BufReader::with_capacity(1 << 20, opened));
     let mut index_bytes = None;
-    for entry in archive.entries().map_err(|error| fail("reading", &error))? {
-        let mut entry = entry.map_err(|error| fail("reading", &error))?;
+    for entry in archive
+        .entries()
+        .map_err(|error| fail("reading", error.into()))?
+    {
+        let mut entry = entry.map_err(|error| fail("reading", error.into()))?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
         let path = entry
             .path()
-            .map_err(|error| fail("reading a name", &error))?
+            .map_err(|error| fail("reading a name", error.into()))?
             .to_string_lossy()
             .trim_start_matches("./")
             .to_string();
@@ -41,64 +47,56 @@ pub fn read(
             let mut bytes = Vec::new();
             entry
                 .read_to_end(&mut bytes)
-                .map_err(|error| fail("reading index.json", &error))?;
+                .map_err(|error| fail("reading index.json", error.into()))?;
             index_bytes = Some(bytes);
         } else if let Some(hex) = path.strip_prefix("blobs/sha256/") {
             let digest = format!("sha256:{hex}");
             store_blob(&mut entry, &digest, work)
-                .map_err(|error| fail(&format!("reading {path}"), &error))?;
+                .map_err(|cause| fail(&format!("reading {path}"), cause))?;
         }
     }
-    let index_bytes = index_bytes.ok_or_else(|| fail("reading", &"it has no index.json"))?;
-    let index: Index =
-        serde_json::from_slice(&index_bytes).map_err(|error| fail("reading index.json", &error))?;
-    let descriptor = choose(&index, tag).map_err(|error| fail("choosing the image", &error))?;
+    let index_bytes = index_bytes.ok_or_else(|| fail("reading", "it has no index.json".into()))?;
+    let index: Index = serde_json::from_slice(&index_bytes)
+        .map_err(|error| fail("reading index.json", error.into()))?;
+    let descriptor = choose(&index, tag).map_err(|cause| fail("choosing the image", cause))?;
     // Every blob the image needs must have been in the archive.
-    for blob in work.reachable(&descriptor).map_err(|e| e.to_string())? {
-        if !work
-            .blob_path(&blob.digest)
-            .map_err(|e| e.to_string())?
-            .exists()
-        {
-            return Err(fail(
-                "reading",
-                &format!("blob {} is missing from the archive", blob.digest),
-            ));
+    for blob in work.reachable(&descriptor)? {
+        if !work.blob_path(&blob.digest)?.exists() {
+            let missing = format!("blob {} is missing from the archive", blob.digest);
+            return Err(fail("reading", missing.into()));
         }
     }
     let mut tagged = descriptor.clone();
     if let Some(annotations) = tagged.annotations.as_mut() {
         annotations.remove(REF_NAME);
     }
-    work.tag(work_tag, &tagged).map_err(|e| e.to_string())?;
+    work.tag(work_tag, &tagged)?;
     Ok(tagged)
 }
 
 /// Streams one blob into the layout, refusing it unless its bytes match `digest`.
-fn store_blob(entry: &mut impl Read, digest: &str, work: &OciLayout) -> Result<(), String> {
-    if work.blob_path(digest).map_err(|e| e.to_string())?.exists() {
+fn store_blob(entry: &mut impl Read, digest: &str, work: &OciLayout) -> Result<(), Cause> {
+    if work.blob_path(digest)?.exists() {
         return Ok(());
     }
-    let mut temp = work.temp_blob().map_err(|e| e.to_string())?;
+    let mut temp = work.temp_blob()?;
     let mut hashing = HashingWriter::new(temp.as_file_mut());
-    io::copy(entry, &mut hashing).map_err(|e| e.to_string())?;
+    io::copy(entry, &mut hashing)?;
     let (_, described) = hashing.finish();
     if described.digest != digest {
         return Err(format!(
             "its content has digest {}; the archive is corrupt",
             described.digest
-        ));
+        )
+        .into());
     }
-    work.adopt_verified_blob(digest, temp)
-        .map_err(|e: LayoutError| e.to_string())
+    Ok(work.adopt_verified_blob(digest, temp)?)
 }
 
 /// The index entry tagged `tag`, or the only entry.
-fn choose(index: &Index, tag: Option<&str>) -> Result<Descriptor, String> {
-    index
-        .choose(tag)
-        .cloned()
-        .map_err(|unchosen| match unchosen {
+fn choose(index: &Index, tag: Option<&str>) -> Result<Descriptor, Cause> {
+    index.choose(tag).cloned().map_err(|unchosen| {
+        Cause::Message(match unchosen {
             Unchosen::NoSuchTag { known } => {
                 format!(
                     "no image is tagged {:?} (tags: {})",
@@ -111,6 +109,7 @@ fn choose(index: &Index, tag: Option<&str>) -> Result<Descriptor, String> {
                 known.join(", ")
             ),
         })
+    })
 }
 
 /// Writes the image `descriptor` names in `work` to `file` as an OCI archive whose index tags
@@ -120,10 +119,12 @@ pub fn write(
     descriptor: &Descriptor,
     file: &Path,
     tag: &str,
-) -> Result<(), String> {
-    let fail = |what: &str, error: &dyn std::fmt::Display| {
-        format!("oci-archive {}: {what}: {error}", file.display())
+) -> Result<(), TransportError> {
+    let archive_file = ArchiveFile {
+        format: "oci-archive",
+        file,
     };
+    let fail = |step: &str, cause: Cause| archive_file.fail(step, cause);
     let mut entry = descriptor.clone();
     entry
         .annotations
@@ -140,7 +141,7 @@ pub fn write(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let temp = tempfile::NamedTempFile::new_in(parent)
-        .map_err(|error| fail("creating a temporary file", &error))?;
+        .map_err(|error| fail("creating a temporary file", error.into()))?;
     let mut builder = tar::Builder::new(io::BufWriter::with_capacity(1 << 20, temp.as_file()));
     let mut append = |name: &str, size: u64, data: &mut dyn Read| {
         let mut header = tar::Header::new_ustar();
@@ -150,20 +151,20 @@ pub fn write(
         header.set_entry_type(tar::EntryType::Regular);
         builder
             .append_data(&mut header, name, data)
-            .map_err(|error| fail(&format!("writing {name}"), &error))
+            .map_err(|error| fail(&format!("writing {name}"), error.into()))
     };
     let marker = br#"{"imageLayoutVersion":"1.0.0"}"#;
     append("oci-layout", marker.len() as u64, &mut &marker[..])?;
     let mut written = std::collections::HashSet::new();
-    for blob in work.reachable(descriptor).map_err(|e| e.to_string())? {
+    for blob in work.reachable(descriptor)? {
         if !written.insert(blob.digest.clone()) {
             continue;
         }
-        let path = work.blob_path(&blob.digest).map_err(|e| e.to_string())?;
-        let mut source = File::open(&path).map_err(|error| fail("reading a blob", &error))?;
+        let path = work.blob_path(&blob.digest)?;
+        let mut source = File::open(&path).map_err(|error| fail("reading a blob", error.into()))?;
         let size = source
             .metadata()
-            .map_err(|error| fail("reading a blob", &error))?
+            .map_err(|error| fail("reading a blob", error.into()))?
             .len();
         let name = format!("blobs/sha256/{}", &blob.digest["sha256:".len()..]);
         append(&name, size, &mut source)?;
@@ -176,13 +177,13 @@ pub fn write(
     )?;
     let buffered = builder
         .into_inner()
-        .map_err(|error| fail("finishing", &error))?;
+        .map_err(|error| fail("finishing", error.into()))?;
     buffered
         .into_inner()
-        .map_err(|error| fail("finishing", &error.into_error()))?
+        .map_err(|error| fail("finishing", error.into_error().into()))?
         .sync_all()
-        .map_err(|error| fail("syncing", &error))?;
+        .map_err(|error| fail("syncing", error.into()))?;
     temp.persist(file)
-        .map_err(|error| fail("moving into place", &error.error))?;
+        .map_err(|error| fail("moving into place", error.error.into()))?;
     Ok(())
 }

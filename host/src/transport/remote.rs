@@ -183,11 +183,11 @@ impl RegistryClient {
     /// The credentials for the registry of `reference`.
     fn auth(&self, reference: &Reference) -> Result<RegistryAuth, RegistryError> {
         let registry = reference.resolve_registry();
-        credentials::lookup(registry, self.options.auth_file.as_deref()).map_err(|reason| {
+        credentials::lookup(registry, self.options.auth_file.as_deref()).map_err(|error| {
             RegistryError::Registry {
                 registry: registry.to_string(),
                 what: "finding credentials".into(),
-                reason,
+                reason: error.to_string(),
             }
         })
     }
@@ -209,7 +209,7 @@ impl RegistryClient {
                 let reason = match error {
                     _ if is_stall(&error) => format!(
                         "the connection sent no data for {} (--registry-stall-timeout){}",
-                        crate::plugin::limits::format_duration(self.options.stall_timeout),
+                        crate::quantity::format_duration(self.options.stall_timeout),
                         if attempts > 1 {
                             format!(" (after {attempts} attempts)")
                         } else {

@@ -3,6 +3,7 @@
 //! Registries and docker archives get manifests as they are; `oci:` and `oci-archive:` targets
 //! get Docker v2 manifests turned into OCI ones, since OCI tools read only those there.
 
+use super::error::TransportError;
 use super::name::Transport;
 use super::remote::{PlatformChoice, RegistryClient, RegistryOptions};
 use super::{docker_archive, docker_daemon, oci_archive};
@@ -21,21 +22,17 @@ pub async fn fetch(
     work: &OciLayout,
     work_tag: &str,
     options: &RegistryOptions,
-) -> Result<Descriptor, String> {
+) -> Result<Descriptor, TransportError> {
     match source {
         Transport::Registry(reference) => {
-            let client = RegistryClient::new(&[reference], options).map_err(|e| e.to_string())?;
-            client
-                .pull(reference, choice, work, work_tag)
-                .await
-                .map_err(|e| e.to_string())
+            let client = RegistryClient::new(&[reference], options)?;
+            Ok(client.pull(reference, choice, work, work_tag).await?)
         }
         Transport::OciLayout { dir, tag } => {
-            let layout = OciLayout::open(dir).map_err(|e| e.to_string())?;
-            let descriptor = layout.resolve(tag.as_deref()).map_err(|e| e.to_string())?;
-            work.import(&layout, &descriptor, work_tag)
-                .map_err(|e| e.to_string())?;
-            work.resolve(Some(work_tag)).map_err(|e| e.to_string())
+            let layout = OciLayout::open(dir)?;
+            let descriptor = layout.resolve(tag.as_deref())?;
+            work.import(&layout, &descriptor, work_tag)?;
+            Ok(work.resolve(Some(work_tag))?)
         }
         Transport::OciArchive { file, tag } => {
             oci_archive::read(file, tag.as_deref(), work, work_tag)
@@ -56,26 +53,21 @@ pub async fn deliver(
     target: &Transport,
     mount_from: Option<&str>,
     options: &RegistryOptions,
-) -> Result<String, String> {
-    let descriptor = work.resolve(Some(work_tag)).map_err(|e| e.to_string())?;
+) -> Result<String, TransportError> {
+    let descriptor = work.resolve(Some(work_tag))?;
     match target {
         Transport::Registry(reference) => {
-            let client = RegistryClient::new(&[reference], options).map_err(|e| e.to_string())?;
-            client
-                .push(work, work_tag, reference, mount_from)
-                .await
-                .map_err(|e| e.to_string())
+            let client = RegistryClient::new(&[reference], options)?;
+            Ok(client.push(work, work_tag, reference, mount_from).await?)
         }
         Transport::OciLayout { dir, tag } => {
-            let oci = to_oci(work, &descriptor).map_err(|e| e.to_string())?;
-            let layout = OciLayout::open_or_create(dir).map_err(|e| e.to_string())?;
-            layout
-                .import(work, &oci, tag.as_deref().unwrap_or(DEFAULT_TAG))
-                .map_err(|e| e.to_string())?;
+            let oci = to_oci(work, &descriptor)?;
+            let layout = OciLayout::open_or_create(dir)?;
+            layout.import(work, &oci, tag.as_deref().unwrap_or(DEFAULT_TAG))?;
             Ok(oci.digest)
         }
         Transport::OciArchive { file, tag } => {
-            let oci = to_oci(work, &descriptor).map_err(|e| e.to_string())?;
+            let oci = to_oci(work, &descriptor)?;
             oci_archive::write(work, &oci, file, tag.as_deref().unwrap_or(DEFAULT_TAG))?;
             Ok(oci.digest)
         }

@@ -39,13 +39,26 @@ impl TlsFiles {
     }
 }
 
+/// Why a text is not a BuildKit address.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("--addr {text}: {problem}; expected unix:///PATH, tcp://HOST:PORT or docker://[PATH]")]
+pub struct AddressError {
+    /// The text.
+    pub text: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
 impl Address {
     /// Parses `unix://PATH`, `tcp://HOST:PORT`, `docker://` or `docker://PATH`.
-    pub fn parse(text: &str) -> Result<Address, String> {
-        let expected = "expected unix:///PATH, tcp://HOST:PORT or docker://[PATH]";
+    pub fn parse(text: &str) -> Result<Address, AddressError> {
+        let error = |problem: String| AddressError {
+            text: text.to_string(),
+            problem,
+        };
         if let Some(path) = text.strip_prefix("unix://") {
             if path.is_empty() {
-                return Err(format!("--addr {text}: no socket path; {expected}"));
+                return Err(error("no socket path".into()));
             }
             return Ok(Address::Unix(PathBuf::from(path)));
         }
@@ -57,20 +70,20 @@ impl Address {
             let rest = rest.trim_end_matches('/');
             let (host, port) = rest
                 .rsplit_once(':')
-                .ok_or_else(|| format!("--addr {text}: no port; {expected}"))?;
+                .ok_or_else(|| error("no port".into()))?;
             let port = port
                 .parse()
-                .map_err(|_| format!("--addr {text}: {port:?} is not a port; {expected}"))?;
+                .map_err(|_| error(format!("{port:?} is not a port")))?;
             let host = host.trim_start_matches('[').trim_end_matches(']');
             if host.is_empty() {
-                return Err(format!("--addr {text}: no host; {expected}"));
+                return Err(error("no host".into()));
             }
             return Ok(Address::Tcp {
                 host: host.to_string(),
                 port,
             });
         }
-        Err(format!("--addr {text}: unknown address; {expected}"))
+        Err(error("unknown address".into()))
     }
 }
 
@@ -126,7 +139,10 @@ mod tests {
             "http://x",
         ] {
             let error = Address::parse(bad).unwrap_err();
-            assert!(error.contains("expected unix://"), "{bad}: {error}");
+            assert!(
+                error.to_string().contains("expected unix://"),
+                "{bad}: {error}"
+            );
         }
     }
 }

@@ -242,7 +242,6 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
             let moby = solve_job(&graph.target, "moby", attributes);
             solve(&client, moby, &bounds).await.map_err(failed)?;
             docker_daemon::read_from(socket, &image.name, job.layout, EXPORTED_TAG)
-                .map_err(anyhow::Error::msg)
                 .context("reading the patched image back from Docker")?
         }
         (solved, _) => {
@@ -250,8 +249,7 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
             received(&session)?;
             let read = crate::transport::oci_archive::read(&file, None, job.layout, EXPORTED_TAG);
             let _ = std::fs::remove_file(&file);
-            read.map_err(anyhow::Error::msg)
-                .context("reading the image BuildKit exported")?
+            read.context("reading the image BuildKit exported")?
         }
     };
     let layers = result::new_layers(job.layout, &exported, job.base_diff_ids)?;

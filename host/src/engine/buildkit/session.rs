@@ -52,7 +52,17 @@ struct Exports {
     /// The file the next output is written to.
     next: Option<PathBuf>,
     /// The bytes written by the last output, or why it failed.
-    last: Option<Result<u64, String>>,
+    last: Option<Result<u64, ExportError>>,
+}
+
+/// Why an exporter output did not arrive whole.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{step}: {reason}")]
+pub struct ExportError {
+    /// What was being done: `creating FILE`, `receiving the export`, `writing FILE`.
+    pub step: String,
+    /// Why it failed.
+    pub reason: String,
 }
 
 impl Session {
@@ -128,7 +138,7 @@ impl Session {
     }
 
     /// What came of the last exporter output: its size, or why it failed; `None` if none came.
-    pub fn export_result(&self) -> Option<Result<u64, String>> {
+    pub fn export_result(&self) -> Option<Result<u64, ExportError>> {
         self.exports.lock().expect("not poisoned").last.clone()
     }
 }
@@ -213,24 +223,24 @@ impl FileReceiver {
     async fn receive(
         file: &std::path::Path,
         mut chunks: Streaming<BytesMessage>,
-    ) -> Result<u64, String> {
+    ) -> Result<u64, ExportError> {
+        let failed = |step: String, reason: String| ExportError { step, reason };
+        let writing = |error: std::io::Error| {
+            failed(format!("writing {}", file.display()), error.to_string())
+        };
         let mut out = tokio::fs::File::create(file)
             .await
-            .map_err(|error| format!("creating {}: {error}", file.display()))?;
+            .map_err(|error| failed(format!("creating {}", file.display()), error.to_string()))?;
         let mut written = 0;
         while let Some(chunk) = chunks
             .message()
             .await
-            .map_err(|error| format!("receiving the export: {}", error.message()))?
+            .map_err(|error| failed("receiving the export".into(), error.message().to_string()))?
         {
-            out.write_all(&chunk.data)
-                .await
-                .map_err(|error| format!("writing {}: {error}", file.display()))?;
+            out.write_all(&chunk.data).await.map_err(writing)?;
             written += chunk.data.len() as u64;
         }
-        out.sync_all()
-            .await
-            .map_err(|error| format!("writing {}: {error}", file.display()))?;
+        out.sync_all().await.map_err(writing)?;
         Ok(written)
     }
 }
@@ -253,7 +263,7 @@ impl FileSend for FileReceiver {
         let failure = result.as_ref().err().cloned();
         self.exports.lock().expect("not poisoned").last = Some(result);
         match failure {
-            Some(message) => Err(Status::internal(message)),
+            Some(error) => Err(Status::internal(error.to_string())),
             None => Ok(Response::new(Box::pin(futures_util::stream::empty()))),
         }
     }
@@ -279,7 +289,7 @@ impl Auth for Credentials {
             host.as_str()
         };
         let auth = credentials::lookup(registry, self.auth_file.as_deref())
-            .map_err(Status::unavailable)?;
+            .map_err(|error| Status::unavailable(error.to_string()))?;
         let (username, secret) = match auth {
             RegistryAuth::Anonymous => (String::new(), String::new()),
             RegistryAuth::Basic(user, password) => (user, password),

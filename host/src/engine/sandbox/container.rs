@@ -155,7 +155,7 @@ fn pid_one(shared: &Shared<'_>, step: &StepSpec, log: &File, status: &OwnedFd) -
 
     let report = match start(shared, step, log) {
         Ok(child) => outcome(child),
-        Err(failure) => failure,
+        Err(failure) => failure.to_string(),
     };
     rustix::io::write(status, report.as_bytes())?;
     Ok(())
@@ -235,14 +235,33 @@ fn enter_root() -> io::Result<()> {
     Ok(())
 }
 
-/// Starts the step's program, confined; the error is the failure to report.
-fn start(shared: &Shared<'_>, step: &StepSpec, log: &File) -> Result<Pid, String> {
+/// Why a step's program did not start; reported as the step's outcome.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    /// The plan gave an empty command.
+    #[error("the step has no command")]
+    NoCommand,
+    /// Its log could not be handed to it.
+    #[error("opening its log: {0}")]
+    Log(io::Error),
+    /// The program could not be run.
+    #[error("could not start {program}: {error}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        error: io::Error,
+    },
+}
+
+/// Starts the step's program, confined.
+fn start(shared: &Shared<'_>, step: &StepSpec, log: &File) -> Result<Pid, StartError> {
     let Some((program, arguments)) = step.argv.split_first() else {
-        return Err("the step has no command".into());
+        return Err(StartError::NoCommand);
     };
     let (output, errors) = match (log.try_clone(), log.try_clone()) {
         (Ok(output), Ok(errors)) => (output, errors),
-        (Err(error), _) | (_, Err(error)) => return Err(format!("opening its log: {error}")),
+        (Err(error), _) | (_, Err(error)) => return Err(StartError::Log(error)),
     };
     let mut command = Command::new(program);
     command
@@ -263,7 +282,10 @@ fn start(shared: &Shared<'_>, step: &StepSpec, log: &File) -> Result<Pid, String
     }
     match command.spawn() {
         Ok(child) => Ok(Pid::from_child(&child)),
-        Err(error) => Err(format!("could not start {program}: {error}")),
+        Err(error) => Err(StartError::Spawn {
+            program: program.clone(),
+            error,
+        }),
     }
 }
 
