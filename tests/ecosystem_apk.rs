@@ -2,19 +2,17 @@
 //! (No apk-tools is reachable here to compare against; the plugin's own tests hold the order's
 //! cases.)
 
-mod support;
-
+use crate::support::{amd64, file};
 use salve::plugin::types::{OsInfo, PlanRequest, RequestedUpdate};
 use std::cmp::Ordering;
-use support::{amd64, file};
 
 fn alpine() -> OsInfo {
-    support::os("alpine", "3.22.1")
+    crate::support::os("alpine", "3.22.1")
 }
 
 #[test]
 fn every_function_answers_through_the_sandbox() {
-    let plugin = support::built_in("apk");
+    let plugin = crate::support::built_in("apk");
     let ecosystem = plugin.as_ecosystem().unwrap();
     assert!(
         ecosystem

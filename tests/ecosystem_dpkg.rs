@@ -1,18 +1,16 @@
 //! The built-in `dpkg` ecosystem plugin through the host, one component call per WIT function,
 //! and its version order checked against dpkg itself on thousands of generated pairs.
 
-mod support;
-
+use crate::support::{Generator, amd64, file};
 use salve::plugin::Plugin;
 use salve::plugin::types::{InstalledPackage, OsInfo, PlanRequest, RequestedUpdate};
 use std::cmp::Ordering;
 use std::path::Path;
 use std::process::Command;
-use support::{Generator, amd64, file};
 
 /// The built-in dpkg plugin.
 fn dpkg() -> Plugin {
-    support::built_in("dpkg")
+    crate::support::built_in("dpkg")
 }
 
 fn debian() -> OsInfo {

@@ -1,21 +1,19 @@
 //! The built-in `pip` ecosystem plugin through the host, one component call per WIT function,
 //! and its PEP 440 order checked against the `packaging` library on thousands of generated pairs.
 
-mod support;
-
+use crate::support::{Generator, amd64};
 use salve::plugin::Plugin;
 use salve::plugin::types::{FileKind, ImageFile, OsInfo, PlanRequest, RequestedUpdate};
 use std::cmp::Ordering;
 use std::process::Command;
-use support::{Generator, amd64};
 
 /// The built-in pip plugin.
 fn pip() -> Plugin {
-    support::built_in("pip")
+    crate::support::built_in("pip")
 }
 
 fn debian() -> OsInfo {
-    support::os("debian", "12")
+    crate::support::os("debian", "12")
 }
 
 const REQUESTS: &str = "/opt/venv/lib/python3.11/site-packages/requests-2.25.0.dist-info/METADATA";

@@ -2,21 +2,19 @@
 //! and its version order checked against rpm itself (`rpm.vercmp` in rpm's Lua) on thousands of
 //! generated pairs.
 
-mod support;
-
+use crate::support::{Generator, amd64, file};
 use salve::plugin::Plugin;
 use salve::plugin::types::{OsInfo, PlanRequest, RequestedUpdate};
 use std::cmp::Ordering;
 use std::process::Command;
-use support::{Generator, amd64, file};
 
 /// The built-in rpm plugin.
 fn rpm() -> Plugin {
-    support::built_in("rpm")
+    crate::support::built_in("rpm")
 }
 
 fn azure_linux() -> OsInfo {
-    support::os("azurelinux", "3.0")
+    crate::support::os("azurelinux", "3.0")
 }
 
 const MANIFEST_2: &str = "openssl\t3.3.2-1.azl3\t1748892790\t1735838940\tMicrosoft Corporation\t(none)\t1830213\tx86_64\t0\topenssl-3.3.2-1.azl3.src.rpm
@@ -188,7 +186,7 @@ fn installed_packages_are_read_from_the_rpm_database_file_as_rpm_lists_them() {
         .status()
         .unwrap();
     assert!(built.success());
-    let demo = support::patching::fixture_script("fixtures/rpm/build.sh", &[]);
+    let demo = crate::support::patching::fixture_script("fixtures/rpm/build.sh", &[]);
     let mut packages: Vec<std::path::PathBuf> = std::fs::read_dir(format!("{demo}/repo"))
         .unwrap()
         .map(|entry| entry.unwrap().path())

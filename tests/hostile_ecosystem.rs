@@ -3,13 +3,11 @@
 //! on the minbase fixture with an os-release that only that plugin recognises. The report's one
 //! finding tells the plugin what to try; each test says what salve did before it was stopped.
 
-mod support;
-
+use crate::support::patching::{debian_fixture, salve_in, workspace};
+use crate::support::{insert_file, run};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use support::patching::{debian_fixture, salve_in, workspace};
-use support::{insert_file, run};
 
 /// The image layout: the minbase fixture tagged `hostile` (an image with a package manager, as
 /// the plugin sees it) and `distroless` (one without).

@@ -2,8 +2,7 @@
 //! labels and history, squashing a previous salve or copa patch into one layer, and indexes
 //! with one platform replaced.
 
-mod support;
-
+use crate::support::{run, umoci_image};
 use salve::image::assemble::{
     LABEL_BASE_DIGEST, LABEL_BASE_IMAGE, LABEL_PATCH_LAYER, PatchInput, assemble, replace_in_index,
 };
@@ -12,7 +11,6 @@ use salve::image::manifest::{Descriptor, Index, Manifest, OCI_INDEX, Platform};
 use salve::image::{Compression, LayerOptions, WrittenLayer, write_layer};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use support::{run, umoci_image};
 
 /// A patch layer holding the given files, written next to `dir`.
 fn patch_layer(dir: &Path, name: &str, files: &[(&str, &str)]) -> (PathBuf, WrittenLayer) {

@@ -1,15 +1,13 @@
 //! The `oci:` transport against real tools: salve reads an image that umoci made, adds a layer
 //! written by its own layer writer, tags the result, and skopeo and umoci read it back.
 
-mod support;
-
+use crate::support::{run, umoci_image};
 use salve::image::config::add_layer;
 use salve::image::manifest::{Manifest, OCI_MANIFEST};
 use salve::image::{LayerOptions, write_layer};
 use salve::image::{LayoutError, OciLayout};
 use serde_json::Value;
 use std::path::Path;
-use support::{run, umoci_image};
 
 #[test]
 fn an_image_made_by_umoci_is_patched_and_read_back_by_skopeo_and_umoci() {

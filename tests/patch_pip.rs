@@ -5,18 +5,16 @@
 //! through a tooling image supplied by copa's source policy. Fixed versions come from PyPI at
 //! the time of the run.
 
-mod support;
-
+use crate::support::engine::Engine;
+use crate::support::patching::{
+    debian_fixture, image_layers, layer_file_paths, salve_in, tooling_through_policy, workspace,
+};
+use crate::support::registry::Registry;
+use crate::support::run;
 use salve::image::read_paths;
 use salve::plugin::types::FileKind;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use support::engine::Engine;
-use support::patching::{
-    debian_fixture, image_layers, layer_file_paths, salve_in, tooling_through_policy, workspace,
-};
-use support::registry::Registry;
-use support::run;
 
 /// The newest release of a PyPI project starting with `prefix`.
 fn pypi_latest(name: &str, prefix: &str) -> String {

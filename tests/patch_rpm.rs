@@ -7,19 +7,17 @@
 //! tooling image (a Debian image with dnf, of no RPM release at all) from a local registry
 //! through copa's source policy.
 
-mod support;
-
+use crate::support::engine::Engine;
+use crate::support::patching::{
+    fixture_script, has_file, image_layers, layer_file_paths, salve_in, tooling_through_policy,
+};
+use crate::support::registry::{Registry, free_port};
+use crate::support::{insert_file, run};
 use salve::image::read_paths;
 use salve::plugin::types::FileKind;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use support::engine::Engine;
-use support::patching::{
-    fixture_script, has_file, image_layers, layer_file_paths, salve_in, tooling_through_policy,
-};
-use support::registry::{Registry, free_port};
-use support::{insert_file, run};
 
 /// The RPM fixtures' folder (`repo/`, `layout/`).
 fn rpm_fixtures() -> PathBuf {

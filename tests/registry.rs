@@ -3,8 +3,9 @@
 //! transport; multi-platform indexes; password-protected registries; and a fault-injecting proxy
 //! in front of the registry.
 
-mod support;
-
+use crate::support::fault_proxy::{Fault, FaultProxy, Rule};
+use crate::support::registry::Registry;
+use crate::support::{insert_file, run, umoci_image};
 use salve::image::OciLayout;
 use salve::image::manifest::{Descriptor, Index, Manifest, OCI_INDEX, Platform};
 use salve::transport::{PlatformChoice, RegistryClient, RegistryOptions, RetryPolicy};
@@ -12,9 +13,6 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use support::fault_proxy::{Fault, FaultProxy, Rule};
-use support::registry::Registry;
-use support::{insert_file, run, umoci_image};
 
 #[test]
 fn an_image_pushed_by_skopeo_is_pulled_back_exactly() {
@@ -498,7 +496,7 @@ fn a_failed_push_leaves_the_tag_as_it_was() {
 
 #[test]
 fn images_go_into_and_out_of_a_docker_daemon() {
-    let daemon = support::dockerd::Dockerd::start();
+    let daemon = crate::support::dockerd::Dockerd::start();
     let host = daemon.host();
     let env = [("DOCKER_HOST", host.as_str())];
     let dir = tempfile::tempdir().unwrap();

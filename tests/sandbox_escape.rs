@@ -17,8 +17,11 @@
 //! module calls met no check that root does not pass. Each line of the program's output names
 //! what it tried, so a regression shows as an `ESCAPED:` line as well as a failed host check.
 
-mod support;
-
+use crate::support::patching::{
+    debian_fixture, image_layers, salve_in, tooling_image_through_policy, workspace,
+};
+use crate::support::registry::Registry;
+use crate::support::{insert_file, run};
 use salve::image::read_paths;
 use salve::plugin::types::FileKind;
 use std::io::Read;
@@ -28,11 +31,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use support::patching::{
-    debian_fixture, image_layers, salve_in, tooling_image_through_policy, workspace,
-};
-use support::registry::Registry;
-use support::{insert_file, run};
 
 /// The number of mounts this process sees.
 fn mount_count() -> usize {

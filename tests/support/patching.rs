@@ -123,3 +123,38 @@ pub fn salve_in(cache: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, Str
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// A layer's entries without timestamps: path → kind, mode, owner, link target and content
+/// digest (whiteouts by their own names).
+pub fn layer_entries(blob: &Path) -> std::collections::BTreeMap<String, String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let file = std::fs::File::open(blob).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut entries = std::collections::BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = String::from_utf8_lossy(&entry.path_bytes())
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .to_string();
+        let header = entry.header().clone();
+        let link = entry
+            .link_name()
+            .unwrap()
+            .map(|target| target.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).unwrap();
+        let described = format!(
+            "{:?} {:o} {}:{} {link} {}",
+            header.entry_type(),
+            header.mode().unwrap() & 0o7777,
+            header.uid().unwrap(),
+            header.gid().unwrap(),
+            hex::encode(sha2::Sha256::digest(&content))
+        );
+        entries.insert(path, described);
+    }
+    entries
+}
