@@ -8,7 +8,7 @@ use salve::image::assemble::{
 };
 use salve::image::layout::OciLayout;
 use salve::image::manifest::{Descriptor, Index, Manifest, OCI_INDEX, Platform};
-use salve::image::{Compression, LayerOptions, WrittenLayer, write_layer};
+use salve::image::{Compression, LayerOptions, PlatformImage, WrittenLayer, write_layer};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -35,7 +35,7 @@ fn patch(layout: &OciLayout, from: &str, to: &str, blob: &Path, layer: &WrittenL
     let base = layout.resolve(Some(from)).unwrap();
     let patched = assemble(&PatchInput {
         layout,
-        base: &base,
+        base: &PlatformImage::read(layout, &base).unwrap(),
         base_name: "example.test/app:1",
         layer_file: blob,
         layer,
@@ -218,7 +218,7 @@ fn an_index_gets_only_the_patched_platform_replaced() {
     let (blob, layer) = patch_layer(dir.path(), "p", &[("etc/p", "p\n")]);
     let patched = assemble(&PatchInput {
         layout: &layout,
-        base: &base,
+        base: &PlatformImage::read(&layout, &base).unwrap(),
         base_name: "app",
         layer_file: &blob,
         layer: &layer,

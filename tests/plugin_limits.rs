@@ -3,6 +3,7 @@
 //! an error naming the plugin, the call and the limit, and good plugins keep working in the same
 //! process afterwards.
 
+use salve::cancel::{Cancel, Cancelled};
 use salve::plugin::{
     LimitKind, Limits, Plugin, PluginError, PluginRuntime, PluginSource, RuntimeOptions,
 };
@@ -533,7 +534,7 @@ fn the_run_deadline_ends_a_call_and_every_call_after_it() {
         ..Limits::default()
     });
     let hostile = load(&runtime, test_plugin_path("hostile")).unwrap();
-    runtime.set_run_deadline(std::time::Instant::now() + Duration::from_millis(500));
+    runtime.set_cancel(Cancel::after(Duration::from_millis(500)));
     // Before: the call ran to its own deadline (here 10 minutes), whatever --timeout said.
     let error = provoke(&hostile, "loop");
     assert_limit(&error, |limit| *limit == LimitKind::Run);
@@ -545,4 +546,34 @@ fn the_run_deadline_ends_a_call_and_every_call_after_it() {
         .parse(b"behave")
         .expect_err("no call starts after the run's deadline");
     assert_limit(&next, |limit| *limit == LimitKind::Run);
+}
+
+#[test]
+fn ctrl_c_stops_a_call_in_flight_and_every_call_after_it() {
+    let runtime = runtime(Limits {
+        deadline: Duration::from_secs(600),
+        fuel: u64::MAX,
+        ..Limits::default()
+    });
+    let hostile = load(&runtime, test_plugin_path("hostile")).unwrap();
+    let cancel = Cancel::after(Duration::from_secs(600));
+    runtime.set_cancel(cancel.clone());
+    let interrupter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        cancel.interrupt();
+    });
+    // Before: the call ran to its own deadline (here 10 minutes) whatever Ctrl-C did.
+    let error = provoke(&hostile, "loop");
+    interrupter.join().unwrap();
+    assert!(
+        matches!(error, PluginError::Interrupted { call: "parse", .. }),
+        "{error}"
+    );
+    assert_eq!(error.cancelled(), Some(Cancelled::Interrupted));
+    let next = hostile
+        .as_scanner()
+        .unwrap()
+        .parse(b"behave")
+        .expect_err("no call starts after an interruption");
+    assert!(matches!(next, PluginError::Interrupted { .. }), "{next}");
 }

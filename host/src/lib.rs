@@ -7,6 +7,7 @@
 //! [`transport`] moves images between the places skopeo names; [`report`] reads scanner reports;
 //! [`engine`] runs a plan's steps; [`patch`] is the flow that uses them all; [`cli`] the commands.
 
+pub mod cancel;
 pub mod cli;
 pub mod display_safe;
 pub mod engine;

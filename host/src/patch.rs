@@ -3,18 +3,18 @@
 //! validate and assemble; then write the image and the VEX document.
 
 pub mod clock;
-mod execute;
 pub mod probe;
 pub mod source_policy;
 pub mod validate;
 pub mod vex;
 
-use crate::engine::{EngineChoice, ImageLayers, local, read_image};
+use crate::cancel::{Cancel, Cancelled};
+use crate::engine::{EngineChoice, Job, local};
 use crate::image::OciLayout;
 use crate::image::assemble::{PatchInput, assemble, replace_in_index};
 use crate::image::layout::write_file_atomically;
 use crate::image::manifest::{Descriptor, Index, is_index};
-use crate::image::{Compression, LayerOptions, RootfsCache};
+use crate::image::{Compression, LayerOptions, PlatformImage, RootfsCache};
 use crate::plugin::types::{
     InstalledPackage, OsInfo, PackageClass, PlanRequest, Platform, RequestedUpdate, UpdatePlan,
 };
@@ -28,8 +28,7 @@ use serde_json::json;
 use source_policy::SourcePolicy;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use validate::{Change, Shortfall};
 
 /// Everything `salve patch` was asked to do.
@@ -46,8 +45,6 @@ pub struct PatchOptions {
     pub vex: Option<PathBuf>,
     /// Report shortfalls instead of failing (they are left out of the VEX document).
     pub ignore_errors: bool,
-    /// The whole run's time limit.
-    pub timeout: Duration,
     /// Platforms of a multi-platform image to patch (`os/arch[/variant]`); empty: all.
     pub platforms: Vec<String>,
     /// How registries are reached.
@@ -60,8 +57,8 @@ pub struct PatchOptions {
     pub cache_dir: PathBuf,
     /// The patch layer's compression.
     pub compression: Compression,
-    /// Set when the user presses Ctrl-C.
-    pub interrupted: std::sync::Arc<AtomicBool>,
+    /// The run's deadline (`--timeout`) and Ctrl-C, which every part of the run obeys.
+    pub cancel: Cancel,
     /// How progress is shown.
     pub progress: Progress,
     /// Where the plans run.
@@ -93,25 +90,29 @@ const INPUT_TAG: &str = "input";
 /// The tag of the patched image in the working layout.
 const OUTPUT_TAG: &str = "output";
 
-/// Runs a patch. A plugin stopped by the run's deadline ends it as any other part does: with
-/// the time allowed named, and nothing written.
+/// Runs a patch. A wait or a plugin call stopped by the run's cancellation ends it as any other
+/// part does: with the reason (the time allowed, or Ctrl-C) named, and nothing written.
 pub async fn patch(
     catalog: &PluginCatalog,
     options: &PatchOptions,
 ) -> anyhow::Result<PatchOutcome> {
     run_patch(catalog, options).await.map_err(|error| {
-        let run_over = error.chain().any(|cause| {
+        if let Some(cancelled) = error.downcast_ref::<Cancelled>() {
+            return anyhow::anyhow!("{cancelled}; nothing was written");
+        }
+        let by_plugin = error.chain().find_map(|cause| {
             cause
                 .downcast_ref::<crate::plugin::PluginError>()
-                .is_some_and(crate::plugin::PluginError::is_run_over)
-                || cause
-                    .downcast_ref::<report::ReportError>()
-                    .is_some_and(report::ReportError::is_run_over)
+                .and_then(crate::plugin::PluginError::cancelled)
+                .or_else(|| {
+                    cause
+                        .downcast_ref::<report::ReportError>()
+                        .and_then(report::ReportError::cancelled)
+                })
         });
-        if run_over {
-            error.context("the time allowed (--timeout) ran out; nothing was written")
-        } else {
-            error
+        match by_plugin {
+            Some(cancelled) => error.context(format!("{cancelled}; nothing was written")),
+            None => error,
         }
     })
 }
@@ -121,9 +122,9 @@ async fn run_patch(
     catalog: &PluginCatalog,
     options: &PatchOptions,
 ) -> anyhow::Result<PatchOutcome> {
-    let deadline = Instant::now() + options.timeout;
-    // Plugin calls end by the run's deadline too, and none starts after it.
-    catalog.runtime().set_run_deadline(deadline);
+    let cancel = &options.cancel;
+    // Plugin calls end by the run's cancellation too, and none starts after it.
+    catalog.runtime().set_cancel(cancel.clone());
     let progress = options.progress;
     for entry in catalog.outside_plugins() {
         progress.event(
@@ -145,7 +146,9 @@ async fn run_patch(
     };
     if let EngineChoice::Buildkit(daemon) = &options.engine {
         // Before any work: a daemon that cannot be reached fails the run at once.
-        within(deadline, crate::engine::buildkit::connect_to(daemon)).await??;
+        cancel
+            .run(crate::engine::buildkit::connect_to(daemon))
+            .await??;
     }
 
     // The image, brought into a working layout beside the root filesystem cache.
@@ -157,18 +160,16 @@ async fn run_patch(
         .context("creating a working folder")?;
     let layout = OciLayout::open_or_create(&work.path().join("layout"))?;
     progress.stage("pull", &format!("reading {}", options.image));
-    let input = within(
-        deadline,
-        fetch(
+    let input = cancel
+        .run(fetch(
             &options.image,
             &PlatformChoice::All,
             &layout,
             INPUT_TAG,
             &options.registry,
-        ),
-    )
-    .await?
-    .with_context(|| format!("reading {}", options.image))?;
+        ))
+        .await?
+        .with_context(|| format!("reading {}", options.image))?;
     let cache = RootfsCache::open(&options.cache_dir)?;
 
     let manifests = platform_manifests(&layout, &input, &options.platforms)?;
@@ -177,15 +178,15 @@ async fn run_patch(
     let mut shortfalls = Vec::new();
     let mut fixed: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (index, manifest) in manifests.iter().enumerate() {
-        let platform_report = report_for(&reports, &layout, manifest)?;
+        let image = PlatformImage::read(&layout, manifest)?;
+        let platform_report = report_for(&reports, &image.platform);
         let context = PlatformRun {
             layout: &layout,
-            manifest,
+            image: &image,
             report: platform_report,
             ecosystems: &ecosystems,
             cache: &cache,
             work: &work.path().join(format!("platform-{index}")),
-            deadline,
             database_cap: catalog.runtime().limits().input_bytes,
             options,
         };
@@ -230,18 +231,16 @@ async fn run_patch(
         Transport::Registry(reference) => Some(reference.as_str()),
         _ => None,
     };
-    let digest = within(
-        deadline,
-        deliver(
+    let digest = cancel
+        .run(deliver(
             &layout,
             OUTPUT_TAG,
             &options.output,
             mount_from,
             &options.registry,
-        ),
-    )
-    .await?
-    .with_context(|| format!("writing {}", options.output))?;
+        ))
+        .await?
+        .with_context(|| format!("writing {}", options.output))?;
     if let Some(path) = options.vex.as_ref().filter(|_| fixed.is_empty()) {
         progress.warn(&format!(
             "no vulnerability was fixed, so no VEX document is written to {}",
@@ -270,8 +269,8 @@ async fn run_patch(
 struct PlatformRun<'a> {
     /// The working layout.
     layout: &'a OciLayout,
-    /// The platform's manifest.
-    manifest: &'a Descriptor,
+    /// The platform's image.
+    image: &'a PlatformImage,
     /// The report for this platform, if any.
     report: Option<&'a Report>,
     /// The ecosystem plugins.
@@ -280,8 +279,6 @@ struct PlatformRun<'a> {
     cache: &'a RootfsCache,
     /// A folder for this platform's run.
     work: &'a Path,
-    /// When to give up.
-    deadline: Instant,
     /// The most the package database files read back may hold together (the plugin input cap).
     database_cap: u64,
     /// The command's options.
@@ -317,10 +314,9 @@ async fn patch_platform(
     shortfalls: &mut Vec<Shortfall>,
 ) -> anyhow::Result<Option<PlatformPatched>> {
     let progress = run.options.progress;
-    let (manifest, config) = read_image(run.layout, run.manifest)?;
-    let platform = platform_of(&config);
-    let platform_name = report::platform_string(&platform);
-    let target = ImageLayers::of(run.layout, &manifest, &config)?;
+    let platform = &run.image.platform;
+    let platform_name = platform.to_string();
+    let target = &run.image.layers;
     let local_engine = matches!(run.options.engine, EngineChoice::Local(_));
     if local_engine && local::check_can_run(&platform.architecture).is_ok() {
         // Detached: a run that ends early leaves it to finish or stop with the process.
@@ -372,7 +368,7 @@ async fn patch_platform(
                 run.options,
                 &ecosystem,
                 &probe.os,
-                &platform,
+                platform,
                 &share.detected.target,
                 needed.is_empty(),
             )?)
@@ -441,8 +437,23 @@ async fn patch_platform(
 
     // 5. Execute the plans on the chosen engine.
     let plan = merge_plans(plans);
-    let executed =
-        execute::execute(run, &target, &platform, tooling_image.as_deref(), &plan).await?;
+    let executed = run
+        .options
+        .engine
+        .run(&Job {
+            source: &run.options.image,
+            target: run.image,
+            tooling_image: tooling_image.as_deref(),
+            plan: &plan,
+            layout: run.layout,
+            cache: run.cache,
+            work: run.work,
+            database_cap: run.database_cap,
+            registry: &run.options.registry,
+            progress,
+            cancel: &run.options.cancel,
+        })
+        .await?;
 
     // 6. Validate against the package databases read back.
     progress.stage(
@@ -480,7 +491,7 @@ async fn patch_platform(
             }
             let package = validate::find(&after, &update.package, location(update).as_deref())
                 .expect("checked above");
-            let purl = ecosystem.purl(package, &probe.os, &platform)?;
+            let purl = ecosystem.purl(package, &probe.os, platform)?;
             for vulnerability in &update.vulnerabilities {
                 fixed.push((vulnerability.id.clone(), purl.clone()));
             }
@@ -516,12 +527,14 @@ async fn patch_platform(
         compression: run.options.compression,
         ..LayerOptions::default()
     };
-    let layer = execute::write_patch_layer(&executed.changes, &blob, &options)
+    let layer = executed
+        .changes
+        .write_layer(&blob, &options)
         .context("writing the patch layer")?;
     let created = clock::now_rfc3339();
     let patched = assemble(&PatchInput {
         layout: run.layout,
-        base: run.manifest,
+        base: run.image,
         base_name: &run.options.image.to_string(),
         layer_file: &blob,
         layer: &layer,
@@ -567,17 +580,6 @@ fn remove_stale_work(work: &Path) {
     }
 }
 
-/// Runs a future under the deadline.
-async fn within<T>(
-    deadline: Instant,
-    future: impl std::future::Future<Output = T>,
-) -> anyhow::Result<T> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    tokio::time::timeout(left, future)
-        .await
-        .map_err(|_| anyhow::anyhow!("the time allowed (--timeout) ran out; nothing was written"))
-}
-
 /// The manifests to patch: the image's own, or the chosen platforms of an index.
 fn platform_manifests(
     layout: &OciLayout,
@@ -612,39 +614,14 @@ fn platform_manifests(
     Ok(chosen)
 }
 
-/// The report that applies to a platform's manifest: the only one, or the one naming its platform.
-fn report_for<'a>(
-    reports: &'a [Report],
-    layout: &OciLayout,
-    manifest: &Descriptor,
-) -> anyhow::Result<Option<&'a Report>> {
+/// The report that applies to a platform: the only one, or the one naming the platform.
+fn report_for<'a>(reports: &'a [Report], platform: &Platform) -> Option<&'a Report> {
     match reports {
-        [] => Ok(None),
-        [only] => Ok(Some(only)),
-        several => {
-            let (_, config) = read_image(layout, manifest)?;
-            let platform = report::platform_string(&platform_of(&config));
-            Ok(several.iter().find(|report| {
-                report
-                    .platform
-                    .as_ref()
-                    .map(report::platform_string)
-                    .as_deref()
-                    == Some(platform.as_str())
-            }))
-        }
-    }
-}
-
-/// The platform an image configuration states.
-fn platform_of(config: &serde_json::Value) -> Platform {
-    Platform {
-        os: config["os"].as_str().unwrap_or("linux").to_string(),
-        architecture: config["architecture"]
-            .as_str()
-            .unwrap_or("amd64")
-            .to_string(),
-        variant: config["variant"].as_str().map(str::to_string),
+        [] => None,
+        [only] => Some(only),
+        several => several
+            .iter()
+            .find(|report| report.platform.as_ref() == Some(platform)),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::options::PluginOptions;
 use super::registry_options::RegistryArgs;
+use crate::cancel::Cancel;
 use crate::engine::buildkit::Daemon;
 use crate::engine::buildkit::address::{Address, TlsFiles};
 use crate::engine::spec::StepLimits;
@@ -16,8 +17,7 @@ use crate::transport::Transport;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+
 use std::time::Duration;
 
 /// Arguments of `salve patch`.
@@ -257,11 +257,10 @@ pub fn run(args: PatchArgs, plugin_options: &PluginOptions) -> anyhow::Result<()
         })?;
     }
     let catalog = plugin_options.catalog()?;
-    let interrupted = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, interrupted.clone())
-            .context("installing the Ctrl-C handler")?;
-    }
+    let cancel = Cancel::after(args.timeout);
+    cancel
+        .interrupt_on_signals()
+        .context("installing the Ctrl-C handler")?;
     let options = PatchOptions {
         image: args.image.clone(),
         report: args.report.clone(),
@@ -269,7 +268,6 @@ pub fn run(args: PatchArgs, plugin_options: &PluginOptions) -> anyhow::Result<()
         output,
         vex: args.output.clone(),
         ignore_errors: args.ignore_errors,
-        timeout: args.timeout,
         platforms: args.platform.clone(),
         registry: args.registry.options(),
         tooling_image: args.tooling_image.clone(),
@@ -279,7 +277,7 @@ pub fn run(args: PatchArgs, plugin_options: &PluginOptions) -> anyhow::Result<()
             LayerCompression::Gzip => Compression::Gzip,
             LayerCompression::Zstd => Compression::Zstd,
         },
-        interrupted: interrupted.clone(),
+        cancel,
         progress: match args.progress {
             ProgressMode::Json => Progress::Json,
             ProgressMode::Auto => Progress::auto(),
@@ -291,13 +289,10 @@ pub fn run(args: PatchArgs, plugin_options: &PluginOptions) -> anyhow::Result<()
         .enable_all()
         .build()
         .context("starting the I/O runtime")?;
+    // Every wait of the run obeys its cancellation, so the run ends by itself on Ctrl-C or at
+    // the deadline, after cleaning up.
     let outcome = runtime
-        .block_on(async {
-            tokio::select! {
-                outcome = patch(&catalog, &options) => outcome,
-                () = until_set(&interrupted) => Err(anyhow::anyhow!("interrupted; nothing was written")),
-            }
-        })
+        .block_on(patch(&catalog, &options))
         .inspect_err(|_| options.progress.failed())?;
     let (PatchOutcome::NotWritten { shortfalls } | PatchOutcome::Patched { shortfalls, .. }) =
         &outcome;
@@ -314,13 +309,6 @@ pub fn run(args: PatchArgs, plugin_options: &PluginOptions) -> anyhow::Result<()
         );
     }
     Ok(())
-}
-
-/// Resolves once the flag is set.
-async fn until_set(flag: &AtomicBool) {
-    while !flag.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Where the patched image goes, from the naming flags as copa reads them.

@@ -4,7 +4,7 @@ use super::options::PluginOptions;
 use super::table;
 use super::{OutputFormat, emit, emit_json};
 use crate::plugin::types::{OsInfo, Platform, Skipped};
-use crate::report::{self, PackageUpdate, Report, platform_string};
+use crate::report::{self, PackageUpdate, Report};
 use clap::Args;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -132,7 +132,7 @@ fn as_table(report: &Report) -> String {
     let platform = report
         .platform
         .as_ref()
-        .map_or("not named by the report".to_string(), platform_string);
+        .map_or("not named by the report".to_string(), ToString::to_string);
     let mut out = table::render(&[
         vec!["report".into(), report.file.display().to_string()],
         vec!["scanner".into(), report.scanner.clone()],

@@ -17,18 +17,18 @@ use super::spec::{
     NetworkSpec, OverlaySpec, RESULTS_MOUNT, RunFiles, SandboxSpec, SandboxStatus, StepLimits,
     StepSpec,
 };
-use super::{
-    CA_BUNDLE, Changes, Executed, ImageLayers, ca_bundle_variable, host_ca_bundle, step_failed,
-};
-use crate::image::{RootfsCache, UnpackOptions};
+use super::{CA_BUNDLE, Changes, Executed, Job, ca_bundle_variable, host_ca_bundle, step_failed};
+use crate::cancel::{Cancel, Cancelled};
+use crate::image::digest::sha256;
+use crate::image::{ImageLayers, PlatformImage, RootfsCache, UnpackOptions};
 use crate::plugin::types::{FileKind, ImageFile, UpdatePlan};
+use crate::transport::{PlatformChoice, Transport, fetch};
 use anyhow::{Context, bail};
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Proxy variables passed from salve's environment to every step.
 const PROXY_VARIABLES: [&str; 6] = [
@@ -53,28 +53,79 @@ pub struct LocalOptions {
     pub limits: StepLimits,
 }
 
-/// One run of a plan.
-pub struct Execution<'a> {
+/// One run of a plan, owning what it needs so that it can run on a blocking thread.
+pub struct Execution {
     /// The image to patch.
-    pub target: &'a ImageLayers,
+    pub target: ImageLayers,
     /// The tooling image the plan runs in, if the target has no package manager.
-    pub tooling: Option<&'a ImageLayers>,
+    pub tooling: Option<ImageLayers>,
     /// The image's architecture (OCI name).
-    pub architecture: &'a str,
+    pub architecture: String,
     /// The plan.
-    pub plan: &'a UpdatePlan,
+    pub plan: UpdatePlan,
     /// How steps run.
     pub options: LocalOptions,
     /// The root filesystem cache.
-    pub cache: &'a RootfsCache,
+    pub cache: RootfsCache,
     /// A folder for this run (removed by the caller).
-    pub work: &'a Path,
-    /// When to give up.
-    pub deadline: Instant,
-    /// Set when the user pressed Ctrl-C.
-    pub interrupted: &'a AtomicBool,
+    pub work: PathBuf,
+    /// The run's deadline and Ctrl-C.
+    pub cancel: Cancel,
     /// The most the database files read back may hold together (the plugin input cap).
     pub database_cap: u64,
+}
+
+/// Runs a job on the local engine: pulls its tooling image, then runs the plan on a blocking
+/// thread (the wait for the sandbox obeys the job's cancellation, and the thread is waited
+/// for, so nothing of the run outlives it).
+pub async fn run_job(options: LocalOptions, job: &Job<'_>) -> anyhow::Result<Executed> {
+    let platform = job.target.platform.to_string();
+    let tooling = match job.tooling_image {
+        Some(image) => Some(pull_layers(job, image, &platform).await?),
+        None => None,
+    };
+    job.progress.stage(
+        "execute",
+        &format!(
+            "{platform}: running {} step(s) in the image",
+            job.plan.steps.len()
+        ),
+    );
+    let execution = Execution {
+        target: job.target.layers.clone(),
+        tooling,
+        architecture: job.target.platform.architecture.clone(),
+        plan: job.plan.clone(),
+        options,
+        cache: job.cache.clone(),
+        work: job.work.to_path_buf(),
+        cancel: job.cancel.clone(),
+        database_cap: job.database_cap,
+    };
+    tokio::task::spawn_blocking(move || run(&execution))
+        .await
+        .context("the local engine's thread failed")?
+}
+
+/// Pulls `image` (a tooling image) for `platform` into the job's working layout, under the
+/// job's cancellation; its layers.
+async fn pull_layers(job: &Job<'_>, image: &str, platform: &str) -> anyhow::Result<ImageLayers> {
+    job.progress.stage(
+        "tooling",
+        &format!("{platform}: reading tooling image {image}"),
+    );
+    let transport: Transport = image.parse()?;
+    let tag = format!(
+        "tooling-{}",
+        sha256(image.as_bytes()).trim_start_matches("sha256:")
+    );
+    let choice = PlatformChoice::One(platform.to_string());
+    let descriptor = job
+        .cancel
+        .run(fetch(&transport, &choice, job.layout, &tag, job.registry))
+        .await?
+        .with_context(|| format!("reading the tooling image {image}"))?;
+    Ok(PlatformImage::read(job.layout, &descriptor)?.layers)
 }
 
 /// Says why the local engine cannot run here, if it cannot.
@@ -123,14 +174,14 @@ fn has_binfmt_handler(architecture: &str) -> bool {
 }
 
 /// Runs the plan; returns the changes and the database files.
-pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
-    check_can_run(execution.architecture)?;
-    let plan = execution.plan;
-    fs::create_dir_all(execution.work)
+pub fn run(execution: &Execution) -> anyhow::Result<Executed> {
+    check_can_run(&execution.architecture)?;
+    let plan = &execution.plan;
+    fs::create_dir_all(&execution.work)
         .with_context(|| format!("creating {}", execution.work.display()))?;
     let network = network_spec(execution)?;
-    let target_root = unpack(execution.cache, execution.target)?;
-    let work = execution.work;
+    let target_root = unpack(&execution.cache, &execution.target)?;
+    let work = &execution.work;
     let overlay = |name: &str, lower: PathBuf| -> anyhow::Result<OverlaySpec> {
         let overlay = OverlaySpec {
             lower,
@@ -143,8 +194,8 @@ pub fn run(execution: &Execution<'_>) -> anyhow::Result<Executed> {
         }
         Ok(overlay)
     };
-    let tooling = match execution.tooling {
-        Some(layers) => Some(overlay("tooling", unpack(execution.cache, layers)?)?),
+    let tooling = match &execution.tooling {
+        Some(layers) => Some(overlay("tooling", unpack(&execution.cache, layers)?)?),
         None => None,
     };
     let results = work.join("results");
@@ -227,7 +278,7 @@ fn log_tail(path: &Path) -> std::io::Result<Vec<u8>> {
 
 /// How steps that need the network get it, checked before anything runs: slirp4netns must be
 /// installed unless the user chose the host's network.
-fn network_spec(execution: &Execution<'_>) -> anyhow::Result<NetworkSpec> {
+fn network_spec(execution: &Execution) -> anyhow::Result<NetworkSpec> {
     if execution.options.host_network {
         return Ok(NetworkSpec::Host);
     }
@@ -344,7 +395,7 @@ fn unpack(cache: &RootfsCache, layers: &ImageLayers) -> anyhow::Result<PathBuf> 
 }
 
 /// Starts the sandbox and waits for it, killing it at the deadline or on Ctrl-C.
-fn run_sandbox(spec: &Path, stderr: &Path, execution: &Execution<'_>) -> anyhow::Result<()> {
+fn run_sandbox(spec: &Path, stderr: &Path, execution: &Execution) -> anyhow::Result<()> {
     let program = std::env::current_exe().context("finding salve's own program")?;
     let mut command = Command::new(program);
     command
@@ -374,17 +425,18 @@ fn run_sandbox(spec: &Path, stderr: &Path, execution: &Execution<'_>) -> anyhow:
             }
             return Ok(());
         }
-        let timed_out = Instant::now() >= execution.deadline;
-        let interrupted = execution.interrupted.load(Ordering::SeqCst);
-        if timed_out || interrupted {
+        if let Err(cancelled) = execution.cancel.check() {
             let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
             let _ = child.wait();
-            if interrupted {
-                bail!("interrupted; the plan's steps were stopped and nothing was written");
+            match cancelled {
+                Cancelled::Interrupted => {
+                    bail!("interrupted; the plan's steps were stopped and nothing was written")
+                }
+                Cancelled::TimedOut => bail!(
+                    "the time allowed (--timeout) ran out while the plan's steps ran; nothing \
+                     was written"
+                ),
             }
-            bail!(
-                "the time allowed (--timeout) ran out while the plan's steps ran; nothing was written"
-            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }

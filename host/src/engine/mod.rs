@@ -1,9 +1,12 @@
 //! Engines run an ecosystem plugin's plan against an image and return exactly one new layer's
 //! worth of changes. The local engine (the default) needs no daemon; the BuildKit engine
-//! (`--addr`) solves the plan on a BuildKit daemon.
+//! (`--addr`) solves the plan on a BuildKit daemon. Both take the same [`Job`] through
+//! [`EngineChoice::run`], obey the run's [`Cancel`] token, and give [`Executed`]; what is
+//! particular to an engine (pulling a tooling image, loading an image into Docker) lives under
+//! it.
 
 pub mod buildkit;
-pub mod layers;
+pub mod changes;
 pub mod local;
 pub mod materialize;
 pub mod paths;
@@ -11,13 +14,16 @@ pub mod rootless;
 pub mod sandbox;
 pub mod spec;
 
-use crate::plugin::types::{ImageFile, UpdatePlan};
+use crate::cancel::Cancel;
+use crate::image::{OciLayout, PlatformImage, RootfsCache};
+use crate::plugin::types::UpdatePlan;
+use crate::progress::Progress;
+use crate::transport::{RegistryOptions, Transport};
 use spec::RESULTS_MOUNT;
-use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-pub use layers::{ImageLayers, read_image};
-pub use local::{Execution, LocalOptions};
+pub use changes::{Changes, Executed};
+pub use local::LocalOptions;
 
 /// Where plans run.
 #[derive(Clone, Debug)]
@@ -26,6 +32,42 @@ pub enum EngineChoice {
     Local(LocalOptions),
     /// On a BuildKit daemon.
     Buildkit(buildkit::Daemon),
+}
+
+/// One run of a plan against one platform's image, the same for every engine.
+pub struct Job<'a> {
+    /// The image as the user named it (BuildKit pulls a registry image itself).
+    pub source: &'a Transport,
+    /// The platform's image in the working layout.
+    pub target: &'a PlatformImage,
+    /// The image the plan runs in when the target has no package manager.
+    pub tooling_image: Option<&'a str>,
+    /// The plan.
+    pub plan: &'a UpdatePlan,
+    /// The working layout.
+    pub layout: &'a OciLayout,
+    /// The cache of unpacked root filesystems.
+    pub cache: &'a RootfsCache,
+    /// A folder for this run (removed by the caller).
+    pub work: &'a Path,
+    /// The most the package database files read back may hold together (the plugin input cap).
+    pub database_cap: u64,
+    /// How registries are reached (the local engine pulls tooling images itself).
+    pub registry: &'a RegistryOptions,
+    /// Where progress goes.
+    pub progress: Progress,
+    /// The run's deadline and Ctrl-C.
+    pub cancel: &'a Cancel,
+}
+
+impl EngineChoice {
+    /// Runs the job's plan on this engine.
+    pub async fn run(&self, job: &Job<'_>) -> anyhow::Result<Executed> {
+        match self {
+            EngineChoice::Local(options) => local::run_job(*options, job).await,
+            EngineChoice::Buildkit(daemon) => buildkit::run_job(daemon, job).await,
+        }
+    }
 }
 
 /// The `PATH` steps run with.
@@ -62,30 +104,6 @@ pub fn ca_bundle_variable() -> (String, String) {
 
 /// How many lines of a failed step's output an error shows.
 const LOG_TAIL_LINES: usize = 25;
-
-/// What a run produced.
-#[derive(Debug)]
-pub struct Executed {
-    /// The changes the steps made to the target.
-    pub changes: Changes,
-    /// The package database files read back after the steps.
-    pub database: Vec<ImageFile>,
-}
-
-/// The changes a run made, in the form its engine gives them.
-#[derive(Debug)]
-pub enum Changes {
-    /// An overlay upper folder (the local engine).
-    Upper(PathBuf),
-    /// Layer blobs, bottom first, that together are the changes (BuildKit gives one per step),
-    /// and the paths in them that are only the daemon's mount points, to be left out.
-    Layers {
-        /// The layer blobs.
-        layers: Vec<PathBuf>,
-        /// Mount points the daemon created.
-        mount_points: BTreeSet<String>,
-    },
-}
 
 /// The error for step `index` of `plan` failing (`failure`: an exit code or signal), with the
 /// end of its output and the plugin's advice.

@@ -5,7 +5,8 @@
 
 use super::compression::Compression;
 use super::config::{ConfigError, add_layer};
-use super::manifest::{DOCKER_MANIFEST, Descriptor, Index, Manifest};
+use super::manifest::{DOCKER_MANIFEST, Descriptor, Index};
+use super::platform_image::PlatformImage;
 use super::sink::WrittenLayer;
 use super::squash::squash;
 use crate::image::layout::{LayoutError, OciLayout};
@@ -20,10 +21,10 @@ pub enum AssembleError {
     /// The working layout failed.
     #[error(transparent)]
     Layout(#[from] LayoutError),
-    /// A manifest, index or configuration of the base is not what it should be.
+    /// The index the patched manifests go into is not what it should be.
     #[error("the base {what} is not readable: {error}")]
     Unreadable {
-        /// `manifest`, `configuration` or `index`.
+        /// `index`.
         what: &'static str,
         /// Why.
         error: serde_json::Error,
@@ -66,8 +67,8 @@ const DOCKER_GZIP_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gz
 pub struct PatchInput<'a> {
     /// The working layout holding the base image and where the result goes.
     pub layout: &'a OciLayout,
-    /// The base image's manifest (one platform).
-    pub base: &'a Descriptor,
+    /// The base image (one platform).
+    pub base: &'a PlatformImage,
     /// How the base was named by the user (`sh.salve.base-image`).
     pub base_name: &'a str,
     /// The new layer's blob file, and what writing it measured.
@@ -106,13 +107,11 @@ enum PreviousPatch {
 /// Adds `input.layer` to the base (squashing a previous patch); stores and returns the result.
 pub fn assemble(input: &PatchInput<'_>) -> Result<Patched, AssembleError> {
     let layout = input.layout;
-    let mut manifest: Manifest = serde_json::from_slice(&layout.read_blob(&input.base.digest)?)
-        .map_err(unreadable("manifest"))?;
-    let config_bytes = layout.read_blob(&manifest.config.digest)?;
-    let mut config: Value =
-        serde_json::from_slice(&config_bytes).map_err(unreadable("configuration"))?;
+    let base = &input.base.descriptor;
+    let mut manifest = input.base.manifest.clone();
+    let mut config = input.base.config.clone();
     let previous = previous_patch(&config);
-    let docker = input.base.media_type == DOCKER_MANIFEST;
+    let docker = base.media_type == DOCKER_MANIFEST;
     let compression = input.compression;
     if docker && input.layer.media_type.contains("zstd") {
         return Err(AssembleError::ZstdInDockerFormat);
@@ -166,10 +165,10 @@ pub fn assemble(input: &PatchInput<'_>) -> Result<Patched, AssembleError> {
             base_labels
                 .get(LABEL_BASE_DIGEST)
                 .cloned()
-                .unwrap_or_else(|| input.base.digest.clone()),
+                .unwrap_or_else(|| base.digest.clone()),
         ),
-        PreviousPatch::Copa(original) => (original.clone(), input.base.digest.clone()),
-        PreviousPatch::None => (input.base_name.to_string(), input.base.digest.clone()),
+        PreviousPatch::Copa(original) => (original.clone(), base.digest.clone()),
+        PreviousPatch::None => (input.base_name.to_string(), base.digest.clone()),
     };
     let mut new_labels = vec![
         (LABEL_BASE_IMAGE, base_name.as_str()),
@@ -205,8 +204,8 @@ pub fn assemble(input: &PatchInput<'_>) -> Result<Patched, AssembleError> {
         *created = Value::String(input.created.to_string());
     }
     let bytes = serde_json::to_vec(&manifest).expect("a manifest serialises");
-    let mut descriptor = layout.put_blob(&input.base.media_type, &bytes)?;
-    descriptor.platform = input.base.platform.clone();
+    let mut descriptor = layout.put_blob(&base.media_type, &bytes)?;
+    descriptor.platform = base.platform.clone();
     Ok(Patched {
         manifest: descriptor,
         squashed,

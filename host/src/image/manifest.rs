@@ -150,11 +150,12 @@ impl Index {
 impl std::fmt::Display for Platform {
     /// `os/architecture[/variant]`, as `--platform` takes it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        match &self.variant {
-            Some(variant) => write!(f, "/{variant}"),
-            None => Ok(()),
-        }
+        crate::plugin::platform::write_platform(
+            f,
+            &self.os,
+            &self.architecture,
+            self.variant.as_deref(),
+        )
     }
 }
 

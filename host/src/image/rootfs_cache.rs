@@ -30,6 +30,7 @@ pub enum CacheError {
 }
 
 /// The cache of unpacked root filesystems.
+#[derive(Clone, Debug)]
 pub struct RootfsCache {
     /// `<cache>/rootfs`.
     dir: PathBuf,

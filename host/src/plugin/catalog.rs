@@ -122,7 +122,7 @@ impl PluginCatalog {
     }
 
     /// Loads every plugin once for a run ([`LoadedPlugins`]): failures are warned about and left
-    /// out, except the run's time running out, which ends the run.
+    /// out, except the run's cancellation (its time running out, Ctrl-C), which ends the run.
     pub fn load_for_run(&self) -> Result<LoadedPlugins, PluginError> {
         let mut loaded = LoadedPlugins {
             plugins: Vec::new(),
@@ -131,7 +131,7 @@ impl PluginCatalog {
         for entry in self.load_all() {
             match entry.plugin {
                 Ok(plugin) => loaded.plugins.push(plugin),
-                Err(error) if error.is_run_over() => return Err(error),
+                Err(error) if error.cancelled().is_some() => return Err(error),
                 Err(error) => {
                     tracing::warn!(
                         "leaving out plugin {} ({}): it failed to load: {}",

@@ -2,6 +2,7 @@
 
 use super::contract::{ContractVersion, supported_versions};
 use super::limits::LimitKind;
+use crate::cancel::Cancelled;
 use crate::display_safe::one_line;
 use std::path::PathBuf;
 use thiserror::Error;
@@ -127,6 +128,15 @@ pub enum PluginError {
         limit: LimitKind,
     },
 
+    /// The run was interrupted (Ctrl-C) before or during the call.
+    #[error("plugin {plugin} was stopped in `{call}`: interrupted")]
+    Interrupted {
+        /// The plugin.
+        plugin: String,
+        /// The function.
+        call: &'static str,
+    },
+
     /// The plugin trapped (a panic, an abort, a bug).
     #[error("plugin {plugin} failed in `{call}`: {message}")]
     Trap {
@@ -154,14 +164,16 @@ pub enum PluginError {
 }
 
 impl PluginError {
-    /// True when the error is the whole run's time (`--timeout`) running out.
-    pub fn is_run_over(&self) -> bool {
-        matches!(
-            self,
+    /// Why the run stopped, when the error is the run's cancellation (`--timeout` running out,
+    /// or Ctrl-C) rather than the plugin's own failure.
+    pub fn cancelled(&self) -> Option<Cancelled> {
+        match self {
             PluginError::Limit {
                 limit: LimitKind::Run,
                 ..
-            }
-        )
+            } => Some(Cancelled::TimedOut),
+            PluginError::Interrupted { .. } => Some(Cancelled::Interrupted),
+            _ => None,
+        }
     }
 }

@@ -13,6 +13,7 @@ mod error;
 mod exports;
 mod json;
 pub mod limits;
+pub mod platform;
 mod runtime;
 mod scanner;
 pub mod sources;

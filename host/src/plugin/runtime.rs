@@ -9,13 +9,14 @@ use super::limits::{LimitKind, Limits, MAX_WASM_STACK};
 use super::sources::PluginSource;
 use super::store::{CallState, MAX_MEMORIES, MAX_TABLES};
 use super::types::{EcosystemInfo, ScannerInfo};
-use super::vm::{EPOCH_TICK, EpochTicker, build_vm, deadline_ticks};
+use super::vm::{EPOCH_TICK, EpochTicker, build_vm};
+use crate::cancel::{Cancel, Cancelled};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 /// How wasmtime words the error when the bytes lifted out of a guest pass the store's
 /// "hostcall fuel", which salve sets to the output cap. Wasmtime counts every string and list
@@ -39,8 +40,8 @@ struct Shared {
     engine: Engine,
     /// Limits for every call.
     limits: Limits,
-    /// When the whole run must end (`--timeout`), once the command has set it.
-    run_deadline: Mutex<Option<Instant>>,
+    /// The run's cancellation (`--timeout` and Ctrl-C), once the command has set it.
+    run: Mutex<Option<Cancel>>,
     /// Keeps the epoch advancing while any plugin may be called.
     _ticker: EpochTicker,
 }
@@ -90,7 +91,7 @@ impl PluginRuntime {
                 _ticker: EpochTicker::start(&engine),
                 engine,
                 limits: options.limits,
-                run_deadline: Mutex::new(None),
+                run: Mutex::new(None),
             }),
             cache,
             cache_problem,
@@ -102,10 +103,11 @@ impl PluginRuntime {
         self.shared.limits
     }
 
-    /// Sets the end of the whole run: from now on every call's deadline is the earlier of its own
-    /// and this one, and no call starts after it.
-    pub fn set_run_deadline(&self, deadline: Instant) {
-        *self.shared.run_deadline.lock().expect("not poisoned") = Some(deadline);
+    /// Binds every call from now on to the run's cancellation: a call's deadline is the earlier
+    /// of its own and the run's, a call in flight stops within an epoch tick of an
+    /// interruption, and no call starts once the run is over.
+    pub fn set_cancel(&self, cancel: Cancel) {
+        *self.shared.run.lock().expect("not poisoned") = Some(cancel);
     }
 
     /// Why the compiled-code cache is not in use, if it was asked for and failed.
@@ -242,10 +244,16 @@ impl PluginRuntime {
         let (wait, by_run) = self
             .shared
             .time_left(self.shared.limits.compile_deadline)
-            .map_err(|limit| PluginError::Limit {
-                plugin: name.to_string(),
-                call: "compile",
-                limit,
+            .map_err(|cancelled| match cancelled {
+                Cancelled::TimedOut => PluginError::Limit {
+                    plugin: name.to_string(),
+                    call: "compile",
+                    limit: LimitKind::Run,
+                },
+                Cancelled::Interrupted => PluginError::Interrupted {
+                    plugin: name.to_string(),
+                    call: "compile",
+                },
             })?;
         let engine = self.shared.engine.clone();
         let bytes = bytes.to_vec();
@@ -452,7 +460,7 @@ impl Caller {
         let (deadline, by_run) = self
             .shared
             .time_left(limits.deadline)
-            .map_err(|limit| self.limit(call, limit))?;
+            .map_err(|cancelled| self.stopped(call, cancelled))?;
         if input_bytes > limits.input_bytes {
             return Err(self.limit(
                 call,
@@ -468,9 +476,20 @@ impl Caller {
         store
             .set_fuel(limits.fuel)
             .expect("fuel metering is enabled in the engine");
-        store.set_epoch_deadline(deadline_ticks(deadline));
         store.set_hostcall_fuel(usize::try_from(limits.output_bytes).unwrap_or(usize::MAX));
-        store.epoch_deadline_trap();
+        // Every tick the call is checked against its deadline and the run's interruption.
+        let ends = Instant::now() + deadline;
+        let cancel = self.shared.cancel();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if cancel.as_ref().is_some_and(Cancel::is_interrupted) {
+                return Err(wasmtime::Error::new(Cancelled::Interrupted));
+            }
+            if Instant::now() >= ends {
+                return Err(Trap::Interrupt.into());
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
 
         let instance = plugin
             .instance_pre()
@@ -498,6 +517,9 @@ impl Caller {
         by_run: bool,
     ) -> PluginError {
         let limits = self.shared.limits;
+        if let Some(cancelled) = error.downcast_ref::<Cancelled>() {
+            return self.stopped(call, *cancelled);
+        }
         if format!("{error:#}").contains(HOSTCALL_FUEL_EXHAUSTED) {
             return self.limit(call, LimitKind::Output(limits.output_bytes));
         }
@@ -535,6 +557,17 @@ impl Caller {
         }
     }
 
+    /// The error for a call the run's cancellation stopped (or did not let start).
+    fn stopped(&self, call: &'static str, cancelled: Cancelled) -> PluginError {
+        match cancelled {
+            Cancelled::TimedOut => self.limit(call, LimitKind::Run),
+            Cancelled::Interrupted => PluginError::Interrupted {
+                plugin: self.plugin.clone(),
+                call,
+            },
+        }
+    }
+
     /// The error for a plugin that returned an error of its own.
     pub(super) fn rejected(&self, call: &'static str, message: String) -> PluginError {
         PluginError::Rejected {
@@ -550,12 +583,20 @@ impl Shared {
     /// of the run, and whether the run's end is the nearer one. Fails when the run is over, or
     /// less than one epoch tick of it is left (a call interrupted by the run's deadline may be
     /// stopped up to a tick early, and the next call must not start in that tick).
-    fn time_left(&self, own: Duration) -> Result<(Duration, bool), LimitKind> {
-        let run_deadline = *self.run_deadline.lock().expect("not poisoned");
-        match run_deadline.map(|end| end.saturating_duration_since(Instant::now())) {
-            Some(left) if left < EPOCH_TICK => Err(LimitKind::Run),
-            Some(left) if left < own => Ok((left, true)),
+    fn time_left(&self, own: Duration) -> Result<(Duration, bool), Cancelled> {
+        let Some(run) = self.cancel() else {
+            return Ok((own, false));
+        };
+        run.check()?;
+        match run.deadline().saturating_duration_since(Instant::now()) {
+            left if left < EPOCH_TICK => Err(Cancelled::TimedOut),
+            left if left < own => Ok((left, true)),
             _ => Ok((own, false)),
         }
+    }
+
+    /// The run's cancellation, once set.
+    fn cancel(&self) -> Option<Cancel> {
+        self.run.lock().expect("not poisoned").clone()
     }
 }

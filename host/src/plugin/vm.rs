@@ -8,7 +8,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use wasmtime::{Config, Engine, OptLevel};
 
-/// How often the engine's epoch advances; deadlines are counted in these ticks.
+/// How often the engine's epoch advances: each call is checked against its deadline and the
+/// run's interruption at every tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Builds the engine: component model, fuel metering, epoch interruption, bounded stack.
@@ -22,12 +23,6 @@ pub fn build_vm() -> wasmtime::Result<Engine> {
         .cranelift_opt_level(OptLevel::Speed)
         .parallel_compilation(true);
     Engine::new(&config)
-}
-
-/// The number of epoch ticks that covers `deadline` (at least one).
-pub fn deadline_ticks(deadline: Duration) -> u64 {
-    let ticks = deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
-    u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
 }
 
 /// A background thread that advances the engine's epoch every [`EPOCH_TICK`] until dropped.
@@ -66,18 +61,5 @@ impl Drop for EpochTicker {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deadlines_round_up_to_whole_ticks() {
-        assert_eq!(deadline_ticks(Duration::from_millis(1)), 1);
-        assert_eq!(deadline_ticks(Duration::from_millis(10)), 1);
-        assert_eq!(deadline_ticks(Duration::from_millis(11)), 2);
-        assert_eq!(deadline_ticks(Duration::from_secs(30)), 3000);
     }
 }

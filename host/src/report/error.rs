@@ -119,12 +119,12 @@ pub enum ReportError {
 }
 
 impl ReportError {
-    /// True when a scanner plugin could not be loaded or called because the whole run's time
-    /// (`--timeout`) ran out.
-    pub fn is_run_over(&self) -> bool {
+    /// Why the run stopped, when a scanner plugin could not be loaded or called because of the
+    /// run's cancellation (`--timeout` running out, or Ctrl-C).
+    pub fn cancelled(&self) -> Option<crate::cancel::Cancelled> {
         match self {
-            ReportError::Scanner(error) | ReportError::Plugin { error, .. } => error.is_run_over(),
-            _ => false,
+            ReportError::Scanner(error) | ReportError::Plugin { error, .. } => error.cancelled(),
+            _ => None,
         }
     }
 }

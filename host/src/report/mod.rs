@@ -170,7 +170,7 @@ fn check_platforms(reports: &[Report]) -> Result<(), ReportError> {
         let Some(platform) = &report.platform else {
             return Err(ReportError::NoPlatform(report.file.clone()));
         };
-        let key = platform_string(platform);
+        let key = platform.to_string();
         if let Some((_, first)) = seen.iter().find(|(seen, _)| *seen == key) {
             return Err(ReportError::DuplicatePlatform {
                 platform: key,
@@ -181,12 +181,4 @@ fn check_platforms(reports: &[Report]) -> Result<(), ReportError> {
         seen.push((key, &report.file));
     }
     Ok(())
-}
-
-/// `os/architecture[/variant]`, the way OCI platforms are written.
-pub fn platform_string(platform: &Platform) -> String {
-    match &platform.variant {
-        Some(variant) => format!("{}/{}/{variant}", platform.os, platform.architecture),
-        None => format!("{}/{}", platform.os, platform.architecture),
-    }
 }

@@ -16,10 +16,12 @@ pub mod llb;
 pub mod result;
 pub mod session;
 pub mod solve;
+pub mod target;
 
 use super::local::database_files;
 use super::spec::RESULTS_MOUNT;
 use super::{Changes, Executed, ca_bundle_variable, host_ca_bundle, step_failed};
+use crate::cancel::Cancelled;
 use crate::image::layout::OciLayout;
 use crate::image::{UnpackOptions, read_paths, unpack_layers};
 use crate::plugin::types::{Platform, UpdatePlan};
@@ -31,10 +33,9 @@ use api::control::ListWorkersRequest;
 use api::control::control_client::ControlClient;
 use api::pb;
 use session::Session;
-use solve::{Bounds, SolveError, SolveJob, solve};
+use solve::{SolveError, SolveJob, solve};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 use tonic::transport::Channel;
 
 /// Proxy variables passed from salve's environment to every step.
@@ -68,8 +69,8 @@ pub struct Daemon {
     pub auth_file: Option<PathBuf>,
 }
 
-/// One run of a plan on BuildKit.
-pub struct Job<'a> {
+/// One build of a plan on BuildKit, with the images named as the daemon pulls them.
+pub struct Build<'a> {
     /// The daemon.
     pub daemon: &'a Daemon,
     /// The target as the daemon pulls it (`REPOSITORY@DIGEST`, or a name in Docker's store).
@@ -88,8 +89,6 @@ pub struct Job<'a> {
     pub layout: &'a OciLayout,
     /// A folder for this run.
     pub work: &'a Path,
-    /// When to give up.
-    pub deadline: Instant,
     /// Where progress goes.
     pub progress: Progress,
     /// The most the database files read back from the results folder may hold together.
@@ -174,8 +173,52 @@ async fn connect_for(
     Ok(client)
 }
 
+/// Runs a job on BuildKit: the images named as the daemon pulls them (one loaded into Docker
+/// for the run where it must be), then the build, which the job's cancellation stops (dropping
+/// the solve cancels it on the daemon).
+pub async fn run_job(daemon: &Daemon, job: &super::Job<'_>) -> anyhow::Result<Executed> {
+    let tooling = job.tooling_image.map(target::tooling).transpose()?;
+    std::fs::create_dir_all(job.work)?;
+    // A loaded image stays in Docker until the build is over, however it ends.
+    let (reference, _loaded) = target::target(job, &daemon.address)?;
+    let platform = job.target.platform.to_string();
+    job.progress.stage(
+        "execute",
+        &format!(
+            "{platform}: running {} step(s) on BuildKit at {}",
+            job.plan.steps.len(),
+            daemon.address
+        ),
+    );
+    let build_job = Build {
+        daemon,
+        target: &reference,
+        tooling: tooling.as_deref(),
+        platform: &job.target.platform,
+        base_blobs: &job.target.layers.blobs,
+        base_diff_ids: &job.target.layers.diff_ids,
+        plan: job.plan,
+        layout: job.layout,
+        work: job.work,
+        progress: job.progress,
+        database_cap: job.database_cap,
+    };
+    match job.cancel.run(build(&build_job)).await {
+        Ok(executed) => executed,
+        Err(Cancelled::TimedOut) => bail!(
+            "the time allowed (--timeout) ran out while BuildKit at {} ran the plan; the build \
+             was cancelled and nothing was written",
+            daemon.address
+        ),
+        Err(Cancelled::Interrupted) => bail!(
+            "interrupted; the build on BuildKit at {} was cancelled and nothing was written",
+            daemon.address
+        ),
+    }
+}
+
 /// Runs the plan; returns the changes and the database files.
-pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
+async fn build(job: &Build<'_>) -> anyhow::Result<Executed> {
     let daemon = job.daemon;
     let client = connect_for(daemon, job.platform).await?;
     let mut session_client = client.clone();
@@ -212,10 +255,7 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
     } else {
         Vec::new()
     };
-    let bounds = Bounds {
-        deadline: job.deadline,
-        progress: job.progress,
-    };
+    let progress = job.progress;
     let failed = |error: SolveError| solve_failed(job, &graph.steps, error);
 
     let solve_job = |definition: &pb::Definition, exporter: &str, attributes| SolveJob {
@@ -232,15 +272,15 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
     let file = job.work.join("buildkit-export.tar");
     session.expect_export(file.clone());
     let oci = solve_job(&graph.target, "oci", BTreeMap::new());
-    let exported = match (solve(&client, oci, &bounds).await, &daemon.address) {
-        (Err(SolveError::Failed { message, .. }), Address::Docker(socket))
+    let exported = match (solve(&client, oci, progress).await, &daemon.address) {
+        (Err(SolveError { message, .. }), Address::Docker(socket))
             if message.contains(NO_OCI_EXPORTER) =>
         {
             // Removed from Docker however the run ends.
             let image = TemporaryImage::new(socket, format!("salve-patch:{}", random_id()));
             let attributes = BTreeMap::from([("name".to_string(), image.name.clone())]);
             let moby = solve_job(&graph.target, "moby", attributes);
-            solve(&client, moby, &bounds).await.map_err(failed)?;
+            solve(&client, moby, progress).await.map_err(failed)?;
             docker_daemon::read_from(socket, &image.name, job.layout, EXPORTED_TAG)
                 .context("reading the patched image back from Docker")?
         }
@@ -267,7 +307,7 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
         // From the daemon's cache: the steps do not run again.
         let file = results.with_extension("tar");
         let tar = solve_job(&graph.results, "tar", BTreeMap::new());
-        receive(&client, &session, tar, &bounds, &failed, &file).await?;
+        receive(&client, &session, tar, progress, &failed, &file).await?;
         unpack_layers(
             std::slice::from_ref(&file),
             &results,
@@ -284,7 +324,7 @@ pub async fn run(job: &Job<'_>) -> anyhow::Result<Executed> {
 /// The run's result from the new layers: the package databases (`from_image`, read from the
 /// base and the new layers, added to those already read) and the daemon's mount points.
 fn read_back(
-    job: &Job<'_>,
+    job: &Build<'_>,
     layers: Vec<PathBuf>,
     mut database: Vec<crate::plugin::types::ImageFile>,
     from_image: &[String],
@@ -317,12 +357,12 @@ async fn receive(
     client: &ControlClient<Channel>,
     session: &Session,
     job: SolveJob,
-    bounds: &Bounds,
+    progress: Progress,
     failed: &dyn Fn(SolveError) -> anyhow::Error,
     file: &Path,
 ) -> anyhow::Result<()> {
     session.expect_export(file.to_path_buf());
-    solve(client, job, bounds).await.map_err(failed)?;
+    solve(client, job, progress).await.map_err(failed)?;
     received(session)
 }
 
@@ -353,17 +393,9 @@ fn proxies() -> pb::ProxyEnv {
 
 /// The error for a solve that ended without a result: a failed step with its output, or the
 /// daemon's message with advice where salve knows the cause.
-fn solve_failed(job: &Job<'_>, steps: &[String], error: SolveError) -> anyhow::Error {
+fn solve_failed(job: &Build<'_>, steps: &[String], error: SolveError) -> anyhow::Error {
     let address = &job.daemon.address;
-    let (message, watched) = match error {
-        SolveError::TimedOut => {
-            return anyhow::anyhow!(
-                "the time allowed (--timeout) ran out while BuildKit at {address} ran the plan; \
-                 the build was cancelled and nothing was written"
-            );
-        }
-        SolveError::Failed { message, watched } => (message, watched),
-    };
+    let SolveError { message, watched } = error;
     if let Some(index) = steps
         .iter()
         .position(|digest| watched.errors.contains_key(digest))

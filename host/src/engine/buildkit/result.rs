@@ -1,7 +1,7 @@
 //! What BuildKit exported, turned back into salve's terms: the layers it added over the base
 //! image (one per step) and the mount points it left in them.
 
-use crate::engine::{ImageLayers, read_image};
+use crate::image::PlatformImage;
 use crate::image::blob::{normalize, open_layer};
 use crate::image::layout::OciLayout;
 use crate::image::manifest::Descriptor;
@@ -20,10 +20,9 @@ pub fn new_layers(
     exported: &Descriptor,
     base_diff_ids: &[String],
 ) -> anyhow::Result<Vec<PathBuf>> {
-    let (manifest, config) =
-        read_image(layout, exported).context("reading the image BuildKit exported")?;
-    let layers = ImageLayers::of(layout, &manifest, &config)
-        .context("reading the image BuildKit exported")?;
+    let layers = PlatformImage::read(layout, exported)
+        .context("reading the image BuildKit exported")?
+        .layers;
     if !layers.diff_ids.starts_with(base_diff_ids) {
         bail!(
             "the image BuildKit exported does not start with the original image's {} layers; \

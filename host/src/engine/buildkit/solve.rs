@@ -1,7 +1,6 @@
-//! One solve: the request, BuildKit's status stream read alongside it (progress lines for the
-//! user, each vertex's output kept for error messages), and its end at the deadline. Dropping
-//! the call cancels the build on the daemon: that is also what Ctrl-C does, since the patch
-//! command drops the whole run when it is pressed.
+//! One solve: the request, and BuildKit's status stream read alongside it (progress lines for
+//! the user, each vertex's output kept for error messages). Dropping the call cancels the build
+//! on the daemon: that is what the run's cancellation (its deadline, Ctrl-C) does.
 
 use super::api::control::control_client::ControlClient;
 use super::api::control::{SolveRequest, SolveResponse, StatusRequest, StatusResponse};
@@ -9,7 +8,6 @@ use super::api::pb;
 use crate::progress::Progress;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::Instant;
 use tonic::transport::Channel;
 
 /// The most output kept per vertex (its end).
@@ -38,32 +36,19 @@ pub struct Watched {
     pub errors: HashMap<String, String>,
 }
 
-/// How a solve ended without a result.
-pub enum SolveError {
-    /// The daemon reported an error.
-    Failed {
-        /// Its message.
-        message: String,
-        /// What the status stream showed.
-        watched: Watched,
-    },
-    /// The deadline passed.
-    TimedOut,
-}
-
-/// How the solve is bounded and reported.
-pub struct Bounds {
-    /// When to give up.
-    pub deadline: Instant,
-    /// Where progress goes.
-    pub progress: Progress,
+/// A solve the daemon ended with an error.
+pub struct SolveError {
+    /// Its message.
+    pub message: String,
+    /// What the status stream showed.
+    pub watched: Watched,
 }
 
 /// Runs a solve to its end.
 pub async fn solve(
     client: &ControlClient<Channel>,
     job: SolveJob,
-    bounds: &Bounds,
+    progress: Progress,
 ) -> Result<SolveResponse, SolveError> {
     let reference = super::random_id();
     let request = SolveRequest {
@@ -76,7 +61,6 @@ pub async fn solve(
     };
     let mut solver = client.clone();
     let mut watcher = client.clone();
-    let progress = bounds.progress;
     let work = async move {
         let status = async {
             let mut watched = Watched::default();
@@ -95,14 +79,12 @@ pub async fn solve(
         let (solved, watched) = tokio::join!(solver.solve(request), status);
         solved
             .map(tonic::Response::into_inner)
-            .map_err(|status| SolveError::Failed {
+            .map_err(|status| SolveError {
                 message: status.message().to_string(),
                 watched,
             })
     };
-    tokio::time::timeout_at(bounds.deadline.into(), work)
-        .await
-        .unwrap_or(Err(SolveError::TimedOut))
+    work.await
 }
 
 /// Takes in one status batch: output, errors, and a line per finished vertex (`reported`: the
