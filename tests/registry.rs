@@ -8,11 +8,18 @@ use crate::support::registry::Registry;
 use crate::support::{insert_file, run, umoci_image};
 use salve::image::OciLayout;
 use salve::image::manifest::{Descriptor, Index, Manifest, OCI_INDEX, Platform};
-use salve::transport::{PlatformChoice, RegistryClient, RegistryOptions, RetryPolicy};
+use salve::transport::{
+    ImageReference, PlatformChoice, RegistryClient, RegistryOptions, RetryPolicy,
+};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
+
+/// An image reference the test wrote.
+fn image(text: &str) -> ImageReference {
+    text.parse().unwrap()
+}
 
 #[test]
 fn an_image_pushed_by_skopeo_is_pulled_back_exactly() {
@@ -41,13 +48,13 @@ fn an_image_pushed_by_skopeo_is_pulled_back_exactly() {
 
     let target_dir = dir.path().join("pulled");
     let layout = OciLayout::open_or_create(&target_dir).unwrap();
-    let client = RegistryClient::new(&[&reference], &RegistryOptions::default()).unwrap();
+    let client = RegistryClient::new(&[&image(&reference)], &RegistryOptions::default()).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let descriptor = runtime
-        .block_on(client.pull(&reference, &amd64(), &layout, "pulled"))
+        .block_on(client.pull(&image(&reference), &amd64(), &layout, "pulled"))
         .unwrap();
     assert_eq!(descriptor.digest, inspect["Digest"].as_str().unwrap());
     for layer in inspect["Layers"].as_array().unwrap() {
@@ -62,7 +69,7 @@ fn an_image_pushed_by_skopeo_is_pulled_back_exactly() {
 
     let missing = format!("{}/app:nope", registry.address);
     let error = runtime
-        .block_on(client.pull(&missing, &amd64(), &layout, "x"))
+        .block_on(client.pull(&image(&missing), &amd64(), &layout, "x"))
         .unwrap_err();
     assert!(error.to_string().contains(&registry.address), "{error}");
 }
@@ -75,18 +82,18 @@ fn an_image_pushed_by_salve_is_read_by_skopeo() {
     let layout = OciLayout::open(std::path::Path::new(&source)).unwrap();
     let expected = layout.resolve(Some("base")).unwrap().digest;
     let reference = format!("{}/pushed:v1", registry.address);
-    let client = RegistryClient::new(&[&reference], &RegistryOptions::default()).unwrap();
+    let client = RegistryClient::new(&[&image(&reference)], &RegistryOptions::default()).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let digest = runtime
-        .block_on(client.push(&layout, "base", &reference, None))
+        .block_on(client.push(&layout, "base", &image(&reference), None))
         .unwrap();
     assert_eq!(digest, expected);
     // Pushing again finds every blob there and only writes the manifest.
     let again = runtime
-        .block_on(client.push(&layout, "base", &reference, None))
+        .block_on(client.push(&layout, "base", &image(&reference), None))
         .unwrap();
     assert_eq!(again, expected);
 
@@ -351,7 +358,7 @@ fn quick_client(reference: &str, attempts: u32) -> RegistryClient {
         stall_timeout: Duration::from_secs(1),
         ..RegistryOptions::default()
     };
-    RegistryClient::new(&[reference], &options).unwrap()
+    RegistryClient::new(&[&image(reference)], &options).unwrap()
 }
 
 #[test]
@@ -391,7 +398,7 @@ fn pulls_through_faults_are_retried_or_fail_clearly() {
             OciLayout::open_or_create(&dir.path().join(format!("{fault:?}-once"))).unwrap();
         let client = quick_client(&through_proxy, 4);
         runtime
-            .block_on(client.pull(&through_proxy, &amd64(), &layout, "v1"))
+            .block_on(client.pull(&image(&through_proxy), &amd64(), &layout, "v1"))
             .unwrap_or_else(|error| panic!("{fault:?} once: {error}"));
         assert_eq!(proxy.injected(), before + 1, "{fault:?} was injected");
         // Always: a clear error naming the registry and the blob, and no tag written.
@@ -404,7 +411,7 @@ fn pulls_through_faults_are_retried_or_fail_clearly() {
         let layout =
             OciLayout::open_or_create(&dir.path().join(format!("{fault:?}-always"))).unwrap();
         let error = runtime
-            .block_on(client.pull(&through_proxy, &amd64(), &layout, "v1"))
+            .block_on(client.pull(&image(&through_proxy), &amd64(), &layout, "v1"))
             .unwrap_err()
             .to_string();
         assert!(
@@ -438,7 +445,7 @@ fn a_failed_push_leaves_the_tag_as_it_was() {
     let runtime = runtime();
     let client = quick_client(&reference, 3);
     runtime
-        .block_on(client.push(&layout, "base", &reference, None))
+        .block_on(client.push(&layout, "base", &image(&reference), None))
         .unwrap();
 
     // A second image: the umoci image with one more file.
@@ -464,7 +471,7 @@ fn a_failed_push_leaves_the_tag_as_it_was() {
         },
     ]);
     let error = runtime
-        .block_on(client.push(&layout, "base", &reference, None))
+        .block_on(client.push(&layout, "base", &image(&reference), None))
         .unwrap_err()
         .to_string();
     assert!(
@@ -489,7 +496,7 @@ fn a_failed_push_leaves_the_tag_as_it_was() {
     // With the registry healthy again the same push completes.
     proxy.set_rules(Vec::new());
     let digest = runtime
-        .block_on(client.push(&layout, "base", &reference, None))
+        .block_on(client.push(&layout, "base", &image(&reference), None))
         .unwrap();
     assert_eq!(digest, updated);
 }

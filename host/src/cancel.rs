@@ -94,7 +94,8 @@ impl Cancel {
     }
 
     /// Interrupts the run when the process receives SIGINT or SIGTERM, from a thread of its
-    /// own (so that blocking work sees it too); the signals no longer end the process.
+    /// own (so that blocking work sees it too). The first signal lets the run stop and clean up;
+    /// a second one ends the process at once (exit code 130), for a user who will not wait.
     pub fn interrupt_on_signals(&self) -> std::io::Result<()> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
@@ -102,7 +103,10 @@ impl Cancel {
         std::thread::Builder::new()
             .name("salve-signals".into())
             .spawn(move || {
-                if signals.forever().next().is_some() {
+                for _ in signals.forever() {
+                    if cancel.is_interrupted() {
+                        std::process::exit(130);
+                    }
                     cancel.interrupt();
                 }
             })?;

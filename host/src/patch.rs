@@ -228,7 +228,7 @@ async fn run_patch(
     // 8. Write the image, then the VEX document.
     progress.stage("push", &format!("writing {}", options.output));
     let mount_from = match &options.image {
-        Transport::Registry(reference) => Some(reference.as_str()),
+        Transport::Registry(reference) => Some(reference),
         _ => None,
     };
     let digest = cancel
@@ -862,8 +862,7 @@ fn check_plugin_tooling_image(plugin: &str, named: &str) -> anyhow::Result<()> {
     };
     match named.parse::<Transport>() {
         Ok(Transport::Registry(reference)) => {
-            let full = crate::transport::name::full_reference(&reference);
-            let host = full.split('/').next().unwrap_or_default();
+            let host = reference.registry();
             if crate::transport::remote::is_loopback(host) {
                 return Err(refused(format!(
                     "which is on this machine's loopback registry {host}"
@@ -872,6 +871,19 @@ fn check_plugin_tooling_image(plugin: &str, named: &str) -> anyhow::Result<()> {
             Ok(())
         }
         Ok(_) => Err(refused("which is not in a registry".to_string())),
+        // A loopback registry the reference grammar cannot read (`[::1]:5000/...`) is still
+        // this machine's.
+        Err(_)
+            if named
+                .split('/')
+                .next()
+                .is_some_and(crate::transport::remote::is_loopback) =>
+        {
+            let host = named.split('/').next().unwrap_or_default();
+            Err(refused(format!(
+                "which is on this machine's loopback registry {host}"
+            )))
+        }
         Err(error) => Err(refused(format!("which is not an image name ({error})"))),
     }
 }

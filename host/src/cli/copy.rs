@@ -40,7 +40,7 @@ pub fn run(args: CopyArgs) -> anyhow::Result<()> {
     };
     let options = args.registry.options();
     let mount_from = match &args.source {
-        Transport::Registry(reference) => Some(reference.as_str()),
+        Transport::Registry(reference) => Some(reference),
         _ => None,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -51,7 +51,7 @@ enum Command {
     Report(report::ReportArgs),
     /// Copy an image between registries, OCI layouts, archives and the Docker daemon, and
     /// print the digest written.
-    Copy(copy::CopyArgs),
+    Copy(Box<copy::CopyArgs>),
     /// Compare versions by an ecosystem's rules.
     Versions {
         /// What to do with versions.
@@ -104,7 +104,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Copy(args) => {
-            copy::run(args)?;
+            copy::run(*args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Versions { command } => {

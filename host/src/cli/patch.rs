@@ -332,7 +332,7 @@ fn output_of(args: &PatchArgs) -> anyhow::Result<Transport> {
     };
     let tag = reference.rsplit_once(':').map(|(_, tag)| tag.to_string());
     Ok(if args.push {
-        Transport::Registry(reference)
+        Transport::Registry(reference.parse()?)
     } else if let Some(dir) = &args.oci_dir {
         Transport::OciLayout {
             dir: dir.clone(),
@@ -340,7 +340,7 @@ fn output_of(args: &PatchArgs) -> anyhow::Result<Transport> {
         }
     } else {
         match args.loader {
-            Loader::Docker => Transport::DockerDaemon(reference),
+            Loader::Docker => Transport::DockerDaemon(reference.parse()?),
         }
     })
 }
@@ -366,15 +366,15 @@ mod tests {
     fn outputs_are_named_as_copa_names_them() {
         assert_eq!(
             output(&["-i", "127.0.0.1:5000/app:1.0", "--push"]).unwrap(),
-            Transport::Registry("127.0.0.1:5000/app:1.0-patched".into())
+            Transport::Registry("127.0.0.1:5000/app:1.0-patched".parse().unwrap())
         );
         assert_eq!(
             output(&["-i", "app:1.0", "-t", "fixed"]).unwrap(),
-            Transport::DockerDaemon("app:fixed".into())
+            Transport::DockerDaemon("app:fixed".parse().unwrap())
         );
         assert_eq!(
             output(&["-i", "app", "--tag-suffix", "s", "--push"]).unwrap(),
-            Transport::Registry("app:latest-s".into())
+            Transport::Registry("app:latest-s".parse().unwrap())
         );
         assert_eq!(
             output(&["-i", "oci:/tmp/img:v1", "--oci-dir", "/tmp/out"]).unwrap(),
@@ -383,8 +383,9 @@ mod tests {
                 tag: Some("v1-patched".into())
             }
         );
+        let by_digest = format!("app@sha256:{}", "a".repeat(64));
         assert!(
-            output(&["-i", "app@sha256:ab", "--push"])
+            output(&["-i", &by_digest, "--push"])
                 .unwrap_err()
                 .to_string()
                 .contains("--tag")

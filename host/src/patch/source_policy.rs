@@ -3,7 +3,7 @@
 //! `updates.identifier`), and a plain `--tooling-image` override. Identifiers are written
 //! `docker-image://NAME`; a selector may end in `*` to match by prefix. Digests are allowed.
 
-use crate::transport::name::full_reference;
+use crate::transport::reference::same_image;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -115,7 +115,7 @@ impl SourcePolicy {
             let selector = rule.selector.identifier.trim_start_matches(SCHEME);
             let matches = match selector.strip_suffix('*') {
                 Some(prefix) => image.starts_with(prefix),
-                None => selector == image || full_reference(selector) == full_reference(image),
+                None => same_image(selector, image),
             };
             if let (true, Some(updates)) = (matches, &rule.updates) {
                 return updates.identifier.trim_start_matches(SCHEME).to_string();

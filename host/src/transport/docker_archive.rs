@@ -7,7 +7,7 @@
 //! (`docker load` decompresses gzip layers itself).
 
 use super::error::{ArchiveFile, Cause, TransportError};
-use super::name::full_reference;
+use super::reference::same_image;
 use crate::image::digest::HashingWriter;
 use crate::image::layout::OciLayout;
 use crate::image::manifest::{DOCKER_MANIFEST, Descriptor, Manifest, OCI_MANIFEST, is_index};
@@ -105,7 +105,7 @@ fn choose<'a>(entries: &'a [Value], reference: Option<&str>) -> Result<&'a Value
     match reference {
         Some(wanted) => entries
             .iter()
-            .find(|entry| tags(entry).iter().any(|tag| same_reference(tag, wanted)))
+            .find(|entry| tags(entry).iter().any(|tag| same_image(tag, wanted)))
             .ok_or_else(|| {
                 let known: Vec<&str> = entries.iter().flat_map(tags).collect();
                 format!("no image is tagged {wanted:?} (tags: {})", known.join(", ")).into()
@@ -119,11 +119,6 @@ fn choose<'a>(entries: &'a [Value], reference: Option<&str>) -> Result<&'a Value
             .into()),
         },
     }
-}
-
-/// True when two image names are the same once Docker Hub's implied parts are added.
-fn same_reference(a: &str, b: &str) -> bool {
-    full_reference(a) == full_reference(b)
 }
 
 /// The bytes of one member of a tar file, if it has it.
@@ -346,6 +341,7 @@ fn write_tar(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn links_resolve_inside_the_archive() {
@@ -354,19 +350,6 @@ mod tests {
             Some("a1/layer.tar")
         );
         assert_eq!(resolve_link("b1/layer.tar", "../../x"), None);
-    }
-    use super::*;
-
-    #[test]
-    fn docker_hub_names_match_their_short_forms() {
-        assert!(same_reference("app", "docker.io/library/app:latest"));
-        assert!(same_reference("me/app:1", "docker.io/me/app:1"));
-        assert!(same_reference(
-            "127.0.0.1:5000/app:1",
-            "127.0.0.1:5000/app:1"
-        ));
-        assert!(!same_reference("app:1", "app:2"));
-        assert!(!same_reference("localhost/app", "app"));
     }
 
     #[test]

@@ -8,12 +8,14 @@ pub mod docker_daemon;
 pub mod error;
 pub mod name;
 pub mod oci_archive;
+pub mod reference;
 pub mod remote;
 pub mod retry;
 pub mod transfer;
 
 pub use error::TransportError;
 pub use name::Transport;
+pub use reference::ImageReference;
 pub use remote::{PlatformChoice, RegistryClient, RegistryError, RegistryOptions};
 pub use retry::RetryPolicy;
 pub use transfer::{deliver, fetch};

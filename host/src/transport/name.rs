@@ -2,6 +2,7 @@
 //! `REF` or `docker://REF` (a registry), `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`,
 //! `docker-archive:FILE[:REF]`, `docker-daemon:REF`.
 
+use super::reference::{ImageReference, ReferenceError};
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -18,6 +19,9 @@ pub enum TransportNameError {
         /// What is missing: `image`, `folder` or `file`.
         missing: &'static str,
     },
+    /// What names the image is not an image reference.
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
     /// A `scheme://` salve does not know.
     #[error(
         "unknown transport {scheme:?} in {text:?}: use docker://, oci:, oci-archive:, \
@@ -35,7 +39,7 @@ pub enum TransportNameError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Transport {
     /// A registry reference: `registry/repository[:tag][@digest]`.
-    Registry(String),
+    Registry(ImageReference),
     /// An OCI image layout folder, and the tag inside it.
     OciLayout {
         /// The folder.
@@ -55,10 +59,10 @@ pub enum Transport {
         /// The file.
         file: PathBuf,
         /// The reference, if given.
-        reference: Option<String>,
+        reference: Option<ImageReference>,
     },
     /// An image in the local Docker daemon.
-    DockerDaemon(String),
+    DockerDaemon(ImageReference),
 }
 
 impl FromStr for Transport {
@@ -70,7 +74,7 @@ impl FromStr for Transport {
             missing,
         };
         if let Some(reference) = text.strip_prefix("docker://") {
-            return registry(reference).ok_or_else(|| empty("image"));
+            return registry(reference, empty);
         }
         if let Some(rest) = text.strip_prefix("oci:") {
             let (path, tag) = split_tag(rest);
@@ -95,9 +99,10 @@ impl FromStr for Transport {
         if let Some(rest) = text.strip_prefix("docker-archive:") {
             // The reference after the file may itself hold a `:` (`app:latest`).
             let (path, reference) = match rest.split_once(':') {
-                Some((path, reference)) => {
-                    (path, Some(reference.to_string()).filter(|r| !r.is_empty()))
+                Some((path, reference)) if !reference.is_empty() => {
+                    (path, Some(reference.parse::<ImageReference>()?))
                 }
+                Some((path, _)) => (path, None),
                 None => (rest, None),
             };
             if path.is_empty() {
@@ -112,7 +117,7 @@ impl FromStr for Transport {
             if reference.is_empty() {
                 return Err(empty("image"));
             }
-            return Ok(Transport::DockerDaemon(reference.to_string()));
+            return Ok(Transport::DockerDaemon(reference.parse()?));
         }
         if let Some((scheme, _)) = text.split_once("://") {
             return Err(TransportNameError::UnknownScheme {
@@ -120,7 +125,7 @@ impl FromStr for Transport {
                 scheme: scheme.to_string(),
             });
         }
-        registry(text).ok_or_else(|| empty("image"))
+        registry(text, empty)
     }
 }
 
@@ -129,32 +134,19 @@ impl Transport {
     /// name without tag or digest, or a file's or folder's name without extension; the tag given
     /// (`latest` when none is, or none when the image is named by digest alone).
     pub fn name_and_tag(&self) -> (String, Option<String>) {
-        let split = |reference: &str| -> (String, Option<String>) {
-            let (without_digest, digest) = match reference.split_once('@') {
-                Some((name, _)) => (name, true),
-                None => (reference, false),
-            };
-            match without_digest.rsplit_once(':') {
-                Some((name, tag)) if !tag.contains('/') => {
-                    (name.to_string(), Some(tag.to_string()))
-                }
-                _ => (
-                    without_digest.to_string(),
-                    (!digest).then(|| "latest".to_string()),
-                ),
-            }
-        };
         let stem = |path: &std::path::Path| {
             path.file_stem()
                 .map_or_else(|| "image".to_string(), |s| s.to_string_lossy().into_owned())
         };
         let or_latest = |tag: &Option<String>| Some(tag.clone().unwrap_or_else(|| "latest".into()));
         match self {
-            Transport::Registry(reference) | Transport::DockerDaemon(reference) => split(reference),
+            Transport::Registry(reference) | Transport::DockerDaemon(reference) => {
+                reference.name_and_tag()
+            }
             Transport::DockerArchive {
                 reference: Some(reference),
                 ..
-            } => split(reference),
+            } => reference.name_and_tag(),
             Transport::OciLayout { dir, tag } => (stem(dir), or_latest(tag)),
             Transport::OciArchive { file, tag } => (stem(file), or_latest(tag)),
             Transport::DockerArchive { file, .. } => (stem(file), Some("latest".into())),
@@ -164,26 +156,35 @@ impl Transport {
 
 impl fmt::Display for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let with = |prefix: &str, path: &PathBuf, suffix: &Option<String>| match suffix {
+        let with = |prefix: &str, path: &PathBuf, suffix: Option<String>| match suffix {
             Some(suffix) => format!("{prefix}:{}:{suffix}", path.display()),
             None => format!("{prefix}:{}", path.display()),
         };
         match self {
             Transport::Registry(reference) => write!(f, "docker://{reference}"),
-            Transport::OciLayout { dir, tag } => f.write_str(&with("oci", dir, tag)),
-            Transport::OciArchive { file, tag } => f.write_str(&with("oci-archive", file, tag)),
-            Transport::DockerArchive { file, reference } => {
-                f.write_str(&with("docker-archive", file, reference))
+            Transport::OciLayout { dir, tag } => f.write_str(&with("oci", dir, tag.clone())),
+            Transport::OciArchive { file, tag } => {
+                f.write_str(&with("oci-archive", file, tag.clone()))
             }
+            Transport::DockerArchive { file, reference } => f.write_str(&with(
+                "docker-archive",
+                file,
+                reference.as_ref().map(ToString::to_string),
+            )),
             Transport::DockerDaemon(reference) => write!(f, "docker-daemon:{reference}"),
         }
     }
 }
 
-/// A registry reference, unless it is empty or has whitespace.
-fn registry(reference: &str) -> Option<Transport> {
-    (!reference.is_empty() && !reference.contains(char::is_whitespace))
-        .then(|| Transport::Registry(reference.to_string()))
+/// A registry reference; `empty` is the error when there is none.
+fn registry(
+    reference: &str,
+    empty: impl Fn(&'static str) -> TransportNameError,
+) -> Result<Transport, TransportNameError> {
+    if reference.is_empty() {
+        return Err(empty("image"));
+    }
+    Ok(Transport::Registry(reference.parse()?))
 }
 
 /// `PATH[:TAG]`: the tag is what follows the last `:` when no `/` follows it.
@@ -194,31 +195,18 @@ fn split_tag(text: &str) -> (&str, Option<String>) {
     }
 }
 
-/// An image name with Docker Hub's implied parts added (`debian` →
-/// `docker.io/library/debian:latest`, `me/app:1` → `docker.io/me/app:1`), so that two ways of
-/// writing one image compare equal.
-pub fn full_reference(image: &str) -> String {
-    let first = image.split('/').next().unwrap_or_default();
-    let has_registry =
-        image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    let full = match (has_registry, image.contains('/')) {
-        (true, _) => image.to_string(),
-        (false, true) => format!("docker.io/{image}"),
-        (false, false) => format!("docker.io/library/{image}"),
-    };
-    let last = full.rsplit('/').next().unwrap_or_default();
-    if last.contains(':') || last.contains('@') {
-        full
-    } else {
-        format!("{full}:latest")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A digest of the right length.
+    const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
     fn parse(text: &str) -> Transport {
+        text.parse().unwrap()
+    }
+
+    fn reference(text: &str) -> ImageReference {
         text.parse().unwrap()
     }
 
@@ -226,11 +214,11 @@ mod tests {
     fn reads_every_transport_as_skopeo_writes_it() {
         assert_eq!(
             parse("nginx:1.25"),
-            Transport::Registry("nginx:1.25".into())
+            Transport::Registry(reference("nginx:1.25"))
         );
         assert_eq!(
-            parse("docker://127.0.0.1:5000/app@sha256:ab"),
-            Transport::Registry("127.0.0.1:5000/app@sha256:ab".into())
+            parse(&format!("docker://127.0.0.1:5000/app@{DIGEST}")),
+            Transport::Registry(reference(&format!("127.0.0.1:5000/app@{DIGEST}")))
         );
         assert_eq!(
             parse("oci:/tmp/layout:patched"),
@@ -264,12 +252,12 @@ mod tests {
             parse("docker-archive:/tmp/app.tar:app:latest"),
             Transport::DockerArchive {
                 file: "/tmp/app.tar".into(),
-                reference: Some("app:latest".into())
+                reference: Some(reference("app:latest"))
             }
         );
         assert_eq!(
             parse("docker-daemon:app:latest"),
-            Transport::DockerDaemon("app:latest".into())
+            Transport::DockerDaemon(reference("app:latest"))
         );
     }
 
@@ -284,8 +272,11 @@ mod tests {
             name("127.0.0.1:5000/app"),
             ("127.0.0.1:5000/app".into(), Some("latest".into()))
         );
-        assert_eq!(name("app@sha256:ab"), ("app".into(), None));
-        assert_eq!(name("app:1@sha256:ab"), ("app".into(), Some("1".into())));
+        assert_eq!(name(&format!("app@{DIGEST}")), ("app".into(), None));
+        assert_eq!(
+            name(&format!("app:1@{DIGEST}")),
+            ("app".into(), Some("1".into()))
+        );
         assert_eq!(name("oci:/tmp/img:v1"), ("img".into(), Some("v1".into())));
         assert_eq!(
             name("oci-archive:/tmp/img.tar"),
@@ -294,20 +285,6 @@ mod tests {
         assert_eq!(
             name("docker-archive:/tmp/a.tar"),
             ("a".into(), Some("latest".into()))
-        );
-    }
-
-    #[test]
-    fn docker_hub_names_get_their_implied_parts() {
-        assert_eq!(full_reference("app"), "docker.io/library/app:latest");
-        assert_eq!(full_reference("me/app:1"), "docker.io/me/app:1");
-        assert_eq!(
-            full_reference("127.0.0.1:5000/app"),
-            "127.0.0.1:5000/app:latest"
-        );
-        assert_eq!(
-            full_reference("localhost/app@sha256:ab"),
-            "localhost/app@sha256:ab"
         );
     }
 

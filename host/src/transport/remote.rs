@@ -8,6 +8,7 @@
 //! checked against its digest, then moved into the layout; manifests and the tag come last.
 
 use super::credentials;
+use super::reference::ImageReference;
 use super::retry::{RetryPolicy, is_stall, is_unauthorized, retrying};
 use crate::image::digest::sha256;
 use crate::image::layout::{LayoutError, OciLayout};
@@ -39,14 +40,6 @@ const ACCEPTED: [&str; 4] = [
 /// A failure talking to a registry.
 #[derive(Debug, Error)]
 pub enum RegistryError {
-    /// The reference is not a valid image name.
-    #[error("{reference:?} is not an image reference: {reason}")]
-    Reference {
-        /// The text.
-        reference: String,
-        /// Why.
-        reason: String,
-    },
     /// The registry answered with an error, or could not be reached.
     #[error("registry {registry}: {what}: {reason}")]
     Registry {
@@ -152,13 +145,12 @@ pub fn is_loopback(registry: &str) -> bool {
 impl RegistryClient {
     /// A client for the registries of `references` (loopback and insecure ones over HTTP).
     pub fn new(
-        references: &[&str],
+        references: &[&ImageReference],
         options: &RegistryOptions,
     ) -> Result<RegistryClient, RegistryError> {
         let mut plain_http: Vec<String> = options.insecure.clone();
-        for text in references {
-            let reference = parse(text)?;
-            let registry = registry_of(&reference);
+        for reference in references {
+            let registry = registry_of(reference.oci());
             if is_loopback(&registry) {
                 plain_http.push(registry);
             }
@@ -253,12 +245,12 @@ impl RegistryClient {
     /// platform's manifest, or with [`PlatformChoice::All`] the index).
     pub async fn pull(
         &self,
-        text: &str,
+        image: &ImageReference,
         choice: &PlatformChoice,
         layout: &OciLayout,
         tag: &str,
     ) -> Result<Descriptor, RegistryError> {
-        let reference = parse(text)?;
+        let reference = image.oci().clone();
         let auth = self.auth(&reference)?;
         let registry = registry_of(&reference);
         let fail = |what: &str, error: &dyn std::fmt::Display| failure(&registry, what, error);
@@ -279,7 +271,7 @@ impl RegistryClient {
             PlatformChoice::One(platform) => {
                 vec![choose_platform(&index, platform).ok_or_else(|| {
                     RegistryError::NoPlatform {
-                        reference: text.to_string(),
+                        reference: image.to_string(),
                         platform: platform.clone(),
                         available: platforms(&index),
                     }
@@ -374,22 +366,21 @@ impl RegistryClient {
         &self,
         layout: &OciLayout,
         tag: &str,
-        text: &str,
-        mount_from: Option<&str>,
+        reference: &ImageReference,
+        mount_from: Option<&ImageReference>,
     ) -> Result<String, RegistryError> {
-        let reference = parse(text)?;
+        let reference = reference.oci().clone();
         let registry = registry_of(&reference);
         let fail = |what: &str, error: &dyn std::fmt::Display| failure(&registry, what, error);
         let auth = self.auth(&reference)?;
         self.client
             .store_auth_if_needed(reference.resolve_registry(), &auth)
             .await;
-        let mount_from = match mount_from {
-            Some(source) => Some(parse(source)?).filter(|source| {
+        let mount_from = mount_from
+            .map(|source| source.oci().clone())
+            .filter(|source| {
                 registry_of(source) == registry && source.repository() != reference.repository()
-            }),
-            None => None,
-        };
+            });
         let descriptor = layout.resolve(Some(tag))?;
         let bytes = layout.read_blob(&descriptor.digest)?;
         if is_index(&descriptor.media_type) {
@@ -514,15 +505,6 @@ fn failure(registry: &str, what: &str, reason: &dyn std::fmt::Display) -> Regist
         what: what.to_string(),
         reason: reason.to_string(),
     }
-}
-
-/// Parses an image reference.
-fn parse(text: &str) -> Result<Reference, RegistryError> {
-    text.parse()
-        .map_err(|error: oci_client::ParseError| RegistryError::Reference {
-            reference: text.to_string(),
-            reason: error.to_string(),
-        })
 }
 
 /// The media type a manifest states, OCI's image manifest when it states none.

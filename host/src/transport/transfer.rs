@@ -5,6 +5,7 @@
 
 use super::error::TransportError;
 use super::name::Transport;
+use super::reference::ImageReference;
 use super::remote::{PlatformChoice, RegistryClient, RegistryOptions};
 use super::{docker_archive, docker_daemon, oci_archive};
 use crate::image::convert::to_oci;
@@ -38,9 +39,12 @@ pub async fn fetch(
             oci_archive::read(file, tag.as_deref(), work, work_tag)
         }
         Transport::DockerArchive { file, reference } => {
+            let reference = reference.as_ref().map(ToString::to_string);
             docker_archive::read(file, reference.as_deref(), work, work_tag)
         }
-        Transport::DockerDaemon(reference) => docker_daemon::read(reference, work, work_tag),
+        Transport::DockerDaemon(reference) => {
+            docker_daemon::read(&reference.to_string(), work, work_tag)
+        }
     }
 }
 
@@ -51,7 +55,7 @@ pub async fn deliver(
     work: &OciLayout,
     work_tag: &str,
     target: &Transport,
-    mount_from: Option<&str>,
+    mount_from: Option<&ImageReference>,
     options: &RegistryOptions,
 ) -> Result<String, TransportError> {
     let descriptor = work.resolve(Some(work_tag))?;
@@ -72,11 +76,12 @@ pub async fn deliver(
             Ok(oci.digest)
         }
         Transport::DockerArchive { file, reference } => {
+            let reference = reference.as_ref().map(ToString::to_string);
             docker_archive::write(work, work_tag, file, reference.as_deref())?;
             Ok(descriptor.digest)
         }
         Transport::DockerDaemon(reference) => {
-            docker_daemon::write(work, work_tag, reference)?;
+            docker_daemon::write(work, work_tag, &reference.to_string())?;
             Ok(descriptor.digest)
         }
     }

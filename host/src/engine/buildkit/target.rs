@@ -7,9 +7,8 @@ use super::random_id;
 use crate::engine::Job;
 use crate::image::OciLayout;
 use crate::image::manifest::Descriptor;
-use crate::transport::Transport;
 use crate::transport::docker_daemon::{self, TemporaryImage};
-use crate::transport::name::full_reference;
+use crate::transport::{ImageReference, Transport};
 use anyhow::{Context, bail};
 
 /// The working layout's tag for a platform image loaded into Docker for BuildKit.
@@ -23,21 +22,23 @@ pub fn target(
 ) -> anyhow::Result<(String, Option<TemporaryImage>)> {
     match (job.source, address) {
         (Transport::Registry(reference), _) => {
-            let (repository, _) = Transport::Registry(full_reference(reference)).name_and_tag();
+            let oci = reference.oci();
+            let digest = &job.target.descriptor.digest;
             Ok((
-                format!("{repository}@{}", job.target.descriptor.digest),
+                format!("{}/{}@{digest}", oci.registry(), oci.repository()),
                 None,
             ))
         }
         (Transport::DockerDaemon(name), Address::Docker(socket))
             if *socket == docker_daemon::socket_path() =>
         {
-            Ok((full_reference(name), None))
+            Ok((name.full(), None))
         }
         (_, Address::Docker(socket)) => {
             let image = TemporaryImage::new(socket, format!("salve-input:{}", random_id()));
             load(job.layout, &job.target.descriptor, socket, &image)?;
-            Ok((full_reference(&image.name), Some(image)))
+            let name: ImageReference = image.name.parse()?;
+            Ok((name.full(), Some(image)))
         }
         (image, address) => bail!(
             "BuildKit at {address} pulls the image it patches from a registry, and {image} is \
@@ -62,7 +63,7 @@ fn load(
 /// A tooling image as BuildKit pulls it: a registry reference.
 pub fn tooling(image: &str) -> anyhow::Result<String> {
     match image.parse::<Transport>()? {
-        Transport::Registry(reference) => Ok(full_reference(&reference)),
+        Transport::Registry(reference) => Ok(reference.full()),
         other => bail!(
             "the tooling image {other} is not in a registry; BuildKit pulls tooling images \
              from registries (a source policy can point it at a mirror)"
