@@ -373,24 +373,23 @@ fn a_manifest_near_the_output_cap_is_printed_in_a_small_multiple_of_it() {
     let out = dir.path().join("out.json");
     let hostile = repo().join("tests/plugins/dist/hostile.wasm");
     let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-cli-home");
-    let child = Command::new(env!("CARGO_BIN_EXE_salve"))
-        .args([
-            "report",
-            path_str(&report),
-            "--scanner",
-            "hostile",
-            "--format",
-            "json",
-        ])
-        .args(["--plugin", path_str(&hostile)])
-        .env("HOME", &home)
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let (status, peak) = wait_with_peak_memory(child);
+    let salve = [
+        "report",
+        path_str(&report),
+        "--scanner",
+        "hostile",
+        "--format",
+        "json",
+        "--plugin",
+        path_str(&hostile),
+    ];
+    let environment = [
+        ("HOME", home.clone()),
+        ("XDG_DATA_HOME", home.join("data")),
+        ("XDG_CACHE_HOME", home.join("cache")),
+    ];
+    let stdout = std::fs::File::create(&out).unwrap();
+    let (status, peak) = salve_with_peak_memory(&salve, &environment, stdout, dir.path());
     assert_eq!(status, 0, "salve report failed");
     let cap = 128u64 << 20;
     assert!(
@@ -414,16 +413,38 @@ fn a_manifest_near_the_output_cap_is_printed_in_a_small_multiple_of_it() {
     assert_eq!(printed.reports[0].counts["findings"], 600_000);
 }
 
-/// Waits for a child and returns its exit code and its peak resident memory in bytes (from the
-/// kernel's accounting of that one child, not of every child of this test process).
-fn wait_with_peak_memory(child: std::process::Child) -> (i32, u64) {
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is this process's unwaited child; both pointers are to live locals.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4 failed");
-    assert!(libc::WIFEXITED(status), "salve was killed");
-    (libc::WEXITSTATUS(status), usage.ru_maxrss as u64 * 1024)
+/// Runs salve with `args` and `environment` (its output into `stdout`) under a small Python
+/// process; returns its exit code and its peak resident memory in bytes. Not spawned from this
+/// test process directly: Linux carries a process's peak across `exec`, so a child of this
+/// process (one test binary for every subject, holding what other tests read) would start
+/// from this process's peak rather than its own.
+fn salve_with_peak_memory(
+    args: &[&str],
+    environment: &[(&str, PathBuf)],
+    stdout: std::fs::File,
+    dir: &Path,
+) -> (i32, u64) {
+    let figure = dir.join("peak-kib");
+    let measure = "import resource, subprocess, sys\n\
+                   code = subprocess.run(sys.argv[2:]).returncode\n\
+                   peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n\
+                   open(sys.argv[1], 'w').write(str(peak))\n\
+                   sys.exit(code)\n";
+    let status = Command::new("python3")
+        .arg("-c")
+        .arg(measure)
+        .arg(&figure)
+        .arg(env!("CARGO_BIN_EXE_salve"))
+        .args(args)
+        .envs(environment.iter().map(|(key, value)| (key, value)))
+        .stdout(stdout)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    let peak_kib: u64 = std::fs::read_to_string(&figure)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    (status.code().expect("not killed"), peak_kib * 1024)
 }

@@ -30,27 +30,21 @@ pub fn read(
     work: &OciLayout,
     work_tag: &str,
 ) -> Result<Descriptor, TransportError> {
-    let archive_file = ArchiveFile {
-        format: "docker-archive",
-        file,
-    };
-    let fail = |step: &str, cause: Cause| archive_file.fail(step, cause);
+    let archive_file = ArchiveFile::docker(file);
     let manifest_json = read_member(file, "manifest.json")
-        .map_err(|error| fail("reading manifest.json", error.into()))?
+        .map_err(|error| archive_file.fail("reading manifest.json", error))?
         .ok_or_else(|| {
-            fail(
+            archive_file.fail(
                 "reading",
-                "it has no manifest.json (is it a docker save archive?)".into(),
+                "it has no manifest.json (is it a docker save archive?)",
             )
         })?;
     let entries: Vec<Value> = serde_json::from_slice(&manifest_json)
-        .map_err(|error| fail("reading manifest.json", error.into()))?;
-    let entry = choose(&entries, reference).map_err(|cause| fail("choosing the image", cause))?;
+        .map_err(|error| archive_file.fail("reading manifest.json", error))?;
+    let entry = choose(&entries, reference)
+        .map_err(|cause| archive_file.fail("choosing the image", cause))?;
     let config_name = entry["Config"].as_str().ok_or_else(|| {
-        fail(
-            "reading manifest.json",
-            "the image names no Config file".into(),
-        )
+        archive_file.fail("reading manifest.json", "the image names no Config file")
     })?;
     let layer_names: Vec<&str> = entry["Layers"]
         .as_array()
@@ -58,12 +52,13 @@ pub fn read(
         .unwrap_or_default();
     let mut wanted: Vec<&str> = layer_names.clone();
     wanted.push(config_name);
-    let stored = store_members(file, &wanted, work).map_err(|cause| fail("reading", cause))?;
+    let stored =
+        store_members(file, &wanted, work).map_err(|cause| archive_file.fail("reading", cause))?;
     let find = |name: &str| {
         stored.get(name).cloned().ok_or_else(|| {
-            fail(
+            archive_file.fail(
                 "reading",
-                format!("{name} is named in manifest.json but missing").into(),
+                format!("{name} is named in manifest.json but missing"),
             )
         })
     };
@@ -72,7 +67,7 @@ pub fn read(
     for name in &layer_names {
         let (digest, size) = find(name)?;
         let media_type = layer_media_type(&work.blob_path(&digest)?)
-            .map_err(|error| fail(&format!("reading {name}"), error.into()))?;
+            .map_err(|error| archive_file.fail(format!("reading {name}"), error))?;
         layers.push(Descriptor::new(media_type, &digest, size));
     }
     let oci = layers.iter().any(|layer| layer.media_type.contains("zstd"));
@@ -244,20 +239,16 @@ pub fn write(
     file: &Path,
     reference: Option<&str>,
 ) -> Result<(), TransportError> {
-    let archive_file = ArchiveFile {
-        format: "docker-archive",
-        file,
-    };
-    let fail = |step: &str, cause: Cause| archive_file.fail(step, cause);
+    let archive_file = ArchiveFile::docker(file);
     let descriptor = work.resolve(Some(work_tag))?;
     if is_index(&descriptor.media_type) {
-        return Err(fail(
+        return Err(archive_file.fail(
             "writing",
-            "a docker archive holds one platform's image; choose one with --platform".into(),
+            "a docker archive holds one platform's image; choose one with --platform",
         ));
     }
     let manifest: Manifest = serde_json::from_slice(&work.read_blob(&descriptor.digest)?)
-        .map_err(|error| fail("reading the manifest", error.into()))?;
+        .map_err(|error| archive_file.fail("reading the manifest", error))?;
     let hex = |digest: &str| digest.trim_start_matches("sha256:").to_string();
     let config_name = format!("{}.json", hex(&manifest.config.digest));
     let layer_names: Vec<String> = manifest
@@ -275,7 +266,7 @@ pub fn write(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let temp = tempfile::NamedTempFile::new_in(parent)
-        .map_err(|error| fail("creating a temporary file", error.into()))?;
+        .map_err(|error| archive_file.fail("creating a temporary file", error))?;
     write_tar(
         work,
         &manifest,
@@ -284,9 +275,9 @@ pub fn write(
         &index,
         temp.as_file(),
     )
-    .map_err(|cause| fail("writing", cause))?;
+    .map_err(|cause| archive_file.fail("writing", cause))?;
     temp.persist(file)
-        .map_err(|error| fail("moving into place", error.error.into()))?;
+        .map_err(|error| archive_file.fail("moving into place", error.error))?;
     Ok(())
 }
 

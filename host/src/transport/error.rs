@@ -106,7 +106,23 @@ pub struct ArchiveFile<'a> {
     pub file: &'a Path,
 }
 
-impl ArchiveFile<'_> {
+impl<'a> ArchiveFile<'a> {
+    /// An `oci-archive` file.
+    pub fn oci(file: &'a Path) -> ArchiveFile<'a> {
+        ArchiveFile {
+            format: "oci-archive",
+            file,
+        }
+    }
+
+    /// A `docker-archive` file.
+    pub fn docker(file: &'a Path) -> ArchiveFile<'a> {
+        ArchiveFile {
+            format: "docker-archive",
+            file,
+        }
+    }
+
     /// The error for `step` failing with `cause`.
     pub fn fail(&self, step: impl Into<String>, cause: impl Into<Cause>) -> TransportError {
         TransportError::Archive(Box::new(ArchiveError {

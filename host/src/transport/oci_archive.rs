@@ -21,25 +21,21 @@ pub fn read(
     work: &OciLayout,
     work_tag: &str,
 ) -> Result<Descriptor, TransportError> {
-    let archive_file = ArchiveFile {
-        format: "oci-archive",
-        file,
-    };
-    let fail = |step: &str, cause: Cause| archive_file.fail(step, cause);
-    let opened = File::open(file).map_err(|error| fail("opening", error.into()))?;
+    let archive_file = ArchiveFile::oci(file);
+    let opened = File::open(file).map_err(|error| archive_file.fail("opening", error))?;
     let mut archive = tar::Archive::new(io::BufReader::with_capacity(1 << 20, opened));
     let mut index_bytes = None;
     for entry in archive
         .entries()
-        .map_err(|error| fail("reading", error.into()))?
+        .map_err(|error| archive_file.fail("reading", error))?
     {
-        let mut entry = entry.map_err(|error| fail("reading", error.into()))?;
+        let mut entry = entry.map_err(|error| archive_file.fail("reading", error))?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
         let path = entry
             .path()
-            .map_err(|error| fail("reading a name", error.into()))?
+            .map_err(|error| archive_file.fail("reading a name", error))?
             .to_string_lossy()
             .trim_start_matches("./")
             .to_string();
@@ -47,23 +43,25 @@ pub fn read(
             let mut bytes = Vec::new();
             entry
                 .read_to_end(&mut bytes)
-                .map_err(|error| fail("reading index.json", error.into()))?;
+                .map_err(|error| archive_file.fail("reading index.json", error))?;
             index_bytes = Some(bytes);
         } else if let Some(hex) = path.strip_prefix("blobs/sha256/") {
             let digest = format!("sha256:{hex}");
             store_blob(&mut entry, &digest, work)
-                .map_err(|cause| fail(&format!("reading {path}"), cause))?;
+                .map_err(|cause| archive_file.fail(format!("reading {path}"), cause))?;
         }
     }
-    let index_bytes = index_bytes.ok_or_else(|| fail("reading", "it has no index.json".into()))?;
+    let index_bytes =
+        index_bytes.ok_or_else(|| archive_file.fail("reading", "it has no index.json"))?;
     let index: Index = serde_json::from_slice(&index_bytes)
-        .map_err(|error| fail("reading index.json", error.into()))?;
-    let descriptor = choose(&index, tag).map_err(|cause| fail("choosing the image", cause))?;
+        .map_err(|error| archive_file.fail("reading index.json", error))?;
+    let descriptor =
+        choose(&index, tag).map_err(|cause| archive_file.fail("choosing the image", cause))?;
     // Every blob the image needs must have been in the archive.
     for blob in work.reachable(&descriptor)? {
         if !work.blob_path(&blob.digest)?.exists() {
             let missing = format!("blob {} is missing from the archive", blob.digest);
-            return Err(fail("reading", missing.into()));
+            return Err(archive_file.fail("reading", missing));
         }
     }
     let mut tagged = descriptor.clone();
@@ -120,11 +118,7 @@ pub fn write(
     file: &Path,
     tag: &str,
 ) -> Result<(), TransportError> {
-    let archive_file = ArchiveFile {
-        format: "oci-archive",
-        file,
-    };
-    let fail = |step: &str, cause: Cause| archive_file.fail(step, cause);
+    let archive_file = ArchiveFile::oci(file);
     let mut entry = descriptor.clone();
     entry
         .annotations
@@ -141,7 +135,7 @@ pub fn write(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let temp = tempfile::NamedTempFile::new_in(parent)
-        .map_err(|error| fail("creating a temporary file", error.into()))?;
+        .map_err(|error| archive_file.fail("creating a temporary file", error))?;
     let mut builder = tar::Builder::new(io::BufWriter::with_capacity(1 << 20, temp.as_file()));
     let mut append = |name: &str, size: u64, data: &mut dyn Read| {
         let mut header = tar::Header::new_ustar();
@@ -151,7 +145,7 @@ pub fn write(
         header.set_entry_type(tar::EntryType::Regular);
         builder
             .append_data(&mut header, name, data)
-            .map_err(|error| fail(&format!("writing {name}"), error.into()))
+            .map_err(|error| archive_file.fail(format!("writing {name}"), error))
     };
     let marker = br#"{"imageLayoutVersion":"1.0.0"}"#;
     append("oci-layout", marker.len() as u64, &mut &marker[..])?;
@@ -161,10 +155,11 @@ pub fn write(
             continue;
         }
         let path = work.blob_path(&blob.digest)?;
-        let mut source = File::open(&path).map_err(|error| fail("reading a blob", error.into()))?;
+        let mut source =
+            File::open(&path).map_err(|error| archive_file.fail("reading a blob", error))?;
         let size = source
             .metadata()
-            .map_err(|error| fail("reading a blob", error.into()))?
+            .map_err(|error| archive_file.fail("reading a blob", error))?
             .len();
         let name = format!("blobs/sha256/{}", &blob.digest["sha256:".len()..]);
         append(&name, size, &mut source)?;
@@ -177,13 +172,13 @@ pub fn write(
     )?;
     let buffered = builder
         .into_inner()
-        .map_err(|error| fail("finishing", error.into()))?;
+        .map_err(|error| archive_file.fail("finishing", error))?;
     buffered
         .into_inner()
-        .map_err(|error| fail("finishing", error.into_error().into()))?
+        .map_err(|error| archive_file.fail("finishing", error.into_error()))?
         .sync_all()
-        .map_err(|error| fail("syncing", error.into()))?;
+        .map_err(|error| archive_file.fail("syncing", error))?;
     temp.persist(file)
-        .map_err(|error| fail("moving into place", error.error.into()))?;
+        .map_err(|error| archive_file.fail("moving into place", error.error))?;
     Ok(())
 }
