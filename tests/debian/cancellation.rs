@@ -2,10 +2,10 @@
 //! left behind (no output, no working folders, no mounts, no build still running).
 
 use super::*;
+use std::io::{BufRead, BufReader};
 
 #[test]
 fn a_timeout_and_ctrl_c_stop_the_run_and_leave_nothing_behind() {
-    use std::io::{BufRead, BufReader};
     let cache = tempfile::tempdir().unwrap();
     let cache = cache.path();
     let work = tempfile::tempdir().unwrap();
@@ -34,37 +34,20 @@ fn a_timeout_and_ctrl_c_stop_the_run_and_leave_nothing_behind() {
     assert_eq!(leftovers(cache), Vec::<String>::new());
     assert!(no_mounts_under(cache));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_salve"))
-        .args([
-            "patch",
-            "-i",
-            &image,
-            "--oci-dir",
-            out.to_str().unwrap(),
-            "--cache-dir",
-        ])
-        .arg(cache)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push(line.clone());
-        if line.contains("running") {
-            break;
-        }
-    }
-    assert!(seen.iter().any(|line| line.contains("running")), "{seen:?}");
-    run("kill", &["-INT", &child.id().to_string()]);
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
-    let status = child.wait().unwrap();
-    assert!(!status.success());
-    assert!(
-        rest.iter().any(|line| line.contains("interrupted")),
-        "{rest:?}"
+    let mut running = Interruptible::start(
+        Command::new(env!("CARGO_BIN_EXE_salve"))
+            .args([
+                "patch",
+                "-i",
+                &image,
+                "--oci-dir",
+                out.to_str().unwrap(),
+                "--cache-dir",
+            ])
+            .arg(cache),
     );
+    running.wait_for("running");
+    running.interrupt();
     assert!(!out.exists());
     assert_eq!(leftovers(cache), Vec::<String>::new());
     assert!(no_mounts_under(cache));
@@ -72,7 +55,6 @@ fn a_timeout_and_ctrl_c_stop_the_run_and_leave_nothing_behind() {
 
 #[test]
 fn a_timeout_and_ctrl_c_cancel_the_build_on_buildkit_and_write_nothing() {
-    use std::io::{BufRead, BufReader};
     let registry = Registry::start();
     let cache = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
@@ -93,14 +75,13 @@ fn a_timeout_and_ctrl_c_cancel_the_build_on_buildkit_and_write_nothing() {
     );
     assert!(!out.exists());
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_salve"))
-        .args(&args)
-        .arg("--cache-dir")
-        .arg(cache.path())
-        .args(["--progress", "plain"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut running = Interruptible::start(
+        Command::new(env!("CARGO_BIN_EXE_salve"))
+            .args(&args)
+            .arg("--cache-dir")
+            .arg(cache.path())
+            .args(["--progress", "plain"]),
+    );
     let Engine::Buildkit(daemon) = &engine else {
         unreachable!("a BuildKit engine")
     };
@@ -113,33 +94,14 @@ fn a_timeout_and_ctrl_c_cancel_the_build_on_buildkit_and_write_nothing() {
             .filter(|name| !name.starts_with("containerd") && name != "docker-proxy")
             .collect()
     };
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push(line.clone());
-        if line.contains("on BuildKit") {
-            break;
-        }
-    }
-    assert!(
-        seen.iter().any(|line| line.contains("on BuildKit")),
-        "{seen:?}"
-    );
+    running.wait_for("on BuildKit");
     // Ctrl-C while a step runs on the daemon.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while build_processes().is_empty() {
         assert!(std::time::Instant::now() < deadline, "no step started");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    run("kill", &["-INT", &child.id().to_string()]);
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
-    let status = child.wait().unwrap();
-    assert!(!status.success());
-    assert!(
-        rest.iter().any(|line| line.contains("interrupted")),
-        "{rest:?}"
-    );
+    running.interrupt();
     assert!(!out.exists(), "nothing is written");
     // The daemon stops the build: none of the steps' processes stay.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -153,5 +115,51 @@ fn a_timeout_and_ctrl_c_cancel_the_build_on_buildkit_and_write_nothing() {
             "still running under dockerd: {left:?}"
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// A salve run whose standard error is read line by line, to be interrupted at a chosen point.
+struct Interruptible {
+    /// The run.
+    child: std::process::Child,
+    /// Its standard error, read so far up to the point waited for.
+    lines: std::io::Lines<BufReader<std::process::ChildStderr>>,
+}
+
+impl Interruptible {
+    /// Starts `command` with its standard error piped.
+    fn start(command: &mut Command) -> Interruptible {
+        let mut child = command
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        Interruptible { child, lines }
+    }
+
+    /// Reads standard error until a line contains `marker`; fails with what it read if none does.
+    fn wait_for(&mut self, marker: &str) {
+        let mut seen = Vec::new();
+        for line in self.lines.by_ref() {
+            let line = line.unwrap();
+            let found = line.contains(marker);
+            seen.push(line);
+            if found {
+                return;
+            }
+        }
+        panic!("salve never printed {marker:?}: {seen:?}");
+    }
+
+    /// Presses Ctrl-C (SIGINT): the run must fail and say it was interrupted.
+    fn interrupt(mut self) {
+        run("kill", &["-INT", &self.child.id().to_string()]);
+        let rest: Vec<String> = self.lines.map(Result::unwrap).collect();
+        let status = self.child.wait().unwrap();
+        assert!(!status.success());
+        assert!(
+            rest.iter().any(|line| line.contains("interrupted")),
+            "{rest:?}"
+        );
     }
 }
