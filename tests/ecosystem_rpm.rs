@@ -2,7 +2,7 @@
 //! and its version order checked against rpm itself (`rpm.vercmp` in rpm's Lua) on thousands of
 //! generated pairs.
 
-use crate::support::{Generator, amd64, file};
+use crate::support::{Generator, amd64, file, run};
 use salve::plugin::Plugin;
 use salve::plugin::types::{OsInfo, PlanRequest, RequestedUpdate};
 use std::cmp::Ordering;
@@ -114,18 +114,8 @@ fn rpm_orders(pairs: &[(String, String)]) -> Vec<Ordering> {
         lua.push_str(&format!("print(rpm.vercmp([[{a}]], [[{b}]]) .. \"\\n\")\n"));
     }
     std::fs::write(&script, lua).unwrap();
-    let output = Command::new("rpm")
-        .arg("--eval")
-        .arg(format!("%{{lua: dofile([[{}]])}}", script.display()))
-        .output()
-        .expect("rpm is installed");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
+    let lua = format!("%{{lua: dofile([[{}]])}}", script.display());
+    run("rpm", &["--eval", &lua])
         .lines()
         .filter(|line| !line.is_empty())
         .map(|line| line.trim().parse::<i64>().unwrap().cmp(&0))
@@ -197,18 +187,9 @@ fn installed_packages_are_read_from_the_rpm_database_file_as_rpm_lists_them() {
     // A real database, written by rpm itself.
     let dbpath = work.path().join("db");
     let rpm_tool = |args: &[&str]| {
-        let output = Command::new("rpm")
-            .arg("--dbpath")
-            .arg(&dbpath)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
+        let mut all = vec!["--dbpath", dbpath.to_str().unwrap()];
+        all.extend_from_slice(args);
+        run("rpm", &all)
     };
     rpm_tool(&["--initdb"]);
     let mut install = vec!["-i", "--justdb", "--nodeps", "--noscripts"];
@@ -274,26 +255,22 @@ fn installed_packages_are_read_from_the_rpm_database_file_as_rpm_lists_them() {
 /// The packages `rpm -qa` lists from the database in `dbpath` read with `backend`, as sorted
 /// `NAME [EPOCH:]VERSION-RELEASE ARCH` lines.
 fn listed_by_rpm(dbpath: &std::path::Path, backend: &str) -> Vec<String> {
-    let output = Command::new("rpm")
-        .args(["--define", &format!("_db_backend {backend}"), "--dbpath"])
-        .arg(dbpath)
-        .args([
+    let backend = format!("_db_backend {backend}");
+    let mut lines: Vec<String> = run(
+        "rpm",
+        &[
+            "--define",
+            &backend,
+            "--dbpath",
+            dbpath.to_str().unwrap(),
             "-qa",
             "--qf",
             "%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE} %{ARCH}\\n",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let mut lines: Vec<String> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+        ],
+    )
+    .lines()
+    .map(str::to_string)
+    .collect();
     lines.sort();
     lines
 }
