@@ -9,6 +9,7 @@ pub mod validate;
 pub mod vex;
 
 use crate::cancel::{Cancel, Cancelled};
+use crate::engine::native::NativeWork;
 use crate::engine::{EngineChoice, Job, local};
 use crate::image::OciLayout;
 use crate::image::assemble::{PatchInput, assemble, replace_in_index};
@@ -354,6 +355,7 @@ async fn patch_platform(
     }
     let mut before: Vec<Vec<InstalledPackage>> = Vec::new();
     let mut plans: Vec<UpdatePlan> = Vec::new();
+    let mut requests: Vec<PlanRequest> = Vec::new();
     let mut active: Vec<(&Share, Vec<&PackageUpdate>)> = Vec::new();
     let mut tooling_image = None;
     for share in &shares {
@@ -406,6 +408,7 @@ async fn patch_platform(
         }
         before.push(installed);
         plans.push(plan);
+        requests.push(request);
         active.push((share, needed));
     }
     if !unplaced.is_empty() && !run.options.ignore_errors {
@@ -437,6 +440,13 @@ async fn patch_platform(
 
     // 5. Execute the plans on the chosen engine.
     let plan = merge_plans(plans);
+    let native = match (&active[..], &requests[..]) {
+        ([(share, _)], [request]) => Some(NativeWork {
+            ecosystem: share.detected.plugin.as_ecosystem().expect("an ecosystem"),
+            request,
+        }),
+        _ => None,
+    };
     let executed = run
         .options
         .engine
@@ -452,6 +462,7 @@ async fn patch_platform(
             registry: &run.options.registry,
             progress,
             cancel: &run.options.cancel,
+            native,
         })
         .await?;
 

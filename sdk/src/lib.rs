@@ -5,7 +5,7 @@
 //! `wasm32-unknown-unknown` and turn the module into a component; `cargo xtask plugins`
 //! does both for salve's own plugins, and the SDK README shows the steps for yours.
 //!
-//! The types are generated from the WIT package `salve:plugin@0.1.0` in `wit/`.
+//! The types are generated from the WIT package `salve:plugin@0.2.0` in `wit/v0.2/`.
 
 pub mod files;
 pub mod fixed_version;
@@ -19,7 +19,11 @@ pub mod testing;
 
 mod bindings;
 
-pub use bindings::types;
+pub use bindings::{native, types};
+pub use native::{
+    FetchedFile, InstallRequest, InstallStep, Installation, NativeRequest, PackageDownload,
+    PackageEntry, RepositoryFile, Resolution, Selection, UnpackedPackage, WrittenFile,
+};
 pub use types::{
     EcosystemInfo, FileKind, Finding, ImageFile, InstalledPackage, OsInfo, PackageClass,
     PlanRequest, Platform, RequestedUpdate, ScannerInfo, Skipped, Step, Target, UpdateManifest,
@@ -27,7 +31,7 @@ pub use types::{
 };
 
 /// The version of the WIT package this SDK builds plugins against.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 
 /// A scanner plugin: reads one scanner's report format.
 pub trait Scanner {
@@ -74,7 +78,27 @@ pub trait Ecosystem {
 
     /// The package-url of an installed package.
     fn purl(pkg: InstalledPackage, os: OsInfo, platform: Platform) -> String;
+
+    /// Paths to read from the image for native installation (installing by file operations,
+    /// nothing of the image run); empty, the default, when the plugin does not install natively.
+    fn native_paths(_target: Target) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// One round of native resolution: repository files still needed, or the packages to
+    /// install.
+    fn native_resolve(_request: NativeRequest) -> Result<Resolution, String> {
+        Err(NOT_NATIVE.into())
+    }
+
+    /// One round of native installation: image files still needed, or the file operations.
+    fn native_install(_request: InstallRequest) -> Result<InstallStep, String> {
+        Err(NOT_NATIVE.into())
+    }
 }
+
+/// What a plugin that does not install natively answers when asked to.
+const NOT_NATIVE: &str = "this plugin does not install natively";
 
 /// Exports a type implementing [`Scanner`] as the plugin's `salve:plugin/scanner` interface.
 ///
@@ -220,6 +244,19 @@ macro_rules! export_ecosystem {
                     platform: $crate::Platform,
                 ) -> ::std::string::String {
                     <$plugin as $crate::Ecosystem>::purl(pkg, os, platform)
+                }
+                fn native_paths(target: $crate::Target) -> ::std::vec::Vec<::std::string::String> {
+                    <$plugin as $crate::Ecosystem>::native_paths(target)
+                }
+                fn native_resolve(
+                    request: $crate::NativeRequest,
+                ) -> ::std::result::Result<$crate::Resolution, ::std::string::String> {
+                    <$plugin as $crate::Ecosystem>::native_resolve(request)
+                }
+                fn native_install(
+                    request: $crate::InstallRequest,
+                ) -> ::std::result::Result<$crate::InstallStep, ::std::string::String> {
+                    <$plugin as $crate::Ecosystem>::native_install(request)
                 }
             }
 

@@ -6,6 +6,7 @@ use super::registry_options::RegistryArgs;
 use crate::cancel::Cancel;
 use crate::engine::buildkit::Daemon;
 use crate::engine::buildkit::address::{Address, TlsFiles};
+use crate::engine::native::NativeOptions;
 use crate::engine::spec::StepLimits;
 use crate::engine::{EngineChoice, LocalOptions};
 use crate::image::Compression;
@@ -87,8 +88,9 @@ pub struct PatchArgs {
     #[arg(long, value_name = "MODE", default_value = "auto")]
     progress: ProgressMode,
 
-    /// Where the plan runs: this machine (`local`, the default without --addr) or a BuildKit
-    /// daemon (`buildkit`, the default with --addr).
+    /// Where the plan runs: this machine (`local`, the default without --addr), a BuildKit
+    /// daemon (`buildkit`, the default with --addr), or nowhere: `native` installs the updates
+    /// by file operations, running nothing of the image (any architecture, no root needed).
     #[arg(long, value_name = "ENGINE")]
     engine: Option<EngineKind>,
 
@@ -176,6 +178,8 @@ enum EngineKind {
     Local,
     /// Run the plan on a BuildKit daemon.
     Buildkit,
+    /// Install by file operations, nothing of the image run.
+    Native,
 }
 
 /// Networks of the local engine's steps.
@@ -199,16 +203,27 @@ enum LayerCompression {
 /// BuildKit's own default socket.
 const BUILDKITD_SOCKET: &str = "unix:///run/buildkit/buildkitd.sock";
 
-/// The engine the arguments choose.
-fn engine_of(args: &PatchArgs) -> anyhow::Result<EngineChoice> {
+/// The engine the arguments choose; `data_dir` holds the native engine's package store.
+fn engine_of(args: &PatchArgs, data_dir: &std::path::Path) -> anyhow::Result<EngineChoice> {
     let tls = TlsFiles {
         ca: args.cacert.clone(),
         cert: args.cert.clone(),
         key: args.key.clone(),
     };
     let buildkit = match (args.engine, &args.addr) {
-        (Some(EngineKind::Local), Some(_)) => {
-            bail!("--addr names a BuildKit daemon, which --engine local does not use")
+        (Some(kind @ (EngineKind::Local | EngineKind::Native)), Some(_)) => {
+            bail!(
+                "--addr names a BuildKit daemon, which --engine {} does not use",
+                kind.to_possible_value().expect("a value").get_name()
+            )
+        }
+        (Some(EngineKind::Native), None) => {
+            if tls.any() || args.buildkit_host_network || args.network == NetworkMode::Host {
+                bail!("--network and the BuildKit options are not for --engine native");
+            }
+            return Ok(EngineChoice::Native(NativeOptions {
+                store: data_dir.join("packages"),
+            }));
         }
         (Some(EngineKind::Local), None) | (None, None) => None,
         (Some(EngineKind::Buildkit), None) => Some(BUILDKITD_SOCKET),
@@ -242,7 +257,7 @@ fn engine_of(args: &PatchArgs) -> anyhow::Result<EngineChoice> {
 
 /// Runs `salve patch`.
 pub fn run(args: PatchArgs, plugin_options: &PluginOptions) -> anyhow::Result<()> {
-    let engine = engine_of(&args)?;
+    let engine = engine_of(&args, &plugin_options.data_dir())?;
     if matches!(engine, EngineChoice::Local(_)) && !rustix::process::geteuid().is_root() {
         // The local engine as an ordinary user: the same command, in a user namespace.
         std::process::exit(crate::engine::rootless::run_in_namespace()?);

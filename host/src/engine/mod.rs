@@ -9,6 +9,7 @@ pub mod buildkit;
 pub mod changes;
 pub mod local;
 pub mod materialize;
+pub mod native;
 pub mod paths;
 pub mod rootless;
 pub mod sandbox;
@@ -32,6 +33,8 @@ pub enum EngineChoice {
     Local(LocalOptions),
     /// On a BuildKit daemon.
     Buildkit(buildkit::Daemon),
+    /// By file operations, nothing of the image run.
+    Native(native::NativeOptions),
 }
 
 /// One run of a plan against one platform's image, the same for every engine.
@@ -58,6 +61,9 @@ pub struct Job<'a> {
     pub progress: Progress,
     /// The run's deadline and Ctrl-C.
     pub cancel: &'a Cancel,
+    /// The plugin and request the native engine installs for, when one OS ecosystem's updates
+    /// are the whole plan.
+    pub native: Option<native::NativeWork<'a>>,
 }
 
 impl EngineChoice {
@@ -66,6 +72,7 @@ impl EngineChoice {
         match self {
             EngineChoice::Local(options) => local::run_job(*options, job).await,
             EngineChoice::Buildkit(daemon) => buildkit::run_job(daemon, job).await,
+            EngineChoice::Native(options) => native::run_job(options, job).await,
         }
     }
 }

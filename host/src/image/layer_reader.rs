@@ -120,11 +120,33 @@ pub fn read_paths_within(
     max_file_bytes: u64,
     max_total_bytes: u64,
 ) -> Result<Vec<ImageFile>, ReadError> {
-    let mut budget = Budget {
+    let budget = Budget {
         file: max_file_bytes,
         left: max_total_bytes,
         total: max_total_bytes,
+        contents: true,
     };
+    read_with(layers, patterns, budget)
+}
+
+/// What `paths` are in the image (file, folder, link or missing), without reading any file's
+/// bytes (`content` is `None` for files).
+pub fn read_kinds(layers: &[PathBuf], paths: &[String]) -> Result<Vec<ImageFile>, ReadError> {
+    let budget = Budget {
+        file: u64::MAX,
+        left: u64::MAX,
+        total: u64::MAX,
+        contents: false,
+    };
+    read_with(layers, paths, budget)
+}
+
+/// [`read_paths_within`] with a budget.
+fn read_with(
+    layers: &[PathBuf],
+    patterns: &[String],
+    mut budget: Budget,
+) -> Result<Vec<ImageFile>, ReadError> {
     let globs: Vec<Glob> = patterns
         .iter()
         .map(|pattern| Glob::new(pattern))
@@ -252,6 +274,8 @@ struct Budget {
     left: u64,
     /// The total, for the error.
     total: u64,
+    /// Whether file contents are read at all.
+    contents: bool,
 }
 
 /// One pass over the layers, top down, for the `wanted` paths and the `globs`.
@@ -314,6 +338,8 @@ fn read_view(
                 Entry::HardLink(link())
             } else if kind.is_dir() {
                 Entry::Directory
+            } else if (kind.is_file() || kind == tar::EntryType::Continuous) && !budget.contents {
+                Entry::File(None)
             } else if kind.is_file() || kind == tar::EntryType::Continuous {
                 let size = entry.header().size().map_err(layer_error)?;
                 if size > budget.file {
@@ -360,7 +386,7 @@ fn is_under(path: &str, ancestor: &str) -> bool {
 
 /// Where a link at `link` pointing to `target` leads, inside the image: absolute targets from
 /// the image's root, relative ones from the link's folder, never above the root.
-fn resolve_link(link: &str, target: &str) -> Option<String> {
+pub fn resolve_link(link: &str, target: &str) -> Option<String> {
     let base = if target.starts_with('/') {
         String::new()
     } else {

@@ -1,5 +1,8 @@
 //! Calling an ecosystem plugin: every function of `salve:plugin/ecosystem`.
 
+use super::contract::latest::native::{
+    InstallRequest, InstallStep, NativeRequest, Resolution, UnpackedPackage,
+};
 use super::error::PluginError;
 use super::exports::{EcosystemExports, Exports};
 use super::runtime::Plugin;
@@ -135,4 +138,52 @@ impl<'a> Ecosystem<'a> {
                 plugin.purl(store, package, os, platform)
             })
     }
+
+    /// The paths to read for native installation; empty when the plugin installs nothing natively.
+    pub fn native_paths(&self, target: &Target) -> Result<Vec<String>, PluginError> {
+        self.plugin
+            .caller()
+            .call(self.exports, "native-paths", 0, |plugin, store| {
+                plugin.native_paths(store, target)
+            })
+    }
+
+    /// One round of native resolution.
+    pub fn native_resolve(&self, request: &NativeRequest) -> Result<Resolution, PluginError> {
+        let caller = self.plugin.caller();
+        let fetched: usize = request
+            .fetched
+            .iter()
+            .map(|file| file.url.len() + file.content.as_ref().map_or(0, Vec::len))
+            .sum();
+        let input = files_size(&request.files) + fetched as u64;
+        caller
+            .call(self.exports, "native-resolve", input, |plugin, store| {
+                plugin.native_resolve(store, request)
+            })?
+            .map_err(|message| caller.rejected("native-resolve", message))
+    }
+
+    /// One round of native installation.
+    pub fn native_install(&self, request: &InstallRequest) -> Result<InstallStep, PluginError> {
+        let caller = self.plugin.caller();
+        let packages: u64 = request.packages.iter().map(unpacked_size).sum();
+        let read = request.read.as_deref().map_or(0, files_size);
+        let input = files_size(&request.files) + read + packages;
+        caller
+            .call(self.exports, "native-install", input, |plugin, store| {
+                plugin.native_install(store, request)
+            })?
+            .map_err(|message| caller.rejected("native-install", message))
+    }
+}
+
+/// The bytes an unpacked package passes in, for the input cap.
+fn unpacked_size(package: &UnpackedPackage) -> u64 {
+    let entries: usize = package
+        .entries
+        .iter()
+        .map(|entry| entry.path.len() + entry.link_target.as_ref().map_or(0, String::len) + 8)
+        .sum();
+    files_size(&package.control) + entries as u64
 }

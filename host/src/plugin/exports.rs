@@ -9,10 +9,23 @@ use super::contract::latest::types::{
     EcosystemInfo, ImageFile, InstalledPackage, OsInfo, PlanRequest, Platform, ScannerInfo, Target,
     UpdateManifest, UpdatePlan,
 };
-use super::contract::{ContractVersion, PluginKind, v0_1};
+use super::contract::v0_2::native::{InstallRequest, InstallStep, NativeRequest, Resolution};
+use super::contract::{ContractVersion, PluginKind, v0_1, v0_2};
 use super::store::CallState;
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
+
+/// Runs the same call on an instance of any contract version: each version's bindings are their
+/// own types, but their functions have the same names and, through the shared `types`, the
+/// same argument and result types.
+macro_rules! on_every_version {
+    ($instance:ident, $value:expr, $plugin:ident => $call:expr) => {
+        match $value {
+            $instance::V0_1($plugin) => $call,
+            $instance::V0_2($plugin) => $call,
+        }
+    };
+}
 
 /// A prepared plugin of one kind: what a call instantiates, and its bindings.
 pub(super) trait Prepared {
@@ -51,9 +64,17 @@ impl Exports {
                 let indices = v0_1::ScannerPluginIndices::new(&pre)?;
                 Exports::Scanner(ScannerExports::V0_1(pre, indices))
             }
+            (PluginKind::Scanner, ContractVersion::V0_2) => {
+                let indices = v0_2::ScannerPluginIndices::new(&pre)?;
+                Exports::Scanner(ScannerExports::V0_2(pre, indices))
+            }
             (PluginKind::Ecosystem, ContractVersion::V0_1) => {
                 let indices = v0_1::EcosystemPluginIndices::new(&pre)?;
                 Exports::Ecosystem(EcosystemExports::V0_1(pre, indices))
+            }
+            (PluginKind::Ecosystem, ContractVersion::V0_2) => {
+                let indices = v0_2::EcosystemPluginIndices::new(&pre)?;
+                Exports::Ecosystem(EcosystemExports::V0_2(pre, indices))
             }
         })
     }
@@ -63,12 +84,16 @@ impl Exports {
 pub(super) enum ScannerExports {
     /// Built for `salve:plugin@0.1`.
     V0_1(InstancePre<CallState>, v0_1::ScannerPluginIndices),
+    /// Built for `salve:plugin@0.2`.
+    V0_2(InstancePre<CallState>, v0_2::ScannerPluginIndices),
 }
 
 /// A scanner plugin's instance, by contract version.
 pub(super) enum ScannerInstance {
     /// Built for `salve:plugin@0.1`.
     V0_1(v0_1::ScannerPlugin),
+    /// Built for `salve:plugin@0.2`.
+    V0_2(v0_2::ScannerPlugin),
 }
 
 impl Prepared for ScannerExports {
@@ -76,7 +101,7 @@ impl Prepared for ScannerExports {
 
     fn instance_pre(&self) -> &InstancePre<CallState> {
         match self {
-            ScannerExports::V0_1(pre, _) => pre,
+            ScannerExports::V0_1(pre, _) | ScannerExports::V0_2(pre, _) => pre,
         }
     }
 
@@ -89,6 +114,9 @@ impl Prepared for ScannerExports {
             ScannerExports::V0_1(_, indices) => {
                 indices.load(store, instance).map(ScannerInstance::V0_1)
             }
+            ScannerExports::V0_2(_, indices) => {
+                indices.load(store, instance).map(ScannerInstance::V0_2)
+            }
         }
     }
 }
@@ -96,16 +124,12 @@ impl Prepared for ScannerExports {
 impl ScannerInstance {
     /// `describe`.
     pub(super) fn describe(&self, store: &mut Store<CallState>) -> wasmtime::Result<ScannerInfo> {
-        match self {
-            ScannerInstance::V0_1(plugin) => plugin.salve_plugin_scanner().call_describe(store),
-        }
+        on_every_version!(ScannerInstance, self, plugin => plugin.salve_plugin_scanner().call_describe(store))
     }
 
     /// `sniff`.
     pub(super) fn sniff(&self, store: &mut Store<CallState>, head: &[u8]) -> wasmtime::Result<u8> {
-        match self {
-            ScannerInstance::V0_1(plugin) => plugin.salve_plugin_scanner().call_sniff(store, head),
-        }
+        on_every_version!(ScannerInstance, self, plugin => plugin.salve_plugin_scanner().call_sniff(store, head))
     }
 
     /// `parse`.
@@ -114,11 +138,7 @@ impl ScannerInstance {
         store: &mut Store<CallState>,
         report: &[u8],
     ) -> wasmtime::Result<Result<UpdateManifest, String>> {
-        match self {
-            ScannerInstance::V0_1(plugin) => {
-                plugin.salve_plugin_scanner().call_parse(store, report)
-            }
-        }
+        on_every_version!(ScannerInstance, self, plugin => plugin.salve_plugin_scanner().call_parse(store, report))
     }
 }
 
@@ -126,12 +146,16 @@ impl ScannerInstance {
 pub(super) enum EcosystemExports {
     /// Built for `salve:plugin@0.1`.
     V0_1(InstancePre<CallState>, v0_1::EcosystemPluginIndices),
+    /// Built for `salve:plugin@0.2`.
+    V0_2(InstancePre<CallState>, v0_2::EcosystemPluginIndices),
 }
 
 /// An ecosystem plugin's instance, by contract version.
 pub(super) enum EcosystemInstance {
     /// Built for `salve:plugin@0.1`.
     V0_1(v0_1::EcosystemPlugin),
+    /// Built for `salve:plugin@0.2`.
+    V0_2(v0_2::EcosystemPlugin),
 }
 
 impl Prepared for EcosystemExports {
@@ -139,7 +163,7 @@ impl Prepared for EcosystemExports {
 
     fn instance_pre(&self) -> &InstancePre<CallState> {
         match self {
-            EcosystemExports::V0_1(pre, _) => pre,
+            EcosystemExports::V0_1(pre, _) | EcosystemExports::V0_2(pre, _) => pre,
         }
     }
 
@@ -152,6 +176,9 @@ impl Prepared for EcosystemExports {
             EcosystemExports::V0_1(_, indices) => {
                 indices.load(store, instance).map(EcosystemInstance::V0_1)
             }
+            EcosystemExports::V0_2(_, indices) => {
+                indices.load(store, instance).map(EcosystemInstance::V0_2)
+            }
         }
     }
 }
@@ -159,9 +186,7 @@ impl Prepared for EcosystemExports {
 impl EcosystemInstance {
     /// `describe`.
     pub(super) fn describe(&self, store: &mut Store<CallState>) -> wasmtime::Result<EcosystemInfo> {
-        match self {
-            EcosystemInstance::V0_1(plugin) => plugin.salve_plugin_ecosystem().call_describe(store),
-        }
+        on_every_version!(EcosystemInstance, self, plugin => plugin.salve_plugin_ecosystem().call_describe(store))
     }
 
     /// `probe-paths`.
@@ -169,11 +194,7 @@ impl EcosystemInstance {
         &self,
         store: &mut Store<CallState>,
     ) -> wasmtime::Result<Vec<String>> {
-        match self {
-            EcosystemInstance::V0_1(plugin) => {
-                plugin.salve_plugin_ecosystem().call_probe_paths(store)
-            }
-        }
+        on_every_version!(EcosystemInstance, self, plugin => plugin.salve_plugin_ecosystem().call_probe_paths(store))
     }
 
     /// `detect`.
@@ -183,11 +204,7 @@ impl EcosystemInstance {
         os: &OsInfo,
         files: &[ImageFile],
     ) -> wasmtime::Result<Option<Target>> {
-        match self {
-            EcosystemInstance::V0_1(plugin) => plugin
-                .salve_plugin_ecosystem()
-                .call_detect(store, os, files),
-        }
+        on_every_version!(EcosystemInstance, self, plugin => plugin.salve_plugin_ecosystem().call_detect(store, os, files))
     }
 
     /// `compare-versions`.
@@ -197,11 +214,7 @@ impl EcosystemInstance {
         a: &str,
         b: &str,
     ) -> wasmtime::Result<Result<i8, String>> {
-        match self {
-            EcosystemInstance::V0_1(plugin) => plugin
-                .salve_plugin_ecosystem()
-                .call_compare_versions(store, a, b),
-        }
+        on_every_version!(EcosystemInstance, self, plugin => plugin.salve_plugin_ecosystem().call_compare_versions(store, a, b))
     }
 
     /// `tooling-image`.
@@ -213,11 +226,7 @@ impl EcosystemInstance {
         target: &Target,
         update_all: bool,
     ) -> wasmtime::Result<Option<String>> {
-        match self {
-            EcosystemInstance::V0_1(plugin) => plugin
-                .salve_plugin_ecosystem()
-                .call_tooling_image(store, os, platform, target, update_all),
-        }
+        on_every_version!(EcosystemInstance, self, plugin => plugin.salve_plugin_ecosystem().call_tooling_image(store, os, platform, target, update_all))
     }
 
     /// `plan`.
@@ -226,11 +235,7 @@ impl EcosystemInstance {
         store: &mut Store<CallState>,
         request: &PlanRequest,
     ) -> wasmtime::Result<Result<UpdatePlan, String>> {
-        match self {
-            EcosystemInstance::V0_1(plugin) => {
-                plugin.salve_plugin_ecosystem().call_plan(store, request)
-            }
-        }
+        on_every_version!(EcosystemInstance, self, plugin => plugin.salve_plugin_ecosystem().call_plan(store, request))
     }
 
     /// `installed`.
@@ -239,11 +244,7 @@ impl EcosystemInstance {
         store: &mut Store<CallState>,
         files: &[ImageFile],
     ) -> wasmtime::Result<Result<Vec<InstalledPackage>, String>> {
-        match self {
-            EcosystemInstance::V0_1(plugin) => {
-                plugin.salve_plugin_ecosystem().call_installed(store, files)
-            }
-        }
+        on_every_version!(EcosystemInstance, self, plugin => plugin.salve_plugin_ecosystem().call_installed(store, files))
     }
 
     /// `purl`.
@@ -254,10 +255,52 @@ impl EcosystemInstance {
         os: &OsInfo,
         platform: &Platform,
     ) -> wasmtime::Result<String> {
+        on_every_version!(EcosystemInstance, self, plugin => plugin.salve_plugin_ecosystem().call_purl(store, package, os, platform))
+    }
+
+    /// `native-paths`; a plugin built for 0.1 installs nothing natively.
+    pub(super) fn native_paths(
+        &self,
+        store: &mut Store<CallState>,
+        target: &Target,
+    ) -> wasmtime::Result<Vec<String>> {
         match self {
-            EcosystemInstance::V0_1(plugin) => plugin
+            EcosystemInstance::V0_1(_) => Ok(Vec::new()),
+            EcosystemInstance::V0_2(plugin) => plugin
                 .salve_plugin_ecosystem()
-                .call_purl(store, package, os, platform),
+                .call_native_paths(store, target),
+        }
+    }
+
+    /// `native-resolve`; asked only of a plugin whose `native-paths` are not empty.
+    pub(super) fn native_resolve(
+        &self,
+        store: &mut Store<CallState>,
+        request: &NativeRequest,
+    ) -> wasmtime::Result<Result<Resolution, String>> {
+        match self {
+            EcosystemInstance::V0_1(_) => Ok(Err(NOT_NATIVE.into())),
+            EcosystemInstance::V0_2(plugin) => plugin
+                .salve_plugin_ecosystem()
+                .call_native_resolve(store, request),
+        }
+    }
+
+    /// `native-install`; asked only of a plugin whose `native-paths` are not empty.
+    pub(super) fn native_install(
+        &self,
+        store: &mut Store<CallState>,
+        request: &InstallRequest,
+    ) -> wasmtime::Result<Result<InstallStep, String>> {
+        match self {
+            EcosystemInstance::V0_1(_) => Ok(Err(NOT_NATIVE.into())),
+            EcosystemInstance::V0_2(plugin) => plugin
+                .salve_plugin_ecosystem()
+                .call_native_install(store, request),
         }
     }
 }
+
+/// The answer of a plugin built before native installation existed.
+const NOT_NATIVE: &str =
+    "the plugin was built for salve:plugin@0.1, which has no native installation";

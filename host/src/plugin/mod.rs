@@ -20,6 +20,7 @@ pub mod sources;
 mod store;
 mod vm;
 
+pub use contract::latest::native;
 pub use contract::latest::types;
 
 pub use catalog::{LoadedEntry, LoadedPlugins, PluginCatalog};

@@ -3,6 +3,7 @@
 
 mod detect;
 mod eol;
+mod native;
 mod plan;
 mod purl;
 mod status;
@@ -11,8 +12,9 @@ pub mod version;
 
 use detect::is_database;
 use salve_plugin_sdk::{
-    Ecosystem, EcosystemInfo, ImageFile, InstalledPackage, OsInfo, PackageClass, PlanRequest,
-    Platform, Target, UpdatePlan, files,
+    Ecosystem, EcosystemInfo, ImageFile, InstallRequest, InstallStep, InstalledPackage,
+    NativeRequest, OsInfo, PackageClass, PlanRequest, Platform, Resolution, Target, UpdatePlan,
+    files,
 };
 use std::cmp::Ordering;
 
@@ -81,6 +83,18 @@ impl Ecosystem for Dpkg {
 
     fn purl(pkg: InstalledPackage, os: OsInfo, platform: Platform) -> String {
         purl::purl(&pkg, &os, &platform)
+    }
+
+    fn native_paths(target: Target) -> Vec<String> {
+        native::paths(&target)
+    }
+
+    fn native_resolve(request: NativeRequest) -> Result<Resolution, String> {
+        native::resolve(&request)
+    }
+
+    fn native_install(request: InstallRequest) -> Result<InstallStep, String> {
+        native::install(&request)
     }
 }
 

@@ -7,8 +7,9 @@
 //! the host speaks [`latest`] only.
 
 pub mod v0_1;
+pub mod v0_2;
 
-pub use v0_1 as latest;
+pub use v0_2 as latest;
 
 use super::error::PluginError;
 use serde::Serialize;
@@ -25,19 +26,22 @@ pub const WIT_PACKAGE: &str = "salve:plugin";
 pub enum ContractVersion {
     /// `salve:plugin@0.1.x`.
     V0_1,
+    /// `salve:plugin@0.2.x`: 0.1 and native installation.
+    V0_2,
 }
 
 impl ContractVersion {
     /// Every version this host loads, oldest first.
-    pub const ALL: &[ContractVersion] = &[ContractVersion::V0_1];
+    pub const ALL: &[ContractVersion] = &[ContractVersion::V0_1, ContractVersion::V0_2];
 
     /// The version this host's types are, and the SDK of the same release builds plugins for.
-    pub const LATEST: ContractVersion = ContractVersion::V0_1;
+    pub const LATEST: ContractVersion = ContractVersion::V0_2;
 
     /// The full WIT package version the bindings were generated from.
     pub fn package_version(self) -> &'static str {
         match self {
             ContractVersion::V0_1 => v0_1::VERSION,
+            ContractVersion::V0_2 => v0_2::VERSION,
         }
     }
 
@@ -295,25 +299,27 @@ mod tests {
     fn pre_one_versions_must_match_major_and_minor() {
         assert_eq!(ContractVersion::of("0.1.0"), Some(ContractVersion::V0_1));
         assert_eq!(ContractVersion::of("0.1.7"), Some(ContractVersion::V0_1));
-        assert_eq!(ContractVersion::of("0.2.0"), None);
+        assert_eq!(ContractVersion::of("0.2.3"), Some(ContractVersion::V0_2));
+        assert_eq!(ContractVersion::of("0.3.0"), None);
         assert_eq!(ContractVersion::of("1.1.0"), None);
         assert_eq!(ContractVersion::of("0"), None);
-        assert_eq!(supported_versions(), "0.1.x");
+        assert_eq!(supported_versions(), "0.1.x, 0.2.x");
     }
 
     #[test]
     fn each_version_is_the_one_its_wit_folder_and_the_sdk_declare() {
-        let wit = concat!(env!("CARGO_MANIFEST_DIR"), "/../wit/v0.1");
-        for file in std::fs::read_dir(wit).expect("wit/v0.1 is there") {
-            let path = file.expect("a directory entry").path();
-            let text = std::fs::read_to_string(&path).expect("a WIT file");
-            let declared = text.lines().find_map(|line| line.strip_prefix("package "));
-            assert_eq!(
-                declared,
-                Some(format!("{WIT_PACKAGE}@{};", v0_1::VERSION).as_str()),
-                "{}",
-                path.display()
-            );
+        for (folder, version) in [("v0.1", v0_1::VERSION), ("v0.2", v0_2::VERSION)] {
+            let wit = format!("{}/../wit/{folder}", env!("CARGO_MANIFEST_DIR"));
+            let mut declared = Vec::new();
+            for file in std::fs::read_dir(&wit).expect("the WIT folder is there") {
+                let text = std::fs::read_to_string(file.expect("an entry").path()).expect("WIT");
+                declared.extend(
+                    text.lines()
+                        .filter_map(|line| line.strip_prefix("package "))
+                        .map(String::from),
+                );
+            }
+            assert_eq!(declared, [format!("{WIT_PACKAGE}@{version};")], "{wit}");
         }
         assert_eq!(
             salve_plugin_sdk::WIT_VERSION,

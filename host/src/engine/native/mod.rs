@@ -1,0 +1,246 @@
+//! The native engine: updates installed by reading and writing files, nothing of the image run.
+//! The ecosystem plugin decides (sources, signatures' keyrings, resolution, the package
+//! database); the host fetches (signed indexes, packages, each checked against the signed
+//! chain), opens the packages, and writes their files, the database files and the whiteouts as
+//! the patch layer. No root, no namespaces, no daemon, no emulator: the image's platform, not
+//! the host's, decides which packages are used.
+
+pub mod deb;
+pub mod layer;
+pub mod openpgp;
+pub mod placement;
+pub mod repository;
+
+use super::{Changes, Executed, Job};
+use crate::image::read_paths_within;
+use crate::plugin::Ecosystem;
+use crate::plugin::native::{
+    FetchedFile, InstallRequest, InstallStep, NativeRequest, PackageDownload, PackageEntry,
+    Resolution, UnpackedPackage,
+};
+use crate::plugin::types::{FileKind, ImageFile, PlanRequest};
+use anyhow::{Context, bail};
+use futures_util::{StreamExt, TryStreamExt};
+use placement::Placement;
+use repository::Repositories;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// How many files are fetched at once.
+const PARALLEL_FETCHES: usize = 4;
+
+/// How many rounds a plugin may ask for more before it is stopped.
+const MAX_ROUNDS: usize = 8;
+
+/// The most one image file read for the plugin may hold.
+const IMAGE_FILE_CAP: u64 = 64 << 20;
+
+/// Where the native engine keeps what it downloads.
+#[derive(Clone, Debug)]
+pub struct NativeOptions {
+    /// The store of repository files and packages, by SHA-256.
+    pub store: PathBuf,
+}
+
+/// What the native engine installs for: the ecosystem plugin and its plan request.
+#[derive(Clone, Copy)]
+pub struct NativeWork<'a> {
+    /// The plugin that decides.
+    pub ecosystem: Ecosystem<'a>,
+    /// The image's OS, platform, target and updates.
+    pub request: &'a PlanRequest,
+}
+
+/// Runs a job natively.
+pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<Executed> {
+    let Some(work) = job.native else {
+        bail!(
+            "the native engine installs one OS ecosystem's updates at a time; this plan has several"
+        );
+    };
+    let platform = job.target.platform.to_string();
+    let ecosystem = work.ecosystem;
+    let name = ecosystem.plugin().name().to_string();
+    let paths = ecosystem.native_paths(&work.request.target)?;
+    if paths.is_empty() {
+        bail!("the {name} plugin does not install natively; use --engine local (or auto)");
+    }
+    let layers = &job.target.layers.blobs;
+    let files = read_paths_within(layers, &paths, IMAGE_FILE_CAP, job.database_cap)
+        .context("reading the image's layers")?;
+    let repositories = Repositories::new(&options.store)?;
+
+    // Resolution, round by round.
+    job.progress.stage(
+        "resolve",
+        &format!("{platform}: resolving from the image's repositories"),
+    );
+    let mut request = NativeRequest {
+        os: work.request.os.clone(),
+        platform: work.request.platform.clone(),
+        target: work.request.target.clone(),
+        updates: work.request.updates.clone(),
+        files,
+        fetched: Vec::new(),
+        now: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs()),
+    };
+    let mut rounds = 0;
+    let selection = loop {
+        job.cancel.check()?;
+        rounds += 1;
+        if rounds > MAX_ROUNDS {
+            bail!(
+                "the {name} plugin asked for repository files {MAX_ROUNDS} times without resolving"
+            );
+        }
+        match ecosystem.native_resolve(&request)? {
+            Resolution::Install(selection) => break selection,
+            Resolution::Fetch(wanted) => {
+                let fetched: Vec<FetchedFile> = job
+                    .cancel
+                    .run(
+                        futures_util::stream::iter(wanted.iter())
+                            .map(|file| repositories.fetch(file, &request.files))
+                            .buffered(PARALLEL_FETCHES)
+                            .try_collect(),
+                    )
+                    .await??;
+                request.fetched.extend(fetched);
+            }
+        }
+    };
+    for warning in &selection.warnings {
+        job.progress.warn(&format!("{platform}: {warning}"));
+    }
+    drop(request.fetched);
+
+    // Downloads, then the packages opened for the plugin.
+    job.progress.stage(
+        "download",
+        &format!(
+            "{platform}: downloading {} package(s)",
+            selection.packages.len()
+        ),
+    );
+    let downloaded: Vec<PathBuf> = job
+        .cancel
+        .run(
+            futures_util::stream::iter(selection.packages.iter())
+                .map(|package| repositories.download(package))
+                .buffered(PARALLEL_FETCHES)
+                .try_collect(),
+        )
+        .await??;
+    let mut packages = Vec::new();
+    for (download, file) in selection.packages.iter().zip(&downloaded) {
+        packages.push(unpacked(download, file)?);
+    }
+
+    // Installation, round by round.
+    job.progress.stage(
+        "install",
+        &format!("{platform}: installing by file operations"),
+    );
+    let mut install = InstallRequest {
+        os: work.request.os.clone(),
+        platform: work.request.platform.clone(),
+        target: work.request.target.clone(),
+        files: request.files,
+        read: None,
+        packages,
+    };
+    let mut rounds = 0;
+    let installation = loop {
+        job.cancel.check()?;
+        rounds += 1;
+        if rounds > MAX_ROUNDS {
+            bail!("the {name} plugin asked for image files {MAX_ROUNDS} times without installing");
+        }
+        match ecosystem.native_install(&install)? {
+            InstallStep::Done(installation) => break installation,
+            InstallStep::Read(paths) => {
+                let mut read = install.read.take().unwrap_or_default();
+                read.extend(
+                    read_paths_within(layers, &paths, IMAGE_FILE_CAP, job.database_cap)
+                        .context("reading the image's layers")?,
+                );
+                install.read = Some(read);
+            }
+        }
+    };
+    for warning in &installation.warnings {
+        job.progress.warn(&format!("{platform}: {warning}"));
+    }
+
+    // The layer, every path placed through the image's links.
+    let paths = install
+        .packages
+        .iter()
+        .flat_map(|package| package.entries.iter().map(|entry| entry.path.as_str()))
+        .chain(installation.removed.iter().map(String::as_str))
+        .chain(installation.diverted.iter().map(|(_, to)| to.as_str()))
+        .chain(installation.files.iter().map(|file| file.path.as_str()));
+    let placement = Placement::read(layers, paths).context("reading the image's layers")?;
+    let blob = job.work.join("native-layer.tar");
+    std::fs::create_dir_all(job.work)?;
+    let written = layer::write(
+        &blob,
+        &selection
+            .packages
+            .iter()
+            .zip(&downloaded)
+            .map(|(_, file)| file.as_path())
+            .collect::<Vec<_>>(),
+        &installation,
+        &placement,
+    )?;
+    let mut database = install.files;
+    for file in written {
+        database.retain(|existing| existing.path != file.path);
+        database.push(file);
+    }
+    Ok(Executed {
+        changes: Changes::Layers {
+            layers: vec![blob],
+            mount_points: BTreeSet::new(),
+        },
+        database,
+    })
+}
+
+/// A downloaded package opened for the plugin.
+fn unpacked(download: &PackageDownload, file: &Path) -> anyhow::Result<UnpackedPackage> {
+    let listing = deb::list(file).with_context(|| format!("opening {}", download.url))?;
+    Ok(UnpackedPackage {
+        download: download.clone(),
+        control: listing
+            .control
+            .into_iter()
+            .map(|(name, bytes)| ImageFile {
+                path: name,
+                kind: FileKind::File,
+                content: Some(bytes),
+                link_target: None,
+            })
+            .collect(),
+        entries: listing
+            .entries
+            .into_iter()
+            .map(|entry| PackageEntry {
+                path: entry.path,
+                kind: match entry.kind {
+                    deb::EntryKind::File | deb::EntryKind::HardLink => FileKind::File,
+                    deb::EntryKind::Directory => FileKind::Directory,
+                    deb::EntryKind::Symlink => FileKind::Symlink,
+                },
+                mode: entry.mode,
+                link_target: entry
+                    .link_target
+                    .filter(|_| entry.kind == deb::EntryKind::Symlink),
+                md5: entry.md5,
+            })
+            .collect(),
+    })
+}

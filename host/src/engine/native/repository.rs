@@ -1,0 +1,321 @@
+//! Fetching from package repositories for native installation: index files and packages over
+//! HTTP(S), each checked against the SHA-256 and size a signed file gave before anything uses
+//! it, and kept in a store by SHA-256 so a second run downloads nothing it already has.
+
+use super::openpgp::{self, SignatureError};
+use crate::plugin::native::{FetchedFile, PackageDownload, RepositoryFile};
+use crate::plugin::types::{FileKind, ImageFile};
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The most an index or signed file may hold (the biggest `Packages` of a Debian release is
+/// about 50 MB uncompressed).
+const INDEX_CAP: u64 = 512 << 20;
+
+/// How long connecting, and each read, may take.
+const NETWORK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a repository file or package could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The request failed.
+    #[error("fetching {url}: {error}")]
+    Request {
+        /// The URL.
+        url: String,
+        /// The client's error.
+        error: String,
+    },
+    /// The server answered with an error status.
+    #[error("fetching {url}: the server answered {status}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The bytes are not what the signed index says.
+    #[error(
+        "{url} is not what the repository's signed index says ({what}); the mirror or \
+         something between serves a changed file, so nothing was written"
+    )]
+    Mismatch {
+        /// The URL.
+        url: String,
+        /// What differs.
+        what: String,
+    },
+    /// A signature did not verify.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// A file could not be decompressed.
+    #[error("{url} could not be decompressed: {error}")]
+    Decompress {
+        /// The URL.
+        url: String,
+        /// The decoder's error.
+        error: std::io::Error,
+    },
+    /// The store could not be written or read.
+    #[error("the package store {path}: {error}")]
+    Store {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        error: std::io::Error,
+    },
+}
+
+/// A client for package repositories with a store of what it fetched.
+#[derive(Clone)]
+pub struct Repositories {
+    client: reqwest::Client,
+    store: PathBuf,
+}
+
+impl Repositories {
+    /// A client whose store is `store` (created when missing).
+    pub fn new(store: &Path) -> Result<Repositories, FetchError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(NETWORK_TIMEOUT)
+            .read_timeout(NETWORK_TIMEOUT)
+            .user_agent(concat!("salve/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| FetchError::Request {
+                url: String::new(),
+                error: error.to_string(),
+            })?;
+        std::fs::create_dir_all(store).map_err(|error| FetchError::Store {
+            path: store.to_path_buf(),
+            error,
+        })?;
+        Ok(Repositories {
+            client,
+            store: store.to_path_buf(),
+        })
+    }
+
+    /// Fetches a repository file as the plugin asked: checked against its checksum and size,
+    /// verified against the keyrings it names (among `image_files`) when it is signed,
+    /// decompressed when asked.
+    pub async fn fetch(
+        &self,
+        file: &RepositoryFile,
+        image_files: &[ImageFile],
+    ) -> Result<FetchedFile, FetchError> {
+        let Some(path) = self
+            .get(
+                &file.url,
+                file.sha256.as_deref(),
+                file.size,
+                INDEX_CAP,
+                file.optional,
+            )
+            .await?
+        else {
+            return Ok(FetchedFile {
+                url: file.url.clone(),
+                content: None,
+            });
+        };
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|error| FetchError::Store {
+                path: path.to_path_buf(),
+                error,
+            })
+        };
+        let mut content = if file.decompress {
+            self.decompressed(&file.url, &path)?
+        } else {
+            read(&path)?
+        };
+        if !file.keyrings.is_empty() {
+            let mut keyrings = Vec::new();
+            for path in &file.keyrings {
+                let bytes = image_files
+                    .iter()
+                    .find(|image_file| {
+                        image_file.path == *path && image_file.kind == FileKind::File
+                    })
+                    .and_then(|image_file| image_file.content.as_deref())
+                    .ok_or_else(|| SignatureError::Keyring {
+                        path: path.clone(),
+                        error: "it is not among the files read from the image".into(),
+                    })?;
+                keyrings.push((path.as_str(), bytes));
+            }
+            let keys = openpgp::read_keyrings(&keyrings)?;
+            content =
+                openpgp::verified_text(&file.url, &content, &keys, &file.keyrings)?.into_bytes();
+        }
+        if file.sha256.is_none() {
+            let _ = std::fs::remove_file(&path);
+        }
+        Ok(FetchedFile {
+            url: file.url.clone(),
+            content: Some(content),
+        })
+    }
+
+    /// Downloads a package file into the store (once), checked against the index.
+    pub async fn download(&self, package: &PackageDownload) -> Result<PathBuf, FetchError> {
+        let path = self
+            .get(
+                &package.url,
+                Some(&package.sha256),
+                Some(package.size),
+                package.size,
+                false,
+            )
+            .await?;
+        Ok(path.expect("a package is not optional"))
+    }
+
+    /// The stored file of `url`, fetched when the store lacks a file of that SHA-256. A file
+    /// without a known checksum is fetched to a fresh name every time. `None`: an optional file
+    /// the server does not have.
+    async fn get(
+        &self,
+        url: &str,
+        sha256: Option<&str>,
+        size: Option<u64>,
+        cap: u64,
+        optional: bool,
+    ) -> Result<Option<PathBuf>, FetchError> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(FetchError::Request {
+                url: url.to_string(),
+                error: "only http:// and https:// URLs are fetched".into(),
+            });
+        }
+        let store_error = |path: &Path, error| FetchError::Store {
+            path: path.to_path_buf(),
+            error,
+        };
+        if let Some(sha256) = sha256 {
+            let stored = self.store.join(sha256);
+            if stored.is_file() && file_sha256(&stored).ok().as_deref() == Some(sha256) {
+                return Ok(Some(stored));
+            }
+        }
+        let request_error = |error: reqwest::Error| FetchError::Request {
+            url: url.to_string(),
+            error: error.to_string(),
+        };
+        let mut response = self.client.get(url).send().await.map_err(request_error)?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND && optional {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                url: url.to_string(),
+                status: status.as_u16(),
+            });
+        }
+        let mut temporary = tempfile::NamedTempFile::new_in(&self.store)
+            .map_err(|error| store_error(&self.store, error))?;
+        let mut hasher = Sha256::new();
+        let mut received = 0u64;
+        let limit = size.unwrap_or(cap);
+        while let Some(chunk) = response.chunk().await.map_err(request_error)? {
+            received += chunk.len() as u64;
+            if received > limit {
+                return Err(FetchError::Mismatch {
+                    url: url.to_string(),
+                    what: format!("it is longer than the {limit} bytes expected"),
+                });
+            }
+            hasher.update(&chunk);
+            temporary
+                .write_all(&chunk)
+                .map_err(|error| store_error(temporary.path(), error))?;
+        }
+        if let Some(size) = size
+            && received != size
+        {
+            return Err(FetchError::Mismatch {
+                url: url.to_string(),
+                what: format!("{received} bytes, not {size}"),
+            });
+        }
+        let digest = hex::encode(hasher.finalize());
+        if let Some(sha256) = sha256
+            && digest != sha256
+        {
+            return Err(FetchError::Mismatch {
+                url: url.to_string(),
+                what: format!("SHA-256 {digest}, not {sha256}"),
+            });
+        }
+        let name = match sha256 {
+            Some(sha256) => sha256.to_string(),
+            None => format!("unchecked-{digest}"),
+        };
+        let stored = self.store.join(name);
+        temporary
+            .persist(&stored)
+            .map_err(|error| store_error(&stored, error.error))?;
+        Ok(Some(stored))
+    }
+
+    /// The decompressed bytes of a stored file, by its URL's suffix; kept beside it.
+    fn decompressed(&self, url: &str, stored: &Path) -> Result<Vec<u8>, FetchError> {
+        let plain = stored.with_extension("plain");
+        if let Ok(bytes) = std::fs::read(&plain) {
+            return Ok(bytes);
+        }
+        let file = std::fs::File::open(stored).map_err(|error| FetchError::Store {
+            path: stored.to_path_buf(),
+            error,
+        })?;
+        let reader = std::io::BufReader::new(file);
+        let mut decoder: Box<dyn Read> = if url.ends_with(".xz") {
+            Box::new(liblzma::bufread::XzDecoder::new(reader))
+        } else if url.ends_with(".gz") {
+            Box::new(flate2::bufread::MultiGzDecoder::new(reader))
+        } else if url.ends_with(".zst") {
+            Box::new(
+                zstd::stream::read::Decoder::with_buffer(reader).map_err(|error| {
+                    FetchError::Decompress {
+                        url: url.to_string(),
+                        error,
+                    }
+                })?,
+            )
+        } else {
+            Box::new(reader)
+        };
+        let mut bytes = Vec::new();
+        decoder
+            .by_ref()
+            .take(INDEX_CAP + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|error| FetchError::Decompress {
+                url: url.to_string(),
+                error,
+            })?;
+        if bytes.len() as u64 > INDEX_CAP {
+            return Err(FetchError::Decompress {
+                url: url.to_string(),
+                error: std::io::Error::other("it decompresses to more than 512 MiB"),
+            });
+        }
+        if stored
+            .file_name()
+            .is_some_and(|name| !name.to_string_lossy().starts_with("unchecked-"))
+        {
+            let _ = crate::image::layout::write_file_atomically(&plain, &bytes);
+        }
+        Ok(bytes)
+    }
+}
+
+/// The SHA-256 of a file, in lower-case hex.
+fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}

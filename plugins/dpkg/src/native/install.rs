@@ -1,0 +1,443 @@
+//! Installation as dpkg would leave it, in file operations: the new `status` stanzas (or
+//! `status.d` files), each package's `info` files, whiteouts for the old versions' files the new
+//! ones no longer ship (unless another package owns them), configuration files the image changed
+//! kept (the new one beside them as `.dpkg-dist`, as dpkg does with `--force-confold`), and
+//! diverted files written where the diversion sends them.
+
+use super::control::{self, Stanza};
+use super::scripts::{self, Verdict};
+use crate::detect::{STATUS, STATUS_D};
+use md5::{Digest, Md5};
+use salve_plugin_sdk::{
+    FileKind, InstallRequest, InstallStep, Installation, UnpackedPackage, WrittenFile,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// dpkg's folder of per-package files.
+const INFO: &str = "/var/lib/dpkg/info";
+
+/// dpkg's diversions database.
+pub const DIVERSIONS: &str = "/var/lib/dpkg/diversions";
+
+/// The control members dpkg keeps in `info/` (all but `control`).
+const INFO_MEMBERS: &[&str] = &[
+    "md5sums",
+    "conffiles",
+    "preinst",
+    "postinst",
+    "prerm",
+    "postrm",
+    "triggers",
+    "shlibs",
+    "symbols",
+    "templates",
+    "config",
+];
+
+/// The scripts an upgrade runs of the old version.
+const OLD_SCRIPTS: &[&str] = &["prerm", "postrm"];
+
+/// The scripts an upgrade runs of the new version.
+const NEW_SCRIPTS: &[&str] = &["preinst", "postinst"];
+
+/// One round of installation.
+pub fn install(request: &InstallRequest) -> Result<InstallStep, String> {
+    let distroless = request.target.distroless;
+    let Some(read) = &request.read else {
+        return Ok(InstallStep::Read(paths_to_read(request, distroless)?));
+    };
+    let find = |path: &str| {
+        read.iter()
+            .chain(&request.files)
+            .find(|file| file.path == path && file.kind == FileKind::File)
+            .and_then(|file| file.content.as_deref())
+    };
+    let mut installation = Installation {
+        files: Vec::new(),
+        removed: Vec::new(),
+        kept: Vec::new(),
+        diverted: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut verdict = Verdict::default();
+    let diversions = parse_diversions(find(DIVERSIONS).unwrap_or_default());
+    let status_text = String::from_utf8_lossy(find(STATUS).unwrap_or_default()).into_owned();
+    let mut status = if distroless {
+        Vec::new()
+    } else {
+        control::parse(&status_text).map_err(|error| format!("{STATUS}: {error}"))?
+    };
+    let replaced: BTreeSet<&str> = request
+        .packages
+        .iter()
+        .map(|package| package.download.name.as_str())
+        .collect();
+    // Who owns each path, among the packages that stay as they are.
+    let mut owned_by_others: BTreeSet<&str> = BTreeSet::new();
+    for file in read.iter().filter(|file| file.kind == FileKind::File) {
+        let Some(name) = file
+            .path
+            .strip_prefix(INFO)
+            .and_then(|rest| rest.strip_prefix('/'))
+        else {
+            continue;
+        };
+        let Some(package) = name.strip_suffix(".list") else {
+            continue;
+        };
+        let package = package.split(':').next().unwrap_or_default();
+        if replaced.contains(package) {
+            continue;
+        }
+        owned_by_others.extend(
+            std::str::from_utf8(file.content.as_deref().unwrap_or_default())
+                .unwrap_or_default()
+                .lines(),
+        );
+    }
+
+    for package in &request.packages {
+        let name = package.download.name.as_str();
+        let control_text = member(package, "control")
+            .ok_or_else(|| format!("{name}: the package has no control file"))?;
+        let mut stanza = control::parse(&String::from_utf8_lossy(control_text))
+            .map_err(|error| format!("{name}: control: {error}"))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("{name}: the control file is empty"))?;
+        if stanza.get("Package") != Some(name)
+            || stanza.get("Version") != Some(package.download.version.as_str())
+        {
+            return Err(format!(
+                "{}: the package file says it is {} {}, not {name} {}",
+                package.download.url,
+                stanza.get("Package").unwrap_or("?"),
+                stanza.get("Version").unwrap_or("?"),
+                package.download.version
+            ));
+        }
+        let info_name = info_name(&stanza);
+        let old_stanza = status
+            .iter()
+            .position(|old| old.get("Package") == Some(name));
+        let from = package.download.replaces.as_deref();
+        let old_info = |suffix: &str| find(&format!("{INFO}/{info_name}.{suffix}"));
+
+        // Scripts and triggers.
+        for script in OLD_SCRIPTS {
+            if let Some(text) = old_info(script) {
+                scripts::judge(
+                    name,
+                    &format!("old {script}"),
+                    &String::from_utf8_lossy(text),
+                    from,
+                    &mut verdict,
+                )?;
+            }
+        }
+        for script in NEW_SCRIPTS {
+            if let Some(text) = member(package, script) {
+                scripts::judge(
+                    name,
+                    script,
+                    &String::from_utf8_lossy(text),
+                    from,
+                    &mut verdict,
+                )?;
+            }
+        }
+        if let Some(text) = member(package, "triggers") {
+            let old = old_info("triggers").map(String::from_utf8_lossy);
+            scripts::judge_triggers(
+                name,
+                &String::from_utf8_lossy(text),
+                old.as_deref(),
+                &mut verdict,
+            )?;
+        }
+
+        // Configuration files.
+        let old_conffiles = old_stanza
+            .map(|index| conffiles(status[index].get("Conffiles").unwrap_or_default()))
+            .unwrap_or_default();
+        let new_conffiles: Vec<String> = member(package, "conffiles")
+            .map(|text| {
+                String::from_utf8_lossy(text)
+                    .lines()
+                    .map(str::trim)
+                    .filter(|line| !line.is_empty())
+                    .map(|line| line.trim_start_matches("remove-on-upgrade ").to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut conffile_lines = Vec::new();
+        for path in &new_conffiles {
+            let entry = package
+                .entries
+                .iter()
+                .find(|entry| entry.path == *path)
+                .ok_or_else(|| {
+                    format!("{name}: configuration file {path} is not in the package")
+                })?;
+            let new_md5 = entry.md5.clone().unwrap_or_default();
+            let current = find(path).map(|bytes| hex(&Md5::digest(bytes)));
+            let recorded = old_conffiles.get(path.as_str());
+            let keep = match (&current, recorded) {
+                // Deleted by the image's maker: dpkg leaves it deleted.
+                (None, Some(_)) => true,
+                (None, None) => false,
+                (Some(current), Some(recorded)) => current != recorded && &new_md5 != current,
+                (Some(current), None) => *current != new_md5,
+            };
+            if keep {
+                installation.kept.push(path.clone());
+                let changed = recorded.is_some_and(|recorded| *recorded != new_md5);
+                if current.is_some() && (changed || recorded.is_none()) {
+                    installation
+                        .diverted
+                        .push((path.clone(), format!("{path}.dpkg-dist")));
+                    installation.kept.pop();
+                    installation.warnings.push(format!(
+                        "{name}: {path} was changed in the image and is kept; the package's \
+                         new version is beside it as {path}.dpkg-dist"
+                    ));
+                }
+            }
+            conffile_lines.push(format!(" {path} {new_md5}"));
+        }
+        for (path, md5) in &old_conffiles {
+            if !new_conffiles.contains(path) {
+                conffile_lines.push(format!(" {path} {md5} obsolete"));
+            }
+        }
+
+        // Diversions of the package's files by other packages.
+        for entry in &package.entries {
+            if let Some((to, by)) = diversions.get(entry.path.as_str())
+                && by != name
+                && !installation
+                    .diverted
+                    .iter()
+                    .any(|(from, _)| *from == entry.path)
+            {
+                installation
+                    .diverted
+                    .push((entry.path.clone(), to.to_string()));
+            }
+        }
+
+        // Files of the old version that the new one does not ship.
+        let new_paths: BTreeSet<&str> = package
+            .entries
+            .iter()
+            .map(|entry| entry.path.as_str())
+            .collect();
+        if let Some(list) = old_info("list") {
+            for path in String::from_utf8_lossy(list).lines() {
+                let gone = !new_paths.contains(path)
+                    && path != "/."
+                    && !owned_by_others.contains(path)
+                    && !old_conffiles.contains_key(path);
+                if gone && !is_directory_of(path, &new_paths) {
+                    let path = diversions
+                        .get(path)
+                        .filter(|(_, by)| by != name)
+                        .map_or(path.to_string(), |(to, _)| to.to_string());
+                    installation.removed.push(path);
+                }
+            }
+        }
+
+        // The database.
+        if distroless {
+            let mut text = control_text.to_vec();
+            if !text.ends_with(b"\n") {
+                text.push(b'\n');
+            }
+            installation
+                .files
+                .push(written(&format!("{STATUS_D}/{name}"), text, 0o644));
+            if let Some(md5sums) = member(package, "md5sums") {
+                installation.files.push(written(
+                    &format!("{STATUS_D}/{name}.md5sums"),
+                    md5sums.to_vec(),
+                    0o644,
+                ));
+            }
+            continue;
+        }
+        stanza.set("Status", "install ok installed");
+        stanza.remove("Conffiles");
+        if !conffile_lines.is_empty() {
+            stanza.set("Conffiles", &format!("\n{}", conffile_lines.join("\n")));
+        }
+        stanza.sort_as_dpkg();
+        match old_stanza {
+            Some(index) => status[index] = stanza,
+            None => {
+                let at = status
+                    .iter()
+                    .position(|old| old.get("Package").is_some_and(|other| other > name))
+                    .unwrap_or(status.len());
+                status.insert(at, stanza);
+            }
+        }
+        let mut list = String::from("/.\n");
+        for entry in &package.entries {
+            if entry.path != "/" {
+                list.push_str(&entry.path);
+                list.push('\n');
+            }
+        }
+        installation.files.push(written(
+            &format!("{INFO}/{info_name}.list"),
+            list.into_bytes(),
+            0o644,
+        ));
+        for suffix in INFO_MEMBERS {
+            let path = format!("{INFO}/{info_name}.{suffix}");
+            match member(package, suffix) {
+                Some(bytes) => {
+                    let mode = if NEW_SCRIPTS.contains(suffix)
+                        || OLD_SCRIPTS.contains(suffix)
+                        || *suffix == "config"
+                    {
+                        0o755
+                    } else {
+                        0o644
+                    };
+                    installation
+                        .files
+                        .push(written(&path, bytes.to_vec(), mode));
+                }
+                None if find(&path).is_some() => installation.removed.push(path),
+                None => {}
+            }
+        }
+    }
+    if !distroless {
+        let mut text = String::new();
+        for stanza in &status {
+            text.push_str(&stanza.to_text());
+            text.push('\n');
+        }
+        installation
+            .files
+            .push(written(STATUS, text.into_bytes(), 0o644));
+    }
+    installation.warnings.extend(verdict.notes);
+    Ok(InstallStep::Done(installation))
+}
+
+/// What the first round reads: every package's file list (to know who owns what), the
+/// replaced packages' `info` files, and the current state of every configuration file.
+fn paths_to_read(request: &InstallRequest, distroless: bool) -> Result<Vec<String>, String> {
+    let mut paths = vec![format!("{INFO}/*.list"), DIVERSIONS.to_string()];
+    for package in &request.packages {
+        if !distroless {
+            let control_text = member(package, "control").unwrap_or_default();
+            let stanza = control::parse(&String::from_utf8_lossy(control_text))?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let info_name = info_name_of(
+                &package.download.name,
+                &package.download.architecture,
+                &stanza,
+            );
+            paths.extend(
+                INFO_MEMBERS
+                    .iter()
+                    .map(|suffix| format!("{INFO}/{info_name}.{suffix}")),
+            );
+        }
+        if let Some(conffiles) = member(package, "conffiles") {
+            paths.extend(
+                String::from_utf8_lossy(conffiles)
+                    .lines()
+                    .map(str::trim)
+                    .filter(|line| line.starts_with('/'))
+                    .map(String::from),
+            );
+        }
+    }
+    Ok(paths)
+}
+
+/// A control member of a package.
+fn member<'a>(package: &'a UnpackedPackage, name: &str) -> Option<&'a [u8]> {
+    package
+        .control
+        .iter()
+        .find(|file| file.path == name && file.kind == FileKind::File)
+        .and_then(|file| file.content.as_deref())
+}
+
+/// The name of a package's files in `info/`: `name:arch` for `Multi-Arch: same` packages.
+fn info_name(stanza: &Stanza) -> String {
+    info_name_of(
+        stanza.get("Package").unwrap_or_default(),
+        stanza.get("Architecture").unwrap_or_default(),
+        stanza,
+    )
+}
+
+/// [`info_name`] from its parts.
+fn info_name_of(name: &str, architecture: &str, stanza: &Stanza) -> String {
+    if stanza.get("Multi-Arch") == Some("same") {
+        format!("{name}:{architecture}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// A `Conffiles` field: path to recorded MD5 (flags such as `obsolete` dropped).
+fn conffiles(field: &str) -> BTreeMap<String, String> {
+    field
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            Some((words.next()?.to_string(), words.next()?.to_string()))
+        })
+        .collect()
+}
+
+/// The diversions database: diverted path to (where it goes, the diverting package; `:` for a
+/// local diversion).
+fn parse_diversions(bytes: &[u8]) -> BTreeMap<String, (String, String)> {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    lines
+        .chunks_exact(3)
+        .map(|triple| {
+            (
+                triple[0].to_string(),
+                (triple[1].to_string(), triple[2].to_string()),
+            )
+        })
+        .collect()
+}
+
+/// Whether `path` is a folder holding something the new version ships (folders are not
+/// removed while they hold files).
+fn is_directory_of(path: &str, new_paths: &BTreeSet<&str>) -> bool {
+    let prefix = format!("{path}/");
+    new_paths
+        .range(prefix.as_str()..)
+        .next()
+        .is_some_and(|next| next.starts_with(&prefix))
+}
+
+/// A database file to write.
+fn written(path: &str, content: Vec<u8>, mode: u32) -> WrittenFile {
+    WrittenFile {
+        path: path.to_string(),
+        content,
+        mode,
+    }
+}
+
+/// Lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}

@@ -1,0 +1,341 @@
+//! Native installation: updates installed by reading and writing files, nothing of the image
+//! run. The plugin reads the image's apt sources, pins and package database, asks the host for
+//! the signed repository files it needs (round by round), resolves the updates as apt would,
+//! and turns the packages the host downloaded and opened into dpkg's database files.
+
+mod control;
+mod index;
+mod install;
+mod pinning;
+mod relations;
+mod release;
+mod resolve;
+mod scripts;
+mod sources;
+
+pub use install::install;
+
+use crate::detect::{STATUS, STATUS_D};
+use index::Available;
+use relations::Clauses;
+use release::Release;
+use resolve::{Goal, Installed};
+use salve_plugin_sdk::{
+    FetchedFile, FileKind, ImageFile, NativeRequest, PackageDownload, Platform, RepositoryFile,
+    Resolution, Selection, Target,
+};
+use sources::Source;
+
+/// apt's one-line sources.
+const SOURCES_LIST: &str = "/etc/apt/sources.list";
+/// apt's folder of more sources.
+const SOURCES_D: &str = "/etc/apt/sources.list.d";
+/// apt's legacy keyring, trusted for every source without `Signed-By`.
+const TRUSTED_GPG: &str = "/etc/apt/trusted.gpg";
+/// apt's folder of keyrings trusted for every source without `Signed-By`.
+const TRUSTED_GPG_D: &str = "/etc/apt/trusted.gpg.d";
+/// apt's pins.
+const PREFERENCES: &str = "/etc/apt/preferences";
+/// apt's folder of more pins.
+const PREFERENCES_D: &str = "/etc/apt/preferences.d";
+
+/// What native installation reads from the image.
+pub fn paths(_target: &Target) -> Vec<String> {
+    vec![
+        SOURCES_LIST.into(),
+        format!("{SOURCES_D}/*"),
+        TRUSTED_GPG.into(),
+        format!("{TRUSTED_GPG_D}/*"),
+        "/usr/share/keyrings/*".into(),
+        "/etc/apt/keyrings/*".into(),
+        PREFERENCES.into(),
+        format!("{PREFERENCES_D}/*"),
+        STATUS.into(),
+        format!("{STATUS_D}/*"),
+        install::DIVERSIONS.into(),
+    ]
+}
+
+/// One round of resolution.
+pub fn resolve(request: &NativeRequest) -> Result<Resolution, String> {
+    let architecture = dpkg_architecture(&request.platform)?;
+    let sources: Vec<Source> = read_sources(&request.files)?
+        .into_iter()
+        .filter(|source| {
+            source.architectures.is_empty()
+                || source.architectures.iter().any(|a| a == architecture)
+        })
+        .collect();
+    if sources.is_empty() {
+        return Err(format!(
+            "the image names no apt sources for {architecture} in {SOURCES_LIST} or {SOURCES_D}"
+        ));
+    }
+    let fetched =
+        |url: &str| -> Option<&FetchedFile> { request.fetched.iter().find(|file| file.url == url) };
+
+    // Round 1: each suite's signed InRelease.
+    let mut need = Vec::new();
+    for source in &sources {
+        let url = in_release_url(source);
+        if fetched(&url).is_none() && !need.iter().any(|file: &RepositoryFile| file.url == url) {
+            need.push(RepositoryFile {
+                url,
+                sha256: None,
+                size: None,
+                keyrings: keyrings_for(source, &request.files)?,
+                decompress: false,
+                optional: false,
+            });
+        }
+    }
+    if !need.is_empty() {
+        return Ok(Resolution::Fetch(need));
+    }
+
+    // Round 2: the package indexes the releases list for the image's architecture.
+    let mut releases = Vec::new();
+    for source in &sources {
+        let url = in_release_url(source);
+        let text = text_of(fetched(&url), &url)?;
+        releases.push(release::parse(text, request.now, &url)?);
+    }
+    let mut indexes: Vec<(usize, String)> = Vec::new();
+    for (number, (source, release)) in sources.iter().zip(&releases).enumerate() {
+        for file in index_files(source, release, architecture)? {
+            if fetched(&file.url).is_none() {
+                need.push(file.clone());
+            }
+            indexes.push((number, file.url));
+        }
+    }
+    if !need.is_empty() {
+        return Ok(Resolution::Fetch(need));
+    }
+
+    // Round 3: resolve.
+    let mut available: Vec<Available> = Vec::new();
+    for (number, url) in &indexes {
+        let text = text_of(fetched(url), url)?;
+        available.extend(index::parse(
+            text,
+            &sources[*number].uri,
+            &releases[*number],
+            url,
+        )?);
+    }
+    let pins = read_pins(&request.files)?;
+    let installed = read_installed(&request.files)?;
+    let goal = Goal {
+        updates: request
+            .updates
+            .iter()
+            .map(|update| (update.package.as_str(), update.fixed_version.as_str()))
+            .collect(),
+        architecture,
+    };
+    let resolved = resolve::resolve(&installed, &available, &pins, &goal)?;
+    Ok(Resolution::Install(Selection {
+        packages: resolved
+            .chosen
+            .into_iter()
+            .map(|chosen| PackageDownload {
+                name: chosen.package.name.to_string(),
+                version: chosen.package.version.to_string(),
+                architecture: chosen.package.architecture.to_string(),
+                url: chosen.package.url(),
+                sha256: chosen.package.sha256.to_ascii_lowercase(),
+                size: chosen.package.size,
+                replaces: chosen.replaces,
+            })
+            .collect(),
+        warnings: resolved.warnings,
+    }))
+}
+
+/// dpkg's name for an OCI platform's architecture.
+fn dpkg_architecture(platform: &Platform) -> Result<&'static str, String> {
+    Ok(
+        match (platform.architecture.as_str(), platform.variant.as_deref()) {
+            ("amd64", _) => "amd64",
+            ("arm64", _) => "arm64",
+            ("arm", Some("v7") | None) => "armhf",
+            ("arm", Some("v5" | "v6")) => "armel",
+            ("386", _) => "i386",
+            ("ppc64le", _) => "ppc64el",
+            ("s390x", _) => "s390x",
+            ("riscv64", _) => "riscv64",
+            ("mips64le", _) => "mips64el",
+            (other, _) => return Err(format!("no Debian architecture for the platform {other}")),
+        },
+    )
+}
+
+/// The `InRelease` of a source.
+fn in_release_url(source: &Source) -> String {
+    format!("{}/dists/{}/InRelease", source.uri, source.suite)
+}
+
+/// The content of a fetched file as text.
+fn text_of<'a>(file: Option<&'a FetchedFile>, url: &str) -> Result<&'a str, String> {
+    let content = file
+        .and_then(|file| file.content.as_deref())
+        .ok_or_else(|| format!("the host did not give {url}"))?;
+    std::str::from_utf8(content).map_err(|_| format!("{url} is not UTF-8 text"))
+}
+
+/// The keyrings a source's `InRelease` must be signed by: its `Signed-By`, else the keyrings
+/// apt trusts for every source (`trusted.gpg` and `trusted.gpg.d`).
+fn keyrings_for(source: &Source, files: &[ImageFile]) -> Result<Vec<String>, String> {
+    let present = |path: &str| {
+        files
+            .iter()
+            .any(|file| file.path == path && file.kind == FileKind::File)
+    };
+    let keyrings: Vec<String> = if source.signed_by.is_empty() {
+        files
+            .iter()
+            .filter(|file| file.kind == FileKind::File)
+            .filter(|file| {
+                file.path == TRUSTED_GPG
+                    || file.path.starts_with(&format!("{TRUSTED_GPG_D}/"))
+                        && (file.path.ends_with(".gpg") || file.path.ends_with(".asc"))
+            })
+            .map(|file| file.path.clone())
+            .collect()
+    } else {
+        for keyring in &source.signed_by {
+            if !present(keyring) {
+                return Err(format!(
+                    "{}: the keyring {keyring} it is signed by is not in the image (native \
+                     installation reads keyrings from {TRUSTED_GPG_D}, /usr/share/keyrings and \
+                     /etc/apt/keyrings)",
+                    source.origin
+                ));
+            }
+        }
+        source.signed_by.clone()
+    };
+    if keyrings.is_empty() {
+        return Err(format!(
+            "{}: the image trusts no keyring for {} (nothing in {TRUSTED_GPG_D}, no Signed-By)",
+            source.origin, source.uri
+        ));
+    }
+    Ok(keyrings)
+}
+
+/// The package indexes of a source for `architecture`: per component, the best-compressed
+/// `Packages` the release lists, and `binary-all` where the release keeps `all` packages apart.
+fn index_files(
+    source: &Source,
+    release: &Release,
+    architecture: &str,
+) -> Result<Vec<RepositoryFile>, String> {
+    let mut architectures = vec![architecture];
+    if !release.all_in_each_architecture && release.architectures.iter().any(|a| a == "all") {
+        architectures.push("all");
+    }
+    let mut files = Vec::new();
+    for component in &source.components {
+        for architecture in &architectures {
+            let base = format!("{component}/binary-{architecture}/Packages");
+            let chosen = [".xz", ".gz", ""]
+                .iter()
+                .map(|suffix| format!("{base}{suffix}"))
+                .find(|path| release.files.contains_key(path))
+                .ok_or_else(|| {
+                    format!(
+                        "{} {} lists no {base} (is {architecture} built there?)",
+                        source.uri, source.suite
+                    )
+                })?;
+            let (sha256, size) = &release.files[&chosen];
+            files.push(RepositoryFile {
+                url: format!("{}/dists/{}/{chosen}", source.uri, source.suite),
+                sha256: Some(sha256.clone()),
+                size: Some(*size),
+                keyrings: Vec::new(),
+                decompress: true,
+                optional: false,
+            });
+        }
+    }
+    Ok(files)
+}
+
+/// Every source the image's apt configuration names.
+fn read_sources(files: &[ImageFile]) -> Result<Vec<Source>, String> {
+    let mut sources = Vec::new();
+    for (path, text) in texts(files) {
+        if path == SOURCES_LIST || path.starts_with(SOURCES_D) && path.ends_with(".list") {
+            sources.extend(sources::parse_list(path, text)?);
+        } else if path.starts_with(SOURCES_D) && path.ends_with(".sources") {
+            sources.extend(sources::parse_deb822(path, text)?);
+        }
+    }
+    Ok(sources)
+}
+
+/// Every pin of the image's apt preferences.
+fn read_pins(files: &[ImageFile]) -> Result<Vec<pinning::Pin>, String> {
+    let mut pins = Vec::new();
+    for (path, text) in texts(files) {
+        let in_folder = path.starts_with(&format!("{PREFERENCES_D}/"))
+            && (path.ends_with(".pref")
+                || !path.rsplit('/').next().unwrap_or_default().contains('.'));
+        if path == PREFERENCES || in_folder {
+            pins.extend(pinning::parse(path, text)?);
+        }
+    }
+    Ok(pins)
+}
+
+/// The installed packages, from `status` or `status.d`.
+fn read_installed(files: &[ImageFile]) -> Result<Vec<Installed>, String> {
+    let mut installed = Vec::new();
+    for (path, text) in texts(files) {
+        let database = path == STATUS
+            || path.starts_with(&format!("{STATUS_D}/")) && !path.ends_with(".md5sums");
+        if !database {
+            continue;
+        }
+        for stanza in control::parse(text).map_err(|error| format!("{path}: {error}"))? {
+            let status = stanza.get("Status").unwrap_or("install ok installed");
+            if !status.ends_with(" installed") {
+                continue;
+            }
+            let relations = |fields: &[&str]| -> Result<Clauses, String> {
+                let mut clauses = Clauses::new();
+                for field in fields {
+                    clauses.extend(
+                        relations::parse(stanza.get(field).unwrap_or_default())
+                            .map_err(|error| format!("{path}: {error}"))?,
+                    );
+                }
+                Ok(clauses)
+            };
+            installed.push(Installed {
+                name: stanza.require("Package")?.to_string(),
+                version: stanza.require("Version")?.to_string(),
+                architecture: stanza.get("Architecture").unwrap_or("all").to_string(),
+                depends: relations(&["Pre-Depends", "Depends"])?,
+                breaks: relations(&["Breaks", "Conflicts"])?,
+                provides: relations(&["Provides"])?,
+                held: status.starts_with("hold "),
+            });
+        }
+    }
+    Ok(installed)
+}
+
+/// The regular files among `files`, as text (files that are not UTF-8 are skipped).
+fn texts(files: &[ImageFile]) -> impl Iterator<Item = (&str, &str)> {
+    files.iter().filter_map(|file| {
+        let content = file
+            .content
+            .as_deref()
+            .filter(|_| file.kind == FileKind::File)?;
+        Some((file.path.as_str(), std::str::from_utf8(content).ok()?))
+    })
+}
