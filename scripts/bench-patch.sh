@@ -9,6 +9,9 @@
 # Each salve run reads the image from an OCI layout and writes the patched image to another.
 # With SALVE_EARLIER=PATH (another build of salve, say of an earlier commit), its warm and cold
 # runs are timed in the same rounds, so a change is measured against what it replaced.
+# With SALVE_NATIVE=1, `--engine native` runs (native-warm: its package store filled by an
+# earlier run; native-cold: an empty cache folder) are timed in the same rounds too, and the
+# report takes only packages every engine can update (no maintainer scripts in their source).
 # Rounds alternate the order; medians are reported. Needs root, mmdebstrap, umoci, python3,
 # slirp4netns.
 # Usage: [SALVE_EARLIER=PATH] scripts/bench-patch.sh [ROUNDS]
@@ -37,7 +40,9 @@ tar -C "$work/rootfs" --numeric-owner -xzf "$layout/blobs/sha256/$layer"
 
 # Five packages bookworm-security upgrades, as a Trivy report.
 python3 "$root/fixtures/images/security-updates.py" "$work/rootfs/var/lib/dpkg/status" > "$work/updates.json"
-packages=$(python3 "$root/scripts/bench-report.py" "$work/updates.json" "$work/report.json")
+native=${SALVE_NATIVE:-}
+packages=$(python3 "$root/scripts/bench-report.py" "$work/updates.json" "$work/report.json" \
+  ${native:+"$work/rootfs"})
 echo "packages: $packages; rounds: $rounds"
 
 now() { date +%s.%N; }
@@ -60,18 +65,20 @@ baseline() {
 }
 earlier=${SALVE_EARLIER:-}
 salve_run() {
-  local kind=$1 round=$2 cache t0 t1 program=$salve
+  local kind=$1 round=$2 cache t0 t1 program=$salve engine=()
   if [[ $kind == earlier-* ]]; then program=$earlier; fi
+  if [[ $kind == native-* ]]; then engine=(--engine native); fi
   if [[ $kind == *cold ]]; then cache="$work/$kind-$round"; else cache="$work/$kind"; fi
   t0=$(now)
   "$program" patch -i "oci:$layout:minbase" -r "$work/report.json" --oci-dir "$work/out-$kind-$round" \
-    --cache-dir "$cache" 2>/dev/null
+    --cache-dir "$cache" "${engine[@]}" 2>/dev/null
   t1=$(now)
   rm -rf "$work/out-$kind-$round" "$work/$kind-$round"
   times[$kind]+="$(echo "$t1 - $t0" | bc) "
 }
 kinds=(warm cold)
 [[ -n $earlier ]] && kinds+=(earlier-warm earlier-cold)
+[[ -n $native ]] && kinds+=(native-warm native-cold)
 for kind in "${kinds[@]}"; do
   if [[ $kind == *warm ]]; then salve_run "$kind" 0 && times[$kind]=""; fi   # fills the warm cache
 done
@@ -91,6 +98,12 @@ c=$(echo "${times[cold]}" | median)
 printf 'baseline (chroot apt-get)  %7.2fs\n' "$b"
 printf 'salve warm                 %7.2fs   warm / baseline = %.2f\n' "$w" "$(echo "$w / $b" | bc -l)"
 printf 'salve cold                 %7.2fs   cold / baseline = %.2f\n' "$c" "$(echo "$c / $b" | bc -l)"
+if [[ -n $native ]]; then
+  nw=$(echo "${times[native-warm]}" | median)
+  nc=$(echo "${times[native-cold]}" | median)
+  printf 'native warm                %7.2fs   warm / baseline = %.2f\n' "$nw" "$(echo "$nw / $b" | bc -l)"
+  printf 'native cold                %7.2fs   cold / baseline = %.2f\n' "$nc" "$(echo "$nc / $b" | bc -l)"
+fi
 if [[ -n $earlier ]]; then
   ew=$(echo "${times[earlier-warm]}" | median)
   ec=$(echo "${times[earlier-cold]}" | median)

@@ -249,3 +249,39 @@ fn versions_compare_prints_the_order_and_refuses_bad_versions() {
     );
     assert!(errors.contains("deb (dpkg)"), "{errors}");
 }
+
+#[test]
+fn a_plugin_built_for_contract_0_1_still_loads_answers_and_installs_nothing_natively() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/contract/dpkg-0.1.0.wasm");
+    let bytes = std::fs::read(&path).unwrap();
+    let runtime = salve::plugin::PluginRuntime::new(Default::default()).unwrap();
+    let plugin = runtime
+        .load("dpkg", salve::plugin::PluginSource::BuiltIn, &bytes)
+        .unwrap();
+    assert_eq!(plugin.contract().wit_version, "0.1.0");
+    let ecosystem = plugin.as_ecosystem().unwrap();
+    let status = file("/var/lib/dpkg/status", &machine_status());
+    let target = ecosystem
+        .detect(&debian(), &[status.clone(), file("/usr/bin/apt-get", "")])
+        .unwrap()
+        .expect("the 0.1 plugin recognises a Debian image");
+    assert_eq!(target.manager, "apt");
+    assert!(!ecosystem.installed(&[status]).unwrap().is_empty());
+    assert_eq!(
+        ecosystem.native_paths(&target).unwrap(),
+        Vec::<String>::new()
+    );
+
+    // The plugin of this release speaks 0.2 and installs natively.
+    let current = dpkg();
+    assert_eq!(current.contract().wit_version, "0.2.0");
+    let paths = current
+        .as_ecosystem()
+        .unwrap()
+        .native_paths(&target)
+        .unwrap();
+    assert!(
+        paths.contains(&"/etc/apt/sources.list".to_string()),
+        "{paths:?}"
+    );
+}

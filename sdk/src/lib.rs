@@ -21,8 +21,9 @@ mod bindings;
 
 pub use bindings::{native, types};
 pub use native::{
-    FetchedFile, InstallRequest, InstallStep, Installation, NativeRequest, PackageDownload,
-    PackageEntry, RepositoryFile, Resolution, Selection, UnpackedPackage, WrittenFile,
+    FetchedFile, InstallRequest, InstallStep, Installation, NativeError, NativeRequest,
+    PackageDownload, PackageEntry, RepositoryFile, Resolution, Selection, UnpackedPackage,
+    WrittenFile,
 };
 pub use types::{
     EcosystemInfo, FileKind, Finding, ImageFile, InstalledPackage, OsInfo, PackageClass,
@@ -87,13 +88,13 @@ pub trait Ecosystem {
 
     /// One round of native resolution: repository files still needed, or the packages to
     /// install.
-    fn native_resolve(_request: NativeRequest) -> Result<Resolution, String> {
-        Err(NOT_NATIVE.into())
+    fn native_resolve(_request: NativeRequest) -> Result<Resolution, NativeError> {
+        Err(NativeError::Unsupported(NOT_NATIVE.into()))
     }
 
     /// One round of native installation: image files still needed, or the file operations.
-    fn native_install(_request: InstallRequest) -> Result<InstallStep, String> {
-        Err(NOT_NATIVE.into())
+    fn native_install(_request: InstallRequest) -> Result<InstallStep, NativeError> {
+        Err(NativeError::Unsupported(NOT_NATIVE.into()))
     }
 }
 
@@ -250,12 +251,12 @@ macro_rules! export_ecosystem {
                 }
                 fn native_resolve(
                     request: $crate::NativeRequest,
-                ) -> ::std::result::Result<$crate::Resolution, ::std::string::String> {
+                ) -> ::std::result::Result<$crate::Resolution, $crate::NativeError> {
                     <$plugin as $crate::Ecosystem>::native_resolve(request)
                 }
                 fn native_install(
                     request: $crate::InstallRequest,
-                ) -> ::std::result::Result<$crate::InstallStep, ::std::string::String> {
+                ) -> ::std::result::Result<$crate::InstallStep, $crate::NativeError> {
                     <$plugin as $crate::Ecosystem>::native_install(request)
                 }
             }

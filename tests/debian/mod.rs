@@ -7,6 +7,7 @@
 mod buildkit;
 mod cancellation;
 mod flow;
+mod native;
 
 use crate::support::engine::Engine;
 use crate::support::patching::{

@@ -90,7 +90,8 @@ pub struct PatchArgs {
 
     /// Where the plan runs: this machine (`local`, the default without --addr), a BuildKit
     /// daemon (`buildkit`, the default with --addr), or nowhere: `native` installs the updates
-    /// by file operations, running nothing of the image (any architecture, no root needed).
+    /// by file operations, running nothing of the image (any architecture, no root needed);
+    /// `auto` is native when it can make the update, else local.
     #[arg(long, value_name = "ENGINE")]
     engine: Option<EngineKind>,
 
@@ -180,6 +181,8 @@ enum EngineKind {
     Buildkit,
     /// Install by file operations, nothing of the image run.
     Native,
+    /// Native when it can make the update, else local (saying why).
+    Auto,
 }
 
 /// Networks of the local engine's steps.
@@ -211,7 +214,7 @@ fn engine_of(args: &PatchArgs, data_dir: &std::path::Path) -> anyhow::Result<Eng
         key: args.key.clone(),
     };
     let buildkit = match (args.engine, &args.addr) {
-        (Some(kind @ (EngineKind::Local | EngineKind::Native)), Some(_)) => {
+        (Some(kind @ (EngineKind::Local | EngineKind::Native | EngineKind::Auto)), Some(_)) => {
             bail!(
                 "--addr names a BuildKit daemon, which --engine {} does not use",
                 kind.to_possible_value().expect("a value").get_name()
@@ -221,9 +224,16 @@ fn engine_of(args: &PatchArgs, data_dir: &std::path::Path) -> anyhow::Result<Eng
             if tls.any() || args.buildkit_host_network || args.network == NetworkMode::Host {
                 bail!("--network and the BuildKit options are not for --engine native");
             }
-            return Ok(EngineChoice::Native(NativeOptions {
-                store: data_dir.join("packages"),
-            }));
+            return Ok(EngineChoice::Native(native_options(data_dir)));
+        }
+        (Some(EngineKind::Auto), None) => {
+            if tls.any() || args.buildkit_host_network {
+                bail!("the BuildKit options are not for --engine auto");
+            }
+            return Ok(EngineChoice::Auto {
+                native: native_options(data_dir),
+                local: local_options(args),
+            });
         }
         (Some(EngineKind::Local), None) | (None, None) => None,
         (Some(EngineKind::Buildkit), None) => Some(BUILDKITD_SOCKET),
@@ -236,13 +246,7 @@ fn engine_of(args: &PatchArgs, data_dir: &std::path::Path) -> anyhow::Result<Eng
                  engine; give --addr"
             );
         }
-        return Ok(EngineChoice::Local(LocalOptions {
-            host_network: args.network == NetworkMode::Host,
-            limits: StepLimits {
-                processes: args.step_processes,
-                memory: args.step_memory,
-            },
-        }));
+        return Ok(EngineChoice::Local(local_options(args)));
     };
     if args.network == NetworkMode::Host {
         bail!("--network is for the local engine; on BuildKit use --buildkit-host-network");
@@ -255,10 +259,29 @@ fn engine_of(args: &PatchArgs, data_dir: &std::path::Path) -> anyhow::Result<Eng
     }))
 }
 
+/// The native engine's options: its package store in the data folder.
+fn native_options(data_dir: &std::path::Path) -> NativeOptions {
+    NativeOptions {
+        store: data_dir.join("packages"),
+    }
+}
+
+/// The local engine's options.
+fn local_options(args: &PatchArgs) -> LocalOptions {
+    LocalOptions {
+        host_network: args.network == NetworkMode::Host,
+        limits: StepLimits {
+            processes: args.step_processes,
+            memory: args.step_memory,
+        },
+    }
+}
+
 /// Runs `salve patch`.
 pub fn run(args: PatchArgs, plugin_options: &PluginOptions) -> anyhow::Result<()> {
     let engine = engine_of(&args, &plugin_options.data_dir())?;
-    if matches!(engine, EngineChoice::Local(_)) && !rustix::process::geteuid().is_root() {
+    let may_run_locally = matches!(engine, EngineChoice::Local(_) | EngineChoice::Auto { .. });
+    if may_run_locally && !rustix::process::geteuid().is_root() {
         // The local engine as an ordinary user: the same command, in a user namespace.
         std::process::exit(crate::engine::rootless::run_in_namespace()?);
     }

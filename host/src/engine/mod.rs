@@ -35,6 +35,13 @@ pub enum EngineChoice {
     Buildkit(buildkit::Daemon),
     /// By file operations, nothing of the image run.
     Native(native::NativeOptions),
+    /// Natively when the native engine can make the update, else on this machine.
+    Auto {
+        /// The native engine's options.
+        native: native::NativeOptions,
+        /// The local engine's options, for what native cannot do.
+        local: LocalOptions,
+    },
 }
 
 /// One run of a plan against one platform's image, the same for every engine.
@@ -73,6 +80,21 @@ impl EngineChoice {
             EngineChoice::Local(options) => local::run_job(*options, job).await,
             EngineChoice::Buildkit(daemon) => buildkit::run_job(daemon, job).await,
             EngineChoice::Native(options) => native::run_job(options, job).await,
+            EngineChoice::Auto { native, local } => {
+                let error = match native::run_job(native, job).await {
+                    Ok(executed) => return Ok(executed),
+                    Err(error) => error,
+                };
+                let Some(reason) = native::unsupported_reason(&error) else {
+                    return Err(error);
+                };
+                job.progress.warn(&format!(
+                    "{}: the local engine makes this update: the native engine cannot ({})",
+                    job.target.platform,
+                    crate::display_safe::one_line(&reason)
+                ));
+                local::run_job(*local, job).await
+            }
         }
     }
 }

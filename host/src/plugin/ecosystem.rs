@@ -1,11 +1,11 @@
 //! Calling an ecosystem plugin: every function of `salve:plugin/ecosystem`.
 
 use super::contract::latest::native::{
-    InstallRequest, InstallStep, NativeRequest, Resolution, UnpackedPackage,
+    InstallRequest, InstallStep, NativeError, NativeRequest, Resolution, UnpackedPackage,
 };
 use super::error::PluginError;
 use super::exports::{EcosystemExports, Exports};
-use super::runtime::Plugin;
+use super::runtime::{Caller, Plugin};
 use super::types::{
     ImageFile, InstalledPackage, OsInfo, PlanRequest, Platform, Target, UpdatePlan,
 };
@@ -161,7 +161,7 @@ impl<'a> Ecosystem<'a> {
             .call(self.exports, "native-resolve", input, |plugin, store| {
                 plugin.native_resolve(store, request)
             })?
-            .map_err(|message| caller.rejected("native-resolve", message))
+            .map_err(|error| native_error(caller, "native-resolve", error))
     }
 
     /// One round of native installation.
@@ -174,7 +174,19 @@ impl<'a> Ecosystem<'a> {
             .call(self.exports, "native-install", input, |plugin, store| {
                 plugin.native_install(store, request)
             })?
-            .map_err(|message| caller.rejected("native-install", message))
+            .map_err(|error| native_error(caller, "native-install", error))
+    }
+}
+
+/// A native function's own error: `unsupported` (another engine may do it) or a rejection.
+fn native_error(caller: &Caller, call: &'static str, error: NativeError) -> PluginError {
+    match error {
+        NativeError::Unsupported(message) => PluginError::NotNative {
+            plugin: caller.plugin_name().to_string(),
+            call,
+            message,
+        },
+        NativeError::Failed(message) => caller.rejected(call, message),
     }
 }
 

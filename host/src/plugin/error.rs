@@ -161,6 +161,17 @@ pub enum PluginError {
         /// The plugin's message.
         message: String,
     },
+
+    /// The plugin cannot install these updates natively; another engine may.
+    #[error("plugin {plugin} cannot install natively: {}", one_line(message))]
+    NotNative {
+        /// The plugin.
+        plugin: String,
+        /// The function called.
+        call: &'static str,
+        /// The plugin's reason.
+        message: String,
+    },
 }
 
 impl PluginError {

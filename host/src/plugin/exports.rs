@@ -9,7 +9,9 @@ use super::contract::latest::types::{
     EcosystemInfo, ImageFile, InstalledPackage, OsInfo, PlanRequest, Platform, ScannerInfo, Target,
     UpdateManifest, UpdatePlan,
 };
-use super::contract::v0_2::native::{InstallRequest, InstallStep, NativeRequest, Resolution};
+use super::contract::v0_2::native::{
+    InstallRequest, InstallStep, NativeError, NativeRequest, Resolution,
+};
 use super::contract::{ContractVersion, PluginKind, v0_1, v0_2};
 use super::store::CallState;
 use wasmtime::Store;
@@ -277,9 +279,9 @@ impl EcosystemInstance {
         &self,
         store: &mut Store<CallState>,
         request: &NativeRequest,
-    ) -> wasmtime::Result<Result<Resolution, String>> {
+    ) -> wasmtime::Result<Result<Resolution, NativeError>> {
         match self {
-            EcosystemInstance::V0_1(_) => Ok(Err(NOT_NATIVE.into())),
+            EcosystemInstance::V0_1(_) => Ok(Err(NativeError::Unsupported(NOT_NATIVE.into()))),
             EcosystemInstance::V0_2(plugin) => plugin
                 .salve_plugin_ecosystem()
                 .call_native_resolve(store, request),
@@ -291,9 +293,9 @@ impl EcosystemInstance {
         &self,
         store: &mut Store<CallState>,
         request: &InstallRequest,
-    ) -> wasmtime::Result<Result<InstallStep, String>> {
+    ) -> wasmtime::Result<Result<InstallStep, NativeError>> {
         match self {
-            EcosystemInstance::V0_1(_) => Ok(Err(NOT_NATIVE.into())),
+            EcosystemInstance::V0_1(_) => Ok(Err(NativeError::Unsupported(NOT_NATIVE.into()))),
             EcosystemInstance::V0_2(plugin) => plugin
                 .salve_plugin_ecosystem()
                 .call_native_install(store, request),

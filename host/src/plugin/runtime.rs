@@ -568,6 +568,11 @@ impl Caller {
         }
     }
 
+    /// The plugin's name.
+    pub(super) fn plugin_name(&self) -> &str {
+        &self.plugin
+    }
+
     /// The error for a plugin that returned an error of its own.
     pub(super) fn rejected(&self, call: &'static str, message: String) -> PluginError {
         PluginError::Rejected {

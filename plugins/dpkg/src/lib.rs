@@ -13,8 +13,8 @@ pub mod version;
 use detect::is_database;
 use salve_plugin_sdk::{
     Ecosystem, EcosystemInfo, ImageFile, InstallRequest, InstallStep, InstalledPackage,
-    NativeRequest, OsInfo, PackageClass, PlanRequest, Platform, Resolution, Target, UpdatePlan,
-    files,
+    NativeError, NativeRequest, OsInfo, PackageClass, PlanRequest, Platform, Resolution, Target,
+    UpdatePlan, files,
 };
 use std::cmp::Ordering;
 
@@ -89,11 +89,11 @@ impl Ecosystem for Dpkg {
         native::paths(&target)
     }
 
-    fn native_resolve(request: NativeRequest) -> Result<Resolution, String> {
+    fn native_resolve(request: NativeRequest) -> Result<Resolution, NativeError> {
         native::resolve(&request)
     }
 
-    fn native_install(request: InstallRequest) -> Result<InstallStep, String> {
+    fn native_install(request: InstallRequest) -> Result<InstallStep, NativeError> {
         native::install(&request)
     }
 }

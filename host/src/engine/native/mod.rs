@@ -13,12 +13,12 @@ pub mod repository;
 
 use super::{Changes, Executed, Job};
 use crate::image::read_paths_within;
-use crate::plugin::Ecosystem;
 use crate::plugin::native::{
     FetchedFile, InstallRequest, InstallStep, NativeRequest, PackageDownload, PackageEntry,
     Resolution, UnpackedPackage,
 };
 use crate::plugin::types::{FileKind, ImageFile, PlanRequest};
+use crate::plugin::{Ecosystem, PluginError};
 use anyhow::{Context, bail};
 use futures_util::{StreamExt, TryStreamExt};
 use placement::Placement;
@@ -34,6 +34,25 @@ const MAX_ROUNDS: usize = 8;
 
 /// The most one image file read for the plugin may hold.
 const IMAGE_FILE_CAP: u64 = 64 << 20;
+
+/// Why the native engine cannot make an update that another engine may.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unsupported(pub String);
+
+/// The reason, when `error` says the native engine cannot make the update but another engine
+/// may (not when a file was changed on its way, or a version is missing: those fail anywhere).
+pub fn unsupported_reason(error: &anyhow::Error) -> Option<String> {
+    error.chain().find_map(|cause| {
+        if let Some(Unsupported(reason)) = cause.downcast_ref::<Unsupported>() {
+            return Some(reason.clone());
+        }
+        match cause.downcast_ref::<PluginError>() {
+            Some(PluginError::NotNative { message, .. }) => Some(message.clone()),
+            _ => None,
+        }
+    })
+}
 
 /// Where the native engine keeps what it downloads.
 #[derive(Clone, Debug)]
@@ -63,7 +82,7 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
     let name = ecosystem.plugin().name().to_string();
     let paths = ecosystem.native_paths(&work.request.target)?;
     if paths.is_empty() {
-        bail!("the {name} plugin does not install natively; use --engine local (or auto)");
+        return Err(Unsupported(format!("the {name} plugin does not install natively")).into());
     }
     let layers = &job.target.layers.blobs;
     let files = read_paths_within(layers, &paths, IMAGE_FILE_CAP, job.database_cap)

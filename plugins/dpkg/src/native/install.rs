@@ -9,7 +9,8 @@ use super::scripts::{self, Verdict};
 use crate::detect::{STATUS, STATUS_D};
 use md5::{Digest, Md5};
 use salve_plugin_sdk::{
-    FileKind, InstallRequest, InstallStep, Installation, UnpackedPackage, WrittenFile,
+    FileKind, ImageFile, InstallRequest, InstallStep, Installation, NativeError, UnpackedPackage,
+    WrittenFile,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,18 +41,95 @@ const OLD_SCRIPTS: &[&str] = &["prerm", "postrm"];
 /// The scripts an upgrade runs of the new version.
 const NEW_SCRIPTS: &[&str] = &["preinst", "postinst"];
 
-/// One round of installation.
-pub fn install(request: &InstallRequest) -> Result<InstallStep, String> {
-    let distroless = request.target.distroless;
+/// One round of installation: maintainer scripts and triggers whose effect is not known are
+/// `unsupported` (another engine runs them); anything else wrong is `failed`.
+pub fn install(request: &InstallRequest) -> Result<InstallStep, NativeError> {
     let Some(read) = &request.read else {
-        return Ok(InstallStep::Read(paths_to_read(request, distroless)?));
+        return paths_to_read(request)
+            .map(InstallStep::Read)
+            .map_err(NativeError::Failed);
     };
-    let find = |path: &str| {
-        read.iter()
-            .chain(&request.files)
-            .find(|file| file.path == path && file.kind == FileKind::File)
-            .and_then(|file| file.content.as_deref())
-    };
+    let mut verdict = Verdict::default();
+    for package in &request.packages {
+        judge(request, read, package, &mut verdict).map_err(NativeError::Unsupported)?;
+    }
+    install_judged(request, read, verdict).map_err(NativeError::Failed)
+}
+
+/// The file named `path` among the files read, whole.
+fn find<'a>(request: &'a InstallRequest, read: &'a [ImageFile], path: &str) -> Option<&'a [u8]> {
+    read.iter()
+        .chain(&request.files)
+        .find(|file| file.path == path && file.kind == FileKind::File)
+        .and_then(|file| file.content.as_deref())
+}
+
+/// Judges a package's scripts (the old version's `prerm` and `postrm`, the new one's `preinst`
+/// and `postinst`) and triggers.
+fn judge(
+    request: &InstallRequest,
+    read: &[ImageFile],
+    package: &UnpackedPackage,
+    verdict: &mut Verdict,
+) -> Result<(), String> {
+    let name = package.download.name.as_str();
+    let from = package.download.replaces.as_deref();
+    let info_name = info_name_of(
+        name,
+        &package.download.architecture,
+        &control_stanza(package)?,
+    );
+    let old_info = |suffix: &str| find(request, read, &format!("{INFO}/{info_name}.{suffix}"));
+    // Scripts and triggers.
+    for script in OLD_SCRIPTS {
+        if let Some(text) = old_info(script) {
+            scripts::judge(
+                name,
+                &format!("old {script}"),
+                &String::from_utf8_lossy(text),
+                from,
+                verdict,
+            )?;
+        }
+    }
+    for script in NEW_SCRIPTS {
+        if let Some(text) = member(package, script) {
+            scripts::judge(name, script, &String::from_utf8_lossy(text), from, verdict)?;
+        }
+    }
+    if let Some(text) = member(package, "triggers") {
+        let old = old_info("triggers").map(String::from_utf8_lossy);
+        scripts::judge_triggers(
+            name,
+            &String::from_utf8_lossy(text),
+            old.as_deref(),
+            verdict,
+        )?;
+    }
+
+    Ok(())
+}
+
+/// The stanza of a package's control file.
+fn control_stanza(package: &UnpackedPackage) -> Result<Stanza, String> {
+    let name = &package.download.name;
+    let control_text = member(package, "control")
+        .ok_or_else(|| format!("{name}: the package has no control file"))?;
+    control::parse(&String::from_utf8_lossy(control_text))
+        .map_err(|error| format!("{name}: control: {error}"))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("{name}: the control file is empty"))
+}
+
+/// [`install`] once every package's scripts are judged.
+fn install_judged(
+    request: &InstallRequest,
+    read: &[ImageFile],
+    verdict: Verdict,
+) -> Result<InstallStep, String> {
+    let distroless = request.target.distroless;
+    let find = |path: &str| find(request, read, path);
     let mut installation = Installation {
         files: Vec::new(),
         removed: Vec::new(),
@@ -59,7 +137,6 @@ pub fn install(request: &InstallRequest) -> Result<InstallStep, String> {
         diverted: Vec::new(),
         warnings: Vec::new(),
     };
-    let mut verdict = Verdict::default();
     let diversions = parse_diversions(find(DIVERSIONS).unwrap_or_default());
     let status_text = String::from_utf8_lossy(find(STATUS).unwrap_or_default()).into_owned();
     let mut status = if distroless {
@@ -98,13 +175,8 @@ pub fn install(request: &InstallRequest) -> Result<InstallStep, String> {
 
     for package in &request.packages {
         let name = package.download.name.as_str();
-        let control_text = member(package, "control")
-            .ok_or_else(|| format!("{name}: the package has no control file"))?;
-        let mut stanza = control::parse(&String::from_utf8_lossy(control_text))
-            .map_err(|error| format!("{name}: control: {error}"))?
-            .into_iter()
-            .next()
-            .ok_or_else(|| format!("{name}: the control file is empty"))?;
+        let control_text = member(package, "control").unwrap_or_default();
+        let mut stanza = control_stanza(package)?;
         if stanza.get("Package") != Some(name)
             || stanza.get("Version") != Some(package.download.version.as_str())
         {
@@ -120,41 +192,7 @@ pub fn install(request: &InstallRequest) -> Result<InstallStep, String> {
         let old_stanza = status
             .iter()
             .position(|old| old.get("Package") == Some(name));
-        let from = package.download.replaces.as_deref();
         let old_info = |suffix: &str| find(&format!("{INFO}/{info_name}.{suffix}"));
-
-        // Scripts and triggers.
-        for script in OLD_SCRIPTS {
-            if let Some(text) = old_info(script) {
-                scripts::judge(
-                    name,
-                    &format!("old {script}"),
-                    &String::from_utf8_lossy(text),
-                    from,
-                    &mut verdict,
-                )?;
-            }
-        }
-        for script in NEW_SCRIPTS {
-            if let Some(text) = member(package, script) {
-                scripts::judge(
-                    name,
-                    script,
-                    &String::from_utf8_lossy(text),
-                    from,
-                    &mut verdict,
-                )?;
-            }
-        }
-        if let Some(text) = member(package, "triggers") {
-            let old = old_info("triggers").map(String::from_utf8_lossy);
-            scripts::judge_triggers(
-                name,
-                &String::from_utf8_lossy(text),
-                old.as_deref(),
-                &mut verdict,
-            )?;
-        }
 
         // Configuration files.
         let old_conffiles = old_stanza
@@ -331,7 +369,8 @@ pub fn install(request: &InstallRequest) -> Result<InstallStep, String> {
 
 /// What the first round reads: every package's file list (to know who owns what), the
 /// replaced packages' `info` files, and the current state of every configuration file.
-fn paths_to_read(request: &InstallRequest, distroless: bool) -> Result<Vec<String>, String> {
+fn paths_to_read(request: &InstallRequest) -> Result<Vec<String>, String> {
+    let distroless = request.target.distroless;
     let mut paths = vec![format!("{INFO}/*.list"), DIVERSIONS.to_string()];
     for package in &request.packages {
         if !distroless {

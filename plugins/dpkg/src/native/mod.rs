@@ -21,8 +21,8 @@ use relations::Clauses;
 use release::Release;
 use resolve::{Goal, Installed};
 use salve_plugin_sdk::{
-    FetchedFile, FileKind, ImageFile, NativeRequest, PackageDownload, Platform, RepositoryFile,
-    Resolution, Selection, Target,
+    FetchedFile, FileKind, ImageFile, NativeError, NativeRequest, PackageDownload, Platform,
+    RepositoryFile, Resolution, Selection, Target,
 };
 use sources::Source;
 
@@ -56,10 +56,21 @@ pub fn paths(_target: &Target) -> Vec<String> {
     ]
 }
 
+/// What another engine may do.
+fn unsupported(message: String) -> NativeError {
+    NativeError::Unsupported(message)
+}
+
+/// What no engine can do, or repository files that are not valid.
+fn failed(message: String) -> NativeError {
+    NativeError::Failed(message)
+}
+
 /// One round of resolution.
-pub fn resolve(request: &NativeRequest) -> Result<Resolution, String> {
-    let architecture = dpkg_architecture(&request.platform)?;
-    let sources: Vec<Source> = read_sources(&request.files)?
+pub fn resolve(request: &NativeRequest) -> Result<Resolution, NativeError> {
+    let architecture = dpkg_architecture(&request.platform).map_err(unsupported)?;
+    let sources: Vec<Source> = read_sources(&request.files)
+        .map_err(unsupported)?
         .into_iter()
         .filter(|source| {
             source.architectures.is_empty()
@@ -67,9 +78,9 @@ pub fn resolve(request: &NativeRequest) -> Result<Resolution, String> {
         })
         .collect();
     if sources.is_empty() {
-        return Err(format!(
+        return Err(unsupported(format!(
             "the image names no apt sources for {architecture} in {SOURCES_LIST} or {SOURCES_D}"
-        ));
+        )));
     }
     let fetched =
         |url: &str| -> Option<&FetchedFile> { request.fetched.iter().find(|file| file.url == url) };
@@ -83,7 +94,7 @@ pub fn resolve(request: &NativeRequest) -> Result<Resolution, String> {
                 url,
                 sha256: None,
                 size: None,
-                keyrings: keyrings_for(source, &request.files)?,
+                keyrings: keyrings_for(source, &request.files).map_err(unsupported)?,
                 decompress: false,
                 optional: false,
             });
@@ -97,12 +108,12 @@ pub fn resolve(request: &NativeRequest) -> Result<Resolution, String> {
     let mut releases = Vec::new();
     for source in &sources {
         let url = in_release_url(source);
-        let text = text_of(fetched(&url), &url)?;
-        releases.push(release::parse(text, request.now, &url)?);
+        let text = text_of(fetched(&url), &url).map_err(failed)?;
+        releases.push(release::parse(text, request.now, &url).map_err(failed)?);
     }
     let mut indexes: Vec<(usize, String)> = Vec::new();
     for (number, (source, release)) in sources.iter().zip(&releases).enumerate() {
-        for file in index_files(source, release, architecture)? {
+        for file in index_files(source, release, architecture).map_err(unsupported)? {
             if fetched(&file.url).is_none() {
                 need.push(file.clone());
             }
@@ -116,16 +127,13 @@ pub fn resolve(request: &NativeRequest) -> Result<Resolution, String> {
     // Round 3: resolve.
     let mut available: Vec<Available> = Vec::new();
     for (number, url) in &indexes {
-        let text = text_of(fetched(url), url)?;
-        available.extend(index::parse(
-            text,
-            &sources[*number].uri,
-            &releases[*number],
-            url,
-        )?);
+        let text = text_of(fetched(url), url).map_err(failed)?;
+        available.extend(
+            index::parse(text, &sources[*number].uri, &releases[*number], url).map_err(failed)?,
+        );
     }
-    let pins = read_pins(&request.files)?;
-    let installed = read_installed(&request.files)?;
+    let pins = read_pins(&request.files).map_err(unsupported)?;
+    let installed = read_installed(&request.files).map_err(failed)?;
     let goal = Goal {
         updates: request
             .updates

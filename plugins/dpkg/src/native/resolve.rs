@@ -10,6 +10,7 @@ use super::index::Available;
 use super::pinning::{self, Pin};
 use super::relations::{self, Clauses, Dependency};
 use crate::version;
+use salve_plugin_sdk::NativeError;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// An installed package, as resolution sees it.
@@ -82,28 +83,33 @@ pub fn resolve<'a>(
     available: &'a [Available<'a>],
     pins: &'a [Pin],
     goal: &Goal<'a>,
-) -> Result<Resolved<'a>, String> {
+) -> Result<Resolved<'a>, NativeError> {
     let mut by_name: BTreeMap<&str, &Installed> = BTreeMap::new();
     for package in installed {
         if let Some(other) = by_name.insert(&package.name, package) {
-            return Err(format!(
+            return Err(NativeError::Unsupported(format!(
                 "{} is installed for two architectures ({} and {}); native installation \
                  handles one architecture per package",
                 package.name, other.architecture, package.architecture
-            ));
+            )));
         }
     }
     let mut offered: HashMap<&str, Vec<&Available>> = HashMap::new();
     for package in available {
         offered.entry(package.name).or_default().push(package);
     }
-    let mut world = World {
+    let world = World {
         installed: by_name,
         offered,
         pins,
         architecture: goal.architecture,
         relations: HashMap::new(),
     };
+    resolve_in(world, goal).map_err(NativeError::Failed)
+}
+
+/// [`resolve`] in a world made.
+fn resolve_in<'a>(mut world: World<'a>, goal: &Goal<'a>) -> Result<Resolved<'a>, String> {
     let update_all = goal.updates.is_empty();
     let mut kept_back: BTreeSet<String> = BTreeSet::new();
     let mut warnings = Vec::new();
@@ -523,4 +529,199 @@ fn show(clause: &[Dependency]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::native::release::Release;
+
+    fn installed(name: &str, version: &str, depends: &str, breaks: &str) -> Installed {
+        Installed {
+            name: name.into(),
+            version: version.into(),
+            architecture: "amd64".into(),
+            depends: relations::parse(depends).unwrap(),
+            breaks: relations::parse(breaks).unwrap(),
+            provides: Vec::new(),
+            held: false,
+        }
+    }
+
+    fn offer<'a>(
+        name: &'a str,
+        version: &'a str,
+        depends: &'a str,
+        breaks: &'a str,
+        release: &'a Release,
+    ) -> Available<'a> {
+        Available {
+            name,
+            version,
+            architecture: "amd64",
+            multi_arch: "",
+            depends,
+            pre_depends: "",
+            recommends: "",
+            breaks,
+            conflicts: "",
+            provides: "",
+            filename: "pool/x.deb",
+            sha256: "00",
+            size: 1,
+            archive: "http://x",
+            release,
+        }
+    }
+
+    fn names(resolved: &Resolved) -> Vec<String> {
+        resolved
+            .chosen
+            .iter()
+            .map(|chosen| format!("{} {}", chosen.package.name, chosen.package.version))
+            .collect()
+    }
+
+    /// The message of a failure (any other error fails the test).
+    fn failure(error: NativeError) -> String {
+        match error {
+            NativeError::Failed(message) => message,
+            NativeError::Unsupported(message) => panic!("unsupported, not failed: {message}"),
+        }
+    }
+
+    fn goal<'a>(updates: Vec<(&'a str, &'a str)>) -> Goal<'a> {
+        Goal {
+            updates,
+            architecture: "amd64",
+        }
+    }
+
+    #[test]
+    fn packages_that_pin_each_other_move_in_lockstep() {
+        let release = Release::default();
+        let image = [
+            installed("perl-base", "5.36.0-7", "", ""),
+            installed(
+                "perl",
+                "5.36.0-7",
+                "perl-base (= 5.36.0-7), libperl5.36 (= 5.36.0-7)",
+                "",
+            ),
+            installed("libperl5.36", "5.36.0-7", "perl-base (= 5.36.0-7)", ""),
+        ];
+        let offers = [
+            offer("perl-base", "5.36.0-8", "", "", &release),
+            offer(
+                "perl",
+                "5.36.0-8",
+                "perl-base (= 5.36.0-8), libperl5.36 (= 5.36.0-8)",
+                "",
+                &release,
+            ),
+            offer(
+                "libperl5.36",
+                "5.36.0-8",
+                "perl-base (= 5.36.0-8)",
+                "",
+                &release,
+            ),
+        ];
+        let resolved =
+            resolve(&image, &offers, &[], &goal(vec![("perl-base", "5.36.0-8")])).unwrap();
+        assert_eq!(
+            names(&resolved),
+            [
+                "libperl5.36 5.36.0-8",
+                "perl 5.36.0-8",
+                "perl-base 5.36.0-8"
+            ]
+        );
+    }
+
+    #[test]
+    fn new_dependencies_are_installed_for_a_report_and_kept_back_in_update_all() {
+        let release = Release::default();
+        let image = [
+            installed("curl", "1", "", ""),
+            installed("zlib", "1", "", ""),
+        ];
+        let offers = [
+            offer("curl", "2", "libnew (>= 1), zlib", "", &release),
+            offer("libnew", "1", "", "", &release),
+            offer("zlib", "2", "", "", &release),
+        ];
+        let resolved = resolve(&image, &offers, &[], &goal(vec![("curl", "2")])).unwrap();
+        assert_eq!(names(&resolved), ["curl 2", "libnew 1"]);
+        assert_eq!(resolved.chosen[1].replaces, None);
+        let resolved = resolve(&image, &offers, &[], &goal(vec![])).unwrap();
+        assert_eq!(names(&resolved), ["zlib 2"]);
+        assert!(
+            resolved.warnings[0].contains("curl is kept back"),
+            "{:?}",
+            resolved.warnings
+        );
+    }
+
+    #[test]
+    fn a_closure_that_would_remove_a_package_is_refused_naming_both() {
+        let release = Release::default();
+        let image = [
+            installed("libssl3", "1", "", ""),
+            installed("oldtool", "1", "libssl3 (<< 2)", ""),
+        ];
+        let offers = [offer("libssl3", "2", "", "", &release)];
+        let error = resolve(&image, &offers, &[], &goal(vec![("libssl3", "2")]))
+            .map(|_| ())
+            .map_err(failure)
+            .unwrap_err();
+        assert!(
+            error.contains("libssl3 2") && error.contains("oldtool 1"),
+            "{error}"
+        );
+        let breaking = [offer("libssl3", "2", "", "oldtool (<< 5)", &release)];
+        let error = resolve(&image, &breaking, &[], &goal(vec![("libssl3", "2")]))
+            .map(|_| ())
+            .map_err(failure)
+            .unwrap_err();
+        assert!(
+            error.contains("oldtool") && error.contains("remove"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_repositories_below_the_fixed_version_are_an_error() {
+        let release = Release::default();
+        let image = [installed("a", "1", "", "")];
+        let offers = [offer("a", "2", "", "", &release)];
+        let error = resolve(&image, &offers, &[], &goal(vec![("a", "3")]))
+            .map(|_| ())
+            .map_err(failure)
+            .unwrap_err();
+        assert!(error.contains("below the fixed version 3"), "{error}");
+    }
+
+    #[test]
+    fn pins_choose_the_candidate() {
+        let stable = Release::default();
+        let backports = Release {
+            codename: "bookworm-backports".into(),
+            ..Release::default()
+        };
+        let image = [installed("a", "1", "", "")];
+        let offers = [
+            offer("a", "2", "", "", &stable),
+            offer("a", "3", "", "", &backports),
+        ];
+        let pins = pinning::parse(
+            "p",
+            "Package: *\nPin: release n=bookworm-backports\nPin-Priority: 100\n",
+        )
+        .unwrap();
+        let resolved = resolve(&image, &offers, &pins, &goal(vec![("a", "2")])).unwrap();
+        assert_eq!(names(&resolved), ["a 2"]);
+        let resolved = resolve(&image, &offers, &[], &goal(vec![("a", "2")])).unwrap();
+        assert_eq!(names(&resolved), ["a 3"]);
+    }
 }

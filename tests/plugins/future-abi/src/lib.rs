@@ -1,4 +1,4 @@
-//! A scanner plugin for `salve:plugin@0.2.0`: salve 0.1 must refuse it and say which versions it
+//! A scanner plugin for `salve:plugin@0.9.0`: this salve must refuse it and say which versions it
 //! supports.
 
 wit_bindgen::generate!({ path: "wit", world: "scanner-plugin" });
@@ -12,7 +12,7 @@ impl Guest for FutureAbi {
     fn describe() -> ScannerInfo {
         ScannerInfo {
             name: "future-abi".into(),
-            version: "0.2.0".into(),
+            version: "0.9.0".into(),
         }
     }
 }

@@ -1,0 +1,387 @@
+//! The native engine end to end: updates installed by file operations from the live Debian
+//! repositories, by an ordinary user, checked by dpkg itself and against the local engine's
+//! layer; what it refuses (scripts it cannot vouch for) and what it never accepts (a changed
+//! index or package between the mirror and salve).
+
+use super::*;
+use crate::support::fault_proxy::{Fault, FaultProxy, Rule};
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+
+/// The maintainer scripts dpkg keeps per package.
+const SCRIPTS: [&str; 4] = ["preinst", "postinst", "prerm", "postrm"];
+
+/// The updates split by whether their source package has an installed binary with a maintainer
+/// script (the packages of one source move together): the script-free ones native installation
+/// makes on this fixture, the others it may refuse.
+fn updates_by_scripts(layers: &[PathBuf], status: &[u8]) -> (Vec<Update>, Vec<Update>) {
+    let patterns: Vec<String> = SCRIPTS
+        .iter()
+        .map(|script| format!("/var/lib/dpkg/info/*.{script}"))
+        .collect();
+    let scripted: BTreeSet<String> = read_paths(layers, &patterns, 64 << 20)
+        .unwrap()
+        .into_iter()
+        .filter_map(|file| {
+            let name = file
+                .path
+                .rsplit('/')
+                .next()?
+                .rsplit_once('.')?
+                .0
+                .to_string();
+            Some(name.split(':').next()?.to_string())
+        })
+        .collect();
+    let mut source_of: BTreeMap<String, String> = BTreeMap::new();
+    for stanza in String::from_utf8_lossy(status).split("\n\n") {
+        let field = |name: &str| {
+            stanza
+                .lines()
+                .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+                .map(|value| {
+                    value
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+        };
+        if let Some(package) = field("Package") {
+            let source = field("Source").unwrap_or_else(|| package.clone());
+            source_of.insert(package, source);
+        }
+    }
+    let scripted_sources: BTreeSet<&String> = scripted
+        .iter()
+        .filter_map(|package| source_of.get(package))
+        .collect();
+    security_updates(status)
+        .into_iter()
+        .partition(|update| !scripted_sources.contains(&source_of[&update.package]))
+}
+
+/// Unpacks an image's layers into a fresh folder.
+fn unpacked(layers: &[PathBuf]) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    salve::image::unpack::unpack_layers(layers, root.path(), Default::default()).unwrap();
+    root
+}
+
+/// What dpkg says about a root filesystem: `--audit`, and `--verify` of `packages`.
+fn dpkg_checks(root: &Path, packages: &[&str]) -> String {
+    let root_arg = format!("--root={}", root.display());
+    let audit = Command::new("dpkg")
+        .args([&root_arg, "--audit"])
+        .output()
+        .unwrap();
+    let mut verify = Command::new("dpkg");
+    verify.args([&root_arg, "--verify"]).args(packages);
+    let verify = verify.output().unwrap();
+    format!(
+        "{}{}{}",
+        String::from_utf8_lossy(&audit.stdout),
+        String::from_utf8_lossy(&verify.stdout),
+        if audit.status.success() && verify.status.success() {
+            ""
+        } else {
+            "(dpkg failed)"
+        }
+    )
+}
+
+/// Paths only the package managers' own bookkeeping writes (locks, logs, caches, the previous
+/// status), which a run of apt and dpkg leaves and the native engine does not.
+fn bookkeeping(path: &str) -> bool {
+    path.starts_with("var/log/")
+        || path.starts_with("var/cache/")
+        || path == "etc/ld.so.cache"
+        || path == "var/lib/apt/extended_states"
+        || ["lock", "lock-frontend", "status-old", "triggers/Lock"]
+            .iter()
+            .any(|name| path == format!("var/lib/dpkg/{name}"))
+}
+
+/// The files and links of a layer (folders left out: engines differ in which parents they
+/// record), bookkeeping left out.
+fn comparable(blob: &Path) -> BTreeMap<String, String> {
+    layer_entries(blob)
+        .into_iter()
+        .filter(|(path, described)| !described.starts_with("Directory") && !bookkeeping(path))
+        .collect()
+}
+
+/// Runs salve as `nobody`, with `cache` given to it.
+fn salve_as_nobody(args: &[&str], cache: &Path) -> (bool, String) {
+    run("chown", &["-R", "65534:65534", cache.to_str().unwrap()]);
+    let output = Command::new(env!("CARGO_BIN_EXE_salve"))
+        .args(args)
+        .arg("--cache-dir")
+        .arg(cache)
+        .uid(65534)
+        .gid(65534)
+        .env("HOME", cache)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_native_patch_by_an_ordinary_user_is_what_dpkg_would_leave_and_what_the_local_engine_writes() {
+    let registry = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let native_base = push_minbase(&registry, "native", &[], cache.path());
+    let local_base = push_minbase(&registry, "local", &[], cache.path());
+    let original = read_back(&native_base, cache.path());
+    let (updates, _) = updates_by_scripts(&original.layers, &status_of(&original.layers));
+    assert!(
+        !updates.is_empty(),
+        "bookworm-security has no update of a package without maintainer scripts for the \
+         fixture; the test needs one"
+    );
+    let report = work.path().join("trivy.json");
+    trivy_report(&report, &updates);
+    std::fs::set_permissions(&report, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    // Native, as nobody: no root, no namespaces, no daemon.
+    let native_cache = tempfile::tempdir().unwrap();
+    let (ok, stderr) = salve_as_nobody(
+        &[
+            "patch",
+            "-i",
+            &native_base,
+            "-r",
+            report.to_str().unwrap(),
+            "--engine",
+            "native",
+            "--push",
+        ],
+        native_cache.path(),
+    );
+    assert!(ok, "{stderr}");
+    let native = read_back(&format!("{native_base}-patched"), cache.path());
+    assert_eq!(
+        native.digests.len(),
+        original.digests.len() + 1,
+        "exactly one new layer"
+    );
+    assert_eq!(
+        native.digests[..original.digests.len()],
+        original.digests[..]
+    );
+    assert_all_fixed(&status_of(&native.layers), &updates);
+
+    // dpkg finds its database consistent and every updated file as the package has it.
+    let root = unpacked(&native.layers);
+    let names: Vec<&str> = updates
+        .iter()
+        .map(|update| update.package.as_str())
+        .collect();
+    assert_eq!(dpkg_checks(root.path(), &names), "");
+    assert!(
+        root.path().join("lib").is_symlink(),
+        "merged /usr kept: packages shipping /lib files must not turn the /lib link into a folder"
+    );
+
+    // A second run takes its indexes and packages from the store.
+    let (ok, stderr) = salve_as_nobody(
+        &[
+            "patch",
+            "-i",
+            &native_base,
+            "-r",
+            report.to_str().unwrap(),
+            "--engine",
+            "native",
+            "--output-image",
+            &format!("docker://{native_base}-again"),
+            "--progress",
+            "json",
+        ],
+        native_cache.path(),
+    );
+    assert!(ok, "{stderr}");
+
+    // The local engine writes the same files, links, modes, owners and contents.
+    let (ok, _, stderr) = salve(
+        &Engine::Local,
+        &[
+            "patch",
+            "-i",
+            &local_base,
+            "-r",
+            report.to_str().unwrap(),
+            "--push",
+        ],
+        cache.path(),
+    );
+    assert!(ok, "{stderr}");
+    let local = read_back(&format!("{local_base}-patched"), cache.path());
+    let native_layer = comparable(native.layers.last().unwrap());
+    let local_layer = comparable(local.layers.last().unwrap());
+    let differences: Vec<String> = native_layer
+        .keys()
+        .chain(local_layer.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|path| native_layer.get(*path) != local_layer.get(*path))
+        .map(|path| {
+            format!(
+                "{path}\n  native: {:?}\n  local:  {:?}",
+                native_layer.get(path),
+                local_layer.get(path)
+            )
+        })
+        .collect();
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
+#[test]
+fn native_installation_refuses_scripts_it_cannot_vouch_for_and_changed_files_and_writes_nothing() {
+    let registry = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let base = push_minbase(&registry, "refused", &[], cache.path());
+    let original = read_back(&base, cache.path());
+    let status = status_of(&original.layers);
+    let absent = |cache: &Path| {
+        let (ok, _, _) = salve(
+            &Engine::Local,
+            &[
+                "copy",
+                &format!("{base}-patched"),
+                &format!("oci:{}/out:x", work.path().display()),
+            ],
+            cache,
+        );
+        !ok
+    };
+
+    let (script_free, scripted) = updates_by_scripts(&original.layers, &status);
+    assert!(
+        !scripted.is_empty() && !script_free.is_empty(),
+        "{scripted:?} {script_free:?}"
+    );
+
+    // Packages whose scripts do more than debhelper's known sections: native says which and
+    // writes nothing; auto says why and makes the update on the local engine.
+    let scripted_report = work.path().join("scripted.json");
+    trivy_report(&scripted_report, &scripted);
+    let patch = |engine: &str| {
+        salve(
+            &Engine::Local,
+            &[
+                "patch",
+                "-i",
+                &base,
+                "-r",
+                scripted_report.to_str().unwrap(),
+                "--engine",
+                engine,
+                "--push",
+            ],
+            cache.path(),
+        )
+    };
+    let (ok, _, stderr) = patch("native");
+    assert!(!ok);
+    assert!(
+        stderr.contains("cannot install natively") && stderr.contains("script of"),
+        "{stderr}"
+    );
+    assert!(absent(cache.path()), "nothing was pushed");
+    let (ok, _, stderr) = patch("auto");
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("the local engine makes this update: the native engine cannot (")
+            && stderr.contains("script of"),
+        "{stderr}"
+    );
+    assert_all_fixed(
+        &status_of(&read_back(&format!("{base}-patched"), cache.path()).layers),
+        &scripted,
+    );
+
+    // A mirror (or anything between) that changes one byte of a package, then of an index.
+    let report = work.path().join("trivy.json");
+    trivy_report(&report, &script_free);
+    let mirrors = run(
+        "python3",
+        &[workspace()
+            .join("fixtures/images/debian-mirrors.py")
+            .to_str()
+            .unwrap()],
+    );
+    let archive = mirrors
+        .lines()
+        .find_map(|line| line.strip_prefix("archive "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let host = archive
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let upstream = if host.contains(':') {
+        host
+    } else {
+        format!("{host}:80")
+    };
+    let proxy = FaultProxy::start(&upstream);
+    let proxied = format!("http://{}", proxy.address);
+    // Requests through a proxy name the whole URL, so the pieces are paths the host name lacks.
+    for (piece, what) in [("/pool/", "a package"), ("/Packages", "an index")] {
+        proxy.set_rules(vec![Rule {
+            method: "GET",
+            path_contains: piece.to_string(),
+            fault: Fault::CorruptByte,
+            times: u32::MAX,
+        }]);
+        // A fresh store each time, so nothing checked before is taken from it.
+        let fresh = tempfile::tempdir().unwrap();
+        let (ok, _, stderr) = salve_in(
+            fresh.path(),
+            &[
+                "patch",
+                "-i",
+                &base,
+                "-r",
+                report.to_str().unwrap(),
+                "--engine",
+                "native",
+                "--push",
+            ],
+            &[
+                ("http_proxy", proxied.as_str()),
+                ("HTTP_PROXY", proxied.as_str()),
+                ("no_proxy", "127.0.0.1,localhost"),
+                ("NO_PROXY", "127.0.0.1,localhost"),
+            ],
+        );
+        assert!(!ok, "{what} changed on the way was accepted");
+        assert!(
+            stderr.contains("is not what the repository's signed index says")
+                && stderr.contains("nothing was written"),
+            "{what}: {stderr}"
+        );
+        let (ok, _, _) = salve(
+            &Engine::Local,
+            &[
+                "copy",
+                &format!("{base}-tampered"),
+                &format!("oci:{}/t:x", work.path().display()),
+            ],
+            cache.path(),
+        );
+        assert!(!ok, "{what}: nothing was pushed");
+    }
+    assert!(proxy.injected() >= 2);
+}
