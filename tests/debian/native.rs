@@ -5,6 +5,8 @@
 
 use super::*;
 use crate::support::fault_proxy::{Fault, FaultProxy, Rule};
+use crate::support::patching::fixture_script;
+use salve::image::manifest::{Descriptor, Index, OCI_INDEX, Platform};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -384,4 +386,191 @@ fn native_installation_refuses_scripts_it_cannot_vouch_for_and_changed_files_and
         assert!(!ok, "{what}: nothing was pushed");
     }
     assert!(proxy.injected() >= 2);
+}
+
+/// Turns QEMU's aarch64 emulation off while it lives, and on again after: what runs meanwhile
+/// cannot execute an arm64 program.
+struct NoEmulation;
+
+/// The binfmt_misc entry of QEMU's aarch64 emulation.
+const QEMU_AARCH64: &str = "/proc/sys/fs/binfmt_misc/qemu-aarch64";
+
+impl NoEmulation {
+    fn start() -> NoEmulation {
+        std::fs::write(QEMU_AARCH64, "0").unwrap();
+        assert!(
+            std::fs::read_to_string(QEMU_AARCH64)
+                .unwrap()
+                .starts_with("disabled")
+        );
+        NoEmulation
+    }
+}
+
+impl Drop for NoEmulation {
+    fn drop(&mut self) {
+        let _ = std::fs::write(QEMU_AARCH64, "1");
+    }
+}
+
+/// The ELF machines (183: aarch64, 62: x86-64) of the programs and libraries in a layer.
+fn elf_machines(blob: &Path) -> Vec<u16> {
+    use std::io::Read;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(blob).unwrap(),
+    ));
+    let mut machines = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut head = [0u8; 20];
+        if entry.header().entry_type().is_file()
+            && entry.read_exact(&mut head).is_ok()
+            && head.starts_with(b"\x7fELF")
+        {
+            machines.push(u16::from_le_bytes([head[18], head[19]]));
+        }
+    }
+    machines
+}
+
+#[test]
+fn a_two_platform_index_is_patched_natively_with_nothing_of_arm64_executed() {
+    let registry = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+
+    // An index of the amd64 and arm64 fixtures, pushed to the registry.
+    let layout_dir = work.path().join("multi");
+    let multi = OciLayout::open_or_create(&layout_dir).unwrap();
+    let mut entries = Vec::new();
+    for (architecture, fixture) in [
+        ("amd64", debian_fixture("minbase")),
+        (
+            "arm64",
+            fixture_script("fixtures/images/debian-image.sh", &["minbase", "arm64"]),
+        ),
+    ] {
+        let source = OciLayout::open(Path::new(&fixture)).unwrap();
+        let manifest = source.resolve(Some("minbase")).unwrap();
+        multi.import(&source, &manifest, architecture).unwrap();
+        let mut entry = Descriptor::new(&manifest.media_type, &manifest.digest, manifest.size);
+        entry.platform = Some(Platform {
+            architecture: architecture.into(),
+            os: "linux".into(),
+            variant: None,
+            other: Default::default(),
+        });
+        entries.push(entry);
+    }
+    let index = Index {
+        schema_version: 2,
+        media_type: Some(OCI_INDEX.into()),
+        manifests: entries,
+        other: Default::default(),
+    };
+    let index = multi
+        .put_blob(OCI_INDEX, &serde_json::to_vec(&index).unwrap())
+        .unwrap();
+    multi.tag("multi", &index).unwrap();
+    let base = format!("{}/debian:multi", registry.address);
+    let (ok, _, stderr) = salve(
+        &Engine::Local,
+        &[
+            "copy",
+            &format!("oci:{}:multi", layout_dir.display()),
+            &base,
+        ],
+        cache.path(),
+    );
+    assert!(ok, "{stderr}");
+
+    let amd64 = OciLayout::open(Path::new(&debian_fixture("minbase"))).unwrap();
+    let amd64_layers =
+        salve::image::PlatformImage::read(&amd64, &amd64.resolve(Some("minbase")).unwrap())
+            .unwrap()
+            .layers
+            .blobs;
+    let (updates, _) = updates_by_scripts(&amd64_layers, &status_of(&amd64_layers));
+    let report = work.path().join("trivy.json");
+    trivy_report(&report, &updates);
+    let vex = work.path().join("vex.json");
+
+    // Both platforms at once, QEMU off: nothing of the arm64 image can run.
+    let (ok, _, stderr) = {
+        let _off = NoEmulation::start();
+        salve(
+            &Engine::Local,
+            &[
+                "patch",
+                "-i",
+                &base,
+                "-r",
+                report.to_str().unwrap(),
+                "--engine",
+                "native",
+                "--push",
+                "-o",
+                vex.to_str().unwrap(),
+            ],
+            cache.path(),
+        )
+    };
+    assert!(ok, "{stderr}");
+
+    // The index written back: both platforms patched, each with its own architecture's files.
+    let out = work.path().join("out");
+    let (ok, _, stderr) = salve(
+        &Engine::Local,
+        &[
+            "copy",
+            &format!("{base}-patched"),
+            &format!("oci:{}:x", out.display()),
+        ],
+        cache.path(),
+    );
+    assert!(ok, "{stderr}");
+    let layout = OciLayout::open(&out).unwrap();
+    let written: Index = serde_json::from_slice(
+        &layout
+            .read_blob(&layout.resolve(Some("x")).unwrap().digest)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(written.manifests.len(), 2);
+    for entry in &written.manifests {
+        let architecture = entry.platform.as_ref().unwrap().architecture.clone();
+        let image = salve::image::PlatformImage::read(&layout, entry).unwrap();
+        assert_eq!(
+            image.layers.blobs.len(),
+            2,
+            "{architecture}: one patch layer"
+        );
+        assert_all_fixed(&status_of(&image.layers.blobs), &updates);
+        let root = unpacked(&image.layers.blobs);
+        let expected = if architecture == "arm64" { 183 } else { 62 };
+        let machines = elf_machines(image.layers.blobs.last().unwrap());
+        assert!(
+            !machines.is_empty(),
+            "{architecture}: the patch layer has programs or libraries"
+        );
+        assert!(
+            machines.iter().all(|machine| *machine == expected),
+            "{architecture}: {machines:?}"
+        );
+        if architecture == "amd64" {
+            let names: Vec<&str> = updates
+                .iter()
+                .map(|update| update.package.as_str())
+                .collect();
+            assert_eq!(dpkg_checks(root.path(), &names), "");
+        }
+    }
+
+    // The VEX document names the fixed packages of both platforms.
+    let document: Value = serde_json::from_slice(&std::fs::read(&vex).unwrap()).unwrap();
+    let text = document.to_string();
+    assert!(
+        text.contains("arch=amd64") && text.contains("arch=arm64"),
+        "{text}"
+    );
 }

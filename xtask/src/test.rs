@@ -12,8 +12,10 @@ use std::process::Command;
 /// `salve patch` is tested on, dnf, createrepo_c and cpio, which build the RPM fixtures, and
 /// curl, xz-utils and openssl, which fetch a newer Docker engine for the BuildKit tests and make
 /// their TLS certificates, slirp4netns, which gives the local engine's steps their network,
-/// uidmap (newuidmap, newgidmap), with which it runs rootless, and db5.3-util, whose `db5.3_load`
-/// writes the Berkeley DB rpm databases the rpm plugin is checked on.
+/// uidmap (newuidmap, newgidmap), with which it runs rootless, db5.3-util, whose `db5.3_load`
+/// writes the Berkeley DB rpm databases the rpm plugin is checked on, and qemu-user-static,
+/// binfmt-support and arch-test, with which mmdebstrap builds the arm64 fixture (only that: the
+/// native engine patches it without emulation).
 const TEST_PACKAGES: &[&str] = &[
     "rpm",
     "python3",
@@ -34,6 +36,9 @@ const TEST_PACKAGES: &[&str] = &[
     "slirp4netns",
     "uidmap",
     "db5.3-util",
+    "qemu-user-static",
+    "binfmt-support",
+    "arch-test",
 ];
 
 /// Installs missing test packages (as root, with apt-get) and runs `cargo test --workspace`.
