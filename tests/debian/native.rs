@@ -574,3 +574,10 @@ fn a_two_platform_index_is_patched_natively_with_nothing_of_arm64_executed() {
         "{text}"
     );
 }
+
+#[test]
+fn a_distroless_image_is_patched_natively_with_the_tooling_images_sources_and_keyrings() {
+    super::flow::a_distroless_image_is_patched_through_a_tooling_image_from_the_source_policy_on(
+        &Engine::Native,
+    );
+}

@@ -1,7 +1,8 @@
 //! The engine a patch test runs on: the local engine, or BuildKit inside a Docker engine that
 //! the test starts (its own data root and socket; steps on its host network since it runs
 //! without a bridge): Docker's own BuildKit through `docker://`, or a newer Docker's BuildKit
-//! offered as buildkitd offers itself, on a unix socket or on TCP with TLS.
+//! offered as buildkitd offers itself, on a unix socket or on TCP with TLS; or no engine at
+//! all, the native one.
 
 use super::dockerd::{Dockerd, Flavor};
 use super::grpc_proxy::{Certificates, GrpcProxy};
@@ -12,6 +13,8 @@ pub enum Engine {
     Local,
     /// A BuildKit daemon.
     Buildkit(Box<Daemon>),
+    /// No engine running anything: `--engine native`.
+    Native,
 }
 
 /// A BuildKit daemon started for a test, and how salve reaches it.
@@ -85,6 +88,9 @@ impl Engine {
             let mut inserted = daemon.options.clone();
             inserted.push("--buildkit-host-network".to_string());
             all.splice(1..1, inserted);
+        }
+        if let (Engine::Native, Some("patch")) = (self, args.first().copied()) {
+            all.splice(1..1, ["--engine".to_string(), "native".to_string()]);
         }
         all
     }

@@ -19,10 +19,8 @@ use super::spec::{
 };
 use super::{CA_BUNDLE, Changes, Executed, Job, ca_bundle_variable, host_ca_bundle, step_failed};
 use crate::cancel::{Cancel, Cancelled};
-use crate::image::digest::sha256;
-use crate::image::{ImageLayers, PlatformImage, RootfsCache, UnpackOptions};
+use crate::image::{ImageLayers, RootfsCache, UnpackOptions};
 use crate::plugin::types::{FileKind, ImageFile, UpdatePlan};
-use crate::transport::{PlatformChoice, Transport, fetch};
 use anyhow::{Context, bail};
 use std::fs;
 use std::os::unix::process::CommandExt;
@@ -81,7 +79,7 @@ pub struct Execution {
 pub async fn run_job(options: LocalOptions, job: &Job<'_>) -> anyhow::Result<Executed> {
     let platform = job.target.platform.to_string();
     let tooling = match job.tooling_image {
-        Some(image) => Some(pull_layers(job, image, &platform).await?),
+        Some(image) => Some(super::pull_tooling(job, image, &platform).await?),
         None => None,
     };
     job.progress.stage(
@@ -105,27 +103,6 @@ pub async fn run_job(options: LocalOptions, job: &Job<'_>) -> anyhow::Result<Exe
     tokio::task::spawn_blocking(move || run(&execution))
         .await
         .context("the local engine's thread failed")?
-}
-
-/// Pulls `image` (a tooling image) for `platform` into the job's working layout, under the
-/// job's cancellation; its layers.
-async fn pull_layers(job: &Job<'_>, image: &str, platform: &str) -> anyhow::Result<ImageLayers> {
-    job.progress.stage(
-        "tooling",
-        &format!("{platform}: reading tooling image {image}"),
-    );
-    let transport: Transport = image.parse()?;
-    let tag = format!(
-        "tooling-{}",
-        sha256(image.as_bytes()).trim_start_matches("sha256:")
-    );
-    let choice = PlatformChoice::One(platform.to_string());
-    let descriptor = job
-        .cancel
-        .run(fetch(&transport, &choice, job.layout, &tag, job.registry))
-        .await?
-        .with_context(|| format!("reading the tooling image {image}"))?;
-    Ok(PlatformImage::read(job.layout, &descriptor)?.layers)
 }
 
 /// Says why the local engine cannot run here, if it cannot.

@@ -16,10 +16,12 @@ pub mod sandbox;
 pub mod spec;
 
 use crate::cancel::Cancel;
-use crate::image::{OciLayout, PlatformImage, RootfsCache};
+use crate::image::digest::sha256;
+use crate::image::{ImageLayers, OciLayout, PlatformImage, RootfsCache};
 use crate::plugin::types::UpdatePlan;
 use crate::progress::Progress;
-use crate::transport::{RegistryOptions, Transport};
+use crate::transport::{PlatformChoice, RegistryOptions, Transport, fetch};
+use anyhow::Context;
 use spec::RESULTS_MOUNT;
 use std::path::{Path, PathBuf};
 
@@ -97,6 +99,31 @@ impl EngineChoice {
             }
         }
     }
+}
+
+/// Pulls `image` (a tooling image) for `platform` into the job's working layout, under the
+/// job's cancellation; its layers.
+pub async fn pull_tooling(
+    job: &Job<'_>,
+    image: &str,
+    platform: &str,
+) -> anyhow::Result<ImageLayers> {
+    job.progress.stage(
+        "tooling",
+        &format!("{platform}: reading tooling image {image}"),
+    );
+    let transport: Transport = image.parse()?;
+    let tag = format!(
+        "tooling-{}",
+        sha256(image.as_bytes()).trim_start_matches("sha256:")
+    );
+    let choice = PlatformChoice::One(platform.to_string());
+    let descriptor = job
+        .cancel
+        .run(fetch(&transport, &choice, job.layout, &tag, job.registry))
+        .await?
+        .with_context(|| format!("reading the tooling image {image}"))?;
+    Ok(PlatformImage::read(job.layout, &descriptor)?.layers)
 }
 
 /// The `PATH` steps run with.

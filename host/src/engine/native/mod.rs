@@ -85,8 +85,14 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
         return Err(Unsupported(format!("the {name} plugin does not install natively")).into());
     }
     let layers = &job.target.layers.blobs;
-    let files = read_paths_within(layers, &paths, IMAGE_FILE_CAP, job.database_cap)
+    let (tooling_paths, image_paths): (Vec<String>, Vec<String>) = paths
+        .into_iter()
+        .partition(|path| path.starts_with(&format!("{TOOLING_PREFIX}/")));
+    let mut files = read_paths_within(layers, &image_paths, IMAGE_FILE_CAP, job.database_cap)
         .context("reading the image's layers")?;
+    if !tooling_paths.is_empty() {
+        files.extend(tooling_files(job, &platform, &tooling_paths).await?);
+    }
     let repositories = Repositories::new(&options.store)?;
 
     // Resolution, round by round.
@@ -227,6 +233,37 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
         },
         database,
     })
+}
+
+/// The prefix under which the plugin reads the tooling image's files.
+pub const TOOLING_PREFIX: &str = "/salve-tooling";
+
+/// The files at `paths` (under [`TOOLING_PREFIX`]) of the job's tooling image, with the prefix.
+async fn tooling_files(
+    job: &Job<'_>,
+    platform: &str,
+    paths: &[String],
+) -> anyhow::Result<Vec<ImageFile>> {
+    let Some(image) = job.tooling_image else {
+        return Err(Unsupported(
+            "the image has no apt sources of its own, and no tooling image is named".into(),
+        )
+        .into());
+    };
+    let tooling = super::pull_tooling(job, image, platform).await?;
+    let inside: Vec<String> = paths
+        .iter()
+        .map(|path| path[TOOLING_PREFIX.len()..].to_string())
+        .collect();
+    let files = read_paths_within(&tooling.blobs, &inside, IMAGE_FILE_CAP, job.database_cap)
+        .with_context(|| format!("reading the tooling image {image}"))?;
+    Ok(files
+        .into_iter()
+        .map(|file| ImageFile {
+            path: format!("{TOOLING_PREFIX}{}", file.path),
+            ..file
+        })
+        .collect())
 }
 
 /// A downloaded package opened for the plugin.

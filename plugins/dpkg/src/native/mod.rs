@@ -39,10 +39,21 @@ const PREFERENCES: &str = "/etc/apt/preferences";
 /// apt's folder of more pins.
 const PREFERENCES_D: &str = "/etc/apt/preferences.d";
 
-/// What native installation reads from the image.
-pub fn paths(_target: &Target) -> Vec<String> {
-    vec![
-        SOURCES_LIST.into(),
+/// Where the host puts the tooling image's files (the contract's prefix for them).
+const TOOLING: &str = "/salve-tooling";
+
+/// Where apt's configuration is read: the image's own, or, for a target without apt
+/// (distroless), the tooling image's.
+fn apt_root(target: &Target) -> &'static str {
+    if target.distroless { TOOLING } else { "" }
+}
+
+/// What native installation reads: apt's configuration (sources, keyrings, pins) from the image
+/// or the tooling image, and the package database from the image.
+pub fn paths(target: &Target) -> Vec<String> {
+    let root = apt_root(target);
+    let mut paths: Vec<String> = [
+        SOURCES_LIST.to_string(),
         format!("{SOURCES_D}/*"),
         TRUSTED_GPG.into(),
         format!("{TRUSTED_GPG_D}/*"),
@@ -50,10 +61,37 @@ pub fn paths(_target: &Target) -> Vec<String> {
         "/etc/apt/keyrings/*".into(),
         PREFERENCES.into(),
         format!("{PREFERENCES_D}/*"),
+    ]
+    .into_iter()
+    .map(|path| format!("{root}{path}"))
+    .collect();
+    paths.extend([
         STATUS.into(),
         format!("{STATUS_D}/*"),
         install::DIVERSIONS.into(),
-    ]
+    ]);
+    paths
+}
+
+/// The files apt's configuration is read from, at apt's own paths: the image's, or the tooling
+/// image's with the prefix taken off.
+fn apt_files(request: &NativeRequest) -> Vec<ImageFile> {
+    let root = apt_root(&request.target);
+    request
+        .files
+        .iter()
+        .filter_map(|file| {
+            let path = if root.is_empty() {
+                (!file.path.starts_with(&format!("{TOOLING}/"))).then_some(file.path.as_str())?
+            } else {
+                file.path.strip_prefix(root)?
+            };
+            Some(ImageFile {
+                path: path.to_string(),
+                ..file.clone()
+            })
+        })
+        .collect()
 }
 
 /// What another engine may do.
@@ -69,7 +107,9 @@ fn failed(message: String) -> NativeError {
 /// One round of resolution.
 pub fn resolve(request: &NativeRequest) -> Result<Resolution, NativeError> {
     let architecture = dpkg_architecture(&request.platform).map_err(unsupported)?;
-    let sources: Vec<Source> = read_sources(&request.files)
+    let apt = apt_files(request);
+    let root = apt_root(&request.target);
+    let sources: Vec<Source> = read_sources(&apt)
         .map_err(unsupported)?
         .into_iter()
         .filter(|source| {
@@ -78,8 +118,13 @@ pub fn resolve(request: &NativeRequest) -> Result<Resolution, NativeError> {
         })
         .collect();
     if sources.is_empty() {
+        let whose = if root.is_empty() {
+            "image"
+        } else {
+            "tooling image"
+        };
         return Err(unsupported(format!(
-            "the image names no apt sources for {architecture} in {SOURCES_LIST} or {SOURCES_D}"
+            "the {whose} names no apt sources for {architecture} in {SOURCES_LIST} or {SOURCES_D}"
         )));
     }
     let fetched =
@@ -94,7 +139,11 @@ pub fn resolve(request: &NativeRequest) -> Result<Resolution, NativeError> {
                 url,
                 sha256: None,
                 size: None,
-                keyrings: keyrings_for(source, &request.files).map_err(unsupported)?,
+                keyrings: keyrings_for(source, &apt)
+                    .map_err(unsupported)?
+                    .into_iter()
+                    .map(|keyring| format!("{root}{keyring}"))
+                    .collect(),
                 decompress: false,
                 optional: false,
             });
@@ -132,7 +181,7 @@ pub fn resolve(request: &NativeRequest) -> Result<Resolution, NativeError> {
             index::parse(text, &sources[*number].uri, &releases[*number], url).map_err(failed)?,
         );
     }
-    let pins = read_pins(&request.files).map_err(unsupported)?;
+    let pins = read_pins(&apt).map_err(unsupported)?;
     let installed = read_installed(&request.files).map_err(failed)?;
     let goal = Goal {
         updates: request
