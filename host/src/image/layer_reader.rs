@@ -124,28 +124,77 @@ pub fn read_paths_within(
         file: max_file_bytes,
         left: max_total_bytes,
         total: max_total_bytes,
-        contents: true,
     };
     read_with(layers, patterns, budget)
 }
 
-/// What `paths` are in the image (file, folder, link or missing), without reading any file's
-/// bytes (`content` is `None` for files).
-pub fn read_kinds(layers: &[PathBuf], paths: &[String]) -> Result<Vec<ImageFile>, ReadError> {
+/// What every path of an image is, as the layers stacked show it: its kind and, for a link, its
+/// target as stored.
+#[derive(Debug, Default)]
+pub struct ImageIndex {
+    /// Path to (kind, link target).
+    entries: BTreeMap<String, (FileKind, Option<String>)>,
+}
+
+impl ImageIndex {
+    /// The kind of `path` (not following a link at `path` itself); `Missing` when absent.
+    pub fn kind(&self, path: &str) -> FileKind {
+        self.entries
+            .get(path)
+            .map_or(FileKind::Missing, |(kind, _)| *kind)
+    }
+
+    /// The target of the link at `path`, as stored.
+    pub fn link_target(&self, path: &str) -> Option<&str> {
+        self.entries
+            .get(path)
+            .and_then(|(_, target)| target.as_deref())
+    }
+
+    /// An index of the given entries, for tests.
+    #[cfg(test)]
+    pub(crate) fn of(entries: &[(&str, FileKind, Option<&str>)]) -> ImageIndex {
+        ImageIndex {
+            entries: entries
+                .iter()
+                .map(|(path, kind, target)| (path.to_string(), (*kind, target.map(String::from))))
+                .collect(),
+        }
+    }
+}
+
+/// [`read_paths_within`], and in the same pass over the layers the index of every path.
+pub fn read_paths_indexed(
+    layers: &[PathBuf],
+    patterns: &[String],
+    max_file_bytes: u64,
+    max_total_bytes: u64,
+) -> Result<(Vec<ImageFile>, ImageIndex), ReadError> {
     let budget = Budget {
-        file: u64::MAX,
-        left: u64::MAX,
-        total: u64::MAX,
-        contents: false,
+        file: max_file_bytes,
+        left: max_total_bytes,
+        total: max_total_bytes,
     };
-    read_with(layers, paths, budget)
+    let mut index = ImageIndex::default();
+    let files = read_with_index(layers, patterns, budget, Some(&mut index))?;
+    Ok((files, index))
 }
 
 /// [`read_paths_within`] with a budget.
 fn read_with(
     layers: &[PathBuf],
     patterns: &[String],
+    budget: Budget,
+) -> Result<Vec<ImageFile>, ReadError> {
+    read_with_index(layers, patterns, budget, None)
+}
+
+/// [`read_with`], filling `index` with every path on the first pass.
+fn read_with_index(
+    layers: &[PathBuf],
+    patterns: &[String],
     mut budget: Budget,
+    mut index: Option<&mut ImageIndex>,
 ) -> Result<Vec<ImageFile>, ReadError> {
     let globs: Vec<Glob> = patterns
         .iter()
@@ -172,10 +221,11 @@ fn read_with(
             .map(|lead| lead.current.clone())
             .collect();
         let pass_globs: &[Glob] = if first_pass { &globs } else { &[] };
-        if wanted.is_empty() && pass_globs.is_empty() {
+        let pass_index = if first_pass { index.take() } else { None };
+        if wanted.is_empty() && pass_globs.is_empty() && pass_index.is_none() {
             break;
         }
-        let view = read_view(layers, &wanted, pass_globs, &mut budget)?;
+        let view = read_view(layers, &wanted, pass_globs, &mut budget, pass_index)?;
         if first_pass {
             for (path, entry) in &view.found {
                 if pass_globs.iter().any(|glob| glob.matches(path)) && !leads.contains_key(path) {
@@ -274,8 +324,6 @@ struct Budget {
     left: u64,
     /// The total, for the error.
     total: u64,
-    /// Whether file contents are read at all.
-    contents: bool,
 }
 
 /// One pass over the layers, top down, for the `wanted` paths and the `globs`.
@@ -284,6 +332,7 @@ fn read_view(
     wanted: &BTreeSet<String>,
     globs: &[Glob],
     budget: &mut Budget,
+    mut index: Option<&mut ImageIndex>,
 ) -> Result<View, ReadError> {
     let mut view = View {
         found: BTreeMap::new(),
@@ -328,6 +377,18 @@ fn read_view(
             if kind.is_symlink() && wanted.iter().any(|asked| is_under(asked, &path)) {
                 view.ancestor_links.entry(path.clone()).or_insert_with(link);
             }
+            if let Some(index) = index.as_deref_mut()
+                && !index.entries.contains_key(&path)
+            {
+                let described = if kind.is_symlink() {
+                    (FileKind::Symlink, Some(link()))
+                } else if kind.is_dir() {
+                    (FileKind::Directory, None)
+                } else {
+                    (FileKind::File, None)
+                };
+                index.entries.insert(path.clone(), described);
+            }
             let asked = wanted.contains(&path) || globs.iter().any(|glob| glob.matches(&path));
             if !asked || view.found.contains_key(&path) {
                 continue;
@@ -338,8 +399,6 @@ fn read_view(
                 Entry::HardLink(link())
             } else if kind.is_dir() {
                 Entry::Directory
-            } else if (kind.is_file() || kind == tar::EntryType::Continuous) && !budget.contents {
-                Entry::File(None)
             } else if kind.is_file() || kind == tar::EntryType::Continuous {
                 let size = entry.header().size().map_err(layer_error)?;
                 if size > budget.file {

@@ -21,7 +21,9 @@ pub mod tar_end;
 pub mod unpack;
 
 pub use compression::Compression;
-pub use layer_reader::{ReadError, read_kinds, read_paths, read_paths_within, resolve_link};
+pub use layer_reader::{
+    ImageIndex, ReadError, read_paths, read_paths_indexed, read_paths_within, resolve_link,
+};
 pub use layer_writer::{LayerOptions, write_layer};
 pub use layout::{LayoutError, OciLayout};
 pub use platform_image::{ImageError, ImageLayers, PlatformImage};

@@ -12,7 +12,7 @@ pub mod placement;
 pub mod repository;
 
 use super::{Changes, Executed, Job};
-use crate::image::read_paths_within;
+use crate::image::{read_paths_indexed, read_paths_within};
 use crate::plugin::native::{
     FetchedFile, InstallRequest, InstallStep, NativeRequest, PackageDownload, PackageEntry,
     Resolution, UnpackedPackage,
@@ -177,6 +177,8 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
         packages,
     };
     let mut rounds = 0;
+    // The first read also indexes every path of the image, for placing the layer's paths.
+    let mut index = None;
     let installation = loop {
         job.cancel.check()?;
         rounds += 1;
@@ -187,10 +189,18 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
             InstallStep::Done(installation) => break installation,
             InstallStep::Read(paths) => {
                 let mut read = install.read.take().unwrap_or_default();
-                read.extend(
-                    read_paths_within(layers, &paths, IMAGE_FILE_CAP, job.database_cap)
-                        .context("reading the image's layers")?,
-                );
+                if index.is_none() {
+                    let (files, indexed) =
+                        read_paths_indexed(layers, &paths, IMAGE_FILE_CAP, job.database_cap)
+                            .context("reading the image's layers")?;
+                    read.extend(files);
+                    index = Some(indexed);
+                } else {
+                    read.extend(
+                        read_paths_within(layers, &paths, IMAGE_FILE_CAP, job.database_cap)
+                            .context("reading the image's layers")?,
+                    );
+                }
                 install.read = Some(read);
             }
         }
@@ -200,14 +210,15 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
     }
 
     // The layer, every path placed through the image's links.
-    let paths = install
-        .packages
-        .iter()
-        .flat_map(|package| package.entries.iter().map(|entry| entry.path.as_str()))
-        .chain(installation.removed.iter().map(String::as_str))
-        .chain(installation.diverted.iter().map(|(_, to)| to.as_str()))
-        .chain(installation.files.iter().map(|file| file.path.as_str()));
-    let placement = Placement::read(layers, paths).context("reading the image's layers")?;
+    let index = match index {
+        Some(index) => index,
+        None => {
+            read_paths_indexed(layers, &[], 0, 0)
+                .context("reading the image's layers")?
+                .1
+        }
+    };
+    let placement = Placement::new(&index);
     let blob = job.work.join("native-layer.tar");
     std::fs::create_dir_all(job.work)?;
     let written = layer::write(

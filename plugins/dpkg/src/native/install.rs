@@ -484,3 +484,153 @@ fn written(path: &str, content: Vec<u8>, mode: u32) -> WrittenFile {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use salve_plugin_sdk::testing::{file, os, platform, target};
+    use salve_plugin_sdk::{PackageDownload, PackageEntry};
+
+    const STATUS_TEXT: &str = "Package: tool\nStatus: install ok installed\nArchitecture: amd64\n\
+Version: 1\nConffiles:\n /etc/tool.conf 11111111111111111111111111111111\n \
+/etc/tool.old 22222222222222222222222222222222\nDescription: a tool\n\n\
+Package: zlib\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\nDescription: z\n";
+
+    fn entry(path: &str, md5: Option<&str>) -> PackageEntry {
+        PackageEntry {
+            path: path.into(),
+            kind: if md5.is_some() {
+                FileKind::File
+            } else {
+                FileKind::Directory
+            },
+            mode: 0o644,
+            link_target: None,
+            md5: md5.map(String::from),
+        }
+    }
+
+    fn request(read: Option<Vec<ImageFile>>) -> InstallRequest {
+        InstallRequest {
+            os: os("debian", "12"),
+            platform: platform("amd64"),
+            target: target("apt"),
+            files: vec![file(STATUS, STATUS_TEXT)],
+            read,
+            packages: vec![UnpackedPackage {
+                download: PackageDownload {
+                    name: "tool".into(),
+                    version: "2".into(),
+                    architecture: "amd64".into(),
+                    url: "http://x/pool/tool.deb".into(),
+                    sha256: "00".into(),
+                    size: 1,
+                    replaces: Some("1".into()),
+                },
+                control: vec![
+                    file(
+                        "control",
+                        "Package: tool\nVersion: 2\nArchitecture: amd64\nDescription: a tool\n",
+                    ),
+                    file("conffiles", "/etc/tool.conf\n"),
+                    file(
+                        "md5sums",
+                        "33333333333333333333333333333333  usr/bin/tool\n",
+                    ),
+                ],
+                entries: vec![
+                    entry("/", None),
+                    entry("/etc", None),
+                    entry("/etc/tool.conf", Some("44444444444444444444444444444444")),
+                    entry("/usr/bin/tool", Some("33333333333333333333333333333333")),
+                ],
+            }],
+        }
+    }
+
+    fn installation(read: Vec<ImageFile>) -> Installation {
+        match install(&request(Some(read))) {
+            Ok(InstallStep::Done(installation)) => installation,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_first_round_reads_lists_info_files_and_configuration_files() {
+        let Ok(InstallStep::Read(paths)) = install(&request(None)) else {
+            panic!("a first round reads");
+        };
+        for path in [
+            "/var/lib/dpkg/info/*.list",
+            "/var/lib/dpkg/info/tool.postrm",
+            "/etc/tool.conf",
+        ] {
+            assert!(paths.iter().any(|asked| asked == path), "{path}: {paths:?}");
+        }
+    }
+
+    #[test]
+    fn status_lists_and_whiteouts_are_what_dpkg_leaves() {
+        let list = "/.\n/usr\n/usr/bin\n/usr/bin/tool\n/usr/bin/oldtool\n/usr/share/shared\n/etc/tool.conf\n";
+        let done = installation(vec![
+            file("/var/lib/dpkg/info/tool.list", list),
+            file(
+                "/var/lib/dpkg/info/tool.prerm",
+                "#!/bin/sh\nset -e\nexit 0\n",
+            ),
+            file("/var/lib/dpkg/info/zlib.list", "/.\n/usr/share/shared\n"),
+            file("/etc/tool.conf", "unchanged by the image\n"),
+        ]);
+        let written = |path: &str| {
+            let file = done.files.iter().find(|file| file.path == path).unwrap();
+            String::from_utf8(file.content.clone()).unwrap()
+        };
+        let status = written(STATUS);
+        assert!(status.starts_with("Package: tool\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2\nConffiles:\n /etc/tool.conf 44444444444444444444444444444444\n /etc/tool.old 22222222222222222222222222222222 obsolete\nDescription: a tool\n\nPackage: zlib\n"), "{status}");
+        assert_eq!(
+            written("/var/lib/dpkg/info/tool.list"),
+            "/.\n/etc\n/etc/tool.conf\n/usr/bin/tool\n"
+        );
+        // Gone: the old program and the old prerm; kept: a file zlib owns too, folders.
+        assert_eq!(
+            done.removed,
+            ["/usr/bin/oldtool", "/var/lib/dpkg/info/tool.prerm"]
+        );
+        // The image's copy matched neither md5 recorded: it changed it, so it is kept.
+        assert_eq!(
+            done.diverted,
+            [(
+                "/etc/tool.conf".to_string(),
+                "/etc/tool.conf.dpkg-dist".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_configuration_file_the_image_left_alone_is_replaced() {
+        let mut request = request(None);
+        let digest = hex(&Md5::digest(b"as shipped\n"));
+        request.files = vec![file(
+            STATUS,
+            STATUS_TEXT.replace("11111111111111111111111111111111", &digest),
+        )];
+        request.read = Some(vec![file("/etc/tool.conf", "as shipped\n")]);
+        let Ok(InstallStep::Done(done)) = install(&request) else {
+            panic!("installed");
+        };
+        assert!(done.kept.is_empty() && done.diverted.is_empty(), "{done:?}");
+    }
+
+    #[test]
+    fn an_unknown_script_is_unsupported_and_named() {
+        let error = install(&request(Some(vec![file(
+            "/var/lib/dpkg/info/tool.postrm",
+            "#!/bin/sh\nrm -rf /var/cache/tool\n",
+        )])))
+        .unwrap_err();
+        let NativeError::Unsupported(message) = error else {
+            panic!("unsupported: {error:?}");
+        };
+        assert!(message.contains("old postrm script of tool"), "{message}");
+    }
+}
