@@ -12,7 +12,9 @@ pub mod placement;
 pub mod repository;
 
 use super::{Changes, Executed, Job};
-use crate::image::{read_paths_indexed, read_paths_within};
+use crate::image::blob::normalize;
+use crate::image::glob::Glob;
+use crate::image::{ImageIndex, read_paths_indexed, read_paths_within};
 use crate::plugin::native::{
     FetchedFile, InstallRequest, InstallStep, NativeRequest, PackageDownload, PackageEntry,
     Resolution, UnpackedPackage,
@@ -88,8 +90,11 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
     let (tooling_paths, image_paths): (Vec<String>, Vec<String>) = paths
         .into_iter()
         .partition(|path| path.starts_with(&format!("{TOOLING_PREFIX}/")));
-    let mut files = read_paths_within(layers, &image_paths, IMAGE_FILE_CAP, job.database_cap)
-        .context("reading the image's layers")?;
+    // One pass reads them and indexes every path of the image (for answering later reads and
+    // placing the layer's paths).
+    let (mut files, index) =
+        read_paths_indexed(layers, &image_paths, IMAGE_FILE_CAP, job.database_cap)
+            .context("reading the image's layers")?;
     if !tooling_paths.is_empty() {
         files.extend(tooling_files(job, &platform, &tooling_paths).await?);
     }
@@ -177,8 +182,6 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
         packages,
     };
     let mut rounds = 0;
-    // The first read also indexes every path of the image, for placing the layer's paths.
-    let mut index = None;
     let installation = loop {
         job.cancel.check()?;
         rounds += 1;
@@ -189,17 +192,12 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
             InstallStep::Done(installation) => break installation,
             InstallStep::Read(paths) => {
                 let mut read = install.read.take().unwrap_or_default();
-                if index.is_none() {
-                    let (files, indexed) =
-                        read_paths_indexed(layers, &paths, IMAGE_FILE_CAP, job.database_cap)
-                            .context("reading the image's layers")?;
-                    read.extend(files);
-                    index = Some(indexed);
-                } else {
-                    read.extend(
+                match answer_from_first_read(&install.files, &image_paths, &index, &paths) {
+                    Some(answer) => read.extend(answer),
+                    None => read.extend(
                         read_paths_within(layers, &paths, IMAGE_FILE_CAP, job.database_cap)
                             .context("reading the image's layers")?,
-                    );
+                    ),
                 }
                 install.read = Some(read);
             }
@@ -210,14 +208,6 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
     }
 
     // The layer, every path placed through the image's links.
-    let index = match index {
-        Some(index) => index,
-        None => {
-            read_paths_indexed(layers, &[], 0, 0)
-                .context("reading the image's layers")?
-                .1
-        }
-    };
     let placement = Placement::new(&index);
     let blob = job.work.join("native-layer.tar");
     std::fs::create_dir_all(job.work)?;
@@ -244,6 +234,53 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
         },
         database,
     })
+}
+
+/// The answer to `asked` from the first read (`files`, read for `patterns`) and the image's
+/// index, when they hold it: a pattern read then, a path read then, or a path the index shows
+/// is missing or a folder (with no link above it). `None`: the layers must be read again.
+fn answer_from_first_read(
+    files: &[ImageFile],
+    patterns: &[String],
+    index: &ImageIndex,
+    asked: &[String],
+) -> Option<Vec<ImageFile>> {
+    let mut answer = Vec::new();
+    for pattern in asked {
+        let glob = Glob::new(pattern);
+        if !glob.is_exact() {
+            if !patterns.contains(pattern) {
+                return None;
+            }
+            answer.extend(
+                files
+                    .iter()
+                    .filter(|file| glob.matches(&file.path))
+                    .cloned(),
+            );
+            continue;
+        }
+        let path = normalize(pattern)?;
+        if let Some(file) = files.iter().find(|file| file.path == path) {
+            answer.push(file.clone());
+            continue;
+        }
+        let through_link = path
+            .match_indices('/')
+            .skip(1)
+            .any(|(at, _)| index.kind(&path[..at]) == FileKind::Symlink);
+        let kind = index.kind(&path);
+        if through_link || !matches!(kind, FileKind::Missing | FileKind::Directory) {
+            return None;
+        }
+        answer.push(ImageFile {
+            path,
+            kind,
+            content: None,
+            link_target: None,
+        });
+    }
+    Some(answer)
 }
 
 /// The prefix under which the plugin reads the tooling image's files.
@@ -310,4 +347,55 @@ fn unpacked(download: &PackageDownload, file: &Path) -> anyhow::Result<UnpackedP
             })
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str) -> ImageFile {
+        ImageFile {
+            path: path.into(),
+            kind: FileKind::File,
+            content: Some(b"x".to_vec()),
+            link_target: None,
+        }
+    }
+
+    #[test]
+    fn later_reads_are_answered_from_the_first_when_it_holds_them() {
+        let files = [file("/info/a.list"), file("/info/b.list")];
+        let patterns = ["/info/*".to_string()];
+        let index = ImageIndex::of(&[
+            ("/info", FileKind::Directory, None),
+            ("/info/a.list", FileKind::File, None),
+            ("/info/b.list", FileKind::File, None),
+            ("/etc", FileKind::Directory, None),
+            ("/etc/x.conf", FileKind::File, None),
+            ("/lib", FileKind::Symlink, Some("usr/lib")),
+        ]);
+        let asked = |paths: &[&str]| {
+            let paths: Vec<String> = paths.iter().map(|path| path.to_string()).collect();
+            answer_from_first_read(&files, &patterns, &index, &paths)
+        };
+        let answer = asked(&["/info/*", "/info/a.list", "/info/c.postrm", "/etc"]).unwrap();
+        let kinds: Vec<(&str, FileKind)> = answer
+            .iter()
+            .map(|file| (file.path.as_str(), file.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("/info/a.list", FileKind::File),
+                ("/info/b.list", FileKind::File),
+                ("/info/a.list", FileKind::File),
+                ("/info/c.postrm", FileKind::Missing),
+                ("/etc", FileKind::Directory),
+            ]
+        );
+        // A file not read then, a path through a link, a pattern not read then: read again.
+        assert!(asked(&["/etc/x.conf"]).is_none());
+        assert!(asked(&["/lib/missing"]).is_none());
+        assert!(asked(&["/etc/*"]).is_none());
+    }
 }

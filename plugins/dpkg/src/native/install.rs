@@ -15,7 +15,11 @@ use salve_plugin_sdk::{
 use std::collections::{BTreeMap, BTreeSet};
 
 /// dpkg's folder of per-package files.
-const INFO: &str = "/var/lib/dpkg/info";
+pub const INFO: &str = "/var/lib/dpkg/info";
+
+/// Every file of [`INFO`]: what installation reads of it (lists, scripts, triggers), asked for
+/// whole so the host can answer from what it read for `native-paths`.
+pub const INFO_FILES: &str = "/var/lib/dpkg/info/*";
 
 /// dpkg's diversions database.
 pub const DIVERSIONS: &str = "/var/lib/dpkg/diversions";
@@ -375,7 +379,7 @@ fn install_judged(
 /// replaced packages' `info` files, and the current state of every configuration file.
 fn paths_to_read(request: &InstallRequest) -> Result<Vec<String>, String> {
     let distroless = request.target.distroless;
-    let mut paths = vec![format!("{INFO}/*.list"), DIVERSIONS.to_string()];
+    let mut paths = vec![INFO_FILES.to_string(), DIVERSIONS.to_string()];
     for package in &request.packages {
         if !distroless {
             let control_text = member(package, "control").unwrap_or_default();

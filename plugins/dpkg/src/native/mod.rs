@@ -69,6 +69,7 @@ pub fn paths(target: &Target) -> Vec<String> {
         STATUS.into(),
         format!("{STATUS_D}/*"),
         install::DIVERSIONS.into(),
+        install::INFO_FILES.into(),
     ]);
     paths
 }
