@@ -267,19 +267,12 @@ fn a_plugin_built_for_contract_0_1_still_loads_answers_and_installs_nothing_nati
         .expect("the 0.1 plugin recognises a Debian image");
     assert_eq!(target.manager, "apt");
     assert!(!ecosystem.installed(&[status]).unwrap().is_empty());
-    assert_eq!(
-        ecosystem.native_paths(&target).unwrap(),
-        Vec::<String>::new()
-    );
+    assert_eq!(ecosystem.native_paths().unwrap(), Vec::<String>::new());
 
     // The plugin of this release speaks 0.2 and installs natively.
     let current = dpkg();
     assert_eq!(current.contract().wit_version, "0.2.0");
-    let paths = current
-        .as_ecosystem()
-        .unwrap()
-        .native_paths(&target)
-        .unwrap();
+    let paths = current.as_ecosystem().unwrap().native_paths().unwrap();
     assert!(
         paths.contains(&"/etc/apt/sources.list".to_string()),
         "{paths:?}"

@@ -332,11 +332,16 @@ async fn patch_platform(
         "probe",
         &format!("{platform_name}: reading package databases from the layers"),
     );
+    let native = matches!(
+        run.options.engine,
+        EngineChoice::Native(_) | EngineChoice::Auto { .. }
+    );
     let probe = probe(
         &target.blobs,
         run.ecosystems,
         &report_library_paths(run.report),
         run.database_cap,
+        native,
     )?;
     let Some(os_ecosystem) = probe.detected.iter().find(|d| d.class == PackageClass::Os) else {
         bail!(
@@ -440,10 +445,12 @@ async fn patch_platform(
 
     // 5. Execute the plans on the chosen engine.
     let plan = merge_plans(plans);
-    let native = match (&active[..], &requests[..]) {
-        ([(share, _)], [request]) => Some(NativeWork {
+    let native = match (&active[..], &requests[..], &probe.index) {
+        ([(share, _)], [request], Some(index)) => Some(NativeWork {
             ecosystem: share.detected.plugin.as_ecosystem().expect("an ecosystem"),
             request,
+            files: &probe.native_files,
+            index,
         }),
         _ => None,
     };

@@ -82,7 +82,7 @@ pub trait Ecosystem {
 
     /// Paths to read from the image for native installation (installing by file operations,
     /// nothing of the image run); empty, the default, when the plugin does not install natively.
-    fn native_paths(_target: Target) -> Vec<String> {
+    fn native_paths() -> Vec<String> {
         Vec::new()
     }
 
@@ -246,8 +246,8 @@ macro_rules! export_ecosystem {
                 ) -> ::std::string::String {
                     <$plugin as $crate::Ecosystem>::purl(pkg, os, platform)
                 }
-                fn native_paths(target: $crate::Target) -> ::std::vec::Vec<::std::string::String> {
-                    <$plugin as $crate::Ecosystem>::native_paths(target)
+                fn native_paths() -> ::std::vec::Vec<::std::string::String> {
+                    <$plugin as $crate::Ecosystem>::native_paths()
                 }
                 fn native_resolve(
                     request: $crate::NativeRequest,

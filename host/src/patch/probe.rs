@@ -1,7 +1,9 @@
 //! Step 3 and 4 of a patch: reading what the ecosystem plugins need straight from the layers,
 //! the image's OS from its os-release file, and which plugins recognise the image.
 
-use crate::image::read_paths_within;
+use crate::engine::native::TOOLING_PREFIX;
+use crate::image::glob::Glob;
+use crate::image::{ImageIndex, read_paths_indexed, read_paths_within};
 use crate::plugin::Plugin;
 use crate::plugin::types::{FileKind, ImageFile, OsInfo, PackageClass, Target};
 use anyhow::{Context, bail};
@@ -25,6 +27,11 @@ pub struct Detected<'a> {
 
 /// What probing found.
 pub struct Probe<'a> {
+    /// Every path of the image, when the probe read for the native engine too.
+    pub index: Option<ImageIndex>,
+    /// The files at the plugins' native paths (not under `/salve-tooling/`), when the probe read
+    /// for the native engine too.
+    pub native_files: Vec<ImageFile>,
     /// The image's OS.
     pub os: OsInfo,
     /// Every file read.
@@ -35,12 +42,14 @@ pub struct Probe<'a> {
 
 /// Reads the probe paths of every ecosystem plugin, and `extra` paths (those a report names),
 /// from `layers` and asks each plugin to detect. The files read hold at most `total_cap` bytes
-/// together: they go to each plugin in one call, whose input is capped.
+/// together: they go to each plugin in one call, whose input is capped. With `native`, the
+/// same pass reads the plugins' native paths and indexes the image, for the native engine.
 pub fn probe<'a>(
     layers: &[PathBuf],
     ecosystems: &[&'a Plugin],
     extra: &[String],
     total_cap: u64,
+    native: bool,
 ) -> anyhow::Result<Probe<'a>> {
     let mut patterns: Vec<String> = OS_RELEASE.iter().map(|path| path.to_string()).collect();
     for path in extra {
@@ -56,8 +65,54 @@ pub fn probe<'a>(
             }
         }
     }
-    let files = read_paths_within(layers, &patterns, PROBE_FILE_CAP, total_cap)
-        .context("reading the image's layers")?;
+    let mut native_patterns: Vec<String> = Vec::new();
+    if native {
+        for plugin in ecosystems {
+            let ecosystem = plugin.as_ecosystem().expect("only ecosystems are passed");
+            for path in ecosystem.native_paths()? {
+                if !path.starts_with(&format!("{TOOLING_PREFIX}/"))
+                    && !native_patterns.contains(&path)
+                {
+                    native_patterns.push(path);
+                }
+            }
+        }
+    }
+    let read = |patterns: &[String]| -> anyhow::Result<(Vec<ImageFile>, Option<ImageIndex>)> {
+        Ok(if native {
+            let (files, index) = read_paths_indexed(layers, patterns, PROBE_FILE_CAP, total_cap)?;
+            (files, Some(index))
+        } else {
+            (
+                read_paths_within(layers, patterns, PROBE_FILE_CAP, total_cap)?,
+                None,
+            )
+        })
+    };
+    let all: Vec<String> = patterns
+        .iter()
+        .chain(
+            native_patterns
+                .iter()
+                .filter(|path| !patterns.contains(path)),
+        )
+        .cloned()
+        .collect();
+    let (read_files, index) = read(&all).context("reading the image's layers")?;
+    let matches = |patterns: &[String], path: &str| {
+        patterns
+            .iter()
+            .any(|pattern| Glob::new(pattern).matches(path))
+    };
+    let native_files: Vec<ImageFile> = read_files
+        .iter()
+        .filter(|file| matches(&native_patterns, &file.path))
+        .cloned()
+        .collect();
+    let files: Vec<ImageFile> = read_files
+        .into_iter()
+        .filter(|file| matches(&patterns, &file.path))
+        .collect();
     let os = os_release(&files)?;
     let mut detected = Vec::new();
     for &plugin in ecosystems {
@@ -79,6 +134,8 @@ pub fn probe<'a>(
     }
     detected.sort_by_key(|detected| detected.class != PackageClass::Os);
     Ok(Probe {
+        index,
+        native_files,
         os,
         files,
         detected,

@@ -140,11 +140,11 @@ impl<'a> Ecosystem<'a> {
     }
 
     /// The paths to read for native installation; empty when the plugin installs nothing natively.
-    pub fn native_paths(&self, target: &Target) -> Result<Vec<String>, PluginError> {
+    pub fn native_paths(&self) -> Result<Vec<String>, PluginError> {
         self.plugin
             .caller()
             .call(self.exports, "native-paths", 0, |plugin, store| {
-                plugin.native_paths(store, target)
+                plugin.native_paths(store)
             })
     }
 

@@ -264,13 +264,12 @@ impl EcosystemInstance {
     pub(super) fn native_paths(
         &self,
         store: &mut Store<CallState>,
-        target: &Target,
     ) -> wasmtime::Result<Vec<String>> {
         match self {
             EcosystemInstance::V0_1(_) => Ok(Vec::new()),
-            EcosystemInstance::V0_2(plugin) => plugin
-                .salve_plugin_ecosystem()
-                .call_native_paths(store, target),
+            EcosystemInstance::V0_2(plugin) => {
+                plugin.salve_plugin_ecosystem().call_native_paths(store)
+            }
         }
     }
 

@@ -85,8 +85,8 @@ impl Ecosystem for Dpkg {
         purl::purl(&pkg, &os, &platform)
     }
 
-    fn native_paths(target: Target) -> Vec<String> {
-        native::paths(&target)
+    fn native_paths() -> Vec<String> {
+        native::paths()
     }
 
     fn native_resolve(request: NativeRequest) -> Result<Resolution, NativeError> {

@@ -14,7 +14,7 @@ pub mod repository;
 use super::{Changes, Executed, Job};
 use crate::image::blob::normalize;
 use crate::image::glob::Glob;
-use crate::image::{ImageIndex, read_paths_indexed, read_paths_within};
+use crate::image::{ImageIndex, read_paths_within};
 use crate::plugin::native::{
     FetchedFile, InstallRequest, InstallStep, NativeRequest, PackageDownload, PackageEntry,
     Resolution, UnpackedPackage,
@@ -70,19 +70,24 @@ pub struct NativeWork<'a> {
     pub ecosystem: Ecosystem<'a>,
     /// The image's OS, platform, target and updates.
     pub request: &'a PlanRequest,
+    /// The files at the plugins' native paths, read with the probe.
+    pub files: &'a [ImageFile],
+    /// Every path of the image, indexed with the probe.
+    pub index: &'a ImageIndex,
 }
 
 /// Runs a job natively.
 pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<Executed> {
     let Some(work) = job.native else {
-        bail!(
-            "the native engine installs one OS ecosystem's updates at a time; this plan has several"
-        );
+        return Err(Unsupported(
+            "it installs one OS ecosystem's updates at a time, and this plan has several".into(),
+        )
+        .into());
     };
     let platform = job.target.platform.to_string();
     let ecosystem = work.ecosystem;
     let name = ecosystem.plugin().name().to_string();
-    let paths = ecosystem.native_paths(&work.request.target)?;
+    let paths = ecosystem.native_paths()?;
     if paths.is_empty() {
         return Err(Unsupported(format!("the {name} plugin does not install natively")).into());
     }
@@ -90,14 +95,20 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
     let (tooling_paths, image_paths): (Vec<String>, Vec<String>) = paths
         .into_iter()
         .partition(|path| path.starts_with(&format!("{TOOLING_PREFIX}/")));
-    // One pass reads them and indexes every path of the image (for answering later reads and
-    // placing the layer's paths).
-    let (mut files, index) =
-        read_paths_indexed(layers, &image_paths, IMAGE_FILE_CAP, job.database_cap)
-            .context("reading the image's layers")?;
-    if !tooling_paths.is_empty() {
-        files.extend(tooling_files(job, &platform, &tooling_paths).await?);
+    // The image's files were read with the probe, in its one pass over the layers.
+    let globs: Vec<Glob> = image_paths.iter().map(|path| Glob::new(path)).collect();
+    let mut files: Vec<ImageFile> = work
+        .files
+        .iter()
+        .filter(|file| globs.iter().any(|glob| glob.matches(&file.path)))
+        .cloned()
+        .collect();
+    if !tooling_paths.is_empty()
+        && let Some(image) = job.tooling_image
+    {
+        files.extend(tooling_files(job, image, &platform, &tooling_paths).await?);
     }
+    let index = work.index;
     let repositories = Repositories::new(&options.store)?;
 
     // Resolution, round by round.
@@ -192,7 +203,7 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
             InstallStep::Done(installation) => break installation,
             InstallStep::Read(paths) => {
                 let mut read = install.read.take().unwrap_or_default();
-                match answer_from_first_read(&install.files, &image_paths, &index, &paths) {
+                match answer_from_first_read(&install.files, &image_paths, index, &paths) {
                     Some(answer) => read.extend(answer),
                     None => read.extend(
                         read_paths_within(layers, &paths, IMAGE_FILE_CAP, job.database_cap)
@@ -208,7 +219,7 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
     }
 
     // The layer, every path placed through the image's links.
-    let placement = Placement::new(&index);
+    let placement = Placement::new(index);
     let blob = job.work.join("native-layer.tar");
     std::fs::create_dir_all(job.work)?;
     let written = layer::write(
@@ -283,21 +294,17 @@ fn answer_from_first_read(
     Some(answer)
 }
 
-/// The prefix under which the plugin reads the tooling image's files.
+/// The prefix under which the plugin reads the tooling image's files (read when the plan names
+/// a tooling image, for a target without sources or keyrings of its own).
 pub const TOOLING_PREFIX: &str = "/salve-tooling";
 
 /// The files at `paths` (under [`TOOLING_PREFIX`]) of the job's tooling image, with the prefix.
 async fn tooling_files(
     job: &Job<'_>,
+    image: &str,
     platform: &str,
     paths: &[String],
 ) -> anyhow::Result<Vec<ImageFile>> {
-    let Some(image) = job.tooling_image else {
-        return Err(Unsupported(
-            "the image has no apt sources of its own, and no tooling image is named".into(),
-        )
-        .into());
-    };
     let tooling = super::pull_tooling(job, image, platform).await?;
     let inside: Vec<String> = paths
         .iter()

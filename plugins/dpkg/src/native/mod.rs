@@ -49,10 +49,10 @@ fn apt_root(target: &Target) -> &'static str {
 }
 
 /// What native installation reads: apt's configuration (sources, keyrings, pins) from the image
-/// or the tooling image, and the package database from the image.
-pub fn paths(target: &Target) -> Vec<String> {
-    let root = apt_root(target);
-    let mut paths: Vec<String> = [
+/// and from the tooling image (the host reads those when the plan names one), and the package
+/// database from the image.
+pub fn paths() -> Vec<String> {
+    let apt: Vec<String> = [
         SOURCES_LIST.to_string(),
         format!("{SOURCES_D}/*"),
         TRUSTED_GPG.into(),
@@ -63,8 +63,9 @@ pub fn paths(target: &Target) -> Vec<String> {
         format!("{PREFERENCES_D}/*"),
     ]
     .into_iter()
-    .map(|path| format!("{root}{path}"))
     .collect();
+    let mut paths: Vec<String> = apt.iter().map(|path| format!("{TOOLING}{path}")).collect();
+    paths.extend(apt);
     paths.extend([
         STATUS.into(),
         format!("{STATUS_D}/*"),
