@@ -186,6 +186,27 @@ fn a_native_patch_by_an_ordinary_user_is_what_dpkg_would_leave_and_what_the_loca
         .map(|update| update.package.as_str())
         .collect();
     assert_eq!(dpkg_checks(root.path(), &names), "");
+    // The patched image runs: its command (bash) runs apt, which loads the updated libraries.
+    let cmd = native.config["config"]["Cmd"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ran = Command::new("chroot")
+        .arg(root.path())
+        .args([
+            cmd.as_str(),
+            "-c",
+            "apt-get --version && apt-cache policy >/dev/null",
+        ])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .unwrap();
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
     assert!(
         root.path().join("lib").is_symlink(),
         "merged /usr kept: packages shipping /lib files must not turn the /lib link into a folder"

@@ -81,7 +81,17 @@ impl EngineChoice {
         match self {
             EngineChoice::Local(options) => local::run_job(*options, job).await,
             EngineChoice::Buildkit(daemon) => buildkit::run_job(daemon, job).await,
-            EngineChoice::Native(options) => native::run_job(options, job).await,
+            EngineChoice::Native(options) => {
+                native::run_job(options, job).await.map_err(
+                    |error| match native::unsupported_reason(&error) {
+                        Some(_) => error.context(
+                            "the native engine cannot make this update; --engine auto (or local) \
+                         makes it on this machine",
+                        ),
+                        None => error,
+                    },
+                )
+            }
             EngineChoice::Auto { native, local } => {
                 let error = match native::run_job(native, job).await {
                     Ok(executed) => return Ok(executed),

@@ -565,7 +565,7 @@ Package: zlib\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\nDe
             panic!("a first round reads");
         };
         for path in [
-            "/var/lib/dpkg/info/*.list",
+            "/var/lib/dpkg/info/*",
             "/var/lib/dpkg/info/tool.postrm",
             "/etc/tool.conf",
         ] {

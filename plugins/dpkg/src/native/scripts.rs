@@ -26,7 +26,7 @@ pub fn judge(
     let refuse = |line: &str| {
         Err(format!(
             "the {script} script of {package} does something salve cannot reproduce without \
-             running it ({:?}); use --engine local (or auto)",
+             running it ({:?})",
             line.trim()
         ))
     };
@@ -144,7 +144,7 @@ pub fn judge_triggers(
             _ => {
                 return Err(format!(
                     "{package} activates the trigger {line:?}, whose effect salve cannot \
-                     reproduce without running it; use --engine local (or auto)"
+                     reproduce without running it"
                 ));
             }
         }
@@ -152,7 +152,7 @@ pub fn judge_triggers(
     if interests(text) != interests(old.unwrap_or_default()) {
         return Err(format!(
             "{package} changes the triggers it is interested in, which native installation \
-             does not register; use --engine local (or auto)"
+             does not register"
         ));
     }
     Ok(())
