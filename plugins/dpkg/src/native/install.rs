@@ -21,6 +21,9 @@ pub const INFO: &str = "/var/lib/dpkg/info";
 /// whole so the host can answer from what it read for `native-paths`.
 pub const INFO_FILES: &str = "/var/lib/dpkg/info/*";
 
+/// dpkg's alternatives database, one file per name.
+pub const ALTERNATIVES: &str = "/var/lib/dpkg/alternatives";
+
 /// dpkg's diversions database.
 pub const DIVERSIONS: &str = "/var/lib/dpkg/diversions";
 
@@ -88,6 +91,10 @@ fn judge(
         &control_stanza(package)?,
     );
     let old_info = |suffix: &str| find(request, read, &format!("{INFO}/{info_name}.{suffix}"));
+    let alternatives = |name: &str| {
+        find(request, read, &format!("{ALTERNATIVES}/{name}"))
+            .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+    };
     // Scripts and triggers.
     for script in OLD_SCRIPTS {
         if let Some(text) = old_info(script) {
@@ -96,13 +103,21 @@ fn judge(
                 &format!("old {script}"),
                 &String::from_utf8_lossy(text),
                 from,
+                &alternatives,
                 verdict,
             )?;
         }
     }
     for script in NEW_SCRIPTS {
         if let Some(text) = member(package, script) {
-            scripts::judge(name, script, &String::from_utf8_lossy(text), from, verdict)?;
+            scripts::judge(
+                name,
+                script,
+                &String::from_utf8_lossy(text),
+                from,
+                &alternatives,
+                verdict,
+            )?;
         }
     }
     if let Some(text) = member(package, "triggers") {

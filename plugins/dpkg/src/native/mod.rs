@@ -71,6 +71,7 @@ pub fn paths() -> Vec<String> {
         format!("{STATUS_D}/*"),
         install::DIVERSIONS.into(),
         install::INFO_FILES.into(),
+        format!("{}/*", install::ALTERNATIVES),
     ]);
     paths
 }

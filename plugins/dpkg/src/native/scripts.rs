@@ -21,6 +21,7 @@ pub fn judge(
     script: &str,
     text: &str,
     from: Option<&str>,
+    alternatives: &dyn Fn(&str) -> Option<String>,
     verdict: &mut Verdict,
 ) -> Result<(), String> {
     let refuse = |line: &str| {
@@ -31,7 +32,9 @@ pub fn judge(
         ))
     };
     let mut section: Option<String> = None;
-    for line in text.lines() {
+    let mut condition = String::new();
+    for line in joined_lines(text) {
+        let line = line.as_str();
         let trimmed = line.trim();
         if let Some(tool) = trimmed.strip_prefix("# Automatically added by ") {
             section = Some(tool.split('/').next().unwrap_or_default().to_string());
@@ -69,10 +72,126 @@ pub fn judge(
                 );
             }
             Some("dh_installdebconf") => {}
+            Some("dh_installalternatives") => {
+                if trimmed.starts_with("if ") {
+                    condition = trimmed.to_string();
+                } else if trimmed == "fi" || trimmed.is_empty() {
+                } else if alternative_is_in_place(trimmed, &condition, from, alternatives) {
+                    note(
+                        verdict,
+                        "update-alternatives is not run: the upgraded packages' alternatives are \
+                         registered and linked already, as the scripts would leave them",
+                    );
+                } else {
+                    return refuse(line);
+                }
+            }
             Some(_) => return refuse(line),
         }
     }
     Ok(())
+}
+
+/// A script's lines, each with the lines it continues with a trailing `\\` joined to it.
+fn joined_lines(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        match line.strip_suffix('\\') {
+            Some(start) => {
+                current.push_str(start);
+                current.push(' ');
+            }
+            None => {
+                current.push_str(line);
+                lines.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    if !current.is_empty() {
+        lines.push(current);
+    }
+    lines
+}
+
+/// Whether an `update-alternatives` line of debhelper's section does nothing on this upgrade:
+/// `--install LINK NAME PATH PRIORITY [--slave LINK NAME PATH]...` when the image's
+/// alternatives database (`alternatives(NAME)`, the text of `/var/lib/dpkg/alternatives/NAME`)
+/// already registers exactly that; `--remove NAME PATH` when it runs only on removal.
+fn alternative_is_in_place(
+    line: &str,
+    condition: &str,
+    from: Option<&str>,
+    alternatives: &dyn Fn(&str) -> Option<String>,
+) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match &words[..] {
+        ["update-alternatives", "--remove", _, _] => condition == r#"if [ "$1" = "remove" ]; then"#,
+        [
+            "update-alternatives",
+            "--install",
+            link,
+            name,
+            path,
+            priority,
+            slaves @ ..,
+        ] => {
+            from.is_some()
+                && slaves.len() % 4 == 0
+                && alternatives(name).is_some_and(|database| {
+                    let wanted: Vec<(&str, &str, &str)> = slaves
+                        .chunks(4)
+                        .filter(|slave| slave[0] == "--slave")
+                        .map(|slave| (slave[1], slave[2], slave[3]))
+                        .collect();
+                    wanted.len() * 4 == slaves.len()
+                        && registered(&database, link, path, priority, &wanted)
+                })
+        }
+        _ => false,
+    }
+}
+
+/// Whether an alternatives database (dpkg's format: mode, master link, slave name and link
+/// pairs, a blank line, then per alternative its path, priority and slave paths) registers
+/// `path` at `priority` for `link`, with exactly the `slaves` (link, name, path).
+fn registered(
+    database: &str,
+    link: &str,
+    path: &str,
+    priority: &str,
+    slaves: &[(&str, &str, &str)],
+) -> bool {
+    let lines: Vec<&str> = database.lines().collect();
+    let Some(blank) = lines.iter().position(|line| line.is_empty()) else {
+        return false;
+    };
+    if lines.get(1) != Some(&link) || blank < 2 || (blank - 2) % 2 != 0 {
+        return false;
+    }
+    let names: Vec<(&str, &str)> = lines[2..blank]
+        .chunks(2)
+        .map(|pair| (pair[0], pair[1]))
+        .collect();
+    let block = 2 + names.len();
+    let mut at = blank + 1;
+    while at < lines.len() && !lines[at].is_empty() {
+        let Some(alternative) = lines.get(at..at + block) else {
+            return false;
+        };
+        if alternative[0] == path {
+            return alternative[1] == priority
+                && names.len() == slaves.len()
+                && slaves.iter().all(|(slave_link, name, slave_path)| {
+                    names
+                        .iter()
+                        .position(|(known, known_link)| known == name && known_link == slave_link)
+                        .is_some_and(|index| alternative[2 + index] == *slave_path)
+                });
+        }
+        at += block;
+    }
+    false
 }
 
 /// The note for ldconfig's trigger and debhelper's ldconfig calls.
@@ -166,6 +285,11 @@ mod tests {
 dpkg-maintscript-helper symlink_to_dir /usr/share/doc/perl-base perl 5.30.0-1 perl-base -- \"$@\"\n\
 # End automatically added section\n";
 
+    /// No alternatives registered.
+    fn none(_: &str) -> Option<String> {
+        None
+    }
+
     #[test]
     fn maintscript_helpers_for_older_versions_do_nothing() {
         let mut verdict = Verdict::default();
@@ -174,6 +298,7 @@ dpkg-maintscript-helper symlink_to_dir /usr/share/doc/perl-base perl 5.30.0-1 pe
             "preinst",
             PERL_BASE_PREINST,
             Some("5.36.0-7"),
+            &none,
             &mut verdict,
         )
         .unwrap();
@@ -182,6 +307,7 @@ dpkg-maintscript-helper symlink_to_dir /usr/share/doc/perl-base perl 5.30.0-1 pe
             "preinst",
             PERL_BASE_PREINST,
             Some("5.28.1-6"),
+            &none,
             &mut verdict,
         )
         .unwrap_err();
@@ -192,6 +318,7 @@ dpkg-maintscript-helper symlink_to_dir /usr/share/doc/perl-base perl 5.30.0-1 pe
                 "preinst",
                 PERL_BASE_PREINST,
                 None,
+                &none,
                 &mut verdict
             )
             .is_err()
@@ -199,7 +326,15 @@ dpkg-maintscript-helper symlink_to_dir /usr/share/doc/perl-base perl 5.30.0-1 pe
         let escaped = "# Automatically added by dh_installdeb/13\n\
 dpkg-maintscript-helper rm_conffile /etc/apt/apt.conf.d/20changelog 1.2.4\\~ -- \"$@\"\n\
 # End automatically added section\n";
-        judge("apt", "postinst", escaped, Some("2.6.1"), &mut verdict).unwrap();
+        judge(
+            "apt",
+            "postinst",
+            escaped,
+            Some("2.6.1"),
+            &none,
+            &mut verdict,
+        )
+        .unwrap();
     }
 
     #[test]
@@ -210,6 +345,7 @@ dpkg-maintscript-helper rm_conffile /etc/apt/apt.conf.d/20changelog 1.2.4\\~ -- 
             "postinst",
             script,
             Some("5.36.0-7"),
+            &none,
             &mut Verdict::default(),
         )
         .unwrap_err();
@@ -251,6 +387,92 @@ dpkg-maintscript-helper rm_conffile /etc/apt/apt.conf.d/20changelog 1.2.4\\~ -- 
                 "x",
                 "activate-noawait update-initramfs\n",
                 None,
+                &mut verdict
+            )
+            .is_err()
+        );
+    }
+
+    const MAWK_POSTINST: &str = "#!/bin/sh\nset -e\n# Automatically added by dh_installalternatives/13.7.1\n\
+if [ \"$1\" = \"configure\" ] || [ \"$1\" = \"abort-upgrade\" ]; then\n\
+        update-alternatives --install /usr/bin/awk awk /usr/bin/mawk 5 \\\n\
+            --slave /usr/share/man/man1/awk.1.gz awk.1.gz /usr/share/man/man1/mawk.1.gz \\\n\
+            --slave /usr/bin/nawk nawk /usr/bin/mawk\n\
+fi\n# End automatically added section\n";
+
+    const MAWK_PRERM: &str = "#!/bin/sh\nset -e\n# Automatically added by dh_installalternatives/13.7.1\n\
+if [ \"$1\" = \"remove\" ]; then\n\tupdate-alternatives --remove awk /usr/bin/mawk\nfi\n\
+# End automatically added section\n";
+
+    const AWK_ALTERNATIVES: &str = "auto\n/usr/bin/awk\nawk.1.gz\n/usr/share/man/man1/awk.1.gz\n\
+nawk\n/usr/bin/nawk\n\n/usr/bin/mawk\n5\n/usr/share/man/man1/mawk.1.gz\n/usr/bin/mawk\n\n";
+
+    #[test]
+    fn alternatives_already_registered_as_the_script_would_are_left_alone() {
+        let database = |name: &str| (name == "awk").then(|| AWK_ALTERNATIVES.to_string());
+        let mut verdict = Verdict::default();
+        judge(
+            "mawk",
+            "postinst",
+            MAWK_POSTINST,
+            Some("1.3.4"),
+            &database,
+            &mut verdict,
+        )
+        .unwrap();
+        judge(
+            "mawk",
+            "old prerm",
+            MAWK_PRERM,
+            Some("1.3.4"),
+            &database,
+            &mut verdict,
+        )
+        .unwrap();
+        assert!(verdict.notes[0].contains("update-alternatives is not run"));
+        // Another priority, another slave, nothing registered, a new install: the script matters.
+        let other = |name: &str| database(name).map(|text| text.replace("\n5\n", "\n10\n"));
+        assert!(
+            judge(
+                "mawk",
+                "postinst",
+                MAWK_POSTINST,
+                Some("1.3.4"),
+                &other,
+                &mut verdict
+            )
+            .is_err()
+        );
+        let fewer = MAWK_POSTINST.replace(" \\\n--slave /usr/bin/nawk nawk /usr/bin/mawk", "");
+        assert!(
+            judge(
+                "mawk",
+                "postinst",
+                &fewer,
+                Some("1.3.4"),
+                &database,
+                &mut verdict
+            )
+            .is_err()
+        );
+        assert!(
+            judge(
+                "mawk",
+                "postinst",
+                MAWK_POSTINST,
+                Some("1.3.4"),
+                &none,
+                &mut verdict
+            )
+            .is_err()
+        );
+        assert!(
+            judge(
+                "mawk",
+                "postinst",
+                MAWK_POSTINST,
+                None,
+                &database,
                 &mut verdict
             )
             .is_err()
