@@ -399,3 +399,101 @@ fn texts(files: &[ImageFile]) -> impl Iterator<Item = (&str, &str)> {
         Some((file.path.as_str(), std::str::from_utf8(content).ok()?))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use salve_plugin_sdk::testing::{file, os, platform, target};
+
+    /// Ubuntu 24.04's own sources file, as its images ship it.
+    const UBUNTU_SOURCES: &str = "Types: deb\nURIs: http://archive.ubuntu.com/ubuntu/\n\
+Suites: noble noble-updates noble-backports\nComponents: main universe restricted multiverse\n\
+Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg\n\n\
+Types: deb\nURIs: http://security.ubuntu.com/ubuntu/\nSuites: noble-security\n\
+Components: main universe restricted multiverse\n\
+Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg\n";
+
+    fn request(files: Vec<ImageFile>, architecture: &str, distroless: bool) -> NativeRequest {
+        let mut target = target("apt");
+        target.distroless = distroless;
+        NativeRequest {
+            os: os("ubuntu", "24.04"),
+            platform: platform(architecture),
+            target,
+            updates: Vec::new(),
+            files,
+            fetched: Vec::new(),
+            now: 1_764_403_954,
+        }
+    }
+
+    #[test]
+    fn the_first_round_asks_each_suites_signed_release_with_its_keyring() {
+        let files = vec![
+            file("/etc/apt/sources.list.d/ubuntu.sources", UBUNTU_SOURCES),
+            file("/usr/share/keyrings/ubuntu-archive-keyring.gpg", "key"),
+        ];
+        let Ok(Resolution::Fetch(wanted)) = resolve(&request(files, "amd64", false)) else {
+            panic!("a first round fetches");
+        };
+        let urls: Vec<&str> = wanted.iter().map(|file| file.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "http://archive.ubuntu.com/ubuntu/dists/noble/InRelease",
+                "http://archive.ubuntu.com/ubuntu/dists/noble-updates/InRelease",
+                "http://archive.ubuntu.com/ubuntu/dists/noble-backports/InRelease",
+                "http://security.ubuntu.com/ubuntu/dists/noble-security/InRelease",
+            ]
+        );
+        assert!(wanted.iter().all(|file| file.keyrings
+            == ["/usr/share/keyrings/ubuntu-archive-keyring.gpg"]
+            && !file.decompress));
+    }
+
+    #[test]
+    fn a_distroless_target_reads_the_tooling_images_configuration() {
+        let files = vec![
+            file(
+                "/salve-tooling/etc/apt/sources.list",
+                "deb http://deb.example/debian bookworm main\n",
+            ),
+            file("/salve-tooling/etc/apt/trusted.gpg.d/debian.asc", "key"),
+            file(
+                "/etc/apt/sources.list",
+                "deb http://ignored.example/debian bookworm main\n",
+            ),
+        ];
+        let Ok(Resolution::Fetch(wanted)) = resolve(&request(files, "arm64", true)) else {
+            panic!("a first round fetches");
+        };
+        assert_eq!(wanted.len(), 1);
+        assert_eq!(
+            wanted[0].url,
+            "http://deb.example/debian/dists/bookworm/InRelease"
+        );
+        assert_eq!(
+            wanted[0].keyrings,
+            ["/salve-tooling/etc/apt/trusted.gpg.d/debian.asc"]
+        );
+    }
+
+    #[test]
+    fn no_sources_and_unknown_architectures_are_unsupported() {
+        let unsupported = |result: Result<Resolution, NativeError>| {
+            matches!(result, Err(NativeError::Unsupported(_)))
+        };
+        assert!(unsupported(resolve(&request(Vec::new(), "amd64", false))));
+        let files = vec![file(
+            "/etc/apt/sources.list",
+            "deb http://x/debian bookworm main\n",
+        )];
+        assert!(unsupported(resolve(&request(files, "loong64", false))));
+        let arm = Platform {
+            os: "linux".into(),
+            architecture: "arm".into(),
+            variant: Some("v7".into()),
+        };
+        assert_eq!(dpkg_architecture(&arm), Ok("armhf"));
+    }
+}
