@@ -212,7 +212,8 @@ fn a_native_patch_by_an_ordinary_user_is_what_dpkg_would_leave_and_what_the_loca
         "merged /usr kept: packages shipping /lib files must not turn the /lib link into a folder"
     );
 
-    // A second run takes its indexes and packages from the store.
+    // A second run, with the store filled by the first: stored files are checked again and
+    // used.
     let (ok, stderr) = salve_as_nobody(
         &[
             "patch",

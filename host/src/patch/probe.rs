@@ -99,19 +99,19 @@ pub fn probe<'a>(
         .cloned()
         .collect();
     let (read_files, index) = read(&all).context("reading the image's layers")?;
-    let matches = |patterns: &[String], path: &str| {
-        patterns
-            .iter()
-            .any(|pattern| Glob::new(pattern).matches(path))
+    let globs = |patterns: &[String]| -> Vec<Glob> {
+        patterns.iter().map(|pattern| Glob::new(pattern)).collect()
     };
+    let (native_globs, probe_globs) = (globs(&native_patterns), globs(&patterns));
+    let matches = |globs: &[Glob], path: &str| globs.iter().any(|glob| glob.matches(path));
     let native_files: Vec<ImageFile> = read_files
         .iter()
-        .filter(|file| matches(&native_patterns, &file.path))
+        .filter(|file| matches(&native_globs, &file.path))
         .cloned()
         .collect();
     let files: Vec<ImageFile> = read_files
         .into_iter()
-        .filter(|file| matches(&patterns, &file.path))
+        .filter(|file| matches(&probe_globs, &file.path))
         .collect();
     let os = os_release(&files)?;
     let mut detected = Vec::new();

@@ -224,12 +224,7 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
     std::fs::create_dir_all(job.work)?;
     let written = layer::write(
         &blob,
-        &selection
-            .packages
-            .iter()
-            .zip(&downloaded)
-            .map(|(_, file)| file.as_path())
-            .collect::<Vec<_>>(),
+        &downloaded.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
         &installation,
         &placement,
     )?;
