@@ -5,7 +5,9 @@
 //! diverted files written where the diversion sends them.
 
 use super::control::{self, Stanza};
-use super::scripts::{self, Verdict};
+use super::reviewed::{PAM_CONFIGS, PAM_SEEN, PASSWD};
+use super::scripts::{self, Scene, Verdict};
+use super::timezone::{LOCALTIME, TIMEZONE};
 use crate::detect::{STATUS, STATUS_D};
 use md5::{Digest, Md5};
 use salve_plugin_sdk::{
@@ -23,6 +25,9 @@ pub const INFO_FILES: &str = "/var/lib/dpkg/info/*";
 
 /// dpkg's alternatives database, one file per name.
 pub const ALTERNATIVES: &str = "/var/lib/dpkg/alternatives";
+
+/// dpkg's file triggers: a path, then the package interested in it (`/noawait` or not).
+pub const FILE_TRIGGERS: &str = "/var/lib/dpkg/triggers/File";
 
 /// dpkg's diversions database.
 pub const DIVERSIONS: &str = "/var/lib/dpkg/diversions";
@@ -45,8 +50,8 @@ const INFO_MEMBERS: &[&str] = &[
 /// The scripts an upgrade runs of the old version.
 const OLD_SCRIPTS: &[&str] = &["prerm", "postrm"];
 
-/// The scripts an upgrade runs of the new version.
-const NEW_SCRIPTS: &[&str] = &["preinst", "postinst"];
+/// The scripts an upgrade runs of the new version (`config` through debconf).
+const NEW_SCRIPTS: &[&str] = &["preinst", "postinst", "config"];
 
 /// One round of installation: maintainer scripts and triggers whose effect is not known are
 /// `unsupported` (another engine runs them); anything else wrong is `failed`.
@@ -60,8 +65,12 @@ pub fn install(request: &InstallRequest) -> Result<InstallStep, NativeError> {
     // A distroless image's packages were unpacked, not configured, when it was built (as the
     // other engines update it): their scripts are not run, so there is nothing to judge.
     if !request.target.distroless {
+        let mut files: BTreeMap<&str, &ImageFile> = BTreeMap::new();
+        for file in request.files.iter().chain(read) {
+            files.insert(file.path.as_str(), file);
+        }
         for package in &request.packages {
-            judge(request, read, package, &mut verdict).map_err(NativeError::Unsupported)?;
+            judge(request, &files, package, &mut verdict).map_err(NativeError::Unsupported)?;
         }
     }
     install_judged(request, read, verdict).map_err(NativeError::Failed)
@@ -75,37 +84,31 @@ fn find<'a>(request: &'a InstallRequest, read: &'a [ImageFile], path: &str) -> O
         .and_then(|file| file.content.as_deref())
 }
 
-/// Judges a package's scripts (the old version's `prerm` and `postrm`, the new one's `preinst`
-/// and `postinst`) and triggers.
+/// Judges a package's scripts (the old version's `prerm` and `postrm`, the new one's
+/// `preinst`, `postinst` and `config`), its triggers, and the file triggers of other packages
+/// its files would activate.
 fn judge(
     request: &InstallRequest,
-    read: &[ImageFile],
+    files: &BTreeMap<&str, &ImageFile>,
     package: &UnpackedPackage,
     verdict: &mut Verdict,
 ) -> Result<(), String> {
     let name = package.download.name.as_str();
-    let from = package.download.replaces.as_deref();
     let info_name = info_name_of(
         name,
         &package.download.architecture,
         &control_stanza(package)?,
     );
-    let old_info = |suffix: &str| find(request, read, &format!("{INFO}/{info_name}.{suffix}"));
-    let alternatives = |name: &str| {
-        find(request, read, &format!("{ALTERNATIVES}/{name}"))
-            .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+    let scene = Scene {
+        from: package.download.replaces.as_deref(),
+        files,
+        package,
+        packages: &request.packages,
     };
-    // Scripts and triggers.
+    let old_info = |suffix: &str| scene.text(&format!("{INFO}/{info_name}.{suffix}"));
     for script in OLD_SCRIPTS {
         if let Some(text) = old_info(script) {
-            scripts::judge(
-                name,
-                &format!("old {script}"),
-                &String::from_utf8_lossy(text),
-                from,
-                &alternatives,
-                verdict,
-            )?;
+            scripts::judge(name, script, &text, &scene, verdict)?;
         }
     }
     for script in NEW_SCRIPTS {
@@ -114,22 +117,45 @@ fn judge(
                 name,
                 script,
                 &String::from_utf8_lossy(text),
-                from,
-                &alternatives,
+                &scene,
                 verdict,
             )?;
         }
     }
     if let Some(text) = member(package, "triggers") {
-        let old = old_info("triggers").map(String::from_utf8_lossy);
         scripts::judge_triggers(
             name,
             &String::from_utf8_lossy(text),
-            old.as_deref(),
+            old_info("triggers").as_deref(),
             verdict,
         )?;
     }
-
+    if member(package, "templates").is_some() {
+        scripts::note(
+            verdict,
+            "debconf's database (/var/cache/debconf) keeps the questions of the versions \
+             installed before: debconf reads the new ones when the packages are next configured",
+        );
+    }
+    let interests = scene.text(FILE_TRIGGERS).unwrap_or_default();
+    for line in interests.lines() {
+        let Some((path, interested)) = line.split_once(' ') else {
+            continue;
+        };
+        let under = format!("{}/", path.trim_end_matches('/'));
+        if let Some(entry) = package
+            .entries
+            .iter()
+            .find(|entry| entry.path == path || entry.path.starts_with(&under))
+        {
+            return Err(format!(
+                "{name}'s {} activates the file trigger of {}, whose effect salve cannot \
+                 reproduce without running it",
+                entry.path,
+                interested.split('/').next().unwrap_or(interested)
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -386,6 +412,7 @@ fn install_judged(
             .files
             .push(written(STATUS, text.into_bytes(), 0o644));
     }
+    installation.files.extend(verdict.written);
     installation.warnings.extend(verdict.notes);
     Ok(InstallStep::Done(installation))
 }
@@ -394,7 +421,18 @@ fn install_judged(
 /// replaced packages' `info` files, and the current state of every configuration file.
 fn paths_to_read(request: &InstallRequest) -> Result<Vec<String>, String> {
     let distroless = request.target.distroless;
-    let mut paths = vec![INFO_FILES.to_string(), DIVERSIONS.to_string()];
+    let mut paths: Vec<String> = [
+        INFO_FILES,
+        DIVERSIONS,
+        FILE_TRIGGERS,
+        PASSWD,
+        LOCALTIME,
+        TIMEZONE,
+        PAM_SEEN,
+    ]
+    .map(String::from)
+    .into();
+    paths.push(format!("{PAM_CONFIGS}/*"));
     for package in &request.packages {
         if !distroless {
             let control_text = member(package, "control").unwrap_or_default();
@@ -500,7 +538,7 @@ fn written(path: &str, content: Vec<u8>, mode: u32) -> WrittenFile {
 }
 
 /// Lower-case hex.
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 

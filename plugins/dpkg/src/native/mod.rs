@@ -10,8 +10,10 @@ mod pinning;
 mod relations;
 mod release;
 mod resolve;
+mod reviewed;
 mod scripts;
 mod sources;
+mod timezone;
 
 pub use install::install;
 
@@ -49,8 +51,8 @@ fn apt_root(target: &Target) -> &'static str {
 }
 
 /// What native installation reads: apt's configuration (sources, keyrings, pins) from the image
-/// and from the tooling image (the host reads those when the plan names one), and the package
-/// database from the image.
+/// and from the tooling image (the host reads those when the plan names one), the package
+/// database from the image, and what the maintainer scripts salve has read look at.
 pub fn paths() -> Vec<String> {
     let apt: Vec<String> = [
         SOURCES_LIST.to_string(),
@@ -72,6 +74,12 @@ pub fn paths() -> Vec<String> {
         install::DIVERSIONS.into(),
         install::INFO_FILES.into(),
         format!("{}/*", install::ALTERNATIVES),
+        install::FILE_TRIGGERS.into(),
+        reviewed::PASSWD.into(),
+        reviewed::PAM_SEEN.into(),
+        format!("{}/*", reviewed::PAM_CONFIGS),
+        timezone::LOCALTIME.into(),
+        timezone::TIMEZONE.into(),
     ]);
     paths
 }

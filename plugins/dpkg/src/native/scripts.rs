@@ -1,38 +1,81 @@
 //! Maintainer scripts and triggers, judged rather than run. An upgrade runs the old version's
-//! `prerm` and `postrm` and the new one's `preinst` and `postinst`; native installation runs none
-//! of them, so each must be one whose effect on an upgrade is known: nothing, or something the
-//! installation reproduces. A script is read as debhelper writes it: sections
-//! `# Automatically added by dh_TOOL` ... `# End automatically added section`, judged by their
-//! tool and content, and around them nothing but the shebang, `set -e`, comments and `exit 0`.
-//! Anything else is a script salve cannot vouch for, and native installation refuses it.
+//! `prerm` and `postrm` and the new one's `preinst` and `postinst` (and `config`, through
+//! debconf); native installation runs none of them, so each must be one whose effect on an
+//! upgrade is known: nothing, or something the installation reproduces. A script is read as
+//! debhelper writes it: sections `# Automatically added by dh_TOOL` ... `# End automatically
+//! added section`, judged by their tool and content; the script's own code around them is
+//! nothing but the shebang, `set -e`, comments and `exit 0`, or code salve has read
+//! ([`reviewed`]). Anything else is a script salve cannot vouch for, and native installation
+//! refuses it.
 
+use super::install::{ALTERNATIVES, hex};
+use super::reviewed::{self, Unreviewed};
 use crate::version;
+use salve_plugin_sdk::{FileKind, ImageFile, UnpackedPackage, WrittenFile};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
-/// What a package's scripts and triggers mean for an upgrade from `from`.
-#[derive(Debug, Default, PartialEq, Eq)]
+/// What a package's scripts and triggers mean for an upgrade.
+#[derive(Debug, Default)]
 pub struct Verdict {
     /// Notes on what was found unnecessary (once per kind).
     pub notes: Vec<String>,
+    /// Files the scripts would write, reproduced.
+    pub written: Vec<WrittenFile>,
 }
 
-/// Judges one script of a package being upgraded from version `from` (none: a new install).
+/// What judging a package's scripts may look at.
+pub struct Scene<'a> {
+    /// The installed version being upgraded (none: a new install).
+    pub from: Option<&'a str>,
+    /// The image files read for installation, by path (links with their targets).
+    pub files: &'a BTreeMap<&'a str, &'a ImageFile>,
+    /// The package the scripts belong to, in its new version.
+    pub package: &'a UnpackedPackage,
+    /// Every package this run installs.
+    pub packages: &'a [UnpackedPackage],
+}
+
+impl<'a> Scene<'a> {
+    /// The image file at `path`, if it was read.
+    pub fn file(&self, path: &str) -> Option<&'a ImageFile> {
+        self.files.get(path).copied()
+    }
+
+    /// The text of the regular file at `path`.
+    pub fn text(&self, path: &str) -> Option<String> {
+        self.file(path)
+            .filter(|file| file.kind == FileKind::File)
+            .and_then(|file| file.content.as_deref())
+            .map(|content| String::from_utf8_lossy(content).into_owned())
+    }
+}
+
+/// Judges one script (`preinst`, `postinst`, `config` of the new version; `prerm`, `postrm` of
+/// the installed one) of `package`.
 pub fn judge(
     package: &str,
     script: &str,
     text: &str,
-    from: Option<&str>,
-    alternatives: &dyn Fn(&str) -> Option<String>,
+    scene: &Scene,
     verdict: &mut Verdict,
 ) -> Result<(), String> {
-    let refuse = |line: &str| {
+    let shown = if matches!(script, "prerm" | "postrm") {
+        format!("old {script}")
+    } else {
+        script.to_string()
+    };
+    let refuse = |line: &str, why: &str| {
         Err(format!(
-            "the {script} script of {package} does something salve cannot reproduce without \
-             running it ({:?})",
+            "the {shown} script of {package} does something salve cannot reproduce without \
+             running it ({:?}){why}",
             line.trim()
         ))
     };
+    let from = scene.from;
     let mut section: Option<String> = None;
     let mut condition = String::new();
+    let mut own_line: Option<String> = None;
     for line in joined_lines(text) {
         let line = line.as_str();
         let trimmed = line.trim();
@@ -49,13 +92,13 @@ pub fn judge(
                 let boilerplate = trimmed.is_empty()
                     || trimmed.starts_with('#')
                     || matches!(trimmed, "set -e" | "set -eu" | "set -e -u" | "exit 0");
-                if !boilerplate {
-                    return refuse(line);
+                if !boilerplate && own_line.is_none() {
+                    own_line = Some(line.to_string());
                 }
             }
             Some("dh_installdeb") => {
                 if !trimmed.is_empty() && !maintscript_helper_is_done(trimmed, from) {
-                    return refuse(line);
+                    return refuse(line, "");
                 }
             }
             Some("dh_makeshlibs") => {
@@ -63,7 +106,7 @@ pub fn judge(
             }
             Some("dh_installsystemd" | "dh_installinit" | "dh_installsystemduser") => {
                 if from.is_none() {
-                    return refuse(line);
+                    return refuse(line, "");
                 }
                 note(
                     verdict,
@@ -76,20 +119,63 @@ pub fn judge(
                 if trimmed.starts_with("if ") {
                     condition = trimmed.to_string();
                 } else if trimmed == "fi" || trimmed.is_empty() {
-                } else if alternative_is_in_place(trimmed, &condition, from, alternatives) {
+                } else if alternative_is_in_place(trimmed, &condition, scene) {
                     note(
                         verdict,
                         "update-alternatives is not run: the upgraded packages' alternatives are \
                          registered and linked already, as the scripts would leave them",
                     );
                 } else {
-                    return refuse(line);
+                    return refuse(line, "");
                 }
             }
-            Some(_) => return refuse(line),
+            Some(_) => return refuse(line, ""),
         }
     }
-    Ok(())
+    let Some(own_line) = own_line else {
+        return Ok(());
+    };
+    let sha256 = hex(&Sha256::digest(own_code(text).as_bytes()));
+    match reviewed::vouch(package, script, &sha256, scene) {
+        Ok(written) => {
+            note(
+                verdict,
+                "maintainer scripts salve has read were not run: on these upgrades they do \
+                 nothing, or what salve reproduced",
+            );
+            if let Some(file) = written
+                && !verdict.written.iter().any(|known| known.path == file.path)
+            {
+                verdict.written.push(file);
+            }
+            Ok(())
+        }
+        Err(Unreviewed::Unknown) => refuse(
+            &own_line,
+            &format!("; its own code (SHA-256 {sha256}) is not among the scripts salve has read"),
+        ),
+        Err(Unreviewed::Needs(why)) => Err(format!(
+            "the {shown} script of {package} is one salve has read, but not for this upgrade: \
+             {why}"
+        )),
+    }
+}
+
+/// A script's own code: its lines outside debhelper's sections, exactly as written.
+fn own_code(text: &str) -> String {
+    let mut code = String::new();
+    let mut in_section = false;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed.starts_with("# Automatically added by ") {
+            in_section = true;
+        } else if trimmed == "# End automatically added section" {
+            in_section = false;
+        } else if !in_section {
+            code.push_str(line);
+        }
+    }
+    code
 }
 
 /// A script's lines, each with the lines it continues with a trailing `\\` joined to it.
@@ -116,14 +202,8 @@ fn joined_lines(text: &str) -> Vec<String> {
 
 /// Whether an `update-alternatives` line of debhelper's section does nothing on this upgrade:
 /// `--install LINK NAME PATH PRIORITY [--slave LINK NAME PATH]...` when the image's
-/// alternatives database (`alternatives(NAME)`, the text of `/var/lib/dpkg/alternatives/NAME`)
-/// already registers exactly that; `--remove NAME PATH` when it runs only on removal.
-fn alternative_is_in_place(
-    line: &str,
-    condition: &str,
-    from: Option<&str>,
-    alternatives: &dyn Fn(&str) -> Option<String>,
-) -> bool {
+/// alternatives database (`/var/lib/dpkg/alternatives/NAME`) already registers exactly that; `--remove NAME PATH` when it runs only on removal.
+fn alternative_is_in_place(line: &str, condition: &str, scene: &Scene) -> bool {
     let words: Vec<&str> = line.split_whitespace().collect();
     match &words[..] {
         ["update-alternatives", "--remove", _, _] => condition == r#"if [ "$1" = "remove" ]; then"#,
@@ -136,17 +216,19 @@ fn alternative_is_in_place(
             priority,
             slaves @ ..,
         ] => {
-            from.is_some()
+            scene.from.is_some()
                 && slaves.len() % 4 == 0
-                && alternatives(name).is_some_and(|database| {
-                    let wanted: Vec<(&str, &str, &str)> = slaves
-                        .chunks(4)
-                        .filter(|slave| slave[0] == "--slave")
-                        .map(|slave| (slave[1], slave[2], slave[3]))
-                        .collect();
-                    wanted.len() * 4 == slaves.len()
-                        && registered(&database, link, path, priority, &wanted)
-                })
+                && scene
+                    .text(&format!("{ALTERNATIVES}/{name}"))
+                    .is_some_and(|database| {
+                        let wanted: Vec<(&str, &str, &str)> = slaves
+                            .chunks(4)
+                            .filter(|slave| slave[0] == "--slave")
+                            .map(|slave| (slave[1], slave[2], slave[3]))
+                            .collect();
+                        wanted.len() * 4 == slaves.len()
+                            && registered(&database, link, path, priority, &wanted)
+                    })
         }
         _ => false,
     }
@@ -199,7 +281,7 @@ pub const LDCONFIG_NOTE: &str = "ldconfig is not run: the updated libraries keep
      the standard library folders, where the dynamic linker finds them without its cache";
 
 /// Records a note once.
-fn note(verdict: &mut Verdict, text: &str) {
+pub fn note(verdict: &mut Verdict, text: &str) {
     if !verdict.notes.iter().any(|existing| existing == text) {
         verdict.notes.push(text.to_string());
     }
@@ -285,40 +367,87 @@ mod tests {
 dpkg-maintscript-helper symlink_to_dir /usr/share/doc/perl-base perl 5.30.0-1 perl-base -- \"$@\"\n\
 # End automatically added section\n";
 
-    /// No alternatives registered.
-    fn none(_: &str) -> Option<String> {
-        None
+    /// A package as the tests install it.
+    fn package(name: &str) -> UnpackedPackage {
+        UnpackedPackage {
+            download: salve_plugin_sdk::PackageDownload {
+                name: name.into(),
+                version: "99".into(),
+                architecture: "amd64".into(),
+                url: String::new(),
+                sha256: String::new(),
+                size: 0,
+                replaces: None,
+            },
+            control: Vec::new(),
+            entries: Vec::new(),
+        }
     }
+
+    /// Judges `script` of `package` upgraded from `from` in an image with these text files.
+    fn judge_in(
+        package_name: &str,
+        script: &str,
+        text: &str,
+        from: Option<&str>,
+        files: &[(&str, &str)],
+        verdict: &mut Verdict,
+    ) -> Result<(), String> {
+        let files: Vec<ImageFile> = files
+            .iter()
+            .map(|(path, content)| ImageFile {
+                path: path.to_string(),
+                kind: FileKind::File,
+                content: Some(content.as_bytes().to_vec()),
+                link_target: None,
+            })
+            .collect();
+        let by_path: BTreeMap<&str, &ImageFile> = files
+            .iter()
+            .map(|file| (file.path.as_str(), file))
+            .collect();
+        let package = package(package_name);
+        let scene = Scene {
+            from,
+            files: &by_path,
+            package: &package,
+            packages: std::slice::from_ref(&package),
+        };
+        judge(package_name, script, text, &scene, verdict)
+    }
+
+    /// No alternatives registered.
+    const NONE: &[(&str, &str)] = &[];
 
     #[test]
     fn maintscript_helpers_for_older_versions_do_nothing() {
         let mut verdict = Verdict::default();
-        judge(
+        judge_in(
             "perl-base",
             "preinst",
             PERL_BASE_PREINST,
             Some("5.36.0-7"),
-            &none,
+            NONE,
             &mut verdict,
         )
         .unwrap();
-        let error = judge(
+        let error = judge_in(
             "perl-base",
             "preinst",
             PERL_BASE_PREINST,
             Some("5.28.1-6"),
-            &none,
+            NONE,
             &mut verdict,
         )
         .unwrap_err();
         assert!(error.contains("preinst script of perl-base"), "{error}");
         assert!(
-            judge(
+            judge_in(
                 "perl-base",
                 "preinst",
                 PERL_BASE_PREINST,
                 None,
-                &none,
+                NONE,
                 &mut verdict
             )
             .is_err()
@@ -326,12 +455,12 @@ dpkg-maintscript-helper symlink_to_dir /usr/share/doc/perl-base perl 5.30.0-1 pe
         let escaped = "# Automatically added by dh_installdeb/13\n\
 dpkg-maintscript-helper rm_conffile /etc/apt/apt.conf.d/20changelog 1.2.4\\~ -- \"$@\"\n\
 # End automatically added section\n";
-        judge(
+        judge_in(
             "apt",
             "postinst",
             escaped,
             Some("2.6.1"),
-            &none,
+            NONE,
             &mut verdict,
         )
         .unwrap();
@@ -340,12 +469,12 @@ dpkg-maintscript-helper rm_conffile /etc/apt/apt.conf.d/20changelog 1.2.4\\~ -- 
     #[test]
     fn anything_outside_known_sections_is_refused_by_its_line() {
         let script = "#!/bin/sh -e\nif [ \"$1\" = configure ]\nthen\n  update-alternatives --remove rename /usr/bin/prename\nfi\n";
-        let error = judge(
+        let error = judge_in(
             "perl",
             "postinst",
             script,
             Some("5.36.0-7"),
-            &none,
+            NONE,
             &mut Verdict::default(),
         )
         .unwrap_err();
@@ -353,6 +482,133 @@ dpkg-maintscript-helper rm_conffile /etc/apt/apt.conf.d/20changelog 1.2.4\\~ -- 
             error.contains("\"if [ \\\"$1\\\" = configure ]\""),
             "{error}"
         );
+    }
+
+    const PERL_POSTINST: &str = include_str!("testdata/perl.postinst");
+    const APT_POSTINST: &str = include_str!("testdata/apt.postinst");
+
+    #[test]
+    fn scripts_salve_has_read_pass_only_on_the_upgrades_they_were_read_for() {
+        let mut verdict = Verdict::default();
+        judge_in(
+            "perl",
+            "postinst",
+            PERL_POSTINST,
+            Some("5.36.0-7"),
+            NONE,
+            &mut verdict,
+        )
+        .unwrap();
+        assert!(
+            verdict.notes[0].contains("salve has read"),
+            "{:?}",
+            verdict.notes
+        );
+        // From before 5.36: the script triggers perl-major-upgrade.
+        let error = judge_in(
+            "perl",
+            "postinst",
+            PERL_POSTINST,
+            Some("5.34.0-5"),
+            NONE,
+            &mut verdict,
+        )
+        .unwrap_err();
+        assert!(
+            error.contains("not for this upgrade") && error.contains("5.36.0~"),
+            "{error}"
+        );
+        // The image registers the alternative the script removes.
+        let rename = [(
+            "/var/lib/dpkg/alternatives/rename",
+            "auto\n/usr/bin/rename\n\n",
+        )];
+        let error = judge_in(
+            "perl",
+            "postinst",
+            PERL_POSTINST,
+            Some("5.36.0-7"),
+            &rename,
+            &mut verdict,
+        )
+        .unwrap_err();
+        assert!(error.contains("alternatives for rename"), "{error}");
+        // One byte of its own code changed, or another package's name: not read.
+        let changed = PERL_POSTINST.replace("/usr/bin/prename", "/usr/bin/rename");
+        let error = judge_in(
+            "perl",
+            "postinst",
+            &changed,
+            Some("5.36.0-7"),
+            NONE,
+            &mut verdict,
+        )
+        .unwrap_err();
+        assert!(
+            error.contains("is not among the scripts salve has read"),
+            "{error}"
+        );
+        assert!(
+            judge_in(
+                "perl-x",
+                "postinst",
+                PERL_POSTINST,
+                Some("5.36.0-7"),
+                NONE,
+                &mut verdict
+            )
+            .is_err()
+        );
+        // A debhelper section changed around it: its own code is still the code read.
+        let newer = PERL_POSTINST.replace("13.11.4", "13.11.5");
+        judge_in(
+            "perl",
+            "postinst",
+            &newer,
+            Some("5.36.0-7"),
+            NONE,
+            &mut verdict,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn apt_s_postinst_needs_the_user_it_would_add() {
+        let mut verdict = Verdict::default();
+        let passwd = [(
+            "/etc/passwd",
+            "root:x:0:0:root:/root:/bin/bash\n_apt:x:42:65534::/nonexistent:/usr/sbin/nologin\n",
+        )];
+        judge_in(
+            "apt",
+            "postinst",
+            APT_POSTINST,
+            Some("2.6.1"),
+            &passwd,
+            &mut verdict,
+        )
+        .unwrap();
+        let error = judge_in(
+            "apt",
+            "postinst",
+            APT_POSTINST,
+            Some("2.6.1"),
+            &passwd[..0],
+            &mut verdict,
+        )
+        .unwrap_err();
+        assert!(error.contains("the user _apt"), "{error}");
+        let error = judge_in(
+            "apt",
+            "postinst",
+            APT_POSTINST,
+            Some("2.4.4"),
+            &passwd,
+            &mut verdict,
+        )
+        .unwrap_err();
+        assert!(error.contains("2.4.5"), "{error}");
+        assert!(judge_in("apt", "postinst", APT_POSTINST, None, &passwd, &mut verdict).is_err());
     }
 
     #[test]
@@ -409,70 +665,71 @@ nawk\n/usr/bin/nawk\n\n/usr/bin/mawk\n5\n/usr/share/man/man1/mawk.1.gz\n/usr/bin
 
     #[test]
     fn alternatives_already_registered_as_the_script_would_are_left_alone() {
-        let database = |name: &str| (name == "awk").then(|| AWK_ALTERNATIVES.to_string());
+        let database: &[(&str, &str)] = &[("/var/lib/dpkg/alternatives/awk", AWK_ALTERNATIVES)];
         let mut verdict = Verdict::default();
-        judge(
+        judge_in(
             "mawk",
             "postinst",
             MAWK_POSTINST,
             Some("1.3.4"),
-            &database,
+            database,
             &mut verdict,
         )
         .unwrap();
-        judge(
+        judge_in(
             "mawk",
-            "old prerm",
+            "prerm",
             MAWK_PRERM,
             Some("1.3.4"),
-            &database,
+            database,
             &mut verdict,
         )
         .unwrap();
         assert!(verdict.notes[0].contains("update-alternatives is not run"));
         // Another priority, another slave, nothing registered, a new install: the script matters.
-        let other = |name: &str| database(name).map(|text| text.replace("\n5\n", "\n10\n"));
+        let other_priority = AWK_ALTERNATIVES.replace("\n5\n", "\n10\n");
+        let other: &[(&str, &str)] = &[("/var/lib/dpkg/alternatives/awk", &other_priority)];
         assert!(
-            judge(
+            judge_in(
                 "mawk",
                 "postinst",
                 MAWK_POSTINST,
                 Some("1.3.4"),
-                &other,
+                other,
                 &mut verdict
             )
             .is_err()
         );
         let fewer = MAWK_POSTINST.replace(" \\\n--slave /usr/bin/nawk nawk /usr/bin/mawk", "");
         assert!(
-            judge(
+            judge_in(
                 "mawk",
                 "postinst",
                 &fewer,
                 Some("1.3.4"),
-                &database,
+                database,
                 &mut verdict
             )
             .is_err()
         );
         assert!(
-            judge(
+            judge_in(
                 "mawk",
                 "postinst",
                 MAWK_POSTINST,
                 Some("1.3.4"),
-                &none,
+                NONE,
                 &mut verdict
             )
             .is_err()
         );
         assert!(
-            judge(
+            judge_in(
                 "mawk",
                 "postinst",
                 MAWK_POSTINST,
                 None,
-                &database,
+                database,
                 &mut verdict
             )
             .is_err()
