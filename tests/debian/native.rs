@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::support::fault_proxy::{Fault, FaultProxy, Rule};
-use crate::support::patching::fixture_script;
+use crate::support::patching::{fixture_script, layer_file_paths};
 use salve::image::manifest::{Descriptor, Index, OCI_INDEX, Platform};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
@@ -132,8 +132,33 @@ fn salve_as_nobody(args: &[&str], cache: &Path) -> (bool, String) {
     )
 }
 
+/// The packages whose version differs between two status files.
+fn changed_packages(before: &[u8], after: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(after)
+        .split("\n\n")
+        .filter_map(|stanza| {
+            stanza
+                .lines()
+                .find_map(|line| line.strip_prefix("Package: "))
+        })
+        .filter(|name| installed_version(before, name) != installed_version(after, name))
+        .map(String::from)
+        .collect()
+}
+
+/// Every entry of an image's layers, the top layer's where several have a path, described as
+/// [`layer_entries`] describes them.
+fn image_entries(layers: &[PathBuf]) -> BTreeMap<String, String> {
+    let mut entries = BTreeMap::new();
+    for layer in layers {
+        entries.extend(layer_entries(layer));
+    }
+    entries
+}
+
 #[test]
-fn a_native_patch_by_an_ordinary_user_is_what_dpkg_would_leave_and_what_the_local_engine_writes() {
+fn a_native_update_of_everything_by_an_ordinary_user_is_what_dpkg_would_leave_and_what_the_local_engine_writes()
+ {
     let registry = Registry::start();
     let cache = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
@@ -141,32 +166,27 @@ fn a_native_patch_by_an_ordinary_user_is_what_dpkg_would_leave_and_what_the_loca
     let native_base = push_minbase(&registry, "native", &[], cache.path());
     let local_base = push_minbase(&registry, "local", &[], cache.path());
     let original = read_back(&native_base, cache.path());
-    let (updates, _) = updates_by_scripts(&original.layers, &status_of(&original.layers));
+    let original_status = status_of(&original.layers);
+    let updates = security_updates(&original_status);
+    let (_, scripted) = updates_by_scripts(&original.layers, &original_status);
     assert!(
-        !updates.is_empty(),
-        "bookworm-security has no update of a package without maintainer scripts for the \
-         fixture; the test needs one"
+        !scripted.is_empty(),
+        "bookworm-security has no update of a package with maintainer scripts for the fixture; \
+         the test needs one"
     );
-    let report = work.path().join("trivy.json");
-    trivy_report(&report, &updates);
-    std::fs::set_permissions(&report, std::fs::Permissions::from_mode(0o644)).unwrap();
 
-    // Native, as nobody: no root, no namespaces, no daemon.
+    // Native, as nobody: no root, no namespaces, no daemon; every update the repositories have,
+    // maintainer scripts and all.
     let native_cache = tempfile::tempdir().unwrap();
     let (ok, stderr) = salve_as_nobody(
-        &[
-            "patch",
-            "-i",
-            &native_base,
-            "-r",
-            report.to_str().unwrap(),
-            "--engine",
-            "native",
-            "--push",
-        ],
+        &["patch", "-i", &native_base, "--engine", "native", "--push"],
         native_cache.path(),
     );
     assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("maintainer scripts salve has read were not run"),
+        "{stderr}"
+    );
     let native = read_back(&format!("{native_base}-patched"), cache.path());
     assert_eq!(
         native.digests.len(),
@@ -177,16 +197,17 @@ fn a_native_patch_by_an_ordinary_user_is_what_dpkg_would_leave_and_what_the_loca
         native.digests[..original.digests.len()],
         original.digests[..]
     );
-    assert_all_fixed(&status_of(&native.layers), &updates);
+    let native_status = status_of(&native.layers);
+    assert_all_fixed(&native_status, &updates);
 
     // dpkg finds its database consistent and every updated file as the package has it.
     let root = unpacked(&native.layers);
-    let names: Vec<&str> = updates
-        .iter()
-        .map(|update| update.package.as_str())
-        .collect();
+    let changed = changed_packages(&original_status, &native_status);
+    assert!(changed.len() >= updates.len(), "{changed:?}");
+    let names: Vec<&str> = changed.iter().map(String::as_str).collect();
     assert_eq!(dpkg_checks(root.path(), &names), "");
-    // The patched image runs: its command (bash) runs apt, which loads the updated libraries.
+    // The patched image runs: its command (bash) runs apt and perl, which load the updated
+    // libraries and modules.
     let cmd = native.config["config"]["Cmd"][0]
         .as_str()
         .unwrap()
@@ -196,7 +217,7 @@ fn a_native_patch_by_an_ordinary_user_is_what_dpkg_would_leave_and_what_the_loca
         .args([
             cmd.as_str(),
             "-c",
-            "apt-get --version && apt-cache policy >/dev/null",
+            "apt-get --version && apt-cache policy >/dev/null && perl -MPOSIX -e 'print strftime(q(%Z), localtime)'",
         ])
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
@@ -206,6 +227,10 @@ fn a_native_patch_by_an_ordinary_user_is_what_dpkg_would_leave_and_what_the_loca
         ran.status.success(),
         "{}",
         String::from_utf8_lossy(&ran.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout).lines().last(),
+        Some("UTC")
     );
     assert!(
         root.path().join("lib").is_symlink(),
@@ -219,8 +244,6 @@ fn a_native_patch_by_an_ordinary_user_is_what_dpkg_would_leave_and_what_the_loca
             "patch",
             "-i",
             &native_base,
-            "-r",
-            report.to_str().unwrap(),
             "--engine",
             "native",
             "--output-image",
@@ -232,23 +255,28 @@ fn a_native_patch_by_an_ordinary_user_is_what_dpkg_would_leave_and_what_the_loca
     );
     assert!(ok, "{stderr}");
 
-    // The local engine writes the same files, links, modes, owners and contents.
+    // The local engine, running the same scripts, changes the same files and links, to the same
+    // modes, owners and contents (both engines rewrite files as they were, the local engine
+    // more: pam-auth-update's files, /etc/timezone).
     let (ok, _, stderr) = salve(
         &Engine::Local,
-        &[
-            "patch",
-            "-i",
-            &local_base,
-            "-r",
-            report.to_str().unwrap(),
-            "--push",
-        ],
+        &["patch", "-i", &local_base, "--push"],
         cache.path(),
     );
     assert!(ok, "{stderr}");
     let local = read_back(&format!("{local_base}-patched"), cache.path());
-    let native_layer = comparable(native.layers.last().unwrap());
-    let local_layer = comparable(local.layers.last().unwrap());
+    assert_eq!(
+        changed_packages(&original_status, &status_of(&local.layers)),
+        changed
+    );
+    let before = image_entries(&original.layers);
+    let changes = |blob: &Path| {
+        let mut entries = comparable(blob);
+        entries.retain(|path, described| before.get(path) != Some(described));
+        entries
+    };
+    let native_layer = changes(native.layers.last().unwrap());
+    let local_layer = changes(local.layers.last().unwrap());
     let differences: Vec<String> = native_layer
         .keys()
         .chain(local_layer.keys())
@@ -274,36 +302,62 @@ fn native_installation_refuses_scripts_it_cannot_vouch_for_and_changed_files_and
     let base = push_minbase(&registry, "refused", &[], cache.path());
     let original = read_back(&base, cache.path());
     let status = status_of(&original.layers);
-    let absent = |cache: &Path| {
+    let (script_free, _) = updates_by_scripts(&original.layers, &status);
+    assert!(!script_free.is_empty(), "{status:?}");
+
+    // The image's installed version of a package gets a postrm salve has not read, which an
+    // upgrade runs: native says which and writes nothing; auto says why and makes the update on
+    // the local engine, which runs it.
+    let victim = &script_free[0];
+    let layout = work.path().join("layout");
+    let tagged = format!("{}:x", layout.display());
+    let (ok, _, stderr) = salve(
+        &Engine::Local,
+        &["copy", &base, &format!("oci:{tagged}")],
+        cache.path(),
+    );
+    assert!(ok, "{stderr}");
+    let info = ["", ":amd64"]
+        .iter()
+        .map(|suffix| format!("/var/lib/dpkg/info/{}{suffix}", victim.package))
+        .find(|info| has_file(&original.layers, &format!("{info}.list")))
+        .unwrap();
+    let postrm = work.path().join("postrm");
+    std::fs::write(
+        &postrm,
+        "#!/bin/sh\nset -e\necho \"$1\" > /etc/salve-postrm-ran\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&postrm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    insert_file(&tagged, &postrm, &format!("{info}.postrm"));
+    let scripted = format!("{base}-scripted");
+    let (ok, _, stderr) = salve(
+        &Engine::Local,
+        &["copy", &format!("oci:{tagged}"), &scripted],
+        cache.path(),
+    );
+    assert!(ok, "{stderr}");
+    let absent = |image: &str| {
         let (ok, _, _) = salve(
             &Engine::Local,
             &[
                 "copy",
-                &format!("{base}-patched"),
+                image,
                 &format!("oci:{}/out:x", work.path().display()),
             ],
-            cache,
+            cache.path(),
         );
         !ok
     };
-
-    let (script_free, scripted) = updates_by_scripts(&original.layers, &status);
-    assert!(
-        !scripted.is_empty() && !script_free.is_empty(),
-        "{scripted:?} {script_free:?}"
-    );
-
-    // Packages whose scripts do more than debhelper's known sections: native says which and
-    // writes nothing; auto says why and makes the update on the local engine.
     let scripted_report = work.path().join("scripted.json");
-    trivy_report(&scripted_report, &scripted);
+    trivy_report(&scripted_report, std::slice::from_ref(victim));
     let patch = |engine: &str| {
         salve(
             &Engine::Local,
             &[
                 "patch",
                 "-i",
-                &base,
+                &scripted,
                 "-r",
                 scripted_report.to_str().unwrap(),
                 "--engine",
@@ -315,21 +369,27 @@ fn native_installation_refuses_scripts_it_cannot_vouch_for_and_changed_files_and
     };
     let (ok, _, stderr) = patch("native");
     assert!(!ok);
+    let says = format!("the old postrm script of {}", victim.package);
     assert!(
-        stderr.contains("cannot install natively") && stderr.contains("script of"),
+        stderr.contains("cannot install natively")
+            && stderr.contains(&says)
+            && stderr.contains("is not among the scripts salve has read"),
         "{stderr}"
     );
-    assert!(absent(cache.path()), "nothing was pushed");
+    assert!(absent(&format!("{scripted}-patched")), "nothing was pushed");
     let (ok, _, stderr) = patch("auto");
     assert!(ok, "{stderr}");
     assert!(
         stderr.contains("the local engine makes this update: the native engine cannot (")
-            && stderr.contains("script of"),
+            && stderr.contains(&says),
         "{stderr}"
     );
-    assert_all_fixed(
-        &status_of(&read_back(&format!("{base}-patched"), cache.path()).layers),
-        &scripted,
+    let patched = read_back(&format!("{scripted}-patched"), cache.path());
+    assert_all_fixed(&status_of(&patched.layers), std::slice::from_ref(victim));
+    assert!(
+        layer_file_paths(patched.layers.last().unwrap())
+            .contains(&"etc/salve-postrm-ran".to_string()),
+        "the local engine ran the script"
     );
 
     // A mirror (or anything between) that changes one byte of a package, then of an index.
@@ -403,17 +463,11 @@ fn native_installation_refuses_scripts_it_cannot_vouch_for_and_changed_files_and
             ],
         );
         assert!(!ok, "{what} changed on the way was accepted");
-        assert!(stderr.contains(says), "{what}: {stderr}");
-        let (ok, _, _) = salve(
-            &Engine::Local,
-            &[
-                "copy",
-                &format!("{base}-tampered"),
-                &format!("oci:{}/t:x", work.path().display()),
-            ],
-            cache.path(),
+        assert!(
+            absent(&format!("{base}-patched")),
+            "{what}: nothing was pushed"
         );
-        assert!(!ok, "{what}: nothing was pushed");
+        assert!(stderr.contains(says), "{what}: {stderr}");
     }
     assert!(proxy.injected() >= 3);
 }
