@@ -137,21 +137,27 @@ fn judge(
              installed before: debconf reads the new ones when the packages are next configured",
         );
     }
+    // Files written or removed under another package's interest activate its trigger.
     let interests = scene.text(FILE_TRIGGERS).unwrap_or_default();
+    let old_list = old_info("list").unwrap_or_default();
+    let touched: Vec<&str> = package
+        .entries
+        .iter()
+        .map(|entry| entry.path.as_str())
+        .chain(old_list.lines())
+        .collect();
     for line in interests.lines() {
         let Some((path, interested)) = line.split_once(' ') else {
             continue;
         };
         let under = format!("{}/", path.trim_end_matches('/'));
-        if let Some(entry) = package
-            .entries
+        if let Some(touched) = touched
             .iter()
-            .find(|entry| entry.path == path || entry.path.starts_with(&under))
+            .find(|touched| **touched == path || touched.starts_with(&under))
         {
             return Err(format!(
-                "{name}'s {} activates the file trigger of {}, whose effect salve cannot \
+                "{name}'s {touched} activates the file trigger of {}, whose effect salve cannot \
                  reproduce without running it",
-                entry.path,
                 interested.split('/').next().unwrap_or(interested)
             ));
         }
@@ -689,5 +695,43 @@ Package: zlib\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\nDe
             panic!("unsupported: {error:?}");
         };
         assert!(message.contains("old postrm script of tool"), "{message}");
+    }
+
+    #[test]
+    fn files_under_another_package_s_trigger_interest_are_unsupported() {
+        let interest =
+            "/usr/share/debianutils/shells.d debianutils/noawait\n/usr/bin/tool-docs man-db\n";
+        let quiet = installation(vec![file(FILE_TRIGGERS, "/usr/share/man man-db/noawait\n")]);
+        assert!(
+            quiet
+                .warnings
+                .iter()
+                .all(|warning| !warning.contains("trigger"))
+        );
+        let error = install(&request(Some(vec![file(
+            FILE_TRIGGERS,
+            &interest.replace("/usr/bin/tool-docs", "/usr/bin"),
+        )])))
+        .unwrap_err();
+        let NativeError::Unsupported(message) = error else {
+            panic!("unsupported: {error:?}");
+        };
+        assert!(
+            message.contains("/usr/bin/tool activates the file trigger of man-db"),
+            "{message}"
+        );
+        // A file the old version had and the new one drops activates it too.
+        let error = install(&request(Some(vec![
+            file(FILE_TRIGGERS, "/usr/share/tool man-db\n"),
+            file(
+                "/var/lib/dpkg/info/tool.list",
+                "/.\n/usr/share/tool/old.txt\n",
+            ),
+        ])))
+        .unwrap_err();
+        assert!(
+            format!("{error:?}").contains("/usr/share/tool/old.txt"),
+            "{error:?}"
+        );
     }
 }
