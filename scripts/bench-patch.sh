@@ -12,9 +12,11 @@
 # With SALVE_NATIVE=1, `--engine native` runs (native-warm: its package store filled by an
 # earlier run; native-cold: an empty cache folder) are timed in the same rounds too, and the
 # report takes only packages every engine can update (no maintainer scripts in their source).
+# With SALVE_UPDATE_ALL=1, there is no report: salve updates everything (update-all mode) and the
+# baseline runs `apt-get upgrade`.
 # Rounds alternate the order; medians are reported. Needs root, mmdebstrap, umoci, python3,
 # slirp4netns.
-# Usage: [SALVE_EARLIER=PATH] scripts/bench-patch.sh [ROUNDS]
+# Usage: [SALVE_EARLIER=PATH] [SALVE_NATIVE=1] [SALVE_UPDATE_ALL=1] scripts/bench-patch.sh [ROUNDS]
 set -euo pipefail
 rounds=${1:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,9 +43,17 @@ tar -C "$work/rootfs" --numeric-owner -xzf "$layout/blobs/sha256/$layer"
 # Five packages bookworm-security upgrades, as a Trivy report.
 python3 "$root/fixtures/images/security-updates.py" "$work/rootfs/var/lib/dpkg/status" > "$work/updates.json"
 native=${SALVE_NATIVE:-}
-packages=$(python3 "$root/scripts/bench-report.py" "$work/updates.json" "$work/report.json" \
-  ${native:+"$work/rootfs"})
-echo "packages: $packages; rounds: $rounds"
+update_all=${SALVE_UPDATE_ALL:-}
+if [[ -n $update_all ]]; then
+  packages=""
+  report=()
+  echo "update-all; rounds: $rounds"
+else
+  packages=$(python3 "$root/scripts/bench-report.py" "$work/updates.json" "$work/report.json" \
+    ${native:+"$work/rootfs"})
+  report=(-r "$work/report.json")
+  echo "packages: $packages; rounds: $rounds"
+fi
 
 now() { date +%s.%N; }
 declare -A times
@@ -55,9 +65,11 @@ baseline() {
   cp /etc/resolv.conf "$dir/etc/resolv.conf"
   t0=$(now)
   chroot "$dir" apt-get update -q >/dev/null
+  local install=(install --only-upgrade)
+  [[ -n $update_all ]] && install=(upgrade)
   # shellcheck disable=SC2086
-  chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    --only-upgrade -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $packages >/dev/null
+  chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get "${install[@]}" -y -q --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $packages >/dev/null
   t1=$(now)
   umount "$dir/dev" "$dir/proc"
   rm -rf "$dir"
@@ -70,7 +82,7 @@ salve_run() {
   if [[ $kind == native-* ]]; then engine=(--engine native); fi
   if [[ $kind == *cold ]]; then cache="$work/$kind-$round"; else cache="$work/$kind"; fi
   t0=$(now)
-  "$program" patch -i "oci:$layout:minbase" -r "$work/report.json" --oci-dir "$work/out-$kind-$round" \
+  "$program" patch -i "oci:$layout:minbase" "${report[@]}" --oci-dir "$work/out-$kind-$round" \
     --cache-dir "$cache" "${engine[@]}" 2>/dev/null
   t1=$(now)
   rm -rf "$work/out-$kind-$round" "$work/$kind-$round"

@@ -1,7 +1,9 @@
 //! Debian package files: an `ar` archive of `debian-binary`, a control archive and a data
 //! archive, each tar compressed with gzip, xz or zstd (or not at all). Read twice: once to list
 //! the control members and the data entries for the plugin, once to stream the data into the
-//! patch layer.
+//! patch layer. The data archive is decompressed once: listing keeps it, plain, beside the
+//! package file (`<file>.data.tar`, written whole or not at all), and every later read of the
+//! data, in this run or the next, takes that.
 
 use md5::{Digest, Md5};
 use std::fs::File;
@@ -97,9 +99,29 @@ pub fn list(file: &Path) -> Result<Listing, DebError> {
         entry.read_to_end(&mut bytes).map_err(io_error)?;
         control.push((name, bytes));
     }
-    let data_member = find(file, &members, "data.tar")?;
+    let plain = plain_data(file);
+    let mut kept = None;
+    let data: Box<dyn Read> = match File::open(&plain) {
+        Ok(handle) => Box::new(BufReader::with_capacity(1 << 16, handle)),
+        Err(_) => {
+            let decompressed = open_member(file, find(file, &members, "data.tar")?)?;
+            let folder = file.parent().unwrap_or(Path::new("."));
+            match tempfile::NamedTempFile::new_in(folder) {
+                Ok(temporary) => {
+                    let copy = temporary.reopen().map_err(io_error)?;
+                    kept = Some(temporary);
+                    Box::new(Tee {
+                        inner: decompressed,
+                        copy: io::BufWriter::with_capacity(1 << 16, copy),
+                    })
+                }
+                // A store that cannot be written to: the data is decompressed again later.
+                Err(_) => decompressed,
+            }
+        }
+    };
     let mut entries = Vec::new();
-    let mut archive = tar::Archive::new(open_member(file, data_member)?);
+    let mut archive = tar::Archive::new(data);
     for entry in archive.entries().map_err(io_error)? {
         let mut entry = entry.map_err(io_error)?;
         let (path, kind) = describe(file, &entry)?;
@@ -127,10 +149,44 @@ pub fn list(file: &Path) -> Result<Listing, DebError> {
             md5,
         });
     }
+    if let Some(temporary) = kept {
+        // The rest of the stream (the archive's end blocks), so the copy is the whole archive.
+        let mut rest = archive.into_inner();
+        io::copy(&mut rest, &mut io::sink()).map_err(io_error)?;
+        drop(rest);
+        let _ = temporary.persist(&plain);
+    }
     Ok(Listing { control, entries })
 }
 
-/// Streams the data archive of a package file to `each` (path, kind, entry).
+/// Where the plain data archive of the package file `file` is kept.
+fn plain_data(file: &Path) -> PathBuf {
+    let mut name = file.file_name().unwrap_or_default().to_os_string();
+    name.push(".data.tar");
+    file.with_file_name(name)
+}
+
+/// A reader that writes what it reads to `copy`, flushed when it reaches the end.
+struct Tee<R: Read, W: io::Write> {
+    /// Where the bytes come from.
+    inner: R,
+    /// Where they are copied.
+    copy: W,
+}
+
+impl<R: Read, W: io::Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.copy.write_all(&buf[..read])?;
+        if read == 0 {
+            self.copy.flush()?;
+        }
+        Ok(read)
+    }
+}
+
+/// Streams the data archive of a package file to `each` (path, kind, entry), from the plain
+/// copy [`list`] kept when there is one.
 pub fn each_data_entry(
     file: &Path,
     mut each: impl FnMut(&str, EntryKind, &mut tar::Entry<'_, Box<dyn Read>>) -> io::Result<()>,
@@ -139,9 +195,11 @@ pub fn each_data_entry(
         file: file.to_path_buf(),
         error,
     };
-    let members = members(file)?;
-    let data_member = find(file, &members, "data.tar")?;
-    let mut archive = tar::Archive::new(open_member(file, data_member)?);
+    let data: Box<dyn Read> = match File::open(plain_data(file)) {
+        Ok(handle) => Box::new(BufReader::with_capacity(1 << 16, handle)),
+        Err(_) => open_member(file, find(file, &members(file)?, "data.tar")?)?,
+    };
+    let mut archive = tar::Archive::new(data);
     for entry in archive.entries().map_err(io_error)? {
         let mut entry = entry.map_err(io_error)?;
         let (path, kind) = describe(file, &entry)?;
@@ -351,6 +409,28 @@ mod tests {
             listing.entries[0].md5.as_deref(),
             Some("5d41402abc4b2a76b9719d911017c592")
         );
+        // The data was kept plain, whole: it is what later reads take, even with the package
+        // file's data member unreadable.
+        let plain = plain_data(&deb);
+        let mut decompressed = Vec::new();
+        open_member(
+            &deb,
+            find(&deb, &members(&deb).unwrap(), "data.tar").unwrap(),
+        )
+        .unwrap()
+        .read_to_end(&mut decompressed)
+        .unwrap();
+        assert_eq!(std::fs::read(&plain).unwrap(), decompressed);
+        std::fs::write(&deb, b"!<arch>\n").unwrap();
+        let mut streamed = Vec::new();
+        each_data_entry(&deb, |path, _, entry| {
+            let mut content = Vec::new();
+            entry.read_to_end(&mut content)?;
+            streamed.push((path.to_string(), content));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(streamed, [("/usr/bin/a".to_string(), b"hello".to_vec())]);
     }
 
     #[test]
@@ -365,6 +445,9 @@ mod tests {
         let bytes = std::fs::read(&deb).unwrap();
         std::fs::write(&deb, &bytes[..bytes.len() / 2]).unwrap();
         assert!(list(&deb).is_err());
+        // Nothing kept of a package that could not be read.
+        assert!(!plain_data(&deb).exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         std::fs::write(&deb, b"not a package").unwrap();
         assert!(matches!(list(&deb), Err(DebError::Format { .. })));
     }

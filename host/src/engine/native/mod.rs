@@ -174,10 +174,7 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
                 .try_collect(),
         )
         .await??;
-    let mut packages = Vec::new();
-    for (download, file) in selection.packages.iter().zip(&downloaded) {
-        packages.push(unpacked(download, file)?);
-    }
+    let packages = unpacked_all(&selection.packages, &downloaded)?;
 
     // Installation, round by round.
     job.progress.stage(
@@ -314,6 +311,45 @@ async fn tooling_files(
             ..file
         })
         .collect())
+}
+
+/// The downloaded packages opened for the plugin, on every core (decompressing their data is
+/// most of the work).
+fn unpacked_all(
+    downloads: &[PackageDownload],
+    files: &[PathBuf],
+) -> anyhow::Result<Vec<UnpackedPackage>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(downloads.len())
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<anyhow::Result<UnpackedPackage>>>> =
+        downloads.iter().map(|_| Default::default()).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let (Some(download), Some(file)) = (downloads.get(at), files.get(at)) else {
+                        break;
+                    };
+                    let opened = unpacked(download, file);
+                    *slots[at]
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(opened);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .unwrap_or_else(|| Err(anyhow::anyhow!("a package was not opened")))
+        })
+        .collect()
 }
 
 /// A downloaded package opened for the plugin.
