@@ -2,7 +2,8 @@
 //! `zstd`: the merged view (whiteouts, opaque directories, links) and hostile layers.
 
 use salve::image::{
-    Compression, ReadError, UnpackError, UnpackOptions, read_paths, squash, unpack_layers,
+    Compression, KEPT_FILE_BYTES, ReadError, UnpackError, UnpackOptions, read_paths,
+    read_paths_indexed, squash, unpack_layers,
 };
 use salve::plugin::types::{FileKind, ImageFile};
 use std::io::Write;
@@ -234,6 +235,48 @@ fn the_merged_view_of_three_layers() {
     );
     assert_eq!(get(&files, "/usr/bin/apt-get").kind, FileKind::Missing);
     assert_eq!(get(&files, "/etc").kind, FileKind::Directory);
+}
+
+#[test]
+fn the_index_keeps_the_small_configuration_files_as_the_top_layer_has_them() {
+    use Member::*;
+    let dir = tempfile::tempdir().unwrap();
+    let big = "x".repeat(KEPT_FILE_BYTES as usize + 1);
+    let base = layer(
+        dir.path(),
+        "base",
+        &[
+            Dir("etc"),
+            File("etc/pam.conf", "old"),
+            File("etc/gone.conf", "removed above"),
+            File("etc/big.conf", &big),
+            File("usr/share/doc/README", "not configuration"),
+        ],
+        Some("gzip"),
+    );
+    let upper = layer(
+        dir.path(),
+        "upper",
+        &[
+            File("etc/pam.conf", "new"),
+            File("etc/.wh.gone.conf", ""),
+            HardLink("etc/linked.conf", "etc/pam.conf"),
+        ],
+        Some("zstd"),
+    );
+    let (files, index) =
+        read_paths_indexed(&[base, upper], &["/etc/pam.conf".into()], 1 << 20, 1 << 20).unwrap();
+    assert_eq!(text(get(&files, "/etc/pam.conf")), "new");
+    assert_eq!(index.kept("/etc/pam.conf"), Some(&b"new"[..]));
+    assert_eq!(index.kept("/etc/gone.conf"), None, "whited out");
+    assert_eq!(index.kind("/etc/big.conf"), FileKind::File);
+    assert_eq!(index.kept("/etc/big.conf"), None, "over the size kept");
+    assert_eq!(
+        index.kept("/etc/linked.conf"),
+        None,
+        "a hard link is not a regular file"
+    );
+    assert_eq!(index.kept("/usr/share/doc/README"), None, "not under /etc");
 }
 
 #[test]

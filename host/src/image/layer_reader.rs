@@ -129,14 +129,41 @@ pub fn read_paths_within(
 }
 
 /// What every path of an image is, as the layers stacked show it: its kind and, for a link, its
-/// target as stored.
+/// target as stored; and the content of its small configuration files (regular files under
+/// [`KEPT_FOLDER`], each at most [`KEPT_FILE_BYTES`], [`KEPT_TOTAL_BYTES`] in all), which
+/// package managers read when they install (dpkg's configuration files).
 #[derive(Debug, Default)]
 pub struct ImageIndex {
     /// Path to (kind, link target).
     entries: BTreeMap<String, (FileKind, Option<String>)>,
+    /// Path to content, for the small configuration files.
+    kept: BTreeMap<String, Vec<u8>>,
+    /// The bytes in `kept`.
+    kept_bytes: u64,
 }
 
+/// The folder whose small files the index keeps.
+pub const KEPT_FOLDER: &str = "/etc/";
+
+/// The largest file the index keeps.
+pub const KEPT_FILE_BYTES: u64 = 256 << 10;
+
+/// The most the index keeps in all; files after that are indexed without their content.
+pub const KEPT_TOTAL_BYTES: u64 = 16 << 20;
+
 impl ImageIndex {
+    /// The content of the regular file at `path` when the index kept it.
+    pub fn kept(&self, path: &str) -> Option<&[u8]> {
+        self.kept.get(path).map(Vec::as_slice)
+    }
+
+    /// Whether a regular file at `path` of `size` bytes is one to keep.
+    fn keeps(&self, path: &str, size: u64) -> bool {
+        path.starts_with(KEPT_FOLDER)
+            && size <= KEPT_FILE_BYTES
+            && self.kept_bytes + size <= KEPT_TOTAL_BYTES
+    }
+
     /// The kind of `path` (not following a link at `path` itself); `Missing` when absent.
     pub fn kind(&self, path: &str) -> FileKind {
         self.entries
@@ -159,6 +186,7 @@ impl ImageIndex {
                 .iter()
                 .map(|(path, kind, target)| (path.to_string(), (*kind, target.map(String::from))))
                 .collect(),
+            ..ImageIndex::default()
         }
     }
 }
@@ -368,38 +396,52 @@ fn read_view(
             if !kind.is_dir() {
                 hides.push(Hidden::Below(path.clone()));
             }
-            let link = || {
+            let link = if kind.is_symlink() || kind.is_hard_link() {
                 entry
                     .link_name_bytes()
                     .map(|target| String::from_utf8_lossy(&target).into_owned())
                     .unwrap_or_default()
+            } else {
+                String::new()
             };
             if kind.is_symlink() && wanted.iter().any(|asked| is_under(asked, &path)) {
-                view.ancestor_links.entry(path.clone()).or_insert_with(link);
+                view.ancestor_links
+                    .entry(path.clone())
+                    .or_insert_with(|| link.clone());
             }
+            let regular = kind.is_file() || kind == tar::EntryType::Continuous;
+            let mut kept: Option<Vec<u8>> = None;
             if let Some(index) = index.as_deref_mut()
                 && !index.entries.contains_key(&path)
             {
                 let described = if kind.is_symlink() {
-                    (FileKind::Symlink, Some(link()))
+                    (FileKind::Symlink, Some(link.clone()))
                 } else if kind.is_dir() {
                     (FileKind::Directory, None)
                 } else {
                     (FileKind::File, None)
                 };
                 index.entries.insert(path.clone(), described);
+                let size = entry.header().size().map_err(layer_error)?;
+                if regular && index.keeps(&path, size) {
+                    let mut content = Vec::with_capacity(size as usize);
+                    entry.read_to_end(&mut content).map_err(layer_error)?;
+                    index.kept_bytes += size;
+                    index.kept.insert(path.clone(), content.clone());
+                    kept = Some(content);
+                }
             }
             let asked = wanted.contains(&path) || globs.iter().any(|glob| glob.matches(&path));
             if !asked || view.found.contains_key(&path) {
                 continue;
             }
             let found = if kind.is_symlink() {
-                Entry::Symlink(link())
+                Entry::Symlink(link.clone())
             } else if kind.is_hard_link() {
-                Entry::HardLink(link())
+                Entry::HardLink(link.clone())
             } else if kind.is_dir() {
                 Entry::Directory
-            } else if kind.is_file() || kind == tar::EntryType::Continuous {
+            } else if regular {
                 let size = entry.header().size().map_err(layer_error)?;
                 if size > budget.file {
                     return Err(ReadError::TooLarge {
@@ -417,8 +459,14 @@ fn read_view(
                     });
                 }
                 budget.left -= size;
-                let mut content = Vec::with_capacity(size as usize);
-                entry.read_to_end(&mut content).map_err(layer_error)?;
+                let content = match kept {
+                    Some(content) => content,
+                    None => {
+                        let mut content = Vec::with_capacity(size as usize);
+                        entry.read_to_end(&mut content).map_err(layer_error)?;
+                        content
+                    }
+                };
                 Entry::File(Some(content))
             } else {
                 Entry::File(None)
@@ -429,7 +477,8 @@ fn read_view(
         let decided = |path: &String| {
             view.found.contains_key(path) || hidden.iter().any(|hide| hide.hides(path))
         };
-        if globs.is_empty() && wanted.iter().all(decided) {
+        // The index needs every layer; so do patterns.
+        if globs.is_empty() && index.is_none() && wanted.iter().all(decided) {
             break;
         }
     }

@@ -240,8 +240,9 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
 }
 
 /// The answer to `asked` from the first read (`files`, read for `patterns`) and the image's
-/// index, when they hold it: a pattern read then, a path read then, or a path the index shows
-/// is missing or a folder (with no link above it). `None`: the layers must be read again.
+/// index, when they hold it: a pattern read then, a path read then, a small configuration file
+/// the index kept, or a path the index shows is missing or a folder (with no link above it).
+/// `None`: the layers must be read again.
 fn answer_from_first_read(
     files: &[ImageFile],
     patterns: &[String],
@@ -272,6 +273,15 @@ fn answer_from_first_read(
             .match_indices('/')
             .skip(1)
             .any(|(at, _)| index.kind(&path[..at]) == FileKind::Symlink);
+        if let Some(content) = index.kept(&path).filter(|_| !through_link) {
+            answer.push(ImageFile {
+                path,
+                kind: FileKind::File,
+                content: Some(content.to_vec()),
+                link_target: None,
+            });
+            continue;
+        }
         let kind = index.kind(&path);
         if through_link || !matches!(kind, FileKind::Missing | FileKind::Directory) {
             return None;

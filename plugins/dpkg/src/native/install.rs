@@ -710,7 +710,7 @@ Package: zlib\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\nDe
         );
         let error = install(&request(Some(vec![file(
             FILE_TRIGGERS,
-            &interest.replace("/usr/bin/tool-docs", "/usr/bin"),
+            interest.replace("/usr/bin/tool-docs", "/usr/bin"),
         )])))
         .unwrap_err();
         let NativeError::Unsupported(message) = error else {

@@ -148,7 +148,7 @@ const REVIEWED: &[Reviewed] = &[
         script: "postrm",
         sha256: "3bf737132b7c8495f4e2206403c9f113613070a2b81f067e0e273952df30067d",
         needs: &[],
-        effect: Effect::Timezone,
+        effect: Effect::Nothing,
     },
 ];
 
@@ -180,8 +180,6 @@ pub fn vouch(
     }
     match reviewed.effect {
         Effect::Nothing => Ok(None),
-        // The old postrm runs with `upgrade`; only the new scripts set the zone.
-        Effect::Timezone if script == "postrm" => Ok(None),
         Effect::Timezone => timezone::reproduce(scene).map_err(Unreviewed::Needs),
     }
 }
@@ -267,4 +265,94 @@ fn pam_profiles_as_they_are(scene: &Scene) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use salve_plugin_sdk::{ImageFile, PackageDownload, PackageEntry, UnpackedPackage};
+    use std::collections::BTreeMap;
+
+    const UNIX: &str = "Name: Unix authentication\nDefault: yes\n";
+
+    fn text(path: &str, content: &str) -> ImageFile {
+        ImageFile {
+            path: path.into(),
+            kind: FileKind::File,
+            content: Some(content.as_bytes().to_vec()),
+            link_target: None,
+        }
+    }
+
+    fn libpam_runtime(profile: &str) -> UnpackedPackage {
+        UnpackedPackage {
+            download: PackageDownload {
+                name: "libpam-runtime".into(),
+                version: "1.5.2-6+deb12u3".into(),
+                architecture: "all".into(),
+                url: String::new(),
+                sha256: String::new(),
+                size: 0,
+                replaces: Some("1.5.2-6+deb12u2".into()),
+            },
+            control: Vec::new(),
+            entries: vec![PackageEntry {
+                path: format!("{PAM_CONFIGS}/unix"),
+                kind: FileKind::File,
+                mode: 0o644,
+                link_target: None,
+                md5: Some(hex(&Md5::digest(profile.as_bytes()))),
+            }],
+        }
+    }
+
+    fn pam_check(files: &[ImageFile], package: &UnpackedPackage) -> Result<(), String> {
+        let files: BTreeMap<&str, &ImageFile> = files
+            .iter()
+            .map(|file| (file.path.as_str(), file))
+            .collect();
+        let scene = Scene {
+            from: package.download.replaces.as_deref(),
+            files: &files,
+            package,
+            packages: std::slice::from_ref(package),
+        };
+        holds(&Need::PamProfilesAsTheyAre, &scene)
+    }
+
+    #[test]
+    fn pam_auth_update_is_found_unnecessary_only_when_nothing_it_reads_changes() {
+        let unix = text(&format!("{PAM_CONFIGS}/unix"), UNIX);
+        let seen = text(PAM_SEEN, "unix\n");
+        pam_check(&[unix.clone(), seen.clone()], &libpam_runtime(UNIX)).unwrap();
+        let changed = pam_check(
+            &[unix.clone(), seen.clone()],
+            &libpam_runtime("Name: new\n"),
+        )
+        .unwrap_err();
+        assert!(changed.contains("changes the PAM profile"), "{changed}");
+        let unseen = text(&format!("{PAM_CONFIGS}/mkhomedir"), "Default: no\n");
+        let error = pam_check(&[unix, seen, unseen], &libpam_runtime(UNIX)).unwrap_err();
+        assert!(error.contains("mkhomedir"), "{error}");
+    }
+
+    #[test]
+    fn every_reviewed_script_names_a_known_script_and_a_sha256() {
+        for reviewed in REVIEWED {
+            assert!(
+                ["preinst", "postinst", "prerm", "postrm", "config"].contains(&reviewed.script),
+                "{}",
+                reviewed.package
+            );
+            assert!(
+                reviewed.sha256.len() == 64
+                    && reviewed
+                        .sha256
+                        .bytes()
+                        .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)),
+                "{}",
+                reviewed.package
+            );
+        }
+    }
 }
