@@ -99,11 +99,16 @@ fn judge(
         &package.download.architecture,
         &control_stanza(package)?,
     );
+    let installed_md5sums = files
+        .get(format!("{INFO}/{info_name}.md5sums").as_str())
+        .and_then(|file| file.content.as_deref())
+        .map(String::from_utf8_lossy);
     let scene = Scene {
         from: package.download.replaces.as_deref(),
         files,
         package,
         packages: &request.packages,
+        installed_md5sums: installed_md5sums.as_deref(),
     };
     let old_info = |suffix: &str| scene.text(&format!("{INFO}/{info_name}.{suffix}"));
     for script in OLD_SCRIPTS {
@@ -439,6 +444,7 @@ fn paths_to_read(request: &InstallRequest) -> Result<Vec<String>, String> {
     .map(String::from)
     .into();
     paths.push(format!("{PAM_CONFIGS}/*"));
+    paths.push(format!("{}/*", scripts::SYSTEMD_MASKED));
     for package in &request.packages {
         if !distroless {
             let control_text = member(package, "control").unwrap_or_default();

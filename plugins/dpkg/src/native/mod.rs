@@ -80,6 +80,7 @@ pub fn paths() -> Vec<String> {
         format!("{}/*", reviewed::PAM_CONFIGS),
         timezone::LOCALTIME.into(),
         timezone::TIMEZONE.into(),
+        format!("{}/*", scripts::SYSTEMD_MASKED),
     ]);
     paths
 }

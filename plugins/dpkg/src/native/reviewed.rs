@@ -316,6 +316,7 @@ mod tests {
             files: &files,
             package,
             packages: std::slice::from_ref(package),
+            installed_md5sums: None,
         };
         holds(&Need::PamProfilesAsTheyAre, &scene)
     }

@@ -34,6 +34,8 @@ pub struct Scene<'a> {
     pub package: &'a UnpackedPackage,
     /// Every package this run installs.
     pub packages: &'a [UnpackedPackage],
+    /// The installed version's `md5sums` (what it shipped).
+    pub installed_md5sums: Option<&'a str>,
 }
 
 impl<'a> Scene<'a> {
@@ -108,6 +110,9 @@ pub fn judge(
                 if from.is_none() {
                     return refuse(line, "");
                 }
+                if let Err(why) = units_stay_as_they_are(trimmed, scene) {
+                    return refuse(line, &format!(": {why}"));
+                }
                 note(
                     verdict,
                     "service hooks (systemd units, init scripts) do nothing in an image: \
@@ -159,6 +164,61 @@ pub fn judge(
              {why}"
         )),
     }
+}
+
+/// Where deb-systemd-helper records the units it masked.
+pub const SYSTEMD_MASKED: &str = "/var/lib/systemd/deb-systemd-helper-masked";
+
+/// The unit names quoted on a line of a service section (`'apt-daily.timer'`).
+fn quoted_units(line: &str) -> Vec<&str> {
+    const KINDS: &[&str] = &[
+        ".service", ".socket", ".timer", ".path", ".mount", ".target", ".slice",
+    ];
+    line.split('\'')
+        .skip(1)
+        .step_by(2)
+        .filter(|word| KINDS.iter().any(|kind| word.ends_with(kind)))
+        .collect()
+}
+
+/// Whether the units a service section names are as the installed version shipped them and
+/// not masked: `deb-systemd-helper enable` then links what it linked before, `update-state`
+/// records what it recorded, and `unmask` finds nothing to unmask. A unit file the new version
+/// changes may name other targets in its `[Install]` section, which only running the helper
+/// would follow.
+fn units_stay_as_they_are(line: &str, scene: &Scene) -> Result<(), String> {
+    for unit in quoted_units(line) {
+        if scene
+            .file(&format!("{SYSTEMD_MASKED}/{unit}"))
+            .is_some_and(|file| file.kind == FileKind::File)
+        {
+            return Err(format!(
+                "the image has {unit} masked, and the upgrade would unmask it"
+            ));
+        }
+        let shipped = |text: &str| -> Option<String> {
+            text.lines().find_map(|line| {
+                let (md5, path) = line.split_once("  ")?;
+                (path.ends_with(&format!("systemd/system/{unit}"))
+                    || path.ends_with(&format!("systemd/user/{unit}")))
+                .then(|| md5.to_string())
+            })
+        };
+        let new = scene.package.entries.iter().find_map(|entry| {
+            (entry.path.ends_with(&format!("systemd/system/{unit}"))
+                || entry.path.ends_with(&format!("systemd/user/{unit}")))
+            .then(|| entry.md5.clone())
+            .flatten()
+        });
+        let old = scene.installed_md5sums.and_then(shipped);
+        if new.is_none() || new != old {
+            return Err(format!(
+                "{unit} is not the unit file the installed version shipped, and \
+                 deb-systemd-helper would enable it again as its [Install] section says now"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A script's own code: its lines outside debhelper's sections, exactly as written.
@@ -393,6 +453,31 @@ dpkg-maintscript-helper symlink_to_dir /usr/share/doc/perl-base perl 5.30.0-1 pe
         files: &[(&str, &str)],
         verdict: &mut Verdict,
     ) -> Result<(), String> {
+        judge_shipping(package_name, script, text, from, files, &APT_UNITS, verdict)
+    }
+
+    /// apt's timers, as both versions ship them (md5, path).
+    const APT_UNITS: [(&str, &str); 2] = [
+        (
+            "11111111111111111111111111111111",
+            "/lib/systemd/system/apt-daily.timer",
+        ),
+        (
+            "22222222222222222222222222222222",
+            "/lib/systemd/system/apt-daily-upgrade.timer",
+        ),
+    ];
+
+    /// [`judge_in`], the new version shipping `units` (md5, path), the installed one apt's.
+    fn judge_shipping(
+        package_name: &str,
+        script: &str,
+        text: &str,
+        from: Option<&str>,
+        files: &[(&str, &str)],
+        units: &[(&str, &str)],
+        verdict: &mut Verdict,
+    ) -> Result<(), String> {
         let files: Vec<ImageFile> = files
             .iter()
             .map(|(path, content)| ImageFile {
@@ -406,12 +491,27 @@ dpkg-maintscript-helper symlink_to_dir /usr/share/doc/perl-base perl 5.30.0-1 pe
             .iter()
             .map(|file| (file.path.as_str(), file))
             .collect();
-        let package = package(package_name);
+        let mut package = package(package_name);
+        package.entries = units
+            .iter()
+            .map(|(md5, path)| salve_plugin_sdk::PackageEntry {
+                path: path.to_string(),
+                kind: FileKind::File,
+                mode: 0o644,
+                link_target: None,
+                md5: Some(md5.to_string()),
+            })
+            .collect();
+        let installed_md5sums: String = APT_UNITS
+            .iter()
+            .map(|(md5, path)| format!("{md5}  {}\n", &path[1..]))
+            .collect();
         let scene = Scene {
             from,
             files: &by_path,
             package: &package,
             packages: std::slice::from_ref(&package),
+            installed_md5sums: Some(&installed_md5sums),
         };
         judge(package_name, script, text, &scene, verdict)
     }
@@ -609,6 +709,65 @@ dpkg-maintscript-helper rm_conffile /etc/apt/apt.conf.d/20changelog 1.2.4\\~ -- 
         .unwrap_err();
         assert!(error.contains("2.4.5"), "{error}");
         assert!(judge_in("apt", "postinst", APT_POSTINST, None, &passwd, &mut verdict).is_err());
+    }
+
+    #[test]
+    fn service_hooks_pass_only_for_units_as_they_were_and_not_masked() {
+        let passwd = [(
+            "/etc/passwd",
+            "_apt:x:42:65534::/nonexistent:/usr/sbin/nologin\n",
+        )];
+        let mut verdict = Verdict::default();
+        judge_in(
+            "apt",
+            "postinst",
+            APT_POSTINST,
+            Some("2.6.1"),
+            &passwd,
+            &mut verdict,
+        )
+        .unwrap();
+        assert!(
+            verdict
+                .notes
+                .iter()
+                .any(|note| note.contains("service hooks"))
+        );
+        let changed = [
+            APT_UNITS[0],
+            ("33333333333333333333333333333333", APT_UNITS[1].1),
+        ];
+        let error = judge_shipping(
+            "apt",
+            "postinst",
+            APT_POSTINST,
+            Some("2.6.1"),
+            &passwd,
+            &changed,
+            &mut verdict,
+        )
+        .unwrap_err();
+        assert!(
+            error.contains("apt-daily-upgrade.timer is not the unit file"),
+            "{error}"
+        );
+        let masked = [
+            passwd[0],
+            (
+                "/var/lib/systemd/deb-systemd-helper-masked/apt-daily.timer",
+                "",
+            ),
+        ];
+        let error = judge_in(
+            "apt",
+            "postinst",
+            APT_POSTINST,
+            Some("2.6.1"),
+            &masked,
+            &mut verdict,
+        )
+        .unwrap_err();
+        assert!(error.contains("apt-daily.timer masked"), "{error}");
     }
 
     #[test]

@@ -297,6 +297,7 @@ mod tests {
             files: &files,
             package,
             packages: std::slice::from_ref(package),
+            installed_md5sums: None,
         };
         reproduce(&scene)
             .map(|written| written.map(|file| String::from_utf8(file.content).unwrap()))
