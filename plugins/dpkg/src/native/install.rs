@@ -7,6 +7,7 @@
 use super::control::{self, Stanza};
 use super::reviewed::{PAM_CONFIGS, PAM_SEEN, PASSWD};
 use super::scripts::{self, Scene, Verdict};
+use super::services::SYSTEMD_MASKED;
 use super::timezone::{LOCALTIME, TIMEZONE};
 use crate::detect::{STATUS, STATUS_D};
 use md5::{Digest, Md5};
@@ -444,7 +445,7 @@ fn paths_to_read(request: &InstallRequest) -> Result<Vec<String>, String> {
     .map(String::from)
     .into();
     paths.push(format!("{PAM_CONFIGS}/*"));
-    paths.push(format!("{}/*", scripts::SYSTEMD_MASKED));
+    paths.push(format!("{SYSTEMD_MASKED}/*"));
     for package in &request.packages {
         if !distroless {
             let control_text = member(package, "control").unwrap_or_default();

@@ -12,6 +12,7 @@ mod release;
 mod resolve;
 mod reviewed;
 mod scripts;
+mod services;
 mod sources;
 mod timezone;
 
@@ -80,7 +81,7 @@ pub fn paths() -> Vec<String> {
         format!("{}/*", reviewed::PAM_CONFIGS),
         timezone::LOCALTIME.into(),
         timezone::TIMEZONE.into(),
-        format!("{}/*", scripts::SYSTEMD_MASKED),
+        format!("{}/*", services::SYSTEMD_MASKED),
     ]);
     paths
 }

@@ -10,6 +10,7 @@
 
 use super::install::{ALTERNATIVES, hex};
 use super::reviewed::{self, Unreviewed};
+use super::services;
 use crate::version;
 use salve_plugin_sdk::{FileKind, ImageFile, UnpackedPackage, WrittenFile};
 use sha2::{Digest, Sha256};
@@ -110,7 +111,7 @@ pub fn judge(
                 if from.is_none() {
                     return refuse(line, "");
                 }
-                if let Err(why) = units_stay_as_they_are(trimmed, scene) {
+                if let Err(why) = services::units_stay_as_they_are(trimmed, scene) {
                     return refuse(line, &format!(": {why}"));
                 }
                 note(
@@ -164,61 +165,6 @@ pub fn judge(
              {why}"
         )),
     }
-}
-
-/// Where deb-systemd-helper records the units it masked.
-pub const SYSTEMD_MASKED: &str = "/var/lib/systemd/deb-systemd-helper-masked";
-
-/// The unit names quoted on a line of a service section (`'apt-daily.timer'`).
-fn quoted_units(line: &str) -> Vec<&str> {
-    const KINDS: &[&str] = &[
-        ".service", ".socket", ".timer", ".path", ".mount", ".target", ".slice",
-    ];
-    line.split('\'')
-        .skip(1)
-        .step_by(2)
-        .filter(|word| KINDS.iter().any(|kind| word.ends_with(kind)))
-        .collect()
-}
-
-/// Whether the units a service section names are as the installed version shipped them and
-/// not masked: `deb-systemd-helper enable` then links what it linked before, `update-state`
-/// records what it recorded, and `unmask` finds nothing to unmask. A unit file the new version
-/// changes may name other targets in its `[Install]` section, which only running the helper
-/// would follow.
-fn units_stay_as_they_are(line: &str, scene: &Scene) -> Result<(), String> {
-    for unit in quoted_units(line) {
-        if scene
-            .file(&format!("{SYSTEMD_MASKED}/{unit}"))
-            .is_some_and(|file| file.kind == FileKind::File)
-        {
-            return Err(format!(
-                "the image has {unit} masked, and the upgrade would unmask it"
-            ));
-        }
-        let shipped = |text: &str| -> Option<String> {
-            text.lines().find_map(|line| {
-                let (md5, path) = line.split_once("  ")?;
-                (path.ends_with(&format!("systemd/system/{unit}"))
-                    || path.ends_with(&format!("systemd/user/{unit}")))
-                .then(|| md5.to_string())
-            })
-        };
-        let new = scene.package.entries.iter().find_map(|entry| {
-            (entry.path.ends_with(&format!("systemd/system/{unit}"))
-                || entry.path.ends_with(&format!("systemd/user/{unit}")))
-            .then(|| entry.md5.clone())
-            .flatten()
-        });
-        let old = scene.installed_md5sums.and_then(shipped);
-        if new.is_none() || new != old {
-            return Err(format!(
-                "{unit} is not the unit file the installed version shipped, and \
-                 deb-systemd-helper would enable it again as its [Install] section says now"
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// A script's own code: its lines outside debhelper's sections, exactly as written.
