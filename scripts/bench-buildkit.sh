@@ -8,8 +8,11 @@
 #             dockerd, started here with its own data root, no bridge, no iptables or forwarding
 #             changes, so steps use --buildkit-host-network), its build cache pruned before each
 #             run so that it pulls the base and runs every step
+# With SALVE_EARLIER=PATH (another build of salve, say of an earlier commit), its local and
+# BuildKit runs are timed in the same rounds (with a cache folder of their own), so a change in
+# salve is told apart from a change in what the mirror has that day.
 # Rounds alternate the order; medians are reported. Needs root, docker.io, docker-registry,
-# mmdebstrap, umoci, python3. Usage: scripts/bench-buildkit.sh [ROUNDS]
+# mmdebstrap, umoci, python3. Usage: [SALVE_EARLIER=PATH] scripts/bench-buildkit.sh [ROUNDS]
 set -euo pipefail
 rounds=${1:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -65,26 +68,42 @@ echo "packages: $packages; rounds: $rounds"
 
 now() { date +%s.%N; }
 declare -A times
+earlier=${SALVE_EARLIER:-}
 run() {
-  local kind=$1 round=$2 t0 t1 engine=()
-  if [[ $kind == buildkit ]]; then
+  local kind=$1 round=$2 t0 t1 engine=() program=$salve cache="$work/cache"
+  if [[ $kind == earlier-* ]]; then program=$earlier; cache="$work/cache-earlier"; fi
+  if [[ $kind == *buildkit ]]; then
     curl -sf --unix-socket "$work/docker.sock" -X POST "http://docker/build/prune?all=true" >/dev/null
     engine=(--addr "docker://$work/docker.sock" --buildkit-host-network)
   fi
   t0=$(now)
-  "$salve" patch -i "$image" -r "$work/report.json" --oci-dir "$work/out-$kind-$round" \
-    --cache-dir "$work/cache" "${engine[@]}" 2>/dev/null
+  "$program" patch -i "$image" -r "$work/report.json" --oci-dir "$work/out-$kind-$round" \
+    --cache-dir "$cache" "${engine[@]}" 2>/dev/null
   t1=$(now)
   rm -rf "$work/out-$kind-$round"
   times[$kind]+="$(echo "$t1 - $t0" | bc) "
 }
-run local 0 && times[local]=""   # fills the local engine's cache
+kinds=(local buildkit)
+[[ -n $earlier ]] && kinds+=(earlier-local earlier-buildkit)
+for kind in "${kinds[@]}"; do
+  if [[ $kind == *local ]]; then run "$kind" 0 && times[$kind]=""; fi   # fills the local cache
+done
 for round in $(seq "$rounds"); do
-  if (( round % 2 )); then run local "$round"; run buildkit "$round"
-  else run buildkit "$round"; run local "$round"; fi
+  if (( round % 2 )); then
+    for kind in "${kinds[@]}"; do run "$kind" "$round"; done
+  else
+    for ((i = ${#kinds[@]} - 1; i >= 0; i--)); do run "${kinds[i]}" "$round"; done
+  fi
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 l=$(echo "${times[local]}" | median)
 b=$(echo "${times[buildkit]}" | median)
 printf 'local engine (warm)   %7.2fs\n' "$l"
 printf 'buildkit (docker://)  %7.2fs   buildkit / local = %.2f\n' "$b" "$(echo "$b / $l" | bc -l)"
+if [[ -n $earlier ]]; then
+  el=$(echo "${times[earlier-local]}" | median)
+  eb=$(echo "${times[earlier-buildkit]}" | median)
+  printf 'earlier local         %7.2fs   this / earlier = %.2f\n' "$el" "$(echo "$l / $el" | bc -l)"
+  printf 'earlier buildkit      %7.2fs   buildkit / local = %.2f; this / earlier = %.2f\n' \
+    "$eb" "$(echo "$eb / $el" | bc -l)" "$(echo "$b / $eb" | bc -l)"
+fi
