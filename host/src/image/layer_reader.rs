@@ -410,7 +410,7 @@ fn read_view(
                     .or_insert_with(|| link.clone());
             }
             let regular = kind.is_file() || kind == tar::EntryType::Continuous;
-            let mut kept: Option<Vec<u8>> = None;
+            let mut kept = false;
             if let Some(index) = index.as_deref_mut()
                 && !index.entries.contains_key(&path)
             {
@@ -427,8 +427,8 @@ fn read_view(
                     let mut content = Vec::with_capacity(size as usize);
                     entry.read_to_end(&mut content).map_err(layer_error)?;
                     index.kept_bytes += size;
-                    index.kept.insert(path.clone(), content.clone());
-                    kept = Some(content);
+                    index.kept.insert(path.clone(), content);
+                    kept = true;
                 }
             }
             let asked = wanted.contains(&path) || globs.iter().any(|glob| glob.matches(&path));
@@ -459,8 +459,13 @@ fn read_view(
                     });
                 }
                 budget.left -= size;
-                let content = match kept {
-                    Some(content) => content,
+                // The entry's bytes were read into the index already: copied from there.
+                let from_index = index
+                    .as_deref()
+                    .filter(|_| kept)
+                    .and_then(|index| index.kept.get(&path));
+                let content = match from_index {
+                    Some(content) => content.clone(),
                     None => {
                         let mut content = Vec::with_capacity(size as usize);
                         entry.read_to_end(&mut content).map_err(layer_error)?;
