@@ -62,27 +62,16 @@ pub fn install(request: &InstallRequest) -> Result<InstallStep, NativeError> {
             .map(InstallStep::Read)
             .map_err(NativeError::Failed);
     };
+    let files = scripts::by_path(request.files.iter().chain(read));
     let mut verdict = Verdict::default();
     // A distroless image's packages were unpacked, not configured, when it was built (as the
     // other engines update it): their scripts are not run, so there is nothing to judge.
     if !request.target.distroless {
-        let mut files: BTreeMap<&str, &ImageFile> = BTreeMap::new();
-        for file in request.files.iter().chain(read) {
-            files.insert(file.path.as_str(), file);
-        }
         for package in &request.packages {
             judge(request, &files, package, &mut verdict).map_err(NativeError::Unsupported)?;
         }
     }
-    install_judged(request, read, verdict).map_err(NativeError::Failed)
-}
-
-/// The file named `path` among the files read, whole.
-fn find<'a>(request: &'a InstallRequest, read: &'a [ImageFile], path: &str) -> Option<&'a [u8]> {
-    read.iter()
-        .chain(&request.files)
-        .find(|file| file.path == path && file.kind == FileKind::File)
-        .and_then(|file| file.content.as_deref())
+    install_judged(request, read, &files, verdict).map_err(NativeError::Failed)
 }
 
 /// Judges a package's scripts (the old version's `prerm` and `postrm`, the new one's
@@ -100,9 +89,7 @@ fn judge(
         &package.download.architecture,
         &control_stanza(package)?,
     );
-    let installed_md5sums = files
-        .get(format!("{INFO}/{info_name}.md5sums").as_str())
-        .and_then(|file| file.content.as_deref())
+    let installed_md5sums = scripts::content(files, &format!("{INFO}/{info_name}.md5sums"))
         .map(String::from_utf8_lossy);
     let scene = Scene {
         from: package.download.replaces.as_deref(),
@@ -187,10 +174,11 @@ fn control_stanza(package: &UnpackedPackage) -> Result<Stanza, String> {
 fn install_judged(
     request: &InstallRequest,
     read: &[ImageFile],
+    files: &BTreeMap<&str, &ImageFile>,
     verdict: Verdict,
 ) -> Result<InstallStep, String> {
     let distroless = request.target.distroless;
-    let find = |path: &str| find(request, read, path);
+    let find = |path: &str| scripts::content(files, path);
     let mut installation = Installation {
         files: Vec::new(),
         removed: Vec::new(),

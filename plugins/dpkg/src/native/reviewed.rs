@@ -270,19 +270,11 @@ fn pam_profiles_as_they_are(scene: &Scene) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::native::scripts::by_path;
+    use salve_plugin_sdk::testing::file;
     use salve_plugin_sdk::{ImageFile, PackageDownload, PackageEntry, UnpackedPackage};
-    use std::collections::BTreeMap;
 
     const UNIX: &str = "Name: Unix authentication\nDefault: yes\n";
-
-    fn text(path: &str, content: &str) -> ImageFile {
-        ImageFile {
-            path: path.into(),
-            kind: FileKind::File,
-            content: Some(content.as_bytes().to_vec()),
-            link_target: None,
-        }
-    }
 
     fn libpam_runtime(profile: &str) -> UnpackedPackage {
         UnpackedPackage {
@@ -307,10 +299,7 @@ mod tests {
     }
 
     fn pam_check(files: &[ImageFile], package: &UnpackedPackage) -> Result<(), String> {
-        let files: BTreeMap<&str, &ImageFile> = files
-            .iter()
-            .map(|file| (file.path.as_str(), file))
-            .collect();
+        let files = by_path(files);
         let scene = Scene {
             from: package.download.replaces.as_deref(),
             files: &files,
@@ -323,8 +312,8 @@ mod tests {
 
     #[test]
     fn pam_auth_update_is_found_unnecessary_only_when_nothing_it_reads_changes() {
-        let unix = text(&format!("{PAM_CONFIGS}/unix"), UNIX);
-        let seen = text(PAM_SEEN, "unix\n");
+        let unix = file(&format!("{PAM_CONFIGS}/unix"), UNIX);
+        let seen = file(PAM_SEEN, "unix\n");
         pam_check(&[unix.clone(), seen.clone()], &libpam_runtime(UNIX)).unwrap();
         let changed = pam_check(
             &[unix.clone(), seen.clone()],
@@ -332,7 +321,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(changed.contains("changes the PAM profile"), "{changed}");
-        let unseen = text(&format!("{PAM_CONFIGS}/mkhomedir"), "Default: no\n");
+        let unseen = file(&format!("{PAM_CONFIGS}/mkhomedir"), "Default: no\n");
         let error = pam_check(&[unix, seen, unseen], &libpam_runtime(UNIX)).unwrap_err();
         assert!(error.contains("mkhomedir"), "{error}");
     }

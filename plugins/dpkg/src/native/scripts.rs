@@ -47,11 +47,33 @@ impl<'a> Scene<'a> {
 
     /// The text of the regular file at `path`.
     pub fn text(&self, path: &str) -> Option<String> {
-        self.file(path)
-            .filter(|file| file.kind == FileKind::File)
-            .and_then(|file| file.content.as_deref())
-            .map(|content| String::from_utf8_lossy(content).into_owned())
+        content(self.files, path).map(|content| String::from_utf8_lossy(content).into_owned())
     }
+}
+
+/// The files read from the image, by path; where two answers name one path, the later one,
+/// unless only the earlier is a regular file.
+pub fn by_path<'a>(
+    files: impl IntoIterator<Item = &'a ImageFile>,
+) -> BTreeMap<&'a str, &'a ImageFile> {
+    let mut by_path: BTreeMap<&str, &ImageFile> = BTreeMap::new();
+    for file in files {
+        let earlier_is_file = by_path
+            .get(file.path.as_str())
+            .is_some_and(|earlier| earlier.kind == FileKind::File);
+        if file.kind == FileKind::File || !earlier_is_file {
+            by_path.insert(file.path.as_str(), file);
+        }
+    }
+    by_path
+}
+
+/// The content of the regular file at `path` among `files`.
+pub fn content<'a>(files: &BTreeMap<&str, &'a ImageFile>, path: &str) -> Option<&'a [u8]> {
+    files
+        .get(path)
+        .filter(|file| file.kind == FileKind::File)
+        .and_then(|file| file.content.as_deref())
 }
 
 /// Judges one script (`preinst`, `postinst`, `config` of the new version; `prerm`, `postrm` of
@@ -426,17 +448,9 @@ dpkg-maintscript-helper symlink_to_dir /usr/share/doc/perl-base perl 5.30.0-1 pe
     ) -> Result<(), String> {
         let files: Vec<ImageFile> = files
             .iter()
-            .map(|(path, content)| ImageFile {
-                path: path.to_string(),
-                kind: FileKind::File,
-                content: Some(content.as_bytes().to_vec()),
-                link_target: None,
-            })
+            .map(|(path, content)| salve_plugin_sdk::testing::file(path, content))
             .collect();
-        let by_path: BTreeMap<&str, &ImageFile> = files
-            .iter()
-            .map(|file| (file.path.as_str(), file))
-            .collect();
+        let by_path = by_path(&files);
         let mut package = package(package_name);
         package.entries = units
             .iter()

@@ -241,8 +241,9 @@ fn lexical(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::native::scripts::by_path;
+    use salve_plugin_sdk::testing::file;
     use salve_plugin_sdk::{ImageFile, PackageDownload, PackageEntry, UnpackedPackage};
-    use std::collections::BTreeMap;
 
     fn tzdata(zones: &[&str]) -> UnpackedPackage {
         UnpackedPackage {
@@ -278,20 +279,8 @@ mod tests {
         }
     }
 
-    fn text(path: &str, content: &str) -> ImageFile {
-        ImageFile {
-            path: path.into(),
-            kind: FileKind::File,
-            content: Some(content.as_bytes().to_vec()),
-            link_target: None,
-        }
-    }
-
     fn outcome(files: &[ImageFile], package: &UnpackedPackage) -> Result<Option<String>, String> {
-        let files: BTreeMap<&str, &ImageFile> = files
-            .iter()
-            .map(|file| (file.path.as_str(), file))
-            .collect();
+        let files = by_path(files);
         let scene = Scene {
             from: package.download.replaces.as_deref(),
             files: &files,
@@ -308,11 +297,11 @@ mod tests {
         let package = tzdata(&["Etc/UTC", "Europe/Paris", "America/Argentina/Cordoba"]);
         let utc = link(LOCALTIME, "/usr/share/zoneinfo/Etc/UTC");
         assert_eq!(
-            outcome(&[utc.clone(), text(TIMEZONE, "Etc/UTC\n")], &package),
+            outcome(&[utc.clone(), file(TIMEZONE, "Etc/UTC\n")], &package),
             Ok(None)
         );
         assert_eq!(
-            outcome(&[utc, text(TIMEZONE, "Europe/Paris\n")], &package),
+            outcome(&[utc, file(TIMEZONE, "Europe/Paris\n")], &package),
             Ok(Some("Etc/UTC\n".into()))
         );
         let relative = link(
@@ -341,7 +330,7 @@ mod tests {
                 .contains("does not ship")
         );
         assert!(
-            refused(&[text(LOCALTIME, "TZif"), text(TIMEZONE, "Etc/UTC\n")]).contains("by a link")
+            refused(&[file(LOCALTIME, "TZif"), file(TIMEZONE, "Etc/UTC\n")]).contains("by a link")
         );
         assert!(refused(&[]).contains("debconf"));
     }
