@@ -2,10 +2,12 @@
 //! archive, each tar compressed with gzip, xz or zstd (or not at all). Read twice: once to list
 //! the control members and the data entries for the plugin, once to stream the data into the
 //! patch layer. The data archive is decompressed once: listing keeps it, plain, beside the
-//! package file (`<file>.data.tar`, written whole or not at all), and every later read of the
-//! data, in this run or the next, takes that.
+//! package file (`<file>.data.tar`, written whole or not at all, its SHA-256 recorded beside it),
+//! and every later read of the data, in this run or the next, takes that; listing checks the
+//! copy against its SHA-256 and decompresses again when it differs.
 
 use md5::{Digest, Md5};
+use sha2::Sha256;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -100,28 +102,57 @@ pub fn list(file: &Path) -> Result<Listing, DebError> {
         control.push((name, bytes));
     }
     let plain = plain_data(file);
-    let mut kept = None;
-    let data: Box<dyn Read> = match File::open(&plain) {
-        Ok(handle) => Box::new(BufReader::with_capacity(1 << 16, handle)),
-        Err(_) => {
-            let decompressed = open_member(file, find(file, &members, "data.tar")?)?;
-            let folder = file.parent().unwrap_or(Path::new("."));
-            match tempfile::NamedTempFile::new_in(folder) {
-                Ok(temporary) => {
-                    let copy = temporary.reopen().map_err(io_error)?;
-                    kept = Some(temporary);
-                    Box::new(Tee {
-                        inner: decompressed,
-                        copy: io::BufWriter::with_capacity(1 << 16, copy),
-                    })
-                }
-                // A store that cannot be written to: the data is decompressed again later.
-                Err(_) => decompressed,
-            }
+    let digest_file = plain_digest(file);
+    // The kept plain copy, when its SHA-256 is the one recorded when it was written; a copy
+    // damaged since (or half of one) is dropped, and the data decompressed again.
+    if let Ok(recorded) = std::fs::read_to_string(&digest_file)
+        && let Ok(handle) = File::open(&plain)
+    {
+        let mut reader = Digesting {
+            inner: BufReader::with_capacity(1 << 16, handle),
+            hasher: Sha256::new(),
+        };
+        if let Ok(entries) = data_entries(file, &mut reader)
+            && hex::encode(reader.hasher.finalize()) == recorded.trim()
+        {
+            return Ok(Listing { control, entries });
         }
+    }
+    let _ = std::fs::remove_file(&digest_file);
+    let _ = std::fs::remove_file(&plain);
+    let mut decompressed = open_member(file, find(file, &members, "data.tar")?)?;
+    let folder = file.parent().unwrap_or(Path::new("."));
+    let Ok(temporary) = tempfile::NamedTempFile::new_in(folder) else {
+        // A store that cannot be written to: the data is decompressed again later.
+        let entries = data_entries(file, &mut decompressed)?;
+        return Ok(Listing { control, entries });
+    };
+    let copy = temporary.reopen().map_err(io_error)?;
+    let mut reader = Digesting {
+        inner: Tee {
+            inner: decompressed,
+            copy: io::BufWriter::with_capacity(1 << 16, copy),
+        },
+        hasher: Sha256::new(),
+    };
+    let entries = data_entries(file, &mut reader)?;
+    drop(reader.inner);
+    let digest = hex::encode(reader.hasher.finalize());
+    if temporary.persist(&plain).is_ok() {
+        let _ = crate::image::layout::write_file_atomically(&digest_file, digest.as_bytes());
+    }
+    Ok(Listing { control, entries })
+}
+
+/// The entries of a data archive read from `data`, which is read to its end (the archive's
+/// end blocks too).
+fn data_entries(file: &Path, data: &mut dyn Read) -> Result<Vec<DataEntry>, DebError> {
+    let io_error = |error| DebError::Io {
+        file: file.to_path_buf(),
+        error,
     };
     let mut entries = Vec::new();
-    let mut archive = tar::Archive::new(data);
+    let mut archive = tar::Archive::new(&mut *data);
     for entry in archive.entries().map_err(io_error)? {
         let mut entry = entry.map_err(io_error)?;
         let (path, kind) = describe(file, &entry)?;
@@ -149,14 +180,32 @@ pub fn list(file: &Path) -> Result<Listing, DebError> {
             md5,
         });
     }
-    if let Some(temporary) = kept {
-        // The rest of the stream (the archive's end blocks), so the copy is the whole archive.
-        let mut rest = archive.into_inner();
-        io::copy(&mut rest, &mut io::sink()).map_err(io_error)?;
-        drop(rest);
-        let _ = temporary.persist(&plain);
+    let rest = archive.into_inner();
+    io::copy(rest, &mut io::sink()).map_err(io_error)?;
+    Ok(entries)
+}
+
+/// Where the SHA-256 of the kept plain data archive is recorded.
+fn plain_digest(file: &Path) -> PathBuf {
+    let mut name = file.file_name().unwrap_or_default().to_os_string();
+    name.push(".data.tar.sha256");
+    file.with_file_name(name)
+}
+
+/// A reader that hashes what it reads.
+struct Digesting<R: Read> {
+    /// Where the bytes come from.
+    inner: R,
+    /// Their SHA-256 so far.
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for Digesting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.hasher.update(&buf[..read]);
+        Ok(read)
     }
-    Ok(Listing { control, entries })
 }
 
 /// Where the plain data archive of the package file `file` is kept.
@@ -420,6 +469,11 @@ mod tests {
         .unwrap()
         .read_to_end(&mut decompressed)
         .unwrap();
+        assert_eq!(std::fs::read(&plain).unwrap(), decompressed);
+        // A kept copy damaged since, even cut where a tar reader sees an empty archive, is not
+        // taken: the data is decompressed again and kept again.
+        std::fs::write(&plain, b"").unwrap();
+        assert_eq!(list(&deb).unwrap().entries, listing.entries);
         assert_eq!(std::fs::read(&plain).unwrap(), decompressed);
         std::fs::write(&deb, b"!<arch>\n").unwrap();
         let mut streamed = Vec::new();
