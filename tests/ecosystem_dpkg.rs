@@ -3,6 +3,7 @@
 
 use crate::support::{Generator, amd64, file};
 use salve::plugin::Plugin;
+use salve::plugin::native::{InstallRequest, InstallStep, NativeRequest, Resolution};
 use salve::plugin::types::{InstalledPackage, OsInfo, PlanRequest, RequestedUpdate};
 use std::cmp::Ordering;
 use std::path::Path;
@@ -251,6 +252,77 @@ fn versions_compare_prints_the_order_and_refuses_bad_versions() {
 }
 
 #[test]
+fn a_plugin_built_for_contract_0_2_still_resolves_and_installs_natively_through_0_3s_types() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/contract/dpkg-0.2.0.wasm");
+    let bytes = std::fs::read(&path).unwrap();
+    let runtime = salve::plugin::PluginRuntime::new(Default::default()).unwrap();
+    let plugin = runtime
+        .load("dpkg", salve::plugin::PluginSource::BuiltIn, &bytes)
+        .unwrap();
+    assert_eq!(plugin.contract().wit_version, "0.2.0");
+    let ecosystem = plugin.as_ecosystem().unwrap();
+    let status = file("/var/lib/dpkg/status", &machine_status());
+    let sources = file(
+        "/etc/apt/sources.list",
+        "deb [signed-by=/usr/share/keyrings/test.gpg] http://127.0.0.1:9/debian bookworm main\n",
+    );
+    let keyring = file("/usr/share/keyrings/test.gpg", "a keyring");
+    let target = ecosystem
+        .detect(&debian(), &[status.clone(), file("/usr/bin/apt-get", "")])
+        .unwrap()
+        .expect("the 0.2 plugin recognises a Debian image");
+    let files = vec![status, sources, keyring];
+    let resolution = ecosystem
+        .native_resolve(&NativeRequest {
+            os: debian(),
+            platform: amd64(),
+            target: target.clone(),
+            updates: Vec::new(),
+            files: files.clone(),
+            fetched: Vec::new(),
+            now: 0,
+        })
+        .unwrap();
+    let Resolution::Fetch(wanted) = resolution else {
+        panic!("a first round of resolution fetches: {resolution:?}");
+    };
+    assert!(
+        wanted[0]
+            .url
+            .starts_with("http://127.0.0.1:9/debian/dists/bookworm/"),
+        "{wanted:?}"
+    );
+
+    let mut install = InstallRequest {
+        os: debian(),
+        platform: amd64(),
+        target,
+        files,
+        read: None,
+        packages: Vec::new(),
+        packaged: Vec::new(),
+        statuses: Vec::new(),
+    };
+    let InstallStep::Read(reads) = ecosystem.native_install(&install).unwrap() else {
+        panic!("a first round of installation reads");
+    };
+    assert!(reads.image.contains(&"/var/lib/dpkg/info/*".to_string()));
+    assert!(reads.packaged.is_empty() && reads.statuses.is_empty());
+    install.read = Some(Vec::new());
+    let InstallStep::Done(installation) = ecosystem.native_install(&install).unwrap() else {
+        panic!("a second round installs");
+    };
+    assert!(installation.links.is_empty());
+    assert!(
+        installation
+            .files
+            .iter()
+            .any(|file| file.path == "/var/lib/dpkg/status"),
+        "{installation:?}"
+    );
+}
+
+#[test]
 fn a_plugin_built_for_contract_0_1_still_loads_answers_and_installs_nothing_natively() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/contract/dpkg-0.1.0.wasm");
     let bytes = std::fs::read(&path).unwrap();
@@ -269,9 +341,9 @@ fn a_plugin_built_for_contract_0_1_still_loads_answers_and_installs_nothing_nati
     assert!(!ecosystem.installed(&[status]).unwrap().is_empty());
     assert_eq!(ecosystem.native_paths().unwrap(), Vec::<String>::new());
 
-    // The plugin of this release speaks 0.2 and installs natively.
+    // The plugin of this release speaks 0.3 and installs natively.
     let current = dpkg();
-    assert_eq!(current.contract().wit_version, "0.2.0");
+    assert_eq!(current.contract().wit_version, "0.3.0");
     let paths = current.as_ecosystem().unwrap().native_paths().unwrap();
     assert!(
         paths.contains(&"/etc/apt/sources.list".to_string()),

@@ -128,18 +128,46 @@ pub fn read_paths_within(
     read_with(layers, patterns, budget)
 }
 
-/// What every path of an image is, as the layers stacked show it: its kind and, for a link, its
-/// target as stored; and the content of its small configuration files (regular files under
+/// What every path of an image is, as the layers stacked show it: its kind, mode and owners and,
+/// for a link, its target as stored; and the content of its small configuration files (regular files under
 /// [`KEPT_FOLDER`], each at most [`KEPT_FILE_BYTES`], [`KEPT_TOTAL_BYTES`] in all), which
 /// package managers read when they install (dpkg's configuration files).
 #[derive(Debug, Default)]
 pub struct ImageIndex {
-    /// Path to (kind, link target).
-    entries: BTreeMap<String, (FileKind, Option<String>)>,
+    /// Path to what it is.
+    entries: BTreeMap<String, Indexed>,
     /// Path to content, for the small configuration files.
     kept: BTreeMap<String, Vec<u8>>,
     /// The bytes in `kept`.
     kept_bytes: u64,
+}
+
+/// One path of an [`ImageIndex`].
+#[derive(Debug)]
+struct Indexed {
+    /// What the path is.
+    kind: FileKind,
+    /// A link's target, as stored.
+    link_target: Option<String>,
+    /// Its mode and owners.
+    status: Status,
+}
+
+/// A path's permission bits (with set-user-id, set-group-id and sticky) and numeric owners.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Status {
+    /// Permission bits.
+    pub mode: u32,
+    /// The owner's user id.
+    pub uid: u32,
+    /// The owner's group id.
+    pub gid: u32,
+}
+
+/// A tar header's owner id as a Linux id; one beyond 32 bits (which no file system stores) is
+/// the largest, never a small id such as root's.
+fn owner_id(id: u64) -> u32 {
+    u32::try_from(id).unwrap_or(u32::MAX)
 }
 
 /// The folder whose small files the index keeps.
@@ -168,14 +196,20 @@ impl ImageIndex {
     pub fn kind(&self, path: &str) -> FileKind {
         self.entries
             .get(path)
-            .map_or(FileKind::Missing, |(kind, _)| *kind)
+            .map_or(FileKind::Missing, |indexed| indexed.kind)
+    }
+
+    /// The mode and owners of `path` (not following a link at `path` itself); `None` when
+    /// absent.
+    pub fn status(&self, path: &str) -> Option<Status> {
+        self.entries.get(path).map(|indexed| indexed.status)
     }
 
     /// The target of the link at `path`, as stored.
     pub fn link_target(&self, path: &str) -> Option<&str> {
         self.entries
             .get(path)
-            .and_then(|(_, target)| target.as_deref())
+            .and_then(|indexed| indexed.link_target.as_deref())
     }
 
     /// An index of the given entries, for tests.
@@ -184,7 +218,14 @@ impl ImageIndex {
         ImageIndex {
             entries: entries
                 .iter()
-                .map(|(path, kind, target)| (path.to_string(), (*kind, target.map(String::from))))
+                .map(|(path, kind, target)| {
+                    let indexed = Indexed {
+                        kind: *kind,
+                        link_target: target.map(String::from),
+                        status: Status::default(),
+                    };
+                    (path.to_string(), indexed)
+                })
                 .collect(),
             ..ImageIndex::default()
         }
@@ -414,14 +455,25 @@ fn read_view(
             if let Some(index) = index.as_deref_mut()
                 && !index.entries.contains_key(&path)
             {
-                let described = if kind.is_symlink() {
+                let header = entry.header();
+                let status = Status {
+                    mode: header.mode().map_err(layer_error)? & 0o7777,
+                    uid: owner_id(header.uid().map_err(layer_error)?),
+                    gid: owner_id(header.gid().map_err(layer_error)?),
+                };
+                let (kind, link_target) = if kind.is_symlink() {
                     (FileKind::Symlink, Some(link.clone()))
                 } else if kind.is_dir() {
                     (FileKind::Directory, None)
                 } else {
                     (FileKind::File, None)
                 };
-                index.entries.insert(path.clone(), described);
+                let indexed = Indexed {
+                    kind,
+                    link_target,
+                    status,
+                };
+                index.entries.insert(path.clone(), indexed);
                 let size = entry.header().size().map_err(layer_error)?;
                 if regular && index.keeps(&path, size) {
                     let mut content = Vec::with_capacity(size as usize);

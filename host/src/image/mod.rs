@@ -22,8 +22,8 @@ pub mod unpack;
 
 pub use compression::Compression;
 pub use layer_reader::{
-    ImageIndex, KEPT_FILE_BYTES, ReadError, read_paths, read_paths_indexed, read_paths_within,
-    resolve_link,
+    ImageIndex, KEPT_FILE_BYTES, ReadError, Status, read_paths, read_paths_indexed,
+    read_paths_within, resolve_link,
 };
 pub use layer_writer::{LayerOptions, write_layer};
 pub use layout::{LayoutError, OciLayout};

@@ -169,7 +169,7 @@ impl<'a> Ecosystem<'a> {
         let caller = self.plugin.caller();
         let packages: u64 = request.packages.iter().map(unpacked_size).sum();
         let read = request.read.as_deref().map_or(0, files_size);
-        let input = files_size(&request.files) + read + packages;
+        let input = files_size(&request.files) + read + files_size(&request.packaged) + packages;
         caller
             .call(self.exports, "native-install", input, |plugin, store| {
                 plugin.native_install(store, request)

@@ -5,14 +5,14 @@
 //! functions' signatures are checked when an instance is bound to its version's bindings, which
 //! loading a plugin does once (its `describe`), so a plugin whose signatures differ never loads.
 
+use super::contract::latest::native::{
+    InstallRequest, InstallStep, NativeError, NativeRequest, Resolution,
+};
 use super::contract::latest::types::{
     EcosystemInfo, ImageFile, InstalledPackage, OsInfo, PlanRequest, Platform, ScannerInfo, Target,
     UpdateManifest, UpdatePlan,
 };
-use super::contract::v0_2::native::{
-    InstallRequest, InstallStep, NativeError, NativeRequest, Resolution,
-};
-use super::contract::{ContractVersion, PluginKind, v0_1, v0_2};
+use super::contract::{ContractVersion, PluginKind, v0_1, v0_2, v0_3};
 use super::store::CallState;
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
@@ -25,6 +25,7 @@ macro_rules! on_every_version {
         match $value {
             $instance::V0_1($plugin) => $call,
             $instance::V0_2($plugin) => $call,
+            $instance::V0_3($plugin) => $call,
         }
     };
 }
@@ -70,6 +71,10 @@ impl Exports {
                 let indices = v0_2::ScannerPluginIndices::new(&pre)?;
                 Exports::Scanner(ScannerExports::V0_2(pre, indices))
             }
+            (PluginKind::Scanner, ContractVersion::V0_3) => {
+                let indices = v0_3::ScannerPluginIndices::new(&pre)?;
+                Exports::Scanner(ScannerExports::V0_3(pre, indices))
+            }
             (PluginKind::Ecosystem, ContractVersion::V0_1) => {
                 let indices = v0_1::EcosystemPluginIndices::new(&pre)?;
                 Exports::Ecosystem(EcosystemExports::V0_1(pre, indices))
@@ -77,6 +82,10 @@ impl Exports {
             (PluginKind::Ecosystem, ContractVersion::V0_2) => {
                 let indices = v0_2::EcosystemPluginIndices::new(&pre)?;
                 Exports::Ecosystem(EcosystemExports::V0_2(pre, indices))
+            }
+            (PluginKind::Ecosystem, ContractVersion::V0_3) => {
+                let indices = v0_3::EcosystemPluginIndices::new(&pre)?;
+                Exports::Ecosystem(EcosystemExports::V0_3(pre, indices))
             }
         })
     }
@@ -88,6 +97,8 @@ pub(super) enum ScannerExports {
     V0_1(InstancePre<CallState>, v0_1::ScannerPluginIndices),
     /// Built for `salve:plugin@0.2`.
     V0_2(InstancePre<CallState>, v0_2::ScannerPluginIndices),
+    /// Built for `salve:plugin@0.3`.
+    V0_3(InstancePre<CallState>, v0_3::ScannerPluginIndices),
 }
 
 /// A scanner plugin's instance, by contract version.
@@ -96,6 +107,8 @@ pub(super) enum ScannerInstance {
     V0_1(v0_1::ScannerPlugin),
     /// Built for `salve:plugin@0.2`.
     V0_2(v0_2::ScannerPlugin),
+    /// Built for `salve:plugin@0.3`.
+    V0_3(v0_3::ScannerPlugin),
 }
 
 impl Prepared for ScannerExports {
@@ -103,7 +116,9 @@ impl Prepared for ScannerExports {
 
     fn instance_pre(&self) -> &InstancePre<CallState> {
         match self {
-            ScannerExports::V0_1(pre, _) | ScannerExports::V0_2(pre, _) => pre,
+            ScannerExports::V0_1(pre, _)
+            | ScannerExports::V0_2(pre, _)
+            | ScannerExports::V0_3(pre, _) => pre,
         }
     }
 
@@ -118,6 +133,9 @@ impl Prepared for ScannerExports {
             }
             ScannerExports::V0_2(_, indices) => {
                 indices.load(store, instance).map(ScannerInstance::V0_2)
+            }
+            ScannerExports::V0_3(_, indices) => {
+                indices.load(store, instance).map(ScannerInstance::V0_3)
             }
         }
     }
@@ -150,6 +168,8 @@ pub(super) enum EcosystemExports {
     V0_1(InstancePre<CallState>, v0_1::EcosystemPluginIndices),
     /// Built for `salve:plugin@0.2`.
     V0_2(InstancePre<CallState>, v0_2::EcosystemPluginIndices),
+    /// Built for `salve:plugin@0.3`.
+    V0_3(InstancePre<CallState>, v0_3::EcosystemPluginIndices),
 }
 
 /// An ecosystem plugin's instance, by contract version.
@@ -158,6 +178,8 @@ pub(super) enum EcosystemInstance {
     V0_1(v0_1::EcosystemPlugin),
     /// Built for `salve:plugin@0.2`.
     V0_2(v0_2::EcosystemPlugin),
+    /// Built for `salve:plugin@0.3`.
+    V0_3(v0_3::EcosystemPlugin),
 }
 
 impl Prepared for EcosystemExports {
@@ -165,7 +187,9 @@ impl Prepared for EcosystemExports {
 
     fn instance_pre(&self) -> &InstancePre<CallState> {
         match self {
-            EcosystemExports::V0_1(pre, _) | EcosystemExports::V0_2(pre, _) => pre,
+            EcosystemExports::V0_1(pre, _)
+            | EcosystemExports::V0_2(pre, _)
+            | EcosystemExports::V0_3(pre, _) => pre,
         }
     }
 
@@ -180,6 +204,9 @@ impl Prepared for EcosystemExports {
             }
             EcosystemExports::V0_2(_, indices) => {
                 indices.load(store, instance).map(EcosystemInstance::V0_2)
+            }
+            EcosystemExports::V0_3(_, indices) => {
+                indices.load(store, instance).map(EcosystemInstance::V0_3)
             }
         }
     }
@@ -270,6 +297,9 @@ impl EcosystemInstance {
             EcosystemInstance::V0_2(plugin) => {
                 plugin.salve_plugin_ecosystem().call_native_paths(store)
             }
+            EcosystemInstance::V0_3(plugin) => {
+                plugin.salve_plugin_ecosystem().call_native_paths(store)
+            }
         }
     }
 
@@ -281,7 +311,12 @@ impl EcosystemInstance {
     ) -> wasmtime::Result<Result<Resolution, NativeError>> {
         match self {
             EcosystemInstance::V0_1(_) => Ok(Err(NativeError::Unsupported(NOT_NATIVE.into()))),
-            EcosystemInstance::V0_2(plugin) => plugin
+            EcosystemInstance::V0_2(plugin) => Ok(plugin
+                .salve_plugin_ecosystem()
+                .call_native_resolve(store, &request.into())?
+                .map(Into::into)
+                .map_err(Into::into)),
+            EcosystemInstance::V0_3(plugin) => plugin
                 .salve_plugin_ecosystem()
                 .call_native_resolve(store, request),
         }
@@ -295,7 +330,12 @@ impl EcosystemInstance {
     ) -> wasmtime::Result<Result<InstallStep, NativeError>> {
         match self {
             EcosystemInstance::V0_1(_) => Ok(Err(NativeError::Unsupported(NOT_NATIVE.into()))),
-            EcosystemInstance::V0_2(plugin) => plugin
+            EcosystemInstance::V0_2(plugin) => Ok(plugin
+                .salve_plugin_ecosystem()
+                .call_native_install(store, &request.into())?
+                .map(Into::into)
+                .map_err(Into::into)),
+            EcosystemInstance::V0_3(plugin) => plugin
                 .salve_plugin_ecosystem()
                 .call_native_install(store, request),
         }

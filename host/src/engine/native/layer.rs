@@ -1,5 +1,5 @@
 //! The native engine's patch layer: the packages' data entries (less the kept configuration
-//! files, diverted ones under their new names), the database files, and a whiteout for each
+//! files, diverted ones under their new names), the files and links written whole, and a whiteout for each
 //! removed path that is not a folder in the image, every path placed through the image's links
 //! ([`Placement`]), as one uncompressed tar the layer writer then compresses like any engine's
 //! changes.
@@ -92,6 +92,18 @@ pub fn write(
             content: Some(file.content.clone()),
             link_target: None,
         });
+    }
+    for link in &installation.links {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Symlink);
+        header.set_size(0);
+        header.set_mode(0o777);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(now);
+        let target = placement.resolve(&link.path);
+        builder.append_link(&mut header, target.trim_start_matches('/'), &link.target)?;
+        written.insert(target);
     }
     for path in &installation.removed {
         let path = placement.resolve(path);

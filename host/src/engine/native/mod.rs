@@ -8,6 +8,7 @@
 pub mod deb;
 pub mod layer;
 pub mod openpgp;
+pub mod packaged;
 pub mod placement;
 pub mod repository;
 
@@ -16,8 +17,8 @@ use crate::image::blob::normalize;
 use crate::image::glob::Glob;
 use crate::image::{ImageIndex, read_paths_within};
 use crate::plugin::native::{
-    FetchedFile, InstallRequest, InstallStep, NativeRequest, PackageDownload, PackageEntry,
-    Resolution, UnpackedPackage,
+    FetchedFile, FileReads, InstallRequest, InstallStep, NativeRequest, PackageDownload,
+    PackageEntry, PathStatus, Resolution, UnpackedPackage,
 };
 use crate::plugin::types::{FileKind, ImageFile, PlanRequest};
 use crate::plugin::{Ecosystem, PluginError};
@@ -188,7 +189,10 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
         files: request.files,
         read: None,
         packages,
+        packaged: Vec::new(),
+        statuses: Vec::new(),
     };
+    let package_files: Vec<&Path> = downloaded.iter().map(PathBuf::as_path).collect();
     let mut rounds = 0;
     let installation = loop {
         job.cancel.check()?;
@@ -198,16 +202,27 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
         }
         match ecosystem.native_install(&install)? {
             InstallStep::Done(installation) => break installation,
-            InstallStep::Read(paths) => {
+            InstallStep::Read(FileReads {
+                image,
+                packaged,
+                statuses,
+            }) => {
                 let mut read = install.read.take().unwrap_or_default();
-                match answer_from_first_read(&install.files, &image_paths, index, &paths) {
+                match answer_from_first_read(&install.files, &image_paths, index, &image) {
                     Some(answer) => read.extend(answer),
                     None => read.extend(
-                        read_paths_within(layers, &paths, IMAGE_FILE_CAP, job.database_cap)
+                        read_paths_within(layers, &image, IMAGE_FILE_CAP, job.database_cap)
                             .context("reading the image's layers")?,
                     ),
                 }
                 install.read = Some(read);
+                install.packaged.extend(
+                    packaged::read(&package_files, &packaged, IMAGE_FILE_CAP, job.database_cap)
+                        .context("reading the packages' files")?,
+                );
+                install
+                    .statuses
+                    .extend(statuses.iter().map(|path| path_status(index, path)));
             }
         }
     };
@@ -219,12 +234,7 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
     let placement = Placement::new(index);
     let blob = job.work.join("native-layer.tar");
     std::fs::create_dir_all(job.work)?;
-    let written = layer::write(
-        &blob,
-        &downloaded.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
-        &installation,
-        &placement,
-    )?;
+    let written = layer::write(&blob, &package_files, &installation, &placement)?;
     let mut database = install.files;
     for file in written {
         database.retain(|existing| existing.path != file.path);
@@ -237,6 +247,18 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
         },
         database,
     })
+}
+
+/// The mode and owners of `path` as the image's index shows them.
+fn path_status(index: &ImageIndex, path: &str) -> PathStatus {
+    let status = index.status(path).unwrap_or_default();
+    PathStatus {
+        path: path.to_string(),
+        kind: index.kind(path),
+        mode: status.mode,
+        uid: status.uid,
+        gid: status.gid,
+    }
 }
 
 /// The answer to `asked` from the first read (`files`, read for `patterns`) and the image's

@@ -8,8 +8,10 @@
 
 pub mod v0_1;
 pub mod v0_2;
+mod v0_2_to_v0_3;
+pub mod v0_3;
 
-pub use v0_2 as latest;
+pub use v0_3 as latest;
 
 use super::error::PluginError;
 use serde::Serialize;
@@ -28,20 +30,28 @@ pub enum ContractVersion {
     V0_1,
     /// `salve:plugin@0.2.x`: 0.1 and native installation.
     V0_2,
+    /// `salve:plugin@0.3.x`: 0.2, and native installation that reads packaged files and
+    /// statuses and writes links.
+    V0_3,
 }
 
 impl ContractVersion {
     /// Every version this host loads, oldest first.
-    pub const ALL: &[ContractVersion] = &[ContractVersion::V0_1, ContractVersion::V0_2];
+    pub const ALL: &[ContractVersion] = &[
+        ContractVersion::V0_1,
+        ContractVersion::V0_2,
+        ContractVersion::V0_3,
+    ];
 
     /// The version this host's types are, and the SDK of the same release builds plugins for.
-    pub const LATEST: ContractVersion = ContractVersion::V0_2;
+    pub const LATEST: ContractVersion = ContractVersion::V0_3;
 
     /// The full WIT package version the bindings were generated from.
     pub fn package_version(self) -> &'static str {
         match self {
             ContractVersion::V0_1 => v0_1::VERSION,
             ContractVersion::V0_2 => v0_2::VERSION,
+            ContractVersion::V0_3 => v0_3::VERSION,
         }
     }
 
@@ -61,7 +71,7 @@ fn major_minor(version: &str) -> Option<(&str, &str)> {
     Some((numbers.next()?, numbers.next()?))
 }
 
-/// The versions this host loads as people write them: `0.1.x`, or `0.1.x, 0.2.x`.
+/// The versions this host loads as people write them: `0.1.x`, or `0.1.x, 0.2.x, 0.3.x`.
 pub fn supported_versions() -> String {
     ContractVersion::ALL
         .iter()
@@ -300,15 +310,20 @@ mod tests {
         assert_eq!(ContractVersion::of("0.1.0"), Some(ContractVersion::V0_1));
         assert_eq!(ContractVersion::of("0.1.7"), Some(ContractVersion::V0_1));
         assert_eq!(ContractVersion::of("0.2.3"), Some(ContractVersion::V0_2));
-        assert_eq!(ContractVersion::of("0.3.0"), None);
+        assert_eq!(ContractVersion::of("0.3.0"), Some(ContractVersion::V0_3));
+        assert_eq!(ContractVersion::of("0.4.0"), None);
         assert_eq!(ContractVersion::of("1.1.0"), None);
         assert_eq!(ContractVersion::of("0"), None);
-        assert_eq!(supported_versions(), "0.1.x, 0.2.x");
+        assert_eq!(supported_versions(), "0.1.x, 0.2.x, 0.3.x");
     }
 
     #[test]
     fn each_version_is_the_one_its_wit_folder_and_the_sdk_declare() {
-        for (folder, version) in [("v0.1", v0_1::VERSION), ("v0.2", v0_2::VERSION)] {
+        for (folder, version) in [
+            ("v0.1", v0_1::VERSION),
+            ("v0.2", v0_2::VERSION),
+            ("v0.3", v0_3::VERSION),
+        ] {
             let wit = format!("{}/../wit/{folder}", env!("CARGO_MANIFEST_DIR"));
             let mut declared = Vec::new();
             for file in std::fs::read_dir(&wit).expect("the WIT folder is there") {

@@ -4,6 +4,7 @@
 //! kept (the new one beside them as `.dpkg-dist`, as dpkg does with `--force-confold`), and
 //! diverted files written where the diversion sends them.
 
+use super::certificates;
 use super::control::{self, Stanza};
 use super::reviewed::{PAM_CONFIGS, PAM_SEEN, PASSWD};
 use super::scripts::{self, Scene, Verdict};
@@ -12,8 +13,8 @@ use super::timezone::{LOCALTIME, TIMEZONE};
 use crate::detect::{STATUS, STATUS_D};
 use md5::{Digest, Md5};
 use salve_plugin_sdk::{
-    FileKind, ImageFile, InstallRequest, InstallStep, Installation, NativeError, UnpackedPackage,
-    WrittenFile,
+    FileKind, FileReads, ImageFile, InstallRequest, InstallStep, Installation, NativeError,
+    UnpackedPackage, WrittenFile,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -58,18 +59,23 @@ const NEW_SCRIPTS: &[&str] = &["preinst", "postinst", "config"];
 /// `unsupported` (another engine runs them); anything else wrong is `failed`.
 pub fn install(request: &InstallRequest) -> Result<InstallStep, NativeError> {
     let Some(read) = &request.read else {
-        return paths_to_read(request)
+        return first_reads(request)
             .map(InstallStep::Read)
             .map_err(NativeError::Failed);
     };
     let files = scripts::by_path(request.files.iter().chain(read));
+    let packaged = scripts::by_path(&request.packaged);
     let mut verdict = Verdict::default();
     // A distroless image's packages were unpacked, not configured, when it was built (as the
     // other engines update it): their scripts are not run, so there is nothing to judge.
     if !request.target.distroless {
         for package in &request.packages {
-            judge(request, &files, package, &mut verdict).map_err(NativeError::Unsupported)?;
+            judge(request, &files, &packaged, package, &mut verdict)
+                .map_err(NativeError::Unsupported)?;
         }
+    }
+    if verdict.must_read() {
+        return Ok(InstallStep::Read(verdict.reads));
     }
     install_judged(request, read, &files, verdict).map_err(NativeError::Failed)
 }
@@ -80,6 +86,7 @@ pub fn install(request: &InstallRequest) -> Result<InstallStep, NativeError> {
 fn judge(
     request: &InstallRequest,
     files: &BTreeMap<&str, &ImageFile>,
+    packaged: &BTreeMap<&str, &ImageFile>,
     package: &UnpackedPackage,
     verdict: &mut Verdict,
 ) -> Result<(), String> {
@@ -97,6 +104,8 @@ fn judge(
         package,
         packages: &request.packages,
         installed_md5sums: installed_md5sums.as_deref(),
+        packaged,
+        statuses: &request.statuses,
     };
     let old_info = |suffix: &str| scene.text(&format!("{INFO}/{info_name}.{suffix}"));
     for script in OLD_SCRIPTS {
@@ -181,6 +190,7 @@ fn install_judged(
     let find = |path: &str| scripts::content(files, path);
     let mut installation = Installation {
         files: Vec::new(),
+        links: Vec::new(),
         removed: Vec::new(),
         kept: Vec::new(),
         diverted: Vec::new(),
@@ -413,12 +423,42 @@ fn install_judged(
             .push(written(STATUS, text.into_bytes(), 0o644));
     }
     installation.files.extend(verdict.written);
+    installation.links.extend(verdict.links);
+    installation.removed.extend(verdict.removed);
     installation.warnings.extend(verdict.notes);
     Ok(InstallStep::Done(installation))
 }
 
-/// What the first round reads: every package's file list (to know who owns what), the
-/// replaced packages' `info` files, and the current state of every configuration file.
+/// What the first round reads: [`paths_to_read`] of the image, and what reproducing
+/// ca-certificates' scripts reads when the run upgrades it (the packages' certificates too).
+fn first_reads(request: &InstallRequest) -> Result<FileReads, String> {
+    let mut reads = FileReads {
+        image: paths_to_read(request)?,
+        packaged: Vec::new(),
+        statuses: Vec::new(),
+    };
+    let upgrades_certificates = request
+        .packages
+        .iter()
+        .any(|package| package.download.name == certificates::PACKAGE);
+    if upgrades_certificates && !request.target.distroless {
+        reads.image.extend(certificates::image_reads());
+        reads.statuses.extend(certificates::status_reads());
+        let under = format!("{}/", certificates::CERTS_DIR);
+        reads.packaged.extend(
+            request
+                .packages
+                .iter()
+                .flat_map(|package| &package.entries)
+                .filter(|entry| entry.kind == FileKind::File && entry.path.starts_with(&under))
+                .map(|entry| entry.path.clone()),
+        );
+    }
+    Ok(reads)
+}
+
+/// The image paths the first round reads: every package's file list (to know who owns what),
+/// the replaced packages' `info` files, and the current state of every configuration file.
 fn paths_to_read(request: &InstallRequest) -> Result<Vec<String>, String> {
     let distroless = request.target.distroless;
     let mut paths: Vec<String> = [
@@ -603,6 +643,8 @@ Package: zlib\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\nDe
                     entry("/usr/bin/tool", Some("33333333333333333333333333333333")),
                 ],
             }],
+            packaged: Vec::new(),
+            statuses: Vec::new(),
         }
     }
 
@@ -623,7 +665,10 @@ Package: zlib\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\nDe
             "/var/lib/dpkg/info/tool.postrm",
             "/etc/tool.conf",
         ] {
-            assert!(paths.iter().any(|asked| asked == path), "{path}: {paths:?}");
+            assert!(
+                paths.image.iter().any(|asked| asked == path),
+                "{path}: {paths:?}"
+            );
         }
     }
 

@@ -3,6 +3,7 @@
 //! the signed repository files it needs (round by round), resolves the updates as apt would,
 //! and turns the packages the host downloaded and opened into dpkg's database files.
 
+mod certificates;
 mod control;
 mod index;
 mod install;
@@ -15,6 +16,7 @@ mod scripts;
 mod services;
 mod sources;
 mod timezone;
+mod x509;
 
 pub use install::install;
 

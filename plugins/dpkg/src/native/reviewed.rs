@@ -4,12 +4,13 @@
 //! code is not listed here is refused; a new version of a listed package that changes its
 //! script is refused until it is read and listed too.
 
+use super::certificates;
 use super::install::{ALTERNATIVES, hex};
-use super::scripts::Scene;
+use super::scripts::{Scene, Verdict};
 use super::timezone;
 use crate::version;
 use md5::{Digest, Md5};
-use salve_plugin_sdk::{FileKind, WrittenFile};
+use salve_plugin_sdk::FileKind;
 
 /// A script read and vouched for.
 struct Reviewed {
@@ -47,6 +48,8 @@ enum Effect {
     Nothing,
     /// tzdata's `/etc/timezone` ([`timezone::reproduce`]).
     Timezone,
+    /// ca-certificates' configuration, links and bundle ([`certificates::reproduce`]).
+    Certificates,
 }
 
 /// PAM's profiles, one file per profile.
@@ -73,6 +76,32 @@ const REVIEWED: &[Reviewed] = &[
         package: "apt",
         script: "postrm",
         sha256: "e5b137d74303ab79624e04f1748d16b382a4b5b6928d766a6c91729b902252fa",
+        needs: &[],
+        effect: Effect::Nothing,
+    },
+    // debconf's answers: which certificates are available and enabled (reproduced with the
+    // postinst, which reads them).
+    Reviewed {
+        package: "ca-certificates",
+        script: "config",
+        sha256: "6d34a25b8f7e6ff679a768db581ae5e436faee193aece201c6a4501e36b2ec37",
+        needs: &[],
+        effect: Effect::Nothing,
+    },
+    // /etc/ca-certificates.conf from debconf's answers, then update-ca-certificates (with
+    // `--fresh` from before 20111025) and its trigger (see `certificates`).
+    Reviewed {
+        package: "ca-certificates",
+        script: "postinst",
+        sha256: "bbad2df5d3c5e3d787789275830bc5b597fe6e9218a99516947a079dcae9e262",
+        needs: &[Need::FromAtLeast("20111025")],
+        effect: Effect::Certificates,
+    },
+    // Removes dangling links on removal, the configuration and bundle on purge.
+    Reviewed {
+        package: "ca-certificates",
+        script: "postrm",
+        sha256: "df6b014dfc49380007a13f89320a110bd8bf852ab01856ae2c4bf42ba4566f0e",
         needs: &[],
         effect: Effect::Nothing,
     },
@@ -161,14 +190,16 @@ pub enum Unreviewed {
     Needs(String),
 }
 
-/// The file a reviewed script's effect writes (if any) for `package`'s `script` whose own code
-/// (lines outside debhelper's sections) has SHA-256 `sha256`, on the upgrade `scene` describes.
+/// Vouches for `package`'s `script` whose own code (lines outside debhelper's sections) has
+/// SHA-256 `sha256`, on the upgrade `scene` describes: what its effect leaves goes into
+/// `verdict`.
 pub fn vouch(
     package: &str,
     script: &str,
     sha256: &str,
     scene: &Scene,
-) -> Result<Option<WrittenFile>, Unreviewed> {
+    verdict: &mut Verdict,
+) -> Result<(), Unreviewed> {
     let reviewed = REVIEWED
         .iter()
         .find(|reviewed| {
@@ -179,9 +210,17 @@ pub fn vouch(
         holds(need, scene).map_err(Unreviewed::Needs)?;
     }
     match reviewed.effect {
-        Effect::Nothing => Ok(None),
-        Effect::Timezone => timezone::reproduce(scene).map_err(Unreviewed::Needs),
+        Effect::Nothing => {}
+        Effect::Timezone => {
+            if let Some(file) = timezone::reproduce(scene).map_err(Unreviewed::Needs)? {
+                verdict.write(&file.path, file.content, file.mode);
+            }
+        }
+        Effect::Certificates => {
+            certificates::reproduce(scene, verdict).map_err(Unreviewed::Needs)?;
+        }
     }
+    Ok(())
 }
 
 /// Whether `need` holds, or what does not.
@@ -306,6 +345,8 @@ mod tests {
             package,
             packages: std::slice::from_ref(package),
             installed_md5sums: None,
+            packaged: &std::collections::BTreeMap::new(),
+            statuses: &[],
         };
         holds(&Need::PamProfilesAsTheyAre, &scene)
     }

@@ -12,17 +12,85 @@ use super::install::{ALTERNATIVES, hex};
 use super::reviewed::{self, Unreviewed};
 use super::services;
 use crate::version;
-use salve_plugin_sdk::{FileKind, ImageFile, UnpackedPackage, WrittenFile};
+use salve_plugin_sdk::{
+    FileKind, FileReads, ImageFile, PathStatus, SymbolicLink, UnpackedPackage, WrittenFile,
+};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// What a package's scripts and triggers mean for an upgrade.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Verdict {
     /// Notes on what was found unnecessary (once per kind).
     pub notes: Vec<String>,
     /// Files the scripts would write, reproduced.
     pub written: Vec<WrittenFile>,
+    /// Links the scripts would make, reproduced.
+    pub links: Vec<SymbolicLink>,
+    /// Paths the scripts would remove.
+    pub removed: Vec<String>,
+    /// What must be read before the scripts' effect can be reproduced (empty: nothing).
+    pub reads: FileReads,
+}
+
+impl Default for Verdict {
+    fn default() -> Self {
+        Verdict {
+            notes: Vec::new(),
+            written: Vec::new(),
+            links: Vec::new(),
+            removed: Vec::new(),
+            reads: FileReads {
+                image: Vec::new(),
+                packaged: Vec::new(),
+                statuses: Vec::new(),
+            },
+        }
+    }
+}
+
+impl Verdict {
+    /// Records a note once.
+    pub fn note(&mut self, text: &str) {
+        note(self, text);
+    }
+
+    /// Writes a file whole, replacing what an earlier script wrote there.
+    pub fn write(&mut self, path: &str, content: Vec<u8>, mode: u32) {
+        self.written.retain(|file| file.path != path);
+        self.removed.retain(|removed| removed != path);
+        self.written.push(WrittenFile {
+            path: path.to_string(),
+            content,
+            mode,
+        });
+    }
+
+    /// Makes a symbolic link, replacing what an earlier script made there.
+    pub fn link(&mut self, path: &str, target: &str) {
+        self.links.retain(|link| link.path != path);
+        self.removed.retain(|removed| removed != path);
+        self.links.push(SymbolicLink {
+            path: path.to_string(),
+            target: target.to_string(),
+        });
+    }
+
+    /// Removes a path, and what an earlier script wrote there.
+    pub fn remove(&mut self, path: &str) {
+        self.written.retain(|file| file.path != path);
+        self.links.retain(|link| link.path != path);
+        if !self.removed.iter().any(|removed| removed == path) {
+            self.removed.push(path.to_string());
+        }
+    }
+
+    /// Whether another round must read files first.
+    pub fn must_read(&self) -> bool {
+        !(self.reads.image.is_empty()
+            && self.reads.packaged.is_empty()
+            && self.reads.statuses.is_empty())
+    }
 }
 
 /// What judging a package's scripts may look at.
@@ -37,6 +105,10 @@ pub struct Scene<'a> {
     pub packages: &'a [UnpackedPackage],
     /// The installed version's `md5sums` (what it shipped).
     pub installed_md5sums: Option<&'a str>,
+    /// Files of the packages of this run read for installation, by the path they install at.
+    pub packaged: &'a BTreeMap<&'a str, &'a ImageFile>,
+    /// The modes and owners of image paths read for installation.
+    pub statuses: &'a [PathStatus],
 }
 
 impl<'a> Scene<'a> {
@@ -164,18 +236,13 @@ pub fn judge(
         return Ok(());
     };
     let sha256 = hex(&Sha256::digest(own_code(text).as_bytes()));
-    match reviewed::vouch(package, script, &sha256, scene) {
-        Ok(written) => {
+    match reviewed::vouch(package, script, &sha256, scene, verdict) {
+        Ok(()) => {
             note(
                 verdict,
                 "maintainer scripts salve has read were not run: on these upgrades they do \
                  nothing, or what salve reproduced",
             );
-            if let Some(file) = written
-                && !verdict.written.iter().any(|known| known.path == file.path)
-            {
-                verdict.written.push(file);
-            }
             Ok(())
         }
         Err(Unreviewed::Unknown) => refuse(
@@ -472,6 +539,8 @@ dpkg-maintscript-helper symlink_to_dir /usr/share/doc/perl-base perl 5.30.0-1 pe
             package: &package,
             packages: std::slice::from_ref(&package),
             installed_md5sums: Some(&installed_md5sums),
+            packaged: &BTreeMap::new(),
+            statuses: &[],
         };
         judge(package_name, script, text, &scene, verdict)
     }

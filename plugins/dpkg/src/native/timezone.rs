@@ -287,6 +287,8 @@ mod tests {
             package,
             packages: std::slice::from_ref(package),
             installed_md5sums: None,
+            packaged: &std::collections::BTreeMap::new(),
+            statuses: &[],
         };
         reproduce(&scene)
             .map(|written| written.map(|file| String::from_utf8(file.content).unwrap()))

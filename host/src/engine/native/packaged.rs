@@ -1,0 +1,126 @@
+//! Files of the packages being installed, read from their data archives for the plugin: what a
+//! maintainer script would read at those paths once the packages are unpacked (the last package
+//! in installation order that ships a path wins, as on disk).
+
+use super::deb::{self, EntryKind};
+use crate::plugin::types::{FileKind, ImageFile};
+use anyhow::bail;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::Path;
+
+/// The files at `asked` (exact absolute paths) in `packages`, in the order asked; a path no
+/// package ships is `missing`. A regular file larger than `file_cap`, or more than `total_cap`
+/// bytes in all, is an error.
+pub fn read(
+    packages: &[&Path],
+    asked: &[String],
+    file_cap: u64,
+    total_cap: u64,
+) -> anyhow::Result<Vec<ImageFile>> {
+    let wanted: BTreeSet<&str> = asked.iter().map(String::as_str).collect();
+    let mut found: BTreeMap<String, ImageFile> = BTreeMap::new();
+    let mut total = 0u64;
+    for package in packages {
+        // A hard link's bytes are those of the entry it names, earlier in the same archive.
+        let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        let mut hard_links: Vec<(String, String)> = Vec::new();
+        deb::each_data_entry(package, |path, kind, entry| {
+            if !wanted.contains(path) {
+                return Ok(());
+            }
+            let file = match kind {
+                EntryKind::File => {
+                    let size = entry.header().size()?;
+                    if size > file_cap || total + size > total_cap {
+                        return Err(std::io::Error::other(format!(
+                            "{path} ({size} bytes) is more than the plugin may read"
+                        )));
+                    }
+                    total += size;
+                    let mut content = Vec::with_capacity(size as usize);
+                    entry.read_to_end(&mut content)?;
+                    contents.insert(path.to_string(), content.clone());
+                    file(path, FileKind::File, Some(content), None)
+                }
+                EntryKind::HardLink => {
+                    let target = entry.link_name_bytes().unwrap_or_default();
+                    let target = String::from_utf8_lossy(&target);
+                    let target = format!(
+                        "/{}",
+                        target.trim_start_matches("./").trim_start_matches('/')
+                    );
+                    hard_links.push((path.to_string(), target));
+                    file(path, FileKind::File, None, None)
+                }
+                EntryKind::Directory => file(path, FileKind::Directory, None, None),
+                EntryKind::Symlink => {
+                    let target = entry.link_name_bytes().unwrap_or_default();
+                    let target = String::from_utf8_lossy(&target).into_owned();
+                    file(path, FileKind::Symlink, None, Some(target))
+                }
+            };
+            found.insert(path.to_string(), file);
+            Ok(())
+        })?;
+        let unread: BTreeSet<String> = hard_links
+            .iter()
+            .map(|(_, target)| target.clone())
+            .filter(|target| !contents.contains_key(target))
+            .collect();
+        if !unread.is_empty() {
+            deb::each_data_entry(package, |path, kind, entry| {
+                if kind == EntryKind::File && unread.contains(path) {
+                    let mut content = Vec::new();
+                    entry
+                        .by_ref()
+                        .take(file_cap.saturating_add(1))
+                        .read_to_end(&mut content)?;
+                    contents.insert(path.to_string(), content);
+                }
+                Ok(())
+            })?;
+        }
+        for (path, target) in hard_links {
+            let Some(content) = contents.get(&target) else {
+                bail!(
+                    "{}: the hard link {path} names {target}, which is not an earlier file",
+                    package.display()
+                );
+            };
+            let size = content.len() as u64;
+            if size > file_cap || total + size > total_cap {
+                bail!("{path} ({size} bytes) is more than the plugin may read");
+            }
+            total += size;
+            found.insert(
+                path.clone(),
+                file(&path, FileKind::File, Some(content.clone()), None),
+            );
+        }
+    }
+    Ok(asked
+        .iter()
+        .map(|path| {
+            found
+                .get(path)
+                .cloned()
+                .unwrap_or_else(|| file(path, FileKind::Missing, None, None))
+        })
+        .collect())
+}
+
+/// An image file record.
+fn file(
+    path: &str,
+    kind: FileKind,
+    content: Option<Vec<u8>>,
+    link_target: Option<String>,
+) -> ImageFile {
+    ImageFile {
+        path: path.to_string(),
+        kind,
+        content,
+        link_target,
+    }
+}
