@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::support::fault_proxy::{Fault, FaultProxy, Rule};
-use crate::support::patching::{fixture_script, layer_file_paths};
+use crate::support::patching::{fixture_script, image_layers, layer_file_paths};
 use salve::image::manifest::{Descriptor, Index, OCI_INDEX, Platform};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
@@ -156,6 +156,33 @@ fn image_entries(layers: &[PathBuf]) -> BTreeMap<String, String> {
     entries
 }
 
+/// How two engines' patch layers of one image differ in what they change of it (files and
+/// links whose path, kind, mode, owners or content differs from the base's), one line per path.
+fn changes_differ(base: &[PathBuf], native: &Path, local: &Path) -> Vec<String> {
+    let before = image_entries(base);
+    let changes = |blob: &Path| {
+        let mut entries = comparable(blob);
+        entries.retain(|path, described| before.get(path) != Some(described));
+        entries
+    };
+    let native_layer = changes(native);
+    let local_layer = changes(local);
+    native_layer
+        .keys()
+        .chain(local_layer.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|path| native_layer.get(*path) != local_layer.get(*path))
+        .map(|path| {
+            format!(
+                "{path}\n  native: {:?}\n  local:  {:?}",
+                native_layer.get(path),
+                local_layer.get(path)
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn a_native_update_of_everything_by_an_ordinary_user_is_what_dpkg_would_leave_and_what_the_local_engine_writes()
  {
@@ -269,29 +296,108 @@ fn a_native_update_of_everything_by_an_ordinary_user_is_what_dpkg_would_leave_an
         changed_packages(&original_status, &status_of(&local.layers)),
         changed
     );
-    let before = image_entries(&original.layers);
-    let changes = |blob: &Path| {
-        let mut entries = comparable(blob);
-        entries.retain(|path, described| before.get(path) != Some(described));
-        entries
-    };
-    let native_layer = changes(native.layers.last().unwrap());
-    let local_layer = changes(local.layers.last().unwrap());
-    let differences: Vec<String> = native_layer
-        .keys()
-        .chain(local_layer.keys())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .filter(|path| native_layer.get(*path) != local_layer.get(*path))
-        .map(|path| {
-            format!(
-                "{path}\n  native: {:?}\n  local:  {:?}",
-                native_layer.get(path),
-                local_layer.get(path)
-            )
-        })
-        .collect();
+    let differences = changes_differ(
+        &original.layers,
+        native.layers.last().unwrap(),
+        local.layers.last().unwrap(),
+    );
     assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
+#[test]
+fn ca_certificates_is_upgraded_natively_as_its_scripts_and_update_ca_certificates_leave_it() {
+    let layout = debian_fixture("python");
+    let base = image_layers(Path::new(&layout), "python");
+    let status = status_of(&base);
+    let updates: Vec<Update> = security_updates(&status)
+        .into_iter()
+        .filter(|update| update.package == "ca-certificates")
+        .collect();
+    assert_eq!(
+        updates.len(),
+        1,
+        "bookworm-security has no ca-certificates update for the fixture; the test needs one"
+    );
+    let work = tempfile::tempdir().unwrap();
+    let report = work.path().join("report.json");
+    trivy_report(&report, &updates);
+    let image = format!("oci:{layout}:python");
+    let out = work.path().join("out");
+    let output = |tag: &str| format!("oci:{}:{tag}", out.display());
+
+    // Native: the certificates' links, bundle and configuration written by salve.
+    let cache = tempfile::tempdir().unwrap();
+    let report_path = report.to_str().unwrap();
+    let (ok, _, stderr) = salve(
+        &Engine::Native,
+        &[
+            "patch",
+            "-i",
+            &image,
+            "-r",
+            report_path,
+            "--output-image",
+            &output("native"),
+        ],
+        cache.path(),
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("salve wrote what update-ca-certificates and openssl rehash leave"),
+        "{stderr}"
+    );
+    let native = image_layers(&out, "native");
+    assert_all_fixed(&status_of(&native), &updates);
+
+    // The local engine runs the scripts; both change the same files and links of the image.
+    let (ok, _, stderr) = salve(
+        &Engine::Local,
+        &[
+            "patch",
+            "-i",
+            &image,
+            "-r",
+            report_path,
+            "--output-image",
+            &output("local"),
+        ],
+        cache.path(),
+    );
+    assert!(ok, "{stderr}");
+    let local = image_layers(&out, "local");
+    let native_top = native.last().unwrap();
+    let changed = comparable(native_top);
+    for written in [
+        "etc/ssl/certs/ca-certificates.crt",
+        "etc/ca-certificates.conf",
+    ] {
+        assert!(
+            changed.contains_key(written),
+            "{written} not written natively"
+        );
+    }
+    let differences = changes_differ(&base, native_top, local.last().unwrap());
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+
+    // The image's own update-ca-certificates finds nothing left to do.
+    let root = unpacked(&native);
+    let bundle = root.path().join("etc/ssl/certs/ca-certificates.crt");
+    let written = std::fs::read(&bundle).unwrap();
+    let ran = Command::new("chroot")
+        .arg(root.path())
+        .args(["update-ca-certificates"])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&ran.stdout);
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert!(said.contains("0 added, 0 removed"), "{said}");
+    assert_eq!(std::fs::read(&bundle).unwrap(), written);
 }
 
 #[test]

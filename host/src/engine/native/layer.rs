@@ -120,6 +120,8 @@ pub fn write(
         header.set_entry_type(tar::EntryType::Regular);
         header.set_size(0);
         header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
         header.set_mtime(now);
         let whiteout = format!("{}/.wh.{name}", parent.trim_start_matches('/'));
         builder.append_data(&mut header, whiteout.trim_start_matches('/'), io::empty())?;

@@ -197,11 +197,21 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
     let installation = loop {
         job.cancel.check()?;
         rounds += 1;
-        if rounds > MAX_ROUNDS {
-            bail!("the {name} plugin asked for image files {MAX_ROUNDS} times without installing");
-        }
         match ecosystem.native_install(&install)? {
             InstallStep::Done(installation) => break installation,
+            InstallStep::Read(reads) if rounds >= MAX_ROUNDS => {
+                let asked: Vec<&String> = reads
+                    .image
+                    .iter()
+                    .chain(&reads.packaged)
+                    .chain(&reads.statuses)
+                    .take(5)
+                    .collect();
+                bail!(
+                    "the {name} plugin asked for files {MAX_ROUNDS} times without installing \
+                     (last for {asked:?})"
+                );
+            }
             InstallStep::Read(FileReads {
                 image,
                 packaged,

@@ -463,8 +463,33 @@ impl<'s, 'a> View<'s, 'a> {
         }
         match self.scene.file(path) {
             Some(file) => Ok((file.kind, file.link_target.clone())),
+            None if self.read_whole(path) => Ok((FileKind::Missing, None)),
             None => Err(Stop::Read(path.to_string())),
         }
+    }
+
+    /// Whether `path` is in a folder read whole (every path below it, [`image_reads`]), with no
+    /// link on the way: then a path the read did not bring is missing.
+    fn read_whole(&self, path: &str) -> bool {
+        [ETC_CERTS, CERTS_DIR, LOCAL_CERTS_DIR]
+            .iter()
+            .any(|folder| {
+                let Some(rest) = path.strip_prefix(&format!("{folder}/")) else {
+                    return false;
+                };
+                let mut ancestor = folder.to_string();
+                for part in rest.split('/') {
+                    if self
+                        .scene
+                        .file(&ancestor)
+                        .is_some_and(|file| file.kind == FileKind::Symlink)
+                    {
+                        return false;
+                    }
+                    ancestor = format!("{ancestor}/{part}");
+                }
+                true
+            })
     }
 
     /// Where `path` leads through links: the final path and its kind (`Missing` when it leads
