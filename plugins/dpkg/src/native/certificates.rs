@@ -222,7 +222,7 @@ fn certs_list(config: &str) -> Vec<String> {
         .lines()
         .find_map(|line| line.strip_prefix("CERTS_LIST=\""))
         .and_then(|rest| rest.strip_suffix('"'))
-        .map(|list| each_value(list))
+        .map(each_value)
         .unwrap_or_default()
 }
 
@@ -250,7 +250,7 @@ fn debconf_choices(
         if crt.is_empty()
             || crt
                 .bytes()
-                .any(|byte| byte.is_ascii_whitespace() || b"*?[\\^$".contains(&byte))
+                .any(|byte| byte.is_ascii_whitespace() || b"*?[\\^$,".contains(&byte))
         {
             return Err(format!(
                 "the certificate name {crt:?} is one the scripts would split or expand"
@@ -292,6 +292,12 @@ fn rewritten_conf(
     available: &[String],
     view: &View,
 ) -> Result<String, Stop> {
+    if !conf.ends_with('\n') {
+        return Err(Stop::Refuse(format!(
+            "{CERTS_CONF} does not end with a newline: the postinst's shell would skip its last \
+             line"
+        )));
+    }
     let mut lines: Vec<String> = Vec::new();
     for raw in conf.lines() {
         if raw.contains('\\') || raw.trim().is_empty() || raw.contains(['[', '*', '^', '$']) {
@@ -307,6 +313,11 @@ fn rewritten_conf(
             continue;
         }
         let ca = line.strip_prefix('!').unwrap_or(line);
+        if ca.is_empty() {
+            return Err(Stop::Refuse(format!(
+                "{CERTS_CONF} has a line naming no certificate ({raw:?})"
+            )));
+        }
         let kept = if member(ca, enabled) {
             ca.to_string()
         } else if member(ca, available) || line.starts_with('!') {
@@ -866,4 +877,215 @@ fn hash_link_name(name: &str) -> Option<(bool, u32, usize)> {
         number.parse().ok()?
     };
     Some((crl, u32::from_str_radix(hash, 16).ok()?, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::native::scripts::by_path;
+    use salve_plugin_sdk::{ImageFile, PackageDownload, UnpackedPackage};
+    use std::path::Path;
+    use std::process::Command;
+
+    /// Runs a program, which must succeed.
+    fn run(program: &str, args: &[&str], dir: &Path) {
+        let output = Command::new(program)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("it runs");
+        assert!(
+            output.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// A self-signed certificate for `subject` written to `name` in `dir`.
+    fn certificate(dir: &Path, name: &str, subject: &str) {
+        run(
+            "openssl",
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                "/dev/null",
+                "-days",
+                "2",
+                "-subj",
+                subject,
+                "-out",
+                name,
+            ],
+            dir,
+        );
+    }
+
+    /// A folder's entries as the image files of `/etc/ssl/certs`.
+    fn as_image_files(dir: &Path) -> Vec<ImageFile> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            let path = format!("{ETC_CERTS}/{name}");
+            let kind = entry.file_type().unwrap();
+            files.push(if kind.is_symlink() {
+                ImageFile {
+                    path,
+                    kind: FileKind::Symlink,
+                    content: None,
+                    link_target: Some(
+                        std::fs::read_link(entry.path())
+                            .unwrap()
+                            .display()
+                            .to_string(),
+                    ),
+                }
+            } else {
+                ImageFile {
+                    path,
+                    kind: FileKind::File,
+                    content: Some(std::fs::read(entry.path()).unwrap()),
+                    link_target: None,
+                }
+            });
+        }
+        files
+    }
+
+    /// The links of a folder, name to target.
+    fn links(dir: &Path) -> BTreeMap<String, String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap())
+            .filter(|entry| entry.file_type().unwrap().is_symlink())
+            .map(|entry| {
+                let target = std::fs::read_link(entry.path()).unwrap();
+                (
+                    entry.file_name().into_string().unwrap(),
+                    target.display().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// A package as the tests upgrade it.
+    fn upgraded() -> UnpackedPackage {
+        UnpackedPackage {
+            download: PackageDownload {
+                name: PACKAGE.into(),
+                version: "2".into(),
+                architecture: "all".into(),
+                url: String::new(),
+                sha256: String::new(),
+                size: 0,
+                replaces: Some("1".into()),
+            },
+            control: Vec::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_configuration_is_rewritten_as_the_postinst_rewrites_it() {
+        let files = by_path(&[]);
+        let package = upgraded();
+        let scene = Scene {
+            from: Some("1"),
+            files: &files,
+            package: &package,
+            packages: std::slice::from_ref(&package),
+            installed_md5sums: None,
+            packaged: &BTreeMap::new(),
+            statuses: &[],
+        };
+        let view = View::new(&scene).unwrap();
+        let conf = "# comment\nmozilla/A.crt\n!mozilla/B.crt\n  mozilla/Gone.crt\n";
+        let shared: BTreeSet<String> = ["mozilla/A.crt", "mozilla/B.crt", "mozilla/New.crt"]
+            .map(String::from)
+            .into();
+        let (enabled, available) = debconf_choices(conf, &shared, &[]).unwrap();
+        assert_eq!(enabled, ["mozilla/A.crt", "mozilla/New.crt"]);
+        assert_eq!(available.len(), 3);
+        let Ok(rewritten) = rewritten_conf(conf, &enabled, &available, &view) else {
+            panic!("rewritten");
+        };
+        assert_eq!(
+            rewritten,
+            "# comment\nmozilla/A.crt\n!mozilla/B.crt\n!mozilla/Gone.crt\nmozilla/New.crt\n"
+        );
+        assert!(rewritten_conf("mozilla/A.crt", &enabled, &available, &view).is_err());
+        let spaced: BTreeSet<String> = ["mozilla/A B.crt".to_string()].into();
+        assert!(debconf_choices(conf, &spaced, &[]).is_err());
+    }
+
+    #[test]
+    fn debconf_values_are_read_from_its_database() {
+        let database = "Name: tzdata/Areas\nTemplate: tzdata/Areas\nValue: Etc\n\n\
+Name: ca-certificates/trust_new_crts\nTemplate: ca-certificates/trust_new_crts\nValue: ask\n\
+Owners: ca-certificates\n";
+        assert_eq!(debconf_value(database, TRUST_NEW).as_deref(), Some("ask"));
+        assert_eq!(debconf_value(database, "tzdata/Zones/Etc"), None);
+        let config = "x\nCERTS_LIST=\"mozilla/A.crt, mozilla/B.crt\"\n";
+        assert_eq!(certs_list(config), ["mozilla/A.crt", "mozilla/B.crt"]);
+    }
+
+    /// Collisions, duplicates, a bundle, misnumbered, stale and dangling hash links: the links
+    /// salve's rehash leaves are those the real `openssl rehash` leaves.
+    #[test]
+    fn rehash_leaves_the_links_openssl_rehash_leaves() {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path();
+        certificate(certs, "a.pem", "/CN=Same Subject");
+        certificate(certs, "b.pem", "/CN=same   subject");
+        certificate(certs, "c.crt", "/CN=Same Subject");
+        certificate(certs, "other.cer", "/O=Example, Inc./CN=Other");
+        std::fs::copy(certs.join("a.pem"), certs.join("a-again.pem")).unwrap();
+        let mut bundle = std::fs::read(certs.join("a.pem")).unwrap();
+        bundle.extend(std::fs::read(certs.join("other.cer")).unwrap());
+        std::fs::write(certs.join("bundle.crt"), bundle).unwrap();
+        std::fs::write(certs.join("notes.txt"), "not a certificate").unwrap();
+        let der = match x509::pem_content(&std::fs::read(certs.join("a.pem")).unwrap()) {
+            Ok(PemContent::One(der)) => der,
+            other => panic!("{other:?}"),
+        };
+        let hash = format!("{:08x}", x509::subject_hash(&der).unwrap());
+        std::os::unix::fs::symlink("b.pem", certs.join(format!("{hash}.2"))).unwrap();
+        std::os::unix::fs::symlink("gone.pem", certs.join(format!("{hash}.0"))).unwrap();
+        std::os::unix::fs::symlink("other.cer", certs.join("0badbeef.0")).unwrap();
+
+        let files = as_image_files(certs);
+        let files = by_path(&files);
+        let package = upgraded();
+        let scene = Scene {
+            from: Some("1"),
+            files: &files,
+            package: &package,
+            packages: std::slice::from_ref(&package),
+            installed_md5sums: None,
+            packaged: &BTreeMap::new(),
+            statuses: &[],
+        };
+        let mut view = View::new(&scene).unwrap();
+        if let Err(Stop::Refuse(why) | Stop::Read(why)) = rehash(&mut view) {
+            panic!("{why}");
+        }
+        let ours: BTreeMap<String, String> = view
+            .certs
+            .into_iter()
+            .filter_map(|(name, entry)| match entry {
+                Entry::Link(target) => Some((name, target)),
+                Entry::Other(_) => None,
+            })
+            .collect();
+
+        run("openssl", &["rehash", "."], certs);
+        assert_eq!(ours, links(certs));
+        assert!(ours.len() >= 4, "{ours:?}");
+    }
 }

@@ -184,11 +184,11 @@ fn to_utf8(tag: u8, content: &[u8]) -> Result<Option<Vec<u8>>, String> {
             return Ok(Some(content.to_vec()));
         }
         PRINTABLE | T61 | IA5 | VISIBLE => content.iter().map(|byte| u32::from(*byte)).collect(),
-        BMP if content.len() % 2 == 0 => content
+        BMP if content.len().is_multiple_of(2) => content
             .chunks_exact(2)
             .map(|pair| u32::from(u16::from_be_bytes([pair[0], pair[1]])))
             .collect(),
-        UNIVERSAL if content.len() % 4 == 0 => content
+        UNIVERSAL if content.len().is_multiple_of(4) => content
             .chunks_exact(4)
             .map(|four| u32::from_be_bytes([four[0], four[1], four[2], four[3]]))
             .collect(),
