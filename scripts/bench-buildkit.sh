@@ -11,8 +11,11 @@
 # With SALVE_EARLIER=PATH (another build of salve, say of an earlier commit), its local and
 # BuildKit runs are timed in the same rounds (with a cache folder of their own), so a change in
 # salve is told apart from a change in what the mirror has that day.
+# With SALVE_STAGES=1, each run's `--progress json` events are timed as they arrive, and the
+# median time of each stage is printed per kind (which stage a change moved).
 # Rounds alternate the order; medians are reported. Needs root, docker.io, docker-registry,
-# mmdebstrap, umoci, python3. Usage: [SALVE_EARLIER=PATH] scripts/bench-buildkit.sh [ROUNDS]
+# mmdebstrap, umoci, python3.
+# Usage: [SALVE_EARLIER=PATH] [SALVE_STAGES=1] scripts/bench-buildkit.sh [ROUNDS]
 set -euo pipefail
 rounds=${1:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,6 +72,7 @@ echo "packages: $packages; rounds: $rounds"
 now() { date +%s.%N; }
 declare -A times
 earlier=${SALVE_EARLIER:-}
+stages=${SALVE_STAGES:-}
 run() {
   local kind=$1 round=$2 t0 t1 engine=() program=$salve cache="$work/cache"
   if [[ $kind == earlier-* ]]; then program=$earlier; cache="$work/cache-earlier"; fi
@@ -77,9 +81,18 @@ run() {
     engine=(--addr "docker://$work/docker.sock" --buildkit-host-network)
   fi
   t0=$(now)
-  "$program" patch -i "$image" -r "$work/report.json" --oci-dir "$work/out-$kind-$round" \
-    --cache-dir "$cache" "${engine[@]}" 2>/dev/null
+  if [[ -n $stages ]]; then
+    "$program" patch -i "$image" -r "$work/report.json" --oci-dir "$work/out-$kind-$round" \
+      --cache-dir "$cache" "${engine[@]}" --progress json 2>/dev/null \
+      | while IFS= read -r line; do printf '%s %s\n' "$(now)" "$line"; done \
+      > "$work/stages-$kind-$round"
+  else
+    "$program" patch -i "$image" -r "$work/report.json" --oci-dir "$work/out-$kind-$round" \
+      --cache-dir "$cache" "${engine[@]}" 2>/dev/null
+  fi
   t1=$(now)
+  [[ -n $stages ]] && echo "$t0 start" >> "$work/stages-$kind-$round" \
+    && echo "$t1 end" >> "$work/stages-$kind-$round"
   rm -rf "$work/out-$kind-$round"
   times[$kind]+="$(echo "$t1 - $t0" | bc) "
 }
@@ -106,4 +119,31 @@ if [[ -n $earlier ]]; then
   printf 'earlier local         %7.2fs   this / earlier = %.2f\n' "$el" "$(echo "$l / $el" | bc -l)"
   printf 'earlier buildkit      %7.2fs   buildkit / local = %.2f; this / earlier = %.2f\n' \
     "$eb" "$(echo "$eb / $el" | bc -l)" "$(echo "$b / $eb" | bc -l)"
+fi
+if [[ -n $stages ]]; then
+  python3 - "$work" "${kinds[@]}" <<'PY'
+import glob, json, statistics, sys
+work, kinds = sys.argv[1], sys.argv[2:]
+for kind in kinds:
+    durations = {}
+    for path in sorted(glob.glob(f"{work}/stages-{kind}-*")):
+        if path.endswith("-0"):
+            continue
+        marks = []
+        for line in open(path, encoding="utf-8"):
+            at, _, rest = line.partition(" ")
+            if rest.strip() in ("start", "end"):
+                marks.append((float(at), rest.strip()))
+                continue
+            event = json.loads(rest)
+            if event.get("event") == "stage":
+                marks.append((float(at), event["stage"]))
+        marks.sort()
+        for (at, stage), (after, _) in zip(marks, marks[1:]):
+            if stage != "end":
+                durations.setdefault(stage, []).append(after - at)
+    shown = ", ".join(f"{stage} {statistics.median(times):.2f}s"
+                      for stage, times in durations.items())
+    print(f"stages of {kind}: {shown}")
+PY
 fi

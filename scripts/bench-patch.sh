@@ -14,9 +14,12 @@
 # report takes only packages every engine can update (no maintainer scripts in their source).
 # With SALVE_UPDATE_ALL=1, there is no report: salve updates everything (update-all mode) and the
 # baseline runs `apt-get upgrade`.
+# With SALVE_FIXTURE=VARIANT, another fixture of fixtures/images/debian-image.sh is patched
+# (default minbase); with SALVE_PACKAGES="NAME ...", the report names those packages' updates.
 # Rounds alternate the order; medians are reported. Needs root, mmdebstrap, umoci, python3,
 # slirp4netns.
-# Usage: [SALVE_EARLIER=PATH] [SALVE_NATIVE=1] [SALVE_UPDATE_ALL=1] scripts/bench-patch.sh [ROUNDS]
+# Usage: [SALVE_EARLIER=PATH] [SALVE_NATIVE=1] [SALVE_UPDATE_ALL=1] [SALVE_FIXTURE=VARIANT]
+#        [SALVE_PACKAGES="NAME ..."] scripts/bench-patch.sh [ROUNDS]
 set -euo pipefail
 rounds=${1:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +27,8 @@ cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p salve
 target_dir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$root/Cargo.toml" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 salve="$target_dir/release/salve"
-layout=$("$root/fixtures/images/debian-image.sh" minbase)
+variant=${SALVE_FIXTURE:-minbase}
+layout=$("$root/fixtures/images/debian-image.sh" "$variant")
 work=$(mktemp -d)
 cleanup() {
   for dir in "$work"/chroot-*; do
@@ -82,7 +86,7 @@ salve_run() {
   if [[ $kind == native-* ]]; then engine=(--engine native); fi
   if [[ $kind == *cold ]]; then cache="$work/$kind-$round"; else cache="$work/$kind"; fi
   t0=$(now)
-  "$program" patch -i "oci:$layout:minbase" "${report[@]}" --oci-dir "$work/out-$kind-$round" \
+  "$program" patch -i "oci:$layout:$variant" "${report[@]}" --oci-dir "$work/out-$kind-$round" \
     --cache-dir "$cache" "${engine[@]}" 2>/dev/null
   t1=$(now)
   rm -rf "$work/out-$kind-$round" "$work/$kind-$round"

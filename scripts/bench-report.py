@@ -3,7 +3,8 @@
 `fixtures/images/security-updates.py`'s list (UPDATES, JSON), as os-pkgs findings, to REPORT.
 With ROOTFS (the unpacked image), only updates whose source package has no installed binary
 with a maintainer script are taken: those every engine, the native one included, can make.
-Prints the packages' names on one line.
+With SALVE_PACKAGES (names separated by spaces) in the environment, the updates of those
+packages are taken instead, whatever their scripts. Prints the packages' names on one line.
 Usage: scripts/bench-report.py UPDATES REPORT [ROOTFS]"""
 
 import glob
@@ -29,7 +30,13 @@ def scripted_sources(rootfs):
 
 
 updates = json.load(open(sys.argv[1], encoding="utf-8"))
-if len(sys.argv) > 3:
+chosen = os.environ.get("SALVE_PACKAGES", "").split()
+if chosen:
+    updates = [u for name in chosen for u in updates if u["package"] == name]
+    missing = set(chosen) - {u["package"] for u in updates}
+    if missing:
+        sys.exit(f"no update for {' '.join(sorted(missing))} in {sys.argv[1]}")
+elif len(sys.argv) > 3:
     sources, source_of = scripted_sources(sys.argv[3])
     updates = [u for u in updates if source_of.get(u["package"], u["package"]) not in sources]
 updates = updates[:5]
