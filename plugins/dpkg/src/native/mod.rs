@@ -85,6 +85,8 @@ pub fn paths() -> Vec<String> {
         timezone::TIMEZONE.into(),
         format!("{}/*", services::SYSTEMD_MASKED),
     ]);
+    // Read with the probe, so that reproducing ca-certificates' scripts reads no layer again.
+    paths.extend(certificates::image_reads());
     paths
 }
 
