@@ -8,6 +8,7 @@ use super::api::pb;
 use crate::progress::Progress;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use tonic::transport::Channel;
 
 /// The most output kept per vertex (its end).
@@ -61,30 +62,45 @@ pub async fn solve(
     };
     let mut solver = client.clone();
     let mut watcher = client.clone();
-    let work = async move {
-        let status = async {
-            let mut watched = Watched::default();
-            let request = StatusRequest {
-                r#ref: reference.clone(),
-            };
-            if let Ok(stream) = watcher.status(request).await {
-                let mut stream = stream.into_inner();
-                let mut reported = HashSet::new();
-                while let Ok(Some(batch)) = stream.message().await {
-                    record(&batch, &mut reported, &mut watched, progress);
-                }
-            }
-            watched
+    let seen = AtomicBool::new(false);
+    let status = async {
+        let mut watched = Watched::default();
+        let request = StatusRequest {
+            r#ref: reference.clone(),
         };
-        let (solved, watched) = tokio::join!(solver.solve(request), status);
-        solved
-            .map(tonic::Response::into_inner)
-            .map_err(|status| SolveError {
-                message: status.message().to_string(),
-                watched,
-            })
+        if let Ok(stream) = watcher.status(request).await {
+            let mut stream = stream.into_inner();
+            let mut reported = HashSet::new();
+            while let Ok(Some(batch)) = stream.message().await {
+                seen.store(true, Ordering::Relaxed);
+                record(&batch, &mut reported, &mut watched, progress);
+            }
+        }
+        watched
     };
-    work.await
+    let mut status = std::pin::pin!(status);
+    let mut solving = std::pin::pin!(solver.solve(request));
+    let mut watched = None;
+    let solved = loop {
+        tokio::select! {
+            solved = &mut solving => break solved,
+            done = &mut status, if watched.is_none() => watched = Some(done),
+        }
+    };
+    let watched = match watched {
+        Some(watched) => watched,
+        // The job ran: its status stream ends with it, its last errors and output included.
+        None if solved.is_ok() || seen.load(Ordering::Relaxed) => status.await,
+        // Refused before it started (an exporter the daemon lacks): the daemon would keep the
+        // status stream open for a job that never comes (three seconds on Docker 20.10).
+        None => Watched::default(),
+    };
+    solved
+        .map(tonic::Response::into_inner)
+        .map_err(|status| SolveError {
+            message: status.message().to_string(),
+            watched,
+        })
 }
 
 /// Takes in one status batch: output, errors, and a line per finished vertex (`reported`: the
