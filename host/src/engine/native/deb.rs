@@ -391,30 +391,18 @@ fn format_error(file: &Path, reason: &str) -> DebError {
     }
 }
 
+/// Package files for tests, made the way dpkg-deb makes them.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(super) mod testing {
+    use std::path::{Path, PathBuf};
 
-    /// Builds a package file the way dpkg-deb does, with `control` and `data` tar members.
-    fn build_deb(dir: &Path, control: &[(&str, &[u8])], data: &[(&str, &[u8])]) -> PathBuf {
-        let tar_of = |files: &[(&str, &[u8])]| {
-            let mut builder = tar::Builder::new(Vec::new());
-            for (name, bytes) in files {
-                // The name is written raw, so a test can make names tar would refuse.
-                let mut header = tar::Header::new_old();
-                header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-                header.set_size(bytes.len() as u64);
-                header.set_mode(0o644);
-                header.set_cksum();
-                builder.append(&header, *bytes).unwrap();
-            }
-            builder.into_inner().unwrap()
-        };
+    /// A package file in `dir` of a control and a data tar archive (uncompressed).
+    pub fn deb_of(dir: &Path, control: Vec<u8>, data: Vec<u8>) -> PathBuf {
         let mut deb = b"!<arch>\n".to_vec();
         for (name, bytes) in [
             ("debian-binary", b"2.0\n".to_vec()),
-            ("control.tar", tar_of(control)),
-            ("data.tar", tar_of(data)),
+            ("control.tar", control),
+            ("data.tar", data),
         ] {
             deb.extend(
                 format!(
@@ -435,6 +423,29 @@ mod tests {
         let path = dir.join("test.deb");
         std::fs::write(&path, deb).unwrap();
         path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds a package file the way dpkg-deb does, with `control` and `data` tar members.
+    fn build_deb(dir: &Path, control: &[(&str, &[u8])], data: &[(&str, &[u8])]) -> PathBuf {
+        let tar_of = |files: &[(&str, &[u8])]| {
+            let mut builder = tar::Builder::new(Vec::new());
+            for (name, bytes) in files {
+                // The name is written raw, so a test can make names tar would refuse.
+                let mut header = tar::Header::new_old();
+                header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+                header.set_size(bytes.len() as u64);
+                header.set_mode(0o644);
+                header.set_cksum();
+                builder.append(&header, *bytes).unwrap();
+            }
+            builder.into_inner().unwrap()
+        };
+        testing::deb_of(dir, tar_of(control), tar_of(data))
     }
 
     #[test]

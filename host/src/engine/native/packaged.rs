@@ -124,3 +124,76 @@ fn file(
         link_target,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::native::deb::testing::deb_of;
+
+    /// A tar archive of these entries: (path, kind, bytes or link target).
+    fn tar_of(entries: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, kind, text) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(*kind);
+            header.set_mode(0o644);
+            if kind.is_symlink() || kind.is_hard_link() {
+                header.set_size(0);
+                builder.append_link(&mut header, path, text).unwrap();
+            } else {
+                header.set_size(text.len() as u64);
+                builder
+                    .append_data(&mut header, path, text.as_bytes())
+                    .unwrap();
+            }
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn packaged_files_links_and_hard_links_are_read_the_last_package_winning() {
+        use tar::EntryType::{Directory, Link, Regular, Symlink};
+        let first = tempfile::tempdir().unwrap();
+        let second = tempfile::tempdir().unwrap();
+        let control = tar_of(&[("./control", Regular, "Package: a\n")]);
+        let old = deb_of(
+            first.path(),
+            control.clone(),
+            tar_of(&[("./etc/x.crt", Regular, "first")]),
+        );
+        let new = deb_of(
+            second.path(),
+            control,
+            tar_of(&[
+                ("./usr/", Directory, ""),
+                ("./usr/a.crt", Regular, "certificate"),
+                ("./usr/b.crt", Link, "./usr/a.crt"),
+                ("./usr/c.crt", Symlink, "a.crt"),
+                ("./etc/x.crt", Regular, "second"),
+            ]),
+        );
+        let asked: Vec<String> = ["/usr/b.crt", "/usr/c.crt", "/etc/x.crt", "/usr", "/nope"]
+            .map(String::from)
+            .into();
+        let files = read(&[old.as_path(), new.as_path()], &asked, 1 << 20, 1 << 20).unwrap();
+        let expected = [
+            file(
+                "/usr/b.crt",
+                FileKind::File,
+                Some(b"certificate".to_vec()),
+                None,
+            ),
+            file("/usr/c.crt", FileKind::Symlink, None, Some("a.crt".into())),
+            file("/etc/x.crt", FileKind::File, Some(b"second".to_vec()), None),
+            file("/usr", FileKind::Directory, None, None),
+            file("/nope", FileKind::Missing, None, None),
+        ];
+        assert_eq!(files, expected);
+        // More than the plugin may read is an error, not a file cut short.
+        let error = read(&[new.as_path()], &asked, 4, 1 << 20).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("more than the plugin may read"),
+            "{error:#}"
+        );
+    }
+}
