@@ -14,6 +14,17 @@ fn dpkg() -> Plugin {
     crate::support::built_in("dpkg")
 }
 
+/// The dpkg plugin as the release of contract `version` built it (`tests/contract/`).
+fn kept_dpkg(version: &str) -> Plugin {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../tests/contract/dpkg-{version}.wasm"));
+    let bytes = std::fs::read(&path).unwrap();
+    let runtime = salve::plugin::PluginRuntime::new(Default::default()).unwrap();
+    runtime
+        .load("dpkg", salve::plugin::PluginSource::BuiltIn, &bytes)
+        .unwrap()
+}
+
 fn debian() -> OsInfo {
     OsInfo {
         id: "debian".into(),
@@ -253,12 +264,7 @@ fn versions_compare_prints_the_order_and_refuses_bad_versions() {
 
 #[test]
 fn a_plugin_built_for_contract_0_2_still_resolves_and_installs_natively_through_0_3s_types() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/contract/dpkg-0.2.0.wasm");
-    let bytes = std::fs::read(&path).unwrap();
-    let runtime = salve::plugin::PluginRuntime::new(Default::default()).unwrap();
-    let plugin = runtime
-        .load("dpkg", salve::plugin::PluginSource::BuiltIn, &bytes)
-        .unwrap();
+    let plugin = kept_dpkg("0.2.0");
     assert_eq!(plugin.contract().wit_version, "0.2.0");
     let ecosystem = plugin.as_ecosystem().unwrap();
     let status = file("/var/lib/dpkg/status", &machine_status());
@@ -324,12 +330,7 @@ fn a_plugin_built_for_contract_0_2_still_resolves_and_installs_natively_through_
 
 #[test]
 fn a_plugin_built_for_contract_0_1_still_loads_answers_and_installs_nothing_natively() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/contract/dpkg-0.1.0.wasm");
-    let bytes = std::fs::read(&path).unwrap();
-    let runtime = salve::plugin::PluginRuntime::new(Default::default()).unwrap();
-    let plugin = runtime
-        .load("dpkg", salve::plugin::PluginSource::BuiltIn, &bytes)
-        .unwrap();
+    let plugin = kept_dpkg("0.1.0");
     assert_eq!(plugin.contract().wit_version, "0.1.0");
     let ecosystem = plugin.as_ecosystem().unwrap();
     let status = file("/var/lib/dpkg/status", &machine_status());

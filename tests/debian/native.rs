@@ -323,48 +323,38 @@ fn ca_certificates_is_upgraded_natively_as_its_scripts_and_update_ca_certificate
     trivy_report(&report, &updates);
     let image = format!("oci:{layout}:python");
     let out = work.path().join("out");
-    let output = |tag: &str| format!("oci:{}:{tag}", out.display());
+    let cache = tempfile::tempdir().unwrap();
+    // Patches on `engine`, written to the output layout as `tag`; its layers.
+    let patch = |engine: &Engine, tag: &str| {
+        let output = format!("oci:{}:{tag}", out.display());
+        let report = report.to_str().unwrap();
+        let (ok, _, stderr) = salve(
+            engine,
+            &[
+                "patch",
+                "-i",
+                &image,
+                "-r",
+                report,
+                "--output-image",
+                &output,
+            ],
+            cache.path(),
+        );
+        assert!(ok, "{stderr}");
+        (image_layers(&out, tag), stderr)
+    };
 
     // Native: the certificates' links, bundle and configuration written by salve.
-    let cache = tempfile::tempdir().unwrap();
-    let report_path = report.to_str().unwrap();
-    let (ok, _, stderr) = salve(
-        &Engine::Native,
-        &[
-            "patch",
-            "-i",
-            &image,
-            "-r",
-            report_path,
-            "--output-image",
-            &output("native"),
-        ],
-        cache.path(),
-    );
-    assert!(ok, "{stderr}");
+    let (native, stderr) = patch(&Engine::Native, "native");
     assert!(
         stderr.contains("salve wrote what update-ca-certificates and openssl rehash leave"),
         "{stderr}"
     );
-    let native = image_layers(&out, "native");
     assert_all_fixed(&status_of(&native), &updates);
 
     // The local engine runs the scripts; both change the same files and links of the image.
-    let (ok, _, stderr) = salve(
-        &Engine::Local,
-        &[
-            "patch",
-            "-i",
-            &image,
-            "-r",
-            report_path,
-            "--output-image",
-            &output("local"),
-        ],
-        cache.path(),
-    );
-    assert!(ok, "{stderr}");
-    let local = image_layers(&out, "local");
+    let (local, _) = patch(&Engine::Local, "local");
     let native_top = native.last().unwrap();
     let changed = comparable(native_top);
     for written in [

@@ -72,13 +72,12 @@ pub fn write(
         .map_or(0, |since| since.as_secs());
     let mut database = Vec::new();
     for file in &installation.files {
-        let mut header = tar::Header::new_gnu();
-        header.set_entry_type(tar::EntryType::Regular);
-        header.set_size(file.content.len() as u64);
-        header.set_mode(file.mode & 0o7777);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_mtime(now);
+        let mut header = root_header(
+            tar::EntryType::Regular,
+            file.content.len() as u64,
+            file.mode & 0o7777,
+            now,
+        );
         let target = placement.resolve(&file.path);
         builder.append_data(
             &mut header,
@@ -94,13 +93,7 @@ pub fn write(
         });
     }
     for link in &installation.links {
-        let mut header = tar::Header::new_gnu();
-        header.set_entry_type(tar::EntryType::Symlink);
-        header.set_size(0);
-        header.set_mode(0o777);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_mtime(now);
+        let mut header = root_header(tar::EntryType::Symlink, 0, 0o777, now);
         let target = placement.resolve(&link.path);
         builder.append_link(&mut header, target.trim_start_matches('/'), &link.target)?;
         written.insert(target);
@@ -116,13 +109,7 @@ pub fn write(
         if name.is_empty() || name == "." || name == ".." {
             continue;
         }
-        let mut header = tar::Header::new_gnu();
-        header.set_entry_type(tar::EntryType::Regular);
-        header.set_size(0);
-        header.set_mode(0o644);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_mtime(now);
+        let mut header = root_header(tar::EntryType::Regular, 0, 0o644, now);
         let whiteout = format!("{}/.wh.{name}", parent.trim_start_matches('/'));
         builder.append_data(&mut header, whiteout.trim_start_matches('/'), io::empty())?;
     }
@@ -132,4 +119,16 @@ pub fn write(
         .map_err(|error| error.into_error())?
         .sync_all()?;
     Ok(database)
+}
+
+/// A header of an entry the layer writes itself, owned by root.
+fn root_header(kind: tar::EntryType, size: u64, mode: u32, mtime: u64) -> tar::Header {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(kind);
+    header.set_size(size);
+    header.set_mode(mode);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(mtime);
+    header
 }

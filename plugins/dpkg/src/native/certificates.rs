@@ -10,7 +10,7 @@
 //! configuration, names the shell would split or expand, files that cannot be read or hashed.
 
 use super::install::INFO;
-use super::scripts::{Scene, Verdict};
+use super::scripts::{self, Scene, Verdict};
 use super::x509::{self, PemContent};
 use salve_plugin_sdk::FileKind;
 use std::collections::{BTreeMap, BTreeSet};
@@ -552,24 +552,11 @@ impl<'s, 'a> View<'s, 'a> {
 
 /// `link`'s `target` as an absolute path, `.` and `..` resolved as written.
 fn resolve(link: &str, target: &str) -> String {
-    let base = if target.starts_with('/') {
-        String::new()
-    } else {
-        link.rsplit_once('/')
-            .map_or("", |(parent, _)| parent)
-            .to_string()
-    };
-    let mut parts: Vec<&str> = Vec::new();
-    for part in base.split('/').chain(target.split('/')) {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            part => parts.push(part),
-        }
+    if target.starts_with('/') {
+        return scripts::lexical(target);
     }
-    format!("/{}", parts.join("/"))
+    let parent = link.rsplit_once('/').map_or("", |(parent, _)| parent);
+    scripts::lexical(&format!("{parent}/{target}"))
 }
 
 /// `basename NAME .crt`.
@@ -991,9 +978,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_configuration_is_rewritten_as_the_postinst_rewrites_it() {
-        let files = by_path(&[]);
+    /// What `check` answers on the scene of an upgrade of ca-certificates in an image of
+    /// `files`.
+    fn in_upgrade<R>(files: &[ImageFile], check: impl FnOnce(&Scene) -> R) -> R {
+        let files = by_path(files);
         let package = upgraded();
         let scene = Scene {
             from: Some("1"),
@@ -1004,24 +992,31 @@ mod tests {
             packaged: &BTreeMap::new(),
             statuses: &[],
         };
-        let view = View::new(&scene).unwrap();
-        let conf = "# comment\nmozilla/A.crt\n!mozilla/B.crt\n  mozilla/Gone.crt\n";
-        let shared: BTreeSet<String> = ["mozilla/A.crt", "mozilla/B.crt", "mozilla/New.crt"]
-            .map(String::from)
-            .into();
-        let (enabled, available) = debconf_choices(conf, &shared, &[]).unwrap();
-        assert_eq!(enabled, ["mozilla/A.crt", "mozilla/New.crt"]);
-        assert_eq!(available.len(), 3);
-        let Ok(rewritten) = rewritten_conf(conf, &enabled, &available, &view) else {
-            panic!("rewritten");
-        };
-        assert_eq!(
-            rewritten,
-            "# comment\nmozilla/A.crt\n!mozilla/B.crt\n!mozilla/Gone.crt\nmozilla/New.crt\n"
-        );
-        assert!(rewritten_conf("mozilla/A.crt", &enabled, &available, &view).is_err());
-        let spaced: BTreeSet<String> = ["mozilla/A B.crt".to_string()].into();
-        assert!(debconf_choices(conf, &spaced, &[]).is_err());
+        check(&scene)
+    }
+
+    #[test]
+    fn the_configuration_is_rewritten_as_the_postinst_rewrites_it() {
+        in_upgrade(&[], |scene| {
+            let view = View::new(scene).unwrap();
+            let conf = "# comment\nmozilla/A.crt\n!mozilla/B.crt\n  mozilla/Gone.crt\n";
+            let shared: BTreeSet<String> = ["mozilla/A.crt", "mozilla/B.crt", "mozilla/New.crt"]
+                .map(String::from)
+                .into();
+            let (enabled, available) = debconf_choices(conf, &shared, &[]).unwrap();
+            assert_eq!(enabled, ["mozilla/A.crt", "mozilla/New.crt"]);
+            assert_eq!(available.len(), 3);
+            let Ok(rewritten) = rewritten_conf(conf, &enabled, &available, &view) else {
+                panic!("rewritten");
+            };
+            assert_eq!(
+                rewritten,
+                "# comment\nmozilla/A.crt\n!mozilla/B.crt\n!mozilla/Gone.crt\nmozilla/New.crt\n"
+            );
+            assert!(rewritten_conf("mozilla/A.crt", &enabled, &available, &view).is_err());
+            let spaced: BTreeSet<String> = ["mozilla/A B.crt".to_string()].into();
+            assert!(debconf_choices(conf, &spaced, &[]).is_err());
+        });
     }
 
     #[test]
@@ -1059,30 +1054,19 @@ Owners: ca-certificates\n";
         std::os::unix::fs::symlink("gone.pem", certs.join(format!("{hash}.0"))).unwrap();
         std::os::unix::fs::symlink("other.cer", certs.join("0badbeef.0")).unwrap();
 
-        let files = as_image_files(certs);
-        let files = by_path(&files);
-        let package = upgraded();
-        let scene = Scene {
-            from: Some("1"),
-            files: &files,
-            package: &package,
-            packages: std::slice::from_ref(&package),
-            installed_md5sums: None,
-            packaged: &BTreeMap::new(),
-            statuses: &[],
-        };
-        let mut view = View::new(&scene).unwrap();
-        if let Err(Stop::Refuse(why) | Stop::Read(why)) = rehash(&mut view) {
-            panic!("{why}");
-        }
-        let ours: BTreeMap<String, String> = view
-            .certs
-            .into_iter()
-            .filter_map(|(name, entry)| match entry {
-                Entry::Link(target) => Some((name, target)),
-                Entry::Other(_) => None,
-            })
-            .collect();
+        let ours: BTreeMap<String, String> = in_upgrade(&as_image_files(certs), |scene| {
+            let mut view = View::new(scene).unwrap();
+            if let Err(Stop::Refuse(why) | Stop::Read(why)) = rehash(&mut view) {
+                panic!("{why}");
+            }
+            view.certs
+                .into_iter()
+                .filter_map(|(name, entry)| match entry {
+                    Entry::Link(target) => Some((name, target)),
+                    Entry::Other(_) => None,
+                })
+                .collect()
+        });
 
         run("openssl", &["rehash", "."], certs);
         assert_eq!(ours, links(certs));

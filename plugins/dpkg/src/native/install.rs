@@ -430,7 +430,8 @@ fn install_judged(
 }
 
 /// What the first round reads: [`paths_to_read`] of the image, and what reproducing
-/// ca-certificates' scripts reads when the run upgrades it (the packages' certificates too).
+/// ca-certificates' scripts reads when the run upgrades it besides its native paths (the
+/// packages' certificates, the statuses of its folders).
 fn first_reads(request: &InstallRequest) -> Result<FileReads, String> {
     let mut reads = FileReads {
         image: paths_to_read(request)?,
@@ -442,7 +443,6 @@ fn first_reads(request: &InstallRequest) -> Result<FileReads, String> {
         .iter()
         .any(|package| package.download.name == certificates::PACKAGE);
     if upgrades_certificates && !request.target.distroless {
-        reads.image.extend(certificates::image_reads());
         reads.statuses.extend(certificates::status_reads());
         let under = format!("{}/", certificates::CERTS_DIR);
         reads.packaged.extend(

@@ -148,6 +148,22 @@ pub fn content<'a>(files: &BTreeMap<&str, &'a ImageFile>, path: &str) -> Option<
         .and_then(|file| file.content.as_deref())
 }
 
+/// An absolute `path` with `.`, `..` and repeated slashes resolved by name alone, as
+/// `realpath -m -s` does.
+pub fn lexical(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// Judges one script (`preinst`, `postinst`, `config` of the new version; `prerm`, `postrm` of
 /// the installed one) of `package`.
 pub fn judge(

@@ -7,7 +7,7 @@
 //! zone, a zone the package no longer ships, a link to move, no zone at all, where the script
 //! would fall back to debconf's answers) is refused.
 
-use super::scripts::Scene;
+use super::scripts::{self, Scene};
 use salve_plugin_sdk::{FileKind, WrittenFile};
 
 /// The link that names the image's zone.
@@ -154,9 +154,9 @@ pub fn reproduce(scene: &Scene) -> Result<Option<WrittenFile>, String> {
     let zone = match link {
         Some(target) => {
             let path = if target.starts_with('/') {
-                lexical(target)
+                scripts::lexical(target)
             } else {
-                lexical(&format!("/etc/{target}"))
+                scripts::lexical(&format!("/etc/{target}"))
             };
             path.strip_prefix(ZONEINFO).unwrap_or(&path).to_string()
         }
@@ -220,22 +220,6 @@ pub fn reproduce(scene: &Scene) -> Result<Option<WrittenFile>, String> {
         content: wanted.into_bytes(),
         mode: 0o644,
     }))
-}
-
-/// An absolute `path` with `.`, `..` and repeated slashes resolved by name alone, as
-/// `realpath -m -s` does.
-fn lexical(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            part => parts.push(part),
-        }
-    }
-    format!("/{}", parts.join("/"))
 }
 
 #[cfg(test)]
