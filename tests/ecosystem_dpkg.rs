@@ -3,7 +3,9 @@
 
 use crate::support::{Generator, amd64, file};
 use salve::plugin::Plugin;
-use salve::plugin::native::{InstallRequest, InstallStep, NativeRequest, Resolution};
+use salve::plugin::native::{
+    InstallRequest, InstallStep, NativeRequest, Resolution, SignatureCheck,
+};
 use salve::plugin::types::{InstalledPackage, OsInfo, PlanRequest, RequestedUpdate};
 use std::cmp::Ordering;
 use std::path::Path;
@@ -263,9 +265,18 @@ fn versions_compare_prints_the_order_and_refuses_bad_versions() {
 }
 
 #[test]
-fn a_plugin_built_for_contract_0_2_still_resolves_and_installs_natively_through_0_3s_types() {
-    let plugin = kept_dpkg("0.2.0");
-    assert_eq!(plugin.contract().wit_version, "0.2.0");
+fn plugins_built_for_contracts_0_2_and_0_3_still_resolve_and_install_natively_through_the_latest_types()
+ {
+    for version in ["0.2.0", "0.3.0"] {
+        resolves_and_installs_natively(version);
+    }
+}
+
+/// The kept dpkg plugin of contract `version` resolves (asking for an InRelease signed by the
+/// keyring the sources name) and installs through the host's latest types.
+fn resolves_and_installs_natively(version: &str) {
+    let plugin = kept_dpkg(version);
+    assert_eq!(plugin.contract().wit_version, version);
     let ecosystem = plugin.as_ecosystem().unwrap();
     let status = file("/var/lib/dpkg/status", &machine_status());
     let sources = file(
@@ -297,6 +308,12 @@ fn a_plugin_built_for_contract_0_2_still_resolves_and_installs_natively_through_
             .url
             .starts_with("http://127.0.0.1:9/debian/dists/bookworm/"),
         "{wanted:?}"
+    );
+    assert_eq!(
+        wanted[0].signature,
+        Some(SignatureCheck::Openpgp(vec![
+            "/usr/share/keyrings/test.gpg".into()
+        ]))
     );
 
     let mut install = InstallRequest {
@@ -342,9 +359,9 @@ fn a_plugin_built_for_contract_0_1_still_loads_answers_and_installs_nothing_nati
     assert!(!ecosystem.installed(&[status]).unwrap().is_empty());
     assert_eq!(ecosystem.native_paths().unwrap(), Vec::<String>::new());
 
-    // The plugin of this release speaks 0.3 and installs natively.
+    // The plugin of this release speaks 0.4 and installs natively.
     let current = dpkg();
-    assert_eq!(current.contract().wit_version, "0.3.0");
+    assert_eq!(current.contract().wit_version, "0.4.0");
     let paths = current.as_ecosystem().unwrap().native_paths().unwrap();
     assert!(
         paths.contains(&"/etc/apt/sources.list".to_string()),

@@ -220,7 +220,7 @@ fn a_plugin_for_another_wit_version_is_refused_with_the_supported_versions() {
     assert!(matches!(error, PluginError::Version { .. }), "{message}");
     assert!(message.contains("salve:plugin@0.9.0"), "{message}");
     assert!(
-        message.contains("salve:plugin@0.1.x, 0.2.x, 0.3.x"),
+        message.contains("salve:plugin@0.1.x, 0.2.x, 0.3.x, 0.4.x"),
         "{message}"
     );
 }

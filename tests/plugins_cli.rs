@@ -96,7 +96,7 @@ fn version_names_the_plugin_abi() {
         text.starts_with(&format!("salve {}", env!("CARGO_PKG_VERSION"))),
         "{text}"
     );
-    assert!(text.contains("salve:plugin@0.3.0"), "{text}");
+    assert!(text.contains("salve:plugin@0.4.0"), "{text}");
 }
 
 #[test]
@@ -122,7 +122,7 @@ fn the_built_in_trivy_plugin_is_listed() {
     let trivy = find(&plugins, "trivy");
     assert_eq!(trivy["kind"], "scanner");
     assert_eq!(trivy["source"]["kind"], "built-in");
-    assert_eq!(trivy["wit_version"], "0.3.0");
+    assert_eq!(trivy["wit_version"], "0.4.0");
     let sha256 = trivy["sha256"].as_str().unwrap();
     let expected = sha256_hex(&std::fs::read(repo().join("plugins/dist/trivy.wasm")).unwrap());
     assert_eq!(sha256, expected);
@@ -201,9 +201,9 @@ fn inspect_shows_interface_functions_and_limits() {
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     for expected in [
-        "salve:plugin/scanner@0.3.0",
+        "salve:plugin/scanner@0.4.0",
         "salve:plugin/scanner-plugin",
-        "0.3.0 (this salve loads 0.1.x, 0.2.x, 0.3.x)",
+        "0.4.0 (this salve loads 0.1.x, 0.2.x, 0.3.x, 0.4.x)",
         "parse: func(report: list<u8>) -> result<",
         "deadline  5s",
         "memory    1 GiB",
@@ -214,7 +214,7 @@ fn inspect_shows_interface_functions_and_limits() {
 
     let output = home.run(&["plugins", "inspect", "trivy", "--format", "json"]);
     let value: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(value["export"], "salve:plugin/scanner@0.3.0");
+    assert_eq!(value["export"], "salve:plugin/scanner@0.4.0");
     assert_eq!(value["limits"]["memory_bytes"], 1u64 << 30);
     assert_eq!(value["functions"].as_array().unwrap().len(), 3);
 }

@@ -6,7 +6,7 @@
 /// Bindings for the `scanner-plugin` world; also the home of the shared types.
 pub mod scanner_world {
     wit_bindgen::generate!({
-        path: "wit/v0.3",
+        path: "wit/v0.4",
         world: "scanner-plugin",
         pub_export_macro: true,
         export_macro_name: "export_scanner_world",
@@ -18,13 +18,14 @@ pub mod scanner_world {
 /// Bindings for the `ecosystem-plugin` world, reusing the scanner world's types.
 pub mod ecosystem_world {
     wit_bindgen::generate!({
-        path: "wit/v0.3",
+        path: "wit/v0.4",
         world: "ecosystem-plugin",
         pub_export_macro: true,
         export_macro_name: "export_ecosystem_world",
         default_bindings_module: "salve_plugin_sdk::__private::ecosystem_world",
+        additional_derives: [PartialEq, Eq],
         with: {
-            "salve:plugin/types@0.3.0": crate::bindings::types,
+            "salve:plugin/types@0.4.0": crate::bindings::types,
         },
     });
 }

@@ -5,7 +5,7 @@
 //! `wasm32-unknown-unknown` and turn the module into a component; `cargo xtask plugins`
 //! does both for salve's own plugins, and the SDK README shows the steps for yours.
 //!
-//! The types are generated from the WIT package `salve:plugin@0.3.0` in `wit/v0.3/`.
+//! The types are generated from the WIT package `salve:plugin@0.4.0` in `wit/v0.4/`.
 
 pub mod files;
 pub mod fixed_version;
@@ -22,8 +22,8 @@ mod bindings;
 pub use bindings::{native, types};
 pub use native::{
     FetchedFile, FileReads, InstallRequest, InstallStep, Installation, NativeError, NativeRequest,
-    PackageDownload, PackageEntry, PathStatus, RepositoryFile, Resolution, Selection, SymbolicLink,
-    UnpackedPackage, WrittenFile,
+    PackageCheck, PackageDownload, PackageEntry, PathStatus, RepositoryFile, Resolution, Selection,
+    SignatureCheck, SymbolicLink, UnpackedPackage, WrittenFile,
 };
 pub use types::{
     EcosystemInfo, FileKind, Finding, ImageFile, InstalledPackage, OsInfo, PackageClass,
@@ -32,7 +32,7 @@ pub use types::{
 };
 
 /// The version of the WIT package this SDK builds plugins against.
-pub const WIT_VERSION: &str = "0.3.0";
+pub const WIT_VERSION: &str = "0.4.0";
 
 /// A scanner plugin: reads one scanner's report format.
 pub trait Scanner {

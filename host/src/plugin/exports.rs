@@ -12,7 +12,7 @@ use super::contract::latest::types::{
     EcosystemInfo, ImageFile, InstalledPackage, OsInfo, PlanRequest, Platform, ScannerInfo, Target,
     UpdateManifest, UpdatePlan,
 };
-use super::contract::{ContractVersion, PluginKind, v0_1, v0_2, v0_3};
+use super::contract::{ContractVersion, PluginKind, v0_1, v0_2, v0_3, v0_4};
 use super::store::CallState;
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
@@ -26,6 +26,7 @@ macro_rules! on_every_version {
             $instance::V0_1($plugin) => $call,
             $instance::V0_2($plugin) => $call,
             $instance::V0_3($plugin) => $call,
+            $instance::V0_4($plugin) => $call,
         }
     };
 }
@@ -75,6 +76,10 @@ impl Exports {
                 let indices = v0_3::ScannerPluginIndices::new(&pre)?;
                 Exports::Scanner(ScannerExports::V0_3(pre, indices))
             }
+            (PluginKind::Scanner, ContractVersion::V0_4) => {
+                let indices = v0_4::ScannerPluginIndices::new(&pre)?;
+                Exports::Scanner(ScannerExports::V0_4(pre, indices))
+            }
             (PluginKind::Ecosystem, ContractVersion::V0_1) => {
                 let indices = v0_1::EcosystemPluginIndices::new(&pre)?;
                 Exports::Ecosystem(EcosystemExports::V0_1(pre, indices))
@@ -86,6 +91,10 @@ impl Exports {
             (PluginKind::Ecosystem, ContractVersion::V0_3) => {
                 let indices = v0_3::EcosystemPluginIndices::new(&pre)?;
                 Exports::Ecosystem(EcosystemExports::V0_3(pre, indices))
+            }
+            (PluginKind::Ecosystem, ContractVersion::V0_4) => {
+                let indices = v0_4::EcosystemPluginIndices::new(&pre)?;
+                Exports::Ecosystem(EcosystemExports::V0_4(pre, indices))
             }
         })
     }
@@ -99,6 +108,8 @@ pub(super) enum ScannerExports {
     V0_2(InstancePre<CallState>, v0_2::ScannerPluginIndices),
     /// Built for `salve:plugin@0.3`.
     V0_3(InstancePre<CallState>, v0_3::ScannerPluginIndices),
+    /// Built for `salve:plugin@0.4`.
+    V0_4(InstancePre<CallState>, v0_4::ScannerPluginIndices),
 }
 
 /// A scanner plugin's instance, by contract version.
@@ -109,6 +120,8 @@ pub(super) enum ScannerInstance {
     V0_2(v0_2::ScannerPlugin),
     /// Built for `salve:plugin@0.3`.
     V0_3(v0_3::ScannerPlugin),
+    /// Built for `salve:plugin@0.4`.
+    V0_4(v0_4::ScannerPlugin),
 }
 
 impl Prepared for ScannerExports {
@@ -118,7 +131,8 @@ impl Prepared for ScannerExports {
         match self {
             ScannerExports::V0_1(pre, _)
             | ScannerExports::V0_2(pre, _)
-            | ScannerExports::V0_3(pre, _) => pre,
+            | ScannerExports::V0_3(pre, _)
+            | ScannerExports::V0_4(pre, _) => pre,
         }
     }
 
@@ -136,6 +150,9 @@ impl Prepared for ScannerExports {
             }
             ScannerExports::V0_3(_, indices) => {
                 indices.load(store, instance).map(ScannerInstance::V0_3)
+            }
+            ScannerExports::V0_4(_, indices) => {
+                indices.load(store, instance).map(ScannerInstance::V0_4)
             }
         }
     }
@@ -170,6 +187,8 @@ pub(super) enum EcosystemExports {
     V0_2(InstancePre<CallState>, v0_2::EcosystemPluginIndices),
     /// Built for `salve:plugin@0.3`.
     V0_3(InstancePre<CallState>, v0_3::EcosystemPluginIndices),
+    /// Built for `salve:plugin@0.4`.
+    V0_4(InstancePre<CallState>, v0_4::EcosystemPluginIndices),
 }
 
 /// An ecosystem plugin's instance, by contract version.
@@ -180,6 +199,8 @@ pub(super) enum EcosystemInstance {
     V0_2(v0_2::EcosystemPlugin),
     /// Built for `salve:plugin@0.3`.
     V0_3(v0_3::EcosystemPlugin),
+    /// Built for `salve:plugin@0.4`.
+    V0_4(v0_4::EcosystemPlugin),
 }
 
 impl Prepared for EcosystemExports {
@@ -189,7 +210,8 @@ impl Prepared for EcosystemExports {
         match self {
             EcosystemExports::V0_1(pre, _)
             | EcosystemExports::V0_2(pre, _)
-            | EcosystemExports::V0_3(pre, _) => pre,
+            | EcosystemExports::V0_3(pre, _)
+            | EcosystemExports::V0_4(pre, _) => pre,
         }
     }
 
@@ -207,6 +229,9 @@ impl Prepared for EcosystemExports {
             }
             EcosystemExports::V0_3(_, indices) => {
                 indices.load(store, instance).map(EcosystemInstance::V0_3)
+            }
+            EcosystemExports::V0_4(_, indices) => {
+                indices.load(store, instance).map(EcosystemInstance::V0_4)
             }
         }
     }
@@ -300,6 +325,9 @@ impl EcosystemInstance {
             EcosystemInstance::V0_3(plugin) => {
                 plugin.salve_plugin_ecosystem().call_native_paths(store)
             }
+            EcosystemInstance::V0_4(plugin) => {
+                plugin.salve_plugin_ecosystem().call_native_paths(store)
+            }
         }
     }
 
@@ -311,12 +339,20 @@ impl EcosystemInstance {
     ) -> wasmtime::Result<Result<Resolution, NativeError>> {
         match self {
             EcosystemInstance::V0_1(_) => Ok(Err(NativeError::Unsupported(NOT_NATIVE.into()))),
-            EcosystemInstance::V0_2(plugin) => Ok(plugin
+            EcosystemInstance::V0_2(plugin) => {
+                let request = v0_3::native::NativeRequest::from(request);
+                Ok(plugin
+                    .salve_plugin_ecosystem()
+                    .call_native_resolve(store, &(&request).into())?
+                    .map(|answer| v0_3::native::Resolution::from(answer).into())
+                    .map_err(|error| v0_3::native::NativeError::from(error).into()))
+            }
+            EcosystemInstance::V0_3(plugin) => Ok(plugin
                 .salve_plugin_ecosystem()
                 .call_native_resolve(store, &request.into())?
                 .map(Into::into)
                 .map_err(Into::into)),
-            EcosystemInstance::V0_3(plugin) => plugin
+            EcosystemInstance::V0_4(plugin) => plugin
                 .salve_plugin_ecosystem()
                 .call_native_resolve(store, request),
         }
@@ -330,12 +366,20 @@ impl EcosystemInstance {
     ) -> wasmtime::Result<Result<InstallStep, NativeError>> {
         match self {
             EcosystemInstance::V0_1(_) => Ok(Err(NativeError::Unsupported(NOT_NATIVE.into()))),
-            EcosystemInstance::V0_2(plugin) => Ok(plugin
+            EcosystemInstance::V0_2(plugin) => {
+                let request = v0_3::native::InstallRequest::from(request);
+                Ok(plugin
+                    .salve_plugin_ecosystem()
+                    .call_native_install(store, &(&request).into())?
+                    .map(|answer| v0_3::native::InstallStep::from(answer).into())
+                    .map_err(|error| v0_3::native::NativeError::from(error).into()))
+            }
+            EcosystemInstance::V0_3(plugin) => Ok(plugin
                 .salve_plugin_ecosystem()
                 .call_native_install(store, &request.into())?
                 .map(Into::into)
                 .map_err(Into::into)),
-            EcosystemInstance::V0_3(plugin) => plugin
+            EcosystemInstance::V0_4(plugin) => plugin
                 .salve_plugin_ecosystem()
                 .call_native_install(store, request),
         }

@@ -3,7 +3,8 @@
 //! the result where it needs another value.
 
 use crate::{
-    FileKind, ImageFile, InstalledPackage, OsInfo, PlanRequest, Platform, RequestedUpdate, Target,
+    FileKind, ImageFile, InstalledPackage, OsInfo, PackageCheck, PackageDownload, PackageEntry,
+    PlanRequest, Platform, RequestedUpdate, Target, UnpackedPackage,
 };
 
 /// An OS by its os-release `ID` and `VERSION_ID`, without a codename.
@@ -83,5 +84,47 @@ pub fn installed(name: &str, version: &str, architecture: Option<&str>) -> Insta
         version: version.into(),
         architecture: architecture.map(Into::into),
         location: None,
+    }
+}
+
+/// A Debian package to download: `name` at `version` for `all`, replacing `replaces`, from
+/// nowhere (an empty URL, an empty checksum, size 0).
+pub fn download(name: &str, version: &str, replaces: Option<&str>) -> PackageDownload {
+    PackageDownload {
+        name: name.into(),
+        version: version.into(),
+        architecture: "all".into(),
+        url: String::new(),
+        check: PackageCheck::Deb(String::new()),
+        size: 0,
+        replaces: replaces.map(Into::into),
+    }
+}
+
+/// A downloaded package with no control members and no entries.
+pub fn unpacked(download: PackageDownload) -> UnpackedPackage {
+    UnpackedPackage {
+        download,
+        control: Vec::new(),
+        entries: Vec::new(),
+    }
+}
+
+/// A package entry of `kind` at `path`, owned by root, mode `0o644` (`0o755` for a folder),
+/// without a link target or digests.
+pub fn entry(path: &str, kind: FileKind) -> PackageEntry {
+    PackageEntry {
+        path: path.into(),
+        kind,
+        mode: if kind == FileKind::Directory {
+            0o755
+        } else {
+            0o644
+        },
+        uid: 0,
+        gid: 0,
+        link_target: None,
+        md5: None,
+        sha1: None,
     }
 }

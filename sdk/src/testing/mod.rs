@@ -5,5 +5,7 @@
 pub mod builders;
 pub mod script;
 
-pub use builders::{file, installed, missing, os, plan_request, platform, target, update};
+pub use builders::{
+    download, entry, file, installed, missing, os, plan_request, platform, target, unpacked, update,
+};
 pub use script::{ScriptRun, StandIn, run_script};

@@ -6,101 +6,21 @@
 //! and every later read of the data, in this run or the next, takes that; listing checks the
 //! copy against its SHA-256 and decompresses again when it differs.
 
-use md5::{Digest, Md5};
-use sha2::Sha256;
+use super::package::{self, DataEntry, Format, Listing, PackageError};
+use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-/// The largest control archive member read into memory.
-const CONTROL_MEMBER_CAP: u64 = 64 << 20;
-
-/// Why a package file could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum DebError {
-    /// Reading failed.
-    #[error("{file}: {error}")]
-    Io {
-        /// The package file.
-        file: PathBuf,
-        /// The error.
-        error: io::Error,
-    },
-    /// The file is not a Debian package as dpkg writes them.
-    #[error("{file} is not a Debian package: {reason}")]
-    Format {
-        /// The package file.
-        file: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-}
-
-/// One entry of the data archive, without its bytes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DataEntry {
-    /// Absolute path (`/` for the archive's root).
-    pub path: String,
-    /// What it is.
-    pub kind: EntryKind,
-    /// Permission bits.
-    pub mode: u32,
-    /// A symbolic link's target.
-    pub link_target: Option<String>,
-    /// A regular file's MD5 (lower-case hex).
-    pub md5: Option<String>,
-}
-
-/// The kinds of entries a package may ship.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EntryKind {
-    /// A regular file.
-    File,
-    /// A hard link to an earlier entry.
-    HardLink,
-    /// A folder.
-    Directory,
-    /// A symbolic link.
-    Symlink,
-}
-
-/// What a package holds, listed.
-#[derive(Debug)]
-pub struct Listing {
-    /// The control archive's members (name without `./`, bytes).
-    pub control: Vec<(String, Vec<u8>)>,
-    /// The data archive's entries, in order.
-    pub entries: Vec<DataEntry>,
-}
-
 /// Lists a package file's control members and data entries.
-pub fn list(file: &Path) -> Result<Listing, DebError> {
-    let io_error = |error| DebError::Io {
-        file: file.to_path_buf(),
-        error,
-    };
+pub fn list(file: &Path) -> Result<Listing, PackageError> {
+    let io_error = PackageError::io(file);
     let members = members(file)?;
-    let control_member = find(file, &members, "control.tar")?;
-    let mut control = Vec::new();
-    let mut archive = tar::Archive::new(open_member(file, control_member)?);
-    for entry in archive.entries().map_err(io_error)? {
-        let mut entry = entry.map_err(io_error)?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let name = String::from_utf8_lossy(&entry.path_bytes())
-            .trim_start_matches("./")
-            .to_string();
-        if entry.size() > CONTROL_MEMBER_CAP {
-            return Err(format_error(
-                file,
-                &format!("control member {name} is too large"),
-            ));
-        }
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).map_err(io_error)?;
-        control.push((name, bytes));
-    }
+    let control = package::control_members(
+        file,
+        Format::Deb,
+        open_member(file, find(file, &members, "control.tar")?)?,
+    )?;
     let plain = plain_data(file);
     let digest_file = plain_digest(file);
     // The kept plain copy, when its SHA-256 is the one recorded when it was written; a copy
@@ -112,7 +32,7 @@ pub fn list(file: &Path) -> Result<Listing, DebError> {
             inner: BufReader::with_capacity(1 << 16, handle),
             hasher: Sha256::new(),
         };
-        if let Ok(entries) = data_entries(file, &mut reader)
+        if let Ok(entries) = entries(file, &mut reader)
             && hex::encode(reader.hasher.finalize()) == recorded.trim()
         {
             return Ok(Listing { control, entries });
@@ -124,10 +44,10 @@ pub fn list(file: &Path) -> Result<Listing, DebError> {
     let folder = file.parent().unwrap_or(Path::new("."));
     let Ok(temporary) = tempfile::NamedTempFile::new_in(folder) else {
         // A store that cannot be written to: the data is decompressed again later.
-        let entries = data_entries(file, &mut decompressed)?;
+        let entries = entries(file, &mut decompressed)?;
         return Ok(Listing { control, entries });
     };
-    let copy = temporary.reopen().map_err(io_error)?;
+    let copy = temporary.reopen().map_err(&io_error)?;
     let mut reader = Digesting {
         inner: Tee {
             inner: decompressed,
@@ -135,7 +55,7 @@ pub fn list(file: &Path) -> Result<Listing, DebError> {
         },
         hasher: Sha256::new(),
     };
-    let entries = data_entries(file, &mut reader)?;
+    let entries = entries(file, &mut reader)?;
     drop(reader.inner);
     let digest = hex::encode(reader.hasher.finalize());
     if temporary.persist(&plain).is_ok() {
@@ -144,45 +64,9 @@ pub fn list(file: &Path) -> Result<Listing, DebError> {
     Ok(Listing { control, entries })
 }
 
-/// The entries of a data archive read from `data`, which is read to its end (the archive's
-/// end blocks too).
-fn data_entries(file: &Path, data: &mut dyn Read) -> Result<Vec<DataEntry>, DebError> {
-    let io_error = |error| DebError::Io {
-        file: file.to_path_buf(),
-        error,
-    };
-    let mut entries = Vec::new();
-    let mut archive = tar::Archive::new(&mut *data);
-    for entry in archive.entries().map_err(io_error)? {
-        let mut entry = entry.map_err(io_error)?;
-        let (path, kind) = describe(file, &entry)?;
-        let link_target = match kind {
-            EntryKind::Symlink | EntryKind::HardLink => Some(
-                entry
-                    .link_name_bytes()
-                    .map(|name| String::from_utf8_lossy(&name).into_owned())
-                    .ok_or_else(|| format_error(file, &format!("{path} links to nothing")))?,
-            ),
-            _ => None,
-        };
-        let md5 = if kind == EntryKind::File {
-            let mut hasher = Md5::new();
-            io::copy(&mut entry, &mut hasher).map_err(io_error)?;
-            Some(hex::encode(hasher.finalize()))
-        } else {
-            None
-        };
-        entries.push(DataEntry {
-            path,
-            kind,
-            mode: entry.header().mode().map_err(io_error)? & 0o7777,
-            link_target,
-            md5,
-        });
-    }
-    let rest = archive.into_inner();
-    io::copy(rest, &mut io::sink()).map_err(io_error)?;
-    Ok(entries)
+/// The entries of a data archive read from `data`, to its end.
+fn entries(file: &Path, data: &mut dyn Read) -> Result<Vec<DataEntry>, PackageError> {
+    package::data_entries(file, Format::Deb, data)
 }
 
 /// Where the SHA-256 of the kept plain data archive is recorded.
@@ -234,63 +118,13 @@ impl<R: Read, W: io::Write> Read for Tee<R, W> {
     }
 }
 
-/// Streams the data archive of a package file to `each` (path, kind, entry), from the plain
-/// copy [`list`] kept when there is one.
-pub fn each_data_entry(
-    file: &Path,
-    mut each: impl FnMut(&str, EntryKind, &mut tar::Entry<'_, Box<dyn Read>>) -> io::Result<()>,
-) -> Result<(), DebError> {
-    let io_error = |error| DebError::Io {
-        file: file.to_path_buf(),
-        error,
-    };
-    let data: Box<dyn Read> = match File::open(plain_data(file)) {
+/// The data archive of a package file, decompressed: the plain copy [`list`] kept when there is
+/// one.
+pub fn data(file: &Path) -> Result<Box<dyn Read>, PackageError> {
+    Ok(match File::open(plain_data(file)) {
         Ok(handle) => Box::new(BufReader::with_capacity(1 << 16, handle)),
         Err(_) => open_member(file, find(file, &members(file)?, "data.tar")?)?,
-    };
-    let mut archive = tar::Archive::new(data);
-    for entry in archive.entries().map_err(io_error)? {
-        let mut entry = entry.map_err(io_error)?;
-        let (path, kind) = describe(file, &entry)?;
-        each(&path, kind, &mut entry).map_err(io_error)?;
-    }
-    Ok(())
-}
-
-/// An entry's absolute path and kind; devices, FIFOs and unsafe names are errors.
-fn describe<R: Read>(
-    file: &Path,
-    entry: &tar::Entry<'_, R>,
-) -> Result<(String, EntryKind), DebError> {
-    let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-    let trimmed = raw
-        .trim_start_matches("./")
-        .trim_start_matches('/')
-        .trim_end_matches('/');
-    if trimmed.split('/').any(|part| part == "..") {
-        return Err(format_error(
-            file,
-            &format!("the entry {raw:?} leaves the root"),
-        ));
-    }
-    let path = if trimmed.is_empty() || trimmed == "." {
-        "/".to_string()
-    } else {
-        format!("/{trimmed}")
-    };
-    let kind = match entry.header().entry_type() {
-        tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
-        tar::EntryType::Link => EntryKind::HardLink,
-        tar::EntryType::Directory => EntryKind::Directory,
-        tar::EntryType::Symlink => EntryKind::Symlink,
-        other => {
-            return Err(format_error(
-                file,
-                &format!("{path} is a {other:?} entry, which salve does not install"),
-            ));
-        }
-    };
-    Ok((path, kind))
+    })
 }
 
 /// One member of the `ar` archive: its name and where its bytes are.
@@ -301,23 +135,20 @@ struct Member {
 }
 
 /// The members of a package's `ar` archive.
-fn members(file: &Path) -> Result<Vec<Member>, DebError> {
-    let io_error = |error| DebError::Io {
-        file: file.to_path_buf(),
-        error,
-    };
-    let mut reader = BufReader::new(File::open(file).map_err(io_error)?);
+fn members(file: &Path) -> Result<Vec<Member>, PackageError> {
+    let io_error = PackageError::io(file);
+    let mut reader = BufReader::new(File::open(file).map_err(&io_error)?);
     let mut magic = [0u8; 8];
-    reader.read_exact(&mut magic).map_err(io_error)?;
+    reader.read_exact(&mut magic).map_err(&io_error)?;
     if &magic != b"!<arch>\n" {
         return Err(format_error(file, "it does not start with an ar header"));
     }
-    let length = reader.get_ref().metadata().map_err(io_error)?.len();
+    let length = reader.get_ref().metadata().map_err(&io_error)?.len();
     let mut offset = 8u64;
     let mut members = Vec::new();
     while offset + 60 <= length {
         let mut header = [0u8; 60];
-        reader.read_exact(&mut header).map_err(io_error)?;
+        reader.read_exact(&mut header).map_err(&io_error)?;
         if &header[58..60] != b"`\n" {
             return Err(format_error(file, "an ar member header is damaged"));
         }
@@ -335,7 +166,7 @@ fn members(file: &Path) -> Result<Vec<Member>, DebError> {
         }
         members.push(Member { name, offset, size });
         offset += size + size % 2;
-        reader.seek(SeekFrom::Start(offset)).map_err(io_error)?;
+        reader.seek(SeekFrom::Start(offset)).map_err(&io_error)?;
     }
     if members.first().map(|member| member.name.as_str()) != Some("debian-binary") {
         return Err(format_error(file, "its first member is not debian-binary"));
@@ -344,7 +175,7 @@ fn members(file: &Path) -> Result<Vec<Member>, DebError> {
 }
 
 /// The member whose name starts with `stem` (`control.tar`, `data.tar`).
-fn find<'a>(file: &Path, members: &'a [Member], stem: &str) -> Result<&'a Member, DebError> {
+fn find<'a>(file: &Path, members: &'a [Member], stem: &str) -> Result<&'a Member, PackageError> {
     members
         .iter()
         .find(|member| member.name.starts_with(stem))
@@ -352,15 +183,12 @@ fn find<'a>(file: &Path, members: &'a [Member], stem: &str) -> Result<&'a Member
 }
 
 /// A reader of a member's decompressed bytes.
-fn open_member(file: &Path, member: &Member) -> Result<Box<dyn Read>, DebError> {
-    let io_error = |error| DebError::Io {
-        file: file.to_path_buf(),
-        error,
-    };
-    let mut handle = File::open(file).map_err(io_error)?;
+fn open_member(file: &Path, member: &Member) -> Result<Box<dyn Read>, PackageError> {
+    let io_error = PackageError::io(file);
+    let mut handle = File::open(file).map_err(&io_error)?;
     handle
         .seek(SeekFrom::Start(member.offset))
-        .map_err(io_error)?;
+        .map_err(&io_error)?;
     let raw = BufReader::with_capacity(1 << 16, handle.take(member.size));
     let suffix = member
         .name
@@ -370,7 +198,7 @@ fn open_member(file: &Path, member: &Member) -> Result<Box<dyn Read>, DebError> 
         "" => Box::new(raw),
         ".gz" => Box::new(flate2::bufread::GzDecoder::new(raw)),
         ".xz" => Box::new(liblzma::bufread::XzDecoder::new(raw)),
-        ".zst" => Box::new(zstd::stream::read::Decoder::with_buffer(raw).map_err(io_error)?),
+        ".zst" => Box::new(zstd::stream::read::Decoder::with_buffer(raw).map_err(&io_error)?),
         other => {
             return Err(format_error(
                 file,
@@ -384,11 +212,8 @@ fn open_member(file: &Path, member: &Member) -> Result<Box<dyn Read>, DebError> 
 }
 
 /// A format error.
-fn format_error(file: &Path, reason: &str) -> DebError {
-    DebError::Format {
-        file: file.to_path_buf(),
-        reason: reason.to_string(),
-    }
+fn format_error(file: &Path, reason: &str) -> PackageError {
+    PackageError::format(file, Format::Deb, reason)
 }
 
 /// Package files for tests, made the way dpkg-deb makes them.
@@ -466,7 +291,7 @@ mod tests {
         );
         assert_eq!(listing.entries[0].path, "/usr/bin/a");
         assert_eq!(
-            listing.entries[0].md5.as_deref(),
+            listing.entries[0].digest.as_deref(),
             Some("5d41402abc4b2a76b9719d911017c592")
         );
         // The data was kept plain, whole: it is what later reads take, even with the package
@@ -488,7 +313,11 @@ mod tests {
         assert_eq!(std::fs::read(&plain).unwrap(), decompressed);
         std::fs::write(&deb, b"!<arch>\n").unwrap();
         let mut streamed = Vec::new();
-        each_data_entry(&deb, |path, _, entry| {
+        let downloaded = package::Downloaded {
+            file: deb.clone(),
+            format: Format::Deb,
+        };
+        package::each_data_entry(&downloaded, |path, _, entry| {
             let mut content = Vec::new();
             entry.read_to_end(&mut content)?;
             streamed.push((path.to_string(), content));
@@ -506,7 +335,7 @@ mod tests {
             &[("./control", b"x")],
             &[("./a/../../etc/x", b"x")],
         );
-        assert!(matches!(list(&deb), Err(DebError::Format { .. })));
+        assert!(matches!(list(&deb), Err(PackageError::Format { .. })));
         let bytes = std::fs::read(&deb).unwrap();
         std::fs::write(&deb, &bytes[..bytes.len() / 2]).unwrap();
         assert!(list(&deb).is_err());
@@ -514,6 +343,6 @@ mod tests {
         assert!(!plain_data(&deb).exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         std::fs::write(&deb, b"not a package").unwrap();
-        assert!(matches!(list(&deb), Err(DebError::Format { .. })));
+        assert!(matches!(list(&deb), Err(PackageError::Format { .. })));
     }
 }

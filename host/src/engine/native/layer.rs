@@ -4,7 +4,7 @@
 //! ([`Placement`]), as one uncompressed tar the layer writer then compresses like any engine's
 //! changes.
 
-use super::deb::{self, EntryKind};
+use super::package::{self, Downloaded, EntryKind};
 use super::placement::Placement;
 use crate::plugin::native::Installation;
 use crate::plugin::types::{FileKind, ImageFile};
@@ -16,7 +16,7 @@ use std::path::Path;
 /// Writes the layer to `blob`; the database files written, as image files.
 pub fn write(
     blob: &Path,
-    packages: &[&Path],
+    packages: &[Downloaded],
     installation: &Installation,
     placement: &Placement,
 ) -> anyhow::Result<Vec<ImageFile>> {
@@ -31,7 +31,7 @@ pub fn write(
     builder.mode(tar::HeaderMode::Complete);
     let mut written: BTreeSet<String> = BTreeSet::new();
     for package in packages {
-        deb::each_data_entry(package, |path, kind, entry| {
+        package::each_data_entry(package, |path, kind, entry| {
             if path == "/" || kept.contains(path) {
                 return Ok(());
             }

@@ -5,9 +5,12 @@
 //! the patch layer. No root, no namespaces, no daemon, no emulator: the image's platform, not
 //! the host's, decides which packages are used.
 
+pub mod apk;
+pub mod apk_signature;
 pub mod deb;
 pub mod layer;
 pub mod openpgp;
+pub mod package;
 pub mod packaged;
 pub mod placement;
 pub mod repository;
@@ -24,10 +27,11 @@ use crate::plugin::types::{FileKind, ImageFile, PlanRequest};
 use crate::plugin::{Ecosystem, PluginError};
 use anyhow::{Context, bail};
 use futures_util::{StreamExt, TryStreamExt};
+use package::{Downloaded, EntryKind, Format};
 use placement::Placement;
 use repository::Repositories;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// How many files are fetched at once.
 const PARALLEL_FETCHES: usize = 4;
@@ -166,7 +170,7 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
             selection.packages.len()
         ),
     );
-    let downloaded: Vec<PathBuf> = job
+    let downloaded: Vec<Downloaded> = job
         .cancel
         .run(
             futures_util::stream::iter(selection.packages.iter())
@@ -192,7 +196,6 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
         packaged: Vec::new(),
         statuses: Vec::new(),
     };
-    let package_files: Vec<&Path> = downloaded.iter().map(PathBuf::as_path).collect();
     let mut rounds = 0;
     let installation = loop {
         job.cancel.check()?;
@@ -227,7 +230,7 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
                 }
                 install.read = Some(read);
                 install.packaged.extend(
-                    packaged::read(&package_files, &packaged, IMAGE_FILE_CAP, job.database_cap)
+                    packaged::read(&downloaded, &packaged, IMAGE_FILE_CAP, job.database_cap)
                         .context("reading the packages' files")?,
                 );
                 install
@@ -244,7 +247,7 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
     let placement = Placement::new(index);
     let blob = job.work.join("native-layer.tar");
     std::fs::create_dir_all(job.work)?;
-    let written = layer::write(&blob, &package_files, &installation, &placement)?;
+    let written = layer::write(&blob, &downloaded, &installation, &placement)?;
     let mut database = install.files;
     for file in written {
         database.retain(|existing| existing.path != file.path);
@@ -359,7 +362,7 @@ async fn tooling_files(
 /// most of the work).
 fn unpacked_all(
     downloads: &[PackageDownload],
-    files: &[PathBuf],
+    files: &[Downloaded],
 ) -> anyhow::Result<Vec<UnpackedPackage>> {
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
@@ -395,8 +398,12 @@ fn unpacked_all(
 }
 
 /// A downloaded package opened for the plugin.
-fn unpacked(download: &PackageDownload, file: &Path) -> anyhow::Result<UnpackedPackage> {
-    let listing = deb::list(file).with_context(|| format!("opening {}", download.url))?;
+fn unpacked(download: &PackageDownload, file: &Downloaded) -> anyhow::Result<UnpackedPackage> {
+    let listing = package::list(file).with_context(|| format!("opening {}", download.url))?;
+    let (md5, sha1) = match file.format {
+        Format::Deb => (true, false),
+        Format::Apk => (false, true),
+    };
     Ok(UnpackedPackage {
         download: download.clone(),
         control: listing
@@ -415,15 +422,18 @@ fn unpacked(download: &PackageDownload, file: &Path) -> anyhow::Result<UnpackedP
             .map(|entry| PackageEntry {
                 path: entry.path,
                 kind: match entry.kind {
-                    deb::EntryKind::File | deb::EntryKind::HardLink => FileKind::File,
-                    deb::EntryKind::Directory => FileKind::Directory,
-                    deb::EntryKind::Symlink => FileKind::Symlink,
+                    EntryKind::File | EntryKind::HardLink => FileKind::File,
+                    EntryKind::Directory => FileKind::Directory,
+                    EntryKind::Symlink => FileKind::Symlink,
                 },
                 mode: entry.mode,
+                uid: entry.uid,
+                gid: entry.gid,
                 link_target: entry
                     .link_target
-                    .filter(|_| entry.kind == deb::EntryKind::Symlink),
-                md5: entry.md5,
+                    .filter(|_| entry.kind == EntryKind::Symlink),
+                md5: entry.digest.clone().filter(|_| md5),
+                sha1: entry.digest.filter(|_| sha1),
             })
             .collect(),
     })

@@ -2,18 +2,17 @@
 //! maintainer script would read at those paths once the packages are unpacked (the last package
 //! in installation order that ships a path wins, as on disk).
 
-use super::deb::{self, EntryKind};
+use super::package::{self, Downloaded, EntryKind};
 use crate::plugin::types::{FileKind, ImageFile};
 use anyhow::bail;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
-use std::path::Path;
 
 /// The files at `asked` (exact absolute paths) in `packages`, in the order asked; a path no
 /// package ships is `missing`. A regular file larger than `file_cap`, or more than `total_cap`
 /// bytes in all, is an error.
 pub fn read(
-    packages: &[&Path],
+    packages: &[Downloaded],
     asked: &[String],
     file_cap: u64,
     total_cap: u64,
@@ -25,7 +24,7 @@ pub fn read(
         // A hard link's bytes are those of the entry it names, earlier in the same archive.
         let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         let mut hard_links: Vec<(String, String)> = Vec::new();
-        deb::each_data_entry(package, |path, kind, entry| {
+        package::each_data_entry(package, |path, kind, entry| {
             if !wanted.contains(path) {
                 return Ok(());
             }
@@ -69,7 +68,7 @@ pub fn read(
             .filter(|target| !contents.contains_key(target))
             .collect();
         if !unread.is_empty() {
-            deb::each_data_entry(package, |path, kind, entry| {
+            package::each_data_entry(package, |path, kind, entry| {
                 if kind == EntryKind::File && unread.contains(path) {
                     let mut content = Vec::new();
                     entry
@@ -85,7 +84,7 @@ pub fn read(
             let Some(content) = contents.get(&target) else {
                 bail!(
                     "{}: the hard link {path} names {target}, which is not an earlier file",
-                    package.display()
+                    package.file.display()
                 );
             };
             let size = content.len() as u64;
@@ -175,7 +174,12 @@ mod tests {
         let asked: Vec<String> = ["/usr/b.crt", "/usr/c.crt", "/etc/x.crt", "/usr", "/nope"]
             .map(String::from)
             .into();
-        let files = read(&[old.as_path(), new.as_path()], &asked, 1 << 20, 1 << 20).unwrap();
+        let deb = |file: std::path::PathBuf| Downloaded {
+            file,
+            format: crate::engine::native::package::Format::Deb,
+        };
+        let (old, new) = (deb(old), deb(new));
+        let files = read(&[old, new.clone()], &asked, 1 << 20, 1 << 20).unwrap();
         let expected = [
             file(
                 "/usr/b.crt",
@@ -190,7 +194,7 @@ mod tests {
         ];
         assert_eq!(files, expected);
         // More than the plugin may read is an error, not a file cut short.
-        let error = read(&[new.as_path()], &asked, 4, 1 << 20).unwrap_err();
+        let error = read(&[new], &asked, 4, 1 << 20).unwrap_err();
         assert!(
             format!("{error:#}").contains("more than the plugin may read"),
             "{error:#}"

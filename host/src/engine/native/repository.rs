@@ -2,8 +2,13 @@
 //! HTTP(S), each checked against the SHA-256 and size a signed file gave before anything uses
 //! it, and kept in a store by SHA-256 so a second run downloads nothing it already has.
 
+use super::apk;
+use super::apk_signature::{self, ApkSignatureError};
 use super::openpgp::{self, SignatureError};
-use crate::plugin::native::{FetchedFile, PackageDownload, RepositoryFile};
+use super::package::{Downloaded, Format};
+use crate::plugin::native::{
+    FetchedFile, PackageCheck, PackageDownload, RepositoryFile, SignatureCheck,
+};
 use crate::plugin::types::{FileKind, ImageFile};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
@@ -47,9 +52,12 @@ pub enum FetchError {
         /// What differs.
         what: String,
     },
-    /// A signature did not verify.
+    /// An OpenPGP signature did not verify.
     #[error(transparent)]
     Signature(#[from] SignatureError),
+    /// An apk index's signature did not verify.
+    #[error(transparent)]
+    ApkSignature(#[from] ApkSignatureError),
     /// A file could not be decompressed.
     #[error("{url} could not be decompressed: {error}")]
     Decompress {
@@ -126,29 +134,41 @@ impl Repositories {
                 error,
             })
         };
-        let mut content = if file.decompress {
+        let apk_signed = matches!(file.signature, Some(SignatureCheck::Apk(_)));
+        let mut content = if file.decompress && !apk_signed {
             self.decompressed(&file.url, &path)?
         } else {
             read(&path)?
         };
-        if !file.keyrings.is_empty() {
-            let mut keyrings = Vec::new();
-            for path in &file.keyrings {
-                let bytes = image_files
-                    .iter()
-                    .find(|image_file| {
-                        image_file.path == *path && image_file.kind == FileKind::File
-                    })
-                    .and_then(|image_file| image_file.content.as_deref())
-                    .ok_or_else(|| SignatureError::Keyring {
-                        path: path.clone(),
-                        error: "it is not among the files read from the image".into(),
-                    })?;
-                keyrings.push((path.as_str(), bytes));
+        match &file.signature {
+            None => {}
+            Some(SignatureCheck::Openpgp(keyrings)) => {
+                let keyrings = trusted_files(keyrings, image_files).map_err(|(path, error)| {
+                    SignatureError::Keyring {
+                        path: path.to_string(),
+                        error,
+                    }
+                })?;
+                let keys = openpgp::read_keyrings(&keyrings)?;
+                let names: Vec<String> =
+                    keyrings.iter().map(|(path, _)| path.to_string()).collect();
+                content = openpgp::verified_text(&file.url, &content, &keys, &names)?.into_bytes();
             }
-            let keys = openpgp::read_keyrings(&keyrings)?;
-            content =
-                openpgp::verified_text(&file.url, &content, &keys, &file.keyrings)?.into_bytes();
+            Some(SignatureCheck::Apk(keys)) => {
+                let keys = trusted_files(keys, image_files).map_err(|(path, error)| {
+                    ApkSignatureError::Key {
+                        path: path.to_string(),
+                        error,
+                    }
+                })?;
+                // The signature is of the compressed bytes: checked before decompressing.
+                let signed = apk_signature::verified_index(&file.url, &content, &keys)?;
+                content = if file.decompress {
+                    gunzip(&file.url, signed)?
+                } else {
+                    signed.to_vec()
+                };
+            }
         }
         if file.sha256.is_none() {
             let _ = std::fs::remove_file(&path);
@@ -160,17 +180,60 @@ impl Repositories {
     }
 
     /// Downloads a package file into the store (once), checked against the index.
-    pub async fn download(&self, package: &PackageDownload) -> Result<PathBuf, FetchError> {
-        let path = self
-            .get(
-                &package.url,
-                Some(&package.sha256),
-                Some(package.size),
-                package.size,
-                false,
-            )
-            .await?;
-        Ok(path.expect("a package is not optional"))
+    pub async fn download(&self, package: &PackageDownload) -> Result<Downloaded, FetchError> {
+        let format = Format::of(&package.check);
+        let file = match &package.check {
+            PackageCheck::Deb(sha256) => self
+                .get(
+                    &package.url,
+                    Some(sha256),
+                    Some(package.size),
+                    package.size,
+                    false,
+                )
+                .await?
+                .expect("a package is not optional"),
+            PackageCheck::Apk(control_sha1) => self.download_apk(package, control_sha1).await?,
+        };
+        Ok(Downloaded { file, format })
+    }
+
+    /// Downloads an apk package into the store (once, by its control stream's SHA-1), checked
+    /// by its control and data streams.
+    async fn download_apk(
+        &self,
+        package: &PackageDownload,
+        control_sha1: &str,
+    ) -> Result<PathBuf, FetchError> {
+        let mismatch = |error: apk::ApkMismatch| FetchError::Mismatch {
+            url: package.url.clone(),
+            what: error.to_string(),
+        };
+        if control_sha1.len() != 40 || !control_sha1.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+            return Err(FetchError::Mismatch {
+                url: package.url.clone(),
+                what: format!("the index names it by {control_sha1:?}, not a SHA-1"),
+            });
+        }
+        let stored = self
+            .store
+            .join(format!("apk-{}", control_sha1.to_ascii_lowercase()));
+        if stored.is_file() && apk::verify(&stored, control_sha1).is_ok() {
+            return Ok(stored);
+        }
+        let fetched = self
+            .get(&package.url, None, Some(package.size), package.size, false)
+            .await?
+            .expect("a package is not optional");
+        if let Err(error) = apk::verify(&fetched, control_sha1) {
+            let _ = std::fs::remove_file(&fetched);
+            return Err(mismatch(error));
+        }
+        std::fs::rename(&fetched, &stored).map_err(|error| FetchError::Store {
+            path: stored.clone(),
+            error,
+        })?;
+        Ok(stored)
     }
 
     /// The stored file of `url`, fetched when the store lacks a file of that SHA-256. A file
@@ -318,4 +381,48 @@ fn file_sha256(path: &Path) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// A file read from the image: its path and bytes.
+type PathAndBytes<'a> = (&'a str, &'a [u8]);
+
+/// The contents of `paths` among `image_files` (regular files read at `native-paths`), each
+/// with its path; the error names a path that is not there.
+fn trusted_files<'a>(
+    paths: &'a [String],
+    image_files: &'a [ImageFile],
+) -> Result<Vec<PathAndBytes<'a>>, (&'a str, String)> {
+    paths
+        .iter()
+        .map(|path| {
+            image_files
+                .iter()
+                .find(|image_file| image_file.path == *path && image_file.kind == FileKind::File)
+                .and_then(|image_file| image_file.content.as_deref())
+                .map(|bytes| (path.as_str(), bytes))
+                .ok_or((
+                    path.as_str(),
+                    "it is not among the files read from the image".to_string(),
+                ))
+        })
+        .collect()
+}
+
+/// The gzip streams of `bytes`, decompressed (at most the index cap).
+fn gunzip(url: &str, bytes: &[u8]) -> Result<Vec<u8>, FetchError> {
+    let mut plain = Vec::new();
+    flate2::bufread::MultiGzDecoder::new(bytes)
+        .take(INDEX_CAP + 1)
+        .read_to_end(&mut plain)
+        .map_err(|error| FetchError::Decompress {
+            url: url.to_string(),
+            error,
+        })?;
+    if plain.len() as u64 > INDEX_CAP {
+        return Err(FetchError::Decompress {
+            url: url.to_string(),
+            error: std::io::Error::other("it decompresses to more than 512 MiB"),
+        });
+    }
+    Ok(plain)
 }

@@ -10,8 +10,10 @@ pub mod v0_1;
 pub mod v0_2;
 mod v0_2_to_v0_3;
 pub mod v0_3;
+mod v0_3_to_v0_4;
+pub mod v0_4;
 
-pub use v0_3 as latest;
+pub use v0_4 as latest;
 
 use super::error::PluginError;
 use serde::Serialize;
@@ -33,6 +35,9 @@ pub enum ContractVersion {
     /// `salve:plugin@0.3.x`: 0.2, and native installation that reads packaged files and
     /// statuses and writes links.
     V0_3,
+    /// `salve:plugin@0.4.x`: 0.3, and native installation of apk packages (apk-signed indexes,
+    /// packages checked by their streams, entries with owners and SHA-1).
+    V0_4,
 }
 
 impl ContractVersion {
@@ -41,10 +46,11 @@ impl ContractVersion {
         ContractVersion::V0_1,
         ContractVersion::V0_2,
         ContractVersion::V0_3,
+        ContractVersion::V0_4,
     ];
 
     /// The version this host's types are, and the SDK of the same release builds plugins for.
-    pub const LATEST: ContractVersion = ContractVersion::V0_3;
+    pub const LATEST: ContractVersion = ContractVersion::V0_4;
 
     /// The full WIT package version the bindings were generated from.
     pub fn package_version(self) -> &'static str {
@@ -52,6 +58,7 @@ impl ContractVersion {
             ContractVersion::V0_1 => v0_1::VERSION,
             ContractVersion::V0_2 => v0_2::VERSION,
             ContractVersion::V0_3 => v0_3::VERSION,
+            ContractVersion::V0_4 => v0_4::VERSION,
         }
     }
 
@@ -71,7 +78,7 @@ fn major_minor(version: &str) -> Option<(&str, &str)> {
     Some((numbers.next()?, numbers.next()?))
 }
 
-/// The versions this host loads as people write them: `0.1.x`, or `0.1.x, 0.2.x, 0.3.x`.
+/// The versions this host loads as people write them: `0.1.x`, or `0.1.x, 0.2.x, 0.3.x, 0.4.x`.
 pub fn supported_versions() -> String {
     ContractVersion::ALL
         .iter()
@@ -311,10 +318,11 @@ mod tests {
         assert_eq!(ContractVersion::of("0.1.7"), Some(ContractVersion::V0_1));
         assert_eq!(ContractVersion::of("0.2.3"), Some(ContractVersion::V0_2));
         assert_eq!(ContractVersion::of("0.3.0"), Some(ContractVersion::V0_3));
-        assert_eq!(ContractVersion::of("0.4.0"), None);
+        assert_eq!(ContractVersion::of("0.4.1"), Some(ContractVersion::V0_4));
+        assert_eq!(ContractVersion::of("0.5.0"), None);
         assert_eq!(ContractVersion::of("1.1.0"), None);
         assert_eq!(ContractVersion::of("0"), None);
-        assert_eq!(supported_versions(), "0.1.x, 0.2.x, 0.3.x");
+        assert_eq!(supported_versions(), "0.1.x, 0.2.x, 0.3.x, 0.4.x");
     }
 
     #[test]
@@ -323,6 +331,7 @@ mod tests {
             ("v0.1", v0_1::VERSION),
             ("v0.2", v0_2::VERSION),
             ("v0.3", v0_3::VERSION),
+            ("v0.4", v0_4::VERSION),
         ] {
             let wit = format!("{}/../wit/{folder}", env!("CARGO_MANIFEST_DIR"));
             let mut declared = Vec::new();

@@ -870,7 +870,8 @@ fn hash_link_name(name: &str) -> Option<(bool, u32, usize)> {
 mod tests {
     use super::*;
     use crate::native::scripts::by_path;
-    use salve_plugin_sdk::{ImageFile, PackageDownload, UnpackedPackage};
+    use salve_plugin_sdk::testing::{download, unpacked};
+    use salve_plugin_sdk::{ImageFile, UnpackedPackage};
     use std::path::Path;
     use std::process::Command;
 
@@ -963,19 +964,7 @@ mod tests {
 
     /// A package as the tests upgrade it.
     fn upgraded() -> UnpackedPackage {
-        UnpackedPackage {
-            download: PackageDownload {
-                name: PACKAGE.into(),
-                version: "2".into(),
-                architecture: "all".into(),
-                url: String::new(),
-                sha256: String::new(),
-                size: 0,
-                replaces: Some("1".into()),
-            },
-            control: Vec::new(),
-            entries: Vec::new(),
-        }
+        unpacked(download(PACKAGE, "2", Some("1")))
     }
 
     /// What `check` answers on the scene of an upgrade of ca-certificates in an image of

@@ -586,7 +586,7 @@ pub fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use salve_plugin_sdk::testing::{file, os, platform, target};
+    use salve_plugin_sdk::testing::{self, download, file, os, platform, target};
     use salve_plugin_sdk::{PackageDownload, PackageEntry};
 
     const STATUS_TEXT: &str = "Package: tool\nStatus: install ok installed\nArchitecture: amd64\n\
@@ -595,16 +595,15 @@ Version: 1\nConffiles:\n /etc/tool.conf 11111111111111111111111111111111\n \
 Package: zlib\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\nDescription: z\n";
 
     fn entry(path: &str, md5: Option<&str>) -> PackageEntry {
+        let kind = if md5.is_some() {
+            FileKind::File
+        } else {
+            FileKind::Directory
+        };
         PackageEntry {
-            path: path.into(),
-            kind: if md5.is_some() {
-                FileKind::File
-            } else {
-                FileKind::Directory
-            },
             mode: 0o644,
-            link_target: None,
             md5: md5.map(String::from),
+            ..testing::entry(path, kind)
         }
     }
 
@@ -617,13 +616,9 @@ Package: zlib\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\nDe
             read,
             packages: vec![UnpackedPackage {
                 download: PackageDownload {
-                    name: "tool".into(),
-                    version: "2".into(),
                     architecture: "amd64".into(),
                     url: "http://x/pool/tool.deb".into(),
-                    sha256: "00".into(),
-                    size: 1,
-                    replaces: Some("1".into()),
+                    ..download("tool", "2", Some("1"))
                 },
                 control: vec![
                     file(

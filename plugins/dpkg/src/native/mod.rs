@@ -26,8 +26,8 @@ use relations::Clauses;
 use release::Release;
 use resolve::{Goal, Installed};
 use salve_plugin_sdk::{
-    FetchedFile, FileKind, ImageFile, NativeError, NativeRequest, PackageDownload, Platform,
-    RepositoryFile, Resolution, Selection, Target,
+    FetchedFile, FileKind, ImageFile, NativeError, NativeRequest, PackageCheck, PackageDownload,
+    Platform, RepositoryFile, Resolution, Selection, SignatureCheck, Target,
 };
 use sources::Source;
 
@@ -156,11 +156,13 @@ pub fn resolve(request: &NativeRequest) -> Result<Resolution, NativeError> {
                 url,
                 sha256: None,
                 size: None,
-                keyrings: keyrings_for(source, &apt)
-                    .map_err(unsupported)?
-                    .into_iter()
-                    .map(|keyring| format!("{root}{keyring}"))
-                    .collect(),
+                signature: Some(SignatureCheck::Openpgp(
+                    keyrings_for(source, &apt)
+                        .map_err(unsupported)?
+                        .into_iter()
+                        .map(|keyring| format!("{root}{keyring}"))
+                        .collect(),
+                )),
                 decompress: false,
                 optional: false,
             });
@@ -218,7 +220,7 @@ pub fn resolve(request: &NativeRequest) -> Result<Resolution, NativeError> {
                 version: chosen.package.version.to_string(),
                 architecture: chosen.package.architecture.to_string(),
                 url: chosen.package.url(),
-                sha256: chosen.package.sha256.to_ascii_lowercase(),
+                check: PackageCheck::Deb(chosen.package.sha256.to_ascii_lowercase()),
                 size: chosen.package.size,
                 replaces: chosen.replaces,
             })
@@ -329,7 +331,7 @@ fn index_files(
                 url: format!("{}/dists/{}/{chosen}", source.uri, source.suite),
                 sha256: Some(sha256.clone()),
                 size: Some(*size),
-                keyrings: Vec::new(),
+                signature: None,
                 decompress: true,
                 optional: false,
             });
@@ -460,8 +462,10 @@ Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg\n";
                 "http://security.ubuntu.com/ubuntu/dists/noble-security/InRelease",
             ]
         );
-        assert!(wanted.iter().all(|file| file.keyrings
-            == ["/usr/share/keyrings/ubuntu-archive-keyring.gpg"]
+        assert!(wanted.iter().all(|file| file.signature
+            == Some(SignatureCheck::Openpgp(vec![
+                "/usr/share/keyrings/ubuntu-archive-keyring.gpg".into()
+            ]))
             && !file.decompress));
     }
 
@@ -487,8 +491,10 @@ Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg\n";
             "http://deb.example/debian/dists/bookworm/InRelease"
         );
         assert_eq!(
-            wanted[0].keyrings,
-            ["/salve-tooling/etc/apt/trusted.gpg.d/debian.asc"]
+            wanted[0].signature,
+            Some(SignatureCheck::Openpgp(vec![
+                "/salve-tooling/etc/apt/trusted.gpg.d/debian.asc".into()
+            ]))
         );
     }
 

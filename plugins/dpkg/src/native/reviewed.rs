@@ -310,30 +310,22 @@ fn pam_profiles_as_they_are(scene: &Scene) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::native::scripts::by_path;
-    use salve_plugin_sdk::testing::file;
-    use salve_plugin_sdk::{ImageFile, PackageDownload, PackageEntry, UnpackedPackage};
+    use salve_plugin_sdk::testing::{download, entry, file, unpacked};
+    use salve_plugin_sdk::{ImageFile, PackageEntry, UnpackedPackage};
 
     const UNIX: &str = "Name: Unix authentication\nDefault: yes\n";
 
     fn libpam_runtime(profile: &str) -> UnpackedPackage {
         UnpackedPackage {
-            download: PackageDownload {
-                name: "libpam-runtime".into(),
-                version: "1.5.2-6+deb12u3".into(),
-                architecture: "all".into(),
-                url: String::new(),
-                sha256: String::new(),
-                size: 0,
-                replaces: Some("1.5.2-6+deb12u2".into()),
-            },
-            control: Vec::new(),
             entries: vec![PackageEntry {
-                path: format!("{PAM_CONFIGS}/unix"),
-                kind: FileKind::File,
-                mode: 0o644,
-                link_target: None,
                 md5: Some(hex(&Md5::digest(profile.as_bytes()))),
+                ..entry(&format!("{PAM_CONFIGS}/unix"), FileKind::File)
             }],
+            ..unpacked(download(
+                "libpam-runtime",
+                "1.5.2-6+deb12u3",
+                Some("1.5.2-6+deb12u2"),
+            ))
         }
     }
 

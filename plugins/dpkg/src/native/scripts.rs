@@ -473,6 +473,7 @@ pub fn judge_triggers(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use salve_plugin_sdk::testing::{download, entry, unpacked};
 
     const PERL_BASE_PREINST: &str = "#!/bin/sh\nset -e\n# Automatically added by dh_installdeb/13.11.4\n\
 dpkg-maintscript-helper symlink_to_dir /usr/share/doc/perl-base perl 5.30.0-1 perl-base -- \"$@\"\n\
@@ -480,19 +481,10 @@ dpkg-maintscript-helper symlink_to_dir /usr/share/doc/perl-base perl 5.30.0-1 pe
 
     /// A package as the tests install it.
     fn package(name: &str) -> UnpackedPackage {
-        UnpackedPackage {
-            download: salve_plugin_sdk::PackageDownload {
-                name: name.into(),
-                version: "99".into(),
-                architecture: "amd64".into(),
-                url: String::new(),
-                sha256: String::new(),
-                size: 0,
-                replaces: None,
-            },
-            control: Vec::new(),
-            entries: Vec::new(),
-        }
+        unpacked(salve_plugin_sdk::PackageDownload {
+            architecture: "amd64".into(),
+            ..download(name, "99", None)
+        })
     }
 
     /// Judges `script` of `package` upgraded from `from` in an image with these text files.
@@ -538,11 +530,8 @@ dpkg-maintscript-helper symlink_to_dir /usr/share/doc/perl-base perl 5.30.0-1 pe
         package.entries = units
             .iter()
             .map(|(md5, path)| salve_plugin_sdk::PackageEntry {
-                path: path.to_string(),
-                kind: FileKind::File,
-                mode: 0o644,
-                link_target: None,
                 md5: Some(md5.to_string()),
+                ..entry(path, FileKind::File)
             })
             .collect();
         let installed_md5sums: String = APT_UNITS

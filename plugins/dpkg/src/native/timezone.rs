@@ -226,31 +226,20 @@ pub fn reproduce(scene: &Scene) -> Result<Option<WrittenFile>, String> {
 mod tests {
     use super::*;
     use crate::native::scripts::by_path;
-    use salve_plugin_sdk::testing::file;
-    use salve_plugin_sdk::{ImageFile, PackageDownload, PackageEntry, UnpackedPackage};
+    use salve_plugin_sdk::testing::{download, entry, file, unpacked};
+    use salve_plugin_sdk::{ImageFile, UnpackedPackage};
 
     fn tzdata(zones: &[&str]) -> UnpackedPackage {
         UnpackedPackage {
-            download: PackageDownload {
-                name: "tzdata".into(),
-                version: "2026f-0+deb12u1".into(),
-                architecture: "all".into(),
-                url: String::new(),
-                sha256: String::new(),
-                size: 0,
-                replaces: Some("2025b-0+deb12u1".into()),
-            },
-            control: Vec::new(),
             entries: zones
                 .iter()
-                .map(|zone| PackageEntry {
-                    path: format!("{ZONEINFO}{zone}"),
-                    kind: FileKind::File,
-                    mode: 0o644,
-                    link_target: None,
-                    md5: None,
-                })
+                .map(|zone| entry(&format!("{ZONEINFO}{zone}"), FileKind::File))
                 .collect(),
+            ..unpacked(download(
+                "tzdata",
+                "2026f-0+deb12u1",
+                Some("2025b-0+deb12u1"),
+            ))
         }
     }
 
