@@ -363,6 +363,9 @@ async fn patch_platform(
     let mut requests: Vec<PlanRequest> = Vec::new();
     let mut active: Vec<(&Share, Vec<&PackageUpdate>)> = Vec::new();
     let mut tooling_image = None;
+    // Why only the native engine can make the update, when the plan the other engines run
+    // could not be made (an image without a package manager and no tooling image that can).
+    let mut local_refusal: Option<String> = None;
     for share in &shares {
         let ecosystem = share.detected.plugin.as_ecosystem().expect("an ecosystem");
         let installed = ecosystem.installed(&probe.files)?;
@@ -370,15 +373,24 @@ async fn patch_platform(
         if run.report.is_some() && needed.is_empty() {
             continue;
         }
+        let native_capable = native && !ecosystem.native_paths()?.is_empty();
+        let mut refusal = None;
         let tooling = if share.detected.target.distroless {
-            Some(tooling_for(
+            match tooling_for(
                 run.options,
                 &ecosystem,
                 &probe.os,
                 platform,
                 &share.detected.target,
                 needed.is_empty(),
-            )?)
+            ) {
+                Ok(tooling) => Some(tooling),
+                Err(error) if native_capable && run.options.tooling_image.is_none() => {
+                    refusal = Some(format!("{error:#}"));
+                    None
+                }
+                Err(error) => return Err(error),
+            }
         } else {
             None
         };
@@ -404,12 +416,29 @@ async fn patch_platform(
                 .collect(),
             tooling_image: tooling,
         };
-        let plan = ecosystem.plan(&request)?;
+        let plan = match (refusal.is_some(), ecosystem.plan(&request)) {
+            (false, Ok(plan)) => plan,
+            (false, Err(error)) if !native_capable => return Err(error.into()),
+            (_, planned) => {
+                if let Err(error) = planned {
+                    refusal.get_or_insert_with(|| format!("{:#}", anyhow::Error::from(error)));
+                }
+                UpdatePlan {
+                    steps: Vec::new(),
+                    exclude_paths: Vec::new(),
+                    database_paths: Vec::new(),
+                    warnings: Vec::new(),
+                }
+            }
+        };
         for warning in &plan.warnings {
             progress.warn(warning);
         }
-        if plan.steps.is_empty() {
+        if plan.steps.is_empty() && refusal.is_none() {
             continue;
+        }
+        if let Some(refusal) = refusal {
+            local_refusal = Some(refusal);
         }
         before.push(installed);
         plans.push(plan);
@@ -445,6 +474,13 @@ async fn patch_platform(
 
     // 5. Execute the plans on the chosen engine.
     let plan = merge_plans(plans);
+    if local_refusal.is_some() && active.len() > 1 {
+        bail!(
+            "{platform_name}: only the native engine can update {} here, and it installs one \
+             ecosystem at a time; patch with one report per ecosystem",
+            probe.os.id
+        );
+    }
     let native = match (&active[..], &requests[..], &probe.index) {
         ([(share, _)], [request], Some(index)) => Some(NativeWork {
             ecosystem: share.detected.plugin.as_ecosystem().expect("an ecosystem"),
@@ -470,6 +506,7 @@ async fn patch_platform(
             progress,
             cancel: &run.options.cancel,
             native,
+            local_refusal: local_refusal.as_deref(),
         })
         .await?;
 

@@ -73,25 +73,45 @@ pub struct Job<'a> {
     /// The plugin and request the native engine installs for, when one OS ecosystem's updates
     /// are the whole plan.
     pub native: Option<native::NativeWork<'a>>,
+    /// Why only the native engine can make the update: the plan the other engines run could
+    /// not be made (it is then empty).
+    pub local_refusal: Option<&'a str>,
 }
 
 impl EngineChoice {
     /// Runs the job's plan on this engine.
     pub async fn run(&self, job: &Job<'_>) -> anyhow::Result<Executed> {
-        match self {
-            EngineChoice::Local(options) => local::run_job(*options, job).await,
-            EngineChoice::Buildkit(daemon) => buildkit::run_job(daemon, job).await,
-            EngineChoice::Native(options) => {
-                native::run_job(options, job).await.map_err(
-                    |error| match native::unsupported_reason(&error) {
-                        Some(_) => error.context(
-                            "the native engine cannot make this update; --engine auto (or local) \
-                         makes it on this machine",
-                        ),
-                        None => error,
-                    },
+        let only_native = |engine: &str| {
+            job.local_refusal.map(|refusal| {
+                anyhow::anyhow!(
+                    "{}: the {engine} engine cannot make this update ({refusal}); --engine \
+                     native can, by file operations",
+                    job.target.platform
                 )
-            }
+            })
+        };
+        match self {
+            EngineChoice::Local(options) => match only_native("local") {
+                Some(error) => Err(error),
+                None => local::run_job(*options, job).await,
+            },
+            EngineChoice::Buildkit(daemon) => match only_native("BuildKit") {
+                Some(error) => Err(error),
+                None => buildkit::run_job(daemon, job).await,
+            },
+            EngineChoice::Native(options) => native::run_job(options, job).await.map_err(|error| {
+                match (native::unsupported_reason(&error), job.local_refusal) {
+                    (Some(_), None) => error.context(
+                        "the native engine cannot make this update; --engine auto (or local) \
+                         makes it on this machine",
+                    ),
+                    (Some(_), Some(refusal)) => error.context(format!(
+                        "the native engine cannot make this update, and no other engine can \
+                             ({refusal})"
+                    )),
+                    (None, _) => error,
+                }
+            }),
             EngineChoice::Auto { native, local } => {
                 let error = match native::run_job(native, job).await {
                     Ok(executed) => return Ok(executed),
@@ -100,6 +120,12 @@ impl EngineChoice {
                 let Some(reason) = native::unsupported_reason(&error) else {
                     return Err(error);
                 };
+                if let Some(refusal) = job.local_refusal {
+                    return Err(error.context(format!(
+                        "the native engine cannot make this update, and no other engine can \
+                         ({refusal})"
+                    )));
+                }
                 job.progress.warn(&format!(
                     "{}: the local engine makes this update: the native engine cannot ({})",
                     job.target.platform,

@@ -1,14 +1,18 @@
-//! salve's ecosystem plugin for Alpine images: apk versions, detection, plans, the apk database
-//! and purls. apk-tools runs only inside the image, so an Alpine image without apk is refused.
+//! salve's ecosystem plugin for Alpine images: apk versions, detection, plans, the apk database,
+//! purls, and native installation (signed indexes, apk's resolution, the database written as
+//! apk-tools writes it). apk-tools runs only inside the image, so the local engine refuses an
+//! Alpine image without apk; the native engine patches it.
 
 mod database;
+pub mod native;
 pub mod version;
 
 use database::INSTALLED;
 use salve_plugin_sdk::purl::encode;
 use salve_plugin_sdk::{
-    Ecosystem, EcosystemInfo, FileKind, ImageFile, InstalledPackage, OsInfo, PackageClass,
-    PlanRequest, Platform, Step, Target, UpdatePlan, files,
+    Ecosystem, EcosystemInfo, FileKind, ImageFile, InstallRequest, InstallStep, InstalledPackage,
+    NativeError, NativeRequest, OsInfo, PackageClass, PlanRequest, Platform, Resolution, Step,
+    Target, UpdatePlan, files,
 };
 use std::cmp::Ordering;
 
@@ -131,6 +135,18 @@ impl Ecosystem for Apk {
                     .collect())
             },
         )
+    }
+
+    fn native_paths() -> Vec<String> {
+        native::paths()
+    }
+
+    fn native_resolve(request: NativeRequest) -> Result<Resolution, NativeError> {
+        native::resolve(&request)
+    }
+
+    fn native_install(request: InstallRequest) -> Result<InstallStep, NativeError> {
+        native::install::install(&request)
     }
 
     fn purl(pkg: InstalledPackage, os: OsInfo, platform: Platform) -> String {

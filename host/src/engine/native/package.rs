@@ -106,8 +106,8 @@ pub struct DataEntry {
     pub gid: u32,
     /// A symbolic or hard link's target.
     pub link_target: Option<String>,
-    /// A regular file's digest: MD5 for Debian packages, SHA-1 for apk packages (lower-case
-    /// hex), as each format's database records it.
+    /// A regular file's (or hard link's) digest: MD5 for Debian packages, SHA-1 for apk
+    /// packages (lower-case hex), as each format's database records it.
     pub digest: Option<String>,
 }
 
@@ -211,7 +211,7 @@ pub fn data_entries(
     data: &mut dyn Read,
 ) -> Result<Vec<DataEntry>, PackageError> {
     let io_error = PackageError::io(file);
-    let mut entries = Vec::new();
+    let mut entries: Vec<DataEntry> = Vec::new();
     let mut archive = tar::Archive::new(&mut *data);
     for entry in archive.entries().map_err(&io_error)? {
         let mut entry = entry.map_err(&io_error)?;
@@ -250,6 +250,18 @@ pub fn data_entries(
                 }
                 Some(sha1)
             }
+            // A hard link's bytes, and so its digest, are those of the earlier entry it names.
+            (EntryKind::HardLink, _) => link_target.as_deref().and_then(|target| {
+                let target = format!(
+                    "/{}",
+                    target.trim_start_matches("./").trim_start_matches('/')
+                );
+                entries
+                    .iter()
+                    .rev()
+                    .find(|earlier| earlier.path == target)
+                    .and_then(|earlier| earlier.digest.clone())
+            }),
             _ => None,
         };
         let header = entry.header();

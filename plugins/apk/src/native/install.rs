@@ -1,0 +1,669 @@
+//! Installing apk packages as file operations, as apk-tools 2 commits an upgrade: the new
+//! versions' files written (in protected folders, `/etc` by default, a file the image changed
+//! is left and the new one written beside it as `.apk-new`), the old versions' files they no
+//! longer ship removed (changed protected files kept), and the database rewritten:
+//! `/lib/apk/db/installed` (sorted by name, each package's index fields, then its folders and
+//! files with owners, modes and SHA-1s), `scripts.tar` (every installed package's scripts) and
+//! `triggers`. Refused, naming the package: scripts apk would run in this update
+//! (`pre-/post-upgrade` of an upgraded package, `pre-/post-install` of a new one), triggers, and
+//! files another installed package owns.
+
+use super::stanza::{self, Stanza};
+use super::tar::{self, Member};
+use super::{PROTECTED_PATHS, SCRIPTS, TRIGGERS, WORLD, hex, text};
+use crate::database::INSTALLED;
+use base64::Engine as _;
+use salve_plugin_sdk::{
+    FileKind, FileReads, ImageFile, InstallRequest, InstallStep, Installation, NativeError,
+    PackageCheck, UnpackedPackage, WrittenFile,
+};
+use sha1::{Digest, Sha1};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// apk's script types, in the order its scripts database lists them.
+const SCRIPT_TYPES: [&str; 7] = [
+    "pre-install",
+    "post-install",
+    "pre-deinstall",
+    "post-deinstall",
+    "pre-upgrade",
+    "post-upgrade",
+    "trigger",
+];
+
+/// apk's protected paths before `/etc/apk/protected_paths.d`.
+const DEFAULT_PROTECTED: &str = "+etc\n@etc/init.d\n!etc/apk\n";
+
+/// One round of installation: the protected files to compare first, then the operations.
+pub fn install(request: &InstallRequest) -> Result<InstallStep, NativeError> {
+    let failed = NativeError::Failed;
+    let database = stanza::parse(
+        &text(&request.files, INSTALLED).unwrap_or_default(),
+        INSTALLED,
+    )
+    .map_err(failed)?;
+    let replaced: BTreeSet<&str> = request
+        .packages
+        .iter()
+        .filter(|package| package.download.replaces.is_some())
+        .map(|package| package.download.name.as_str())
+        .collect();
+    for package in &request.packages {
+        refuse_scripts(package)?;
+    }
+    refuse_triggers(request, &database, &replaced)?;
+    let owners = owners(&database, &replaced);
+    let new_paths: BTreeSet<String> = request
+        .packages
+        .iter()
+        .flat_map(|package| package.entries.iter())
+        .filter(|entry| entry.kind != FileKind::Directory)
+        .map(|entry| entry.path.clone())
+        .collect();
+    for package in &request.packages {
+        for entry in &package.entries {
+            if entry.kind != FileKind::Directory
+                && let Some(owner) = owners.get(entry.path.as_str())
+            {
+                return Err(failed(format!(
+                    "{} {} would overwrite {}, which {owner} owns; apk refuses this too",
+                    package.download.name, package.download.version, entry.path
+                )));
+            }
+        }
+    }
+    let protected = Protection::new(request)?;
+    let old_files: Vec<(String, Option<String>)> = database
+        .iter()
+        .filter(|stanza| replaced.contains(stanza.name()))
+        .flat_map(owned_files)
+        .collect();
+    let recorded: BTreeMap<&str, Option<&str>> = old_files
+        .iter()
+        .map(|(path, sha1)| (path.as_str(), sha1.as_deref()))
+        .collect();
+    // The protected paths whose image content decides: new files, and old ones to remove.
+    let to_compare: BTreeSet<String> = new_paths
+        .iter()
+        .chain(old_files.iter().map(|(path, _)| path))
+        .filter(|path| protected.covers(path))
+        .cloned()
+        .collect();
+    let Some(read) = &request.read else {
+        return Ok(InstallStep::Read(FileReads {
+            image: to_compare.into_iter().collect(),
+            packaged: Vec::new(),
+            statuses: Vec::new(),
+        }));
+    };
+    let image_sha1 = |path: &str| -> Option<String> {
+        let file = read.iter().find(|file| file.path == path)?;
+        match file.kind {
+            FileKind::File => Some(sha1_hex(file.content.as_deref().unwrap_or_default())),
+            FileKind::Symlink => Some(sha1_hex(file.link_target.as_deref()?.as_bytes())),
+            _ => None,
+        }
+    };
+    let mut installation = Installation {
+        files: Vec::new(),
+        links: Vec::new(),
+        removed: Vec::new(),
+        kept: Vec::new(),
+        diverted: Vec::new(),
+        warnings: Vec::new(),
+    };
+    for package in &request.packages {
+        for entry in &package.entries {
+            if entry.kind == FileKind::Directory || !to_compare.contains(&entry.path) {
+                continue;
+            }
+            let Some(current) = image_sha1(&entry.path) else {
+                continue;
+            };
+            let changed = recorded
+                .get(entry.path.as_str())
+                .copied()
+                .flatten()
+                .is_none_or(|recorded| recorded != current);
+            if !changed {
+                continue;
+            }
+            if entry_sha1(entry).as_deref() == Some(current.as_str()) {
+                installation.kept.push(entry.path.clone());
+            } else {
+                let beside = format!("{}.apk-new", entry.path);
+                installation.warnings.push(format!(
+                    "{} was changed in the image: {} {}'s version is written beside it as {beside}",
+                    entry.path, package.download.name, package.download.version
+                ));
+                installation.diverted.push((entry.path.clone(), beside));
+            }
+        }
+    }
+    for (path, sha1) in &old_files {
+        if new_paths.contains(path) || owners.contains_key(path.as_str()) {
+            continue;
+        }
+        if to_compare.contains(path) {
+            let current = image_sha1(path);
+            if current.is_some() && current.as_deref() != sha1.as_deref() {
+                installation.warnings.push(format!(
+                    "{path} was changed in the image and is no longer packaged: it is kept"
+                ));
+                continue;
+            }
+        }
+        installation.removed.push(path.clone());
+    }
+    let world = text(&request.files, WORLD).unwrap_or_default();
+    let pins = super::repositories::pins(&world).map_err(failed)?;
+    let mut blocks: Vec<(String, String, String)> = database
+        .iter()
+        .filter(|stanza| !replaced.contains(stanza.name()))
+        .map(|stanza| {
+            (
+                stanza.name().to_string(),
+                stanza.version().to_string(),
+                stanza_text(stanza),
+            )
+        })
+        .collect();
+    for package in &request.packages {
+        blocks.push((
+            package.download.name.clone(),
+            package.download.version.clone(),
+            installed_block(package, pins.get(&package.download.name))?,
+        ));
+    }
+    blocks.sort_by(|a, b| {
+        a.0.to_ascii_lowercase()
+            .cmp(&b.0.to_ascii_lowercase())
+            .then(a.0.cmp(&b.0))
+            .then(crate::version::compare(&a.1, &b.1))
+    });
+    let database_text: String = blocks.into_iter().map(|(_, _, block)| block).collect();
+    installation
+        .files
+        .push(written(INSTALLED, database_text.into_bytes()));
+    let replaced_identities: BTreeSet<&str> = database
+        .iter()
+        .filter(|stanza| replaced.contains(stanza.name()))
+        .filter_map(|stanza| stanza.get('C'))
+        .collect();
+    if let Some(scripts) = scripts_database(request, &replaced_identities)? {
+        installation.files.push(written(SCRIPTS, scripts));
+    }
+    if let Some(triggers) = text(&request.files, TRIGGERS) {
+        let kept: String = triggers
+            .lines()
+            .filter(|line| {
+                !replaced_identities.contains(line.split_whitespace().next().unwrap_or_default())
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        if kept != triggers {
+            installation
+                .files
+                .push(written(TRIGGERS, kept.into_bytes()));
+        }
+    }
+    Ok(InstallStep::Done(installation))
+}
+
+/// A database file written whole.
+fn written(path: &str, content: Vec<u8>) -> WrittenFile {
+    WrittenFile {
+        path: path.to_string(),
+        content,
+        mode: 0o644,
+    }
+}
+
+/// Refuses a package whose scripts apk would run in this update.
+fn refuse_scripts(package: &UnpackedPackage) -> Result<(), NativeError> {
+    let upgrade = package.download.replaces.is_some();
+    let run: &[&str] = if upgrade {
+        &["pre-upgrade", "post-upgrade", "trigger"]
+    } else {
+        &["pre-install", "post-install", "trigger"]
+    };
+    for script in run {
+        if package
+            .control
+            .iter()
+            .any(|member| member.path == format!(".{script}"))
+        {
+            return Err(NativeError::Unsupported(format!(
+                "{} {} has a .{script} script, which apk runs when it {}; native installation \
+                 runs nothing of the image and does not reproduce it",
+                package.download.name,
+                package.download.version,
+                if *script == "trigger" {
+                    "changes the folders it watches"
+                } else if upgrade {
+                    "upgrades the package"
+                } else {
+                    "installs the package"
+                }
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an update that changes a folder an installed package's trigger watches.
+fn refuse_triggers(
+    request: &InstallRequest,
+    database: &[Stanza],
+    replaced: &BTreeSet<&str>,
+) -> Result<(), NativeError> {
+    let Some(triggers) = text(&request.files, TRIGGERS) else {
+        return Ok(());
+    };
+    let folders: BTreeSet<String> = request
+        .packages
+        .iter()
+        .flat_map(|package| package.entries.iter())
+        .filter(|entry| entry.kind != FileKind::Directory)
+        .filter_map(|entry| {
+            entry
+                .path
+                .rsplit_once('/')
+                .map(|(folder, _)| folder.to_string())
+        })
+        .collect();
+    for line in triggers.lines() {
+        let mut words = line.split_whitespace();
+        let Some(identity) = words.next() else {
+            continue;
+        };
+        let Some(owner) = database
+            .iter()
+            .find(|stanza| stanza.get('C') == Some(identity))
+        else {
+            continue;
+        };
+        if replaced.contains(owner.name()) {
+            continue;
+        }
+        for pattern in words {
+            if let Some(folder) = folders.iter().find(|folder| glob_matches(pattern, folder)) {
+                return Err(NativeError::Unsupported(format!(
+                    "{} {}'s trigger watches {pattern}, and the update changes {folder}; apk \
+                     would run its trigger script, which native installation does not reproduce",
+                    owner.name(),
+                    owner.version()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `fnmatch` with `FNM_PATHNAME`: `*` and `?` stay within a path segment.
+fn glob_matches(pattern: &str, path: &str) -> bool {
+    fn matches(pattern: &[u8], path: &[u8]) -> bool {
+        match (pattern.first(), path.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => {
+                matches(&pattern[1..], path)
+                    || (path.first().is_some_and(|byte| *byte != b'/')
+                        && matches(pattern, &path[1..]))
+            }
+            (Some(b'?'), Some(byte)) if *byte != b'/' => matches(&pattern[1..], &path[1..]),
+            (Some(expected), Some(byte)) if expected == byte => matches(&pattern[1..], &path[1..]),
+            _ => false,
+        }
+    }
+    matches(pattern.as_bytes(), path.as_bytes())
+}
+
+/// Every file installed packages other than the replaced ones own, with its owner.
+fn owners(database: &[Stanza], replaced: &BTreeSet<&str>) -> BTreeMap<String, String> {
+    database
+        .iter()
+        .filter(|stanza| !replaced.contains(stanza.name()))
+        .flat_map(|stanza| {
+            owned_files(stanza)
+                .into_iter()
+                .map(move |(path, _)| (path, format!("{} {}", stanza.name(), stanza.version())))
+        })
+        .collect()
+}
+
+/// The files a database stanza owns (absolute paths), each with its recorded SHA-1 (hex).
+pub fn owned_files(stanza: &Stanza) -> Vec<(String, Option<String>)> {
+    let mut files: Vec<(String, Option<String>)> = Vec::new();
+    let mut folder = String::new();
+    for (key, value) in &stanza.fields {
+        match key {
+            'F' => folder = value.clone(),
+            'R' if folder.is_empty() => files.push((format!("/{value}"), None)),
+            'R' => files.push((format!("/{folder}/{value}"), None)),
+            'Z' => {
+                if let Some(last) = files.last_mut() {
+                    last.1 = decode_identity(value);
+                }
+            }
+            _ => {}
+        }
+    }
+    files
+}
+
+/// The hex SHA-1 of a `Q1` checksum.
+fn decode_identity(value: &str) -> Option<String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.strip_prefix("Q1")?)
+        .ok()?;
+    Some(hex(&bytes))
+}
+
+/// A `Q1` checksum of a hex SHA-1.
+fn identity_of(sha1_hex: &str) -> String {
+    let bytes: Vec<u8> = (0..sha1_hex.len() / 2)
+        .filter_map(|at| u8::from_str_radix(&sha1_hex[at * 2..at * 2 + 2], 16).ok())
+        .collect();
+    format!(
+        "Q1{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+/// The SHA-1 (hex) of bytes.
+fn sha1_hex(bytes: &[u8]) -> String {
+    hex(&Sha1::digest(bytes))
+}
+
+/// The SHA-1 apk records for a package entry: a file's bytes', a link's target's.
+fn entry_sha1(entry: &salve_plugin_sdk::PackageEntry) -> Option<String> {
+    match entry.kind {
+        FileKind::Symlink => entry
+            .link_target
+            .as_deref()
+            .map(|target| sha1_hex(target.as_bytes())),
+        _ => entry.sha1.clone(),
+    }
+}
+
+/// A stanza as the database writes it, with its blank line.
+fn stanza_text(stanza: &Stanza) -> String {
+    let mut text: String = stanza
+        .fields
+        .iter()
+        .map(|(key, value)| format!("{key}:{value}\n"))
+        .collect();
+    text.push('\n');
+    text
+}
+
+/// The `key = value` lines of a `.PKGINFO`.
+fn package_info(package: &UnpackedPackage) -> Result<Vec<(String, String)>, NativeError> {
+    let info = package
+        .control
+        .iter()
+        .find(|member| member.path == ".PKGINFO")
+        .and_then(|member| member.content.as_deref())
+        .ok_or_else(|| {
+            NativeError::Failed(format!(
+                "{} {} has no .PKGINFO",
+                package.download.name, package.download.version
+            ))
+        })?;
+    Ok(String::from_utf8_lossy(info)
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split_once(" = "))
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect())
+}
+
+/// A new package's block of the installed database (`apk_db_write_fdb`).
+fn installed_block(package: &UnpackedPackage, tag: Option<&String>) -> Result<String, NativeError> {
+    let info = package_info(package)?;
+    let one = |key: &str| {
+        info.iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    };
+    let all = |key: &str| {
+        info.iter()
+            .filter(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let PackageCheck::Apk(control_sha1) = &package.download.check else {
+        return Err(NativeError::Failed(format!(
+            "{} was not checked as an apk package",
+            package.download.name
+        )));
+    };
+    let mut lines = vec![
+        format!("C:{}", identity_of(control_sha1)),
+        format!("P:{}", package.download.name),
+        format!("V:{}", package.download.version),
+    ];
+    if let Some(arch) = one("arch") {
+        lines.push(format!("A:{arch}"));
+    }
+    lines.push(format!("S:{}", package.download.size));
+    lines.push(format!("I:{}", one("size").unwrap_or("0")));
+    lines.push(format!("T:{}", one("pkgdesc").unwrap_or_default()));
+    lines.push(format!("U:{}", one("url").unwrap_or_default()));
+    lines.push(format!("L:{}", one("license").unwrap_or_default()));
+    for (key, field) in [
+        ("origin", 'o'),
+        ("maintainer", 'm'),
+        ("builddate", 't'),
+        ("commit", 'c'),
+    ] {
+        if let Some(value) = one(key).filter(|value| !value.is_empty() && *value != "0") {
+            lines.push(format!("{field}:{value}"));
+        }
+    }
+    if let Some(priority) = one("provider_priority").filter(|value| *value != "0") {
+        lines.push(format!("k:{priority}"));
+    }
+    for (key, field) in [
+        ("depend", 'D'),
+        ("provides", 'p'),
+        ("install_if", 'i'),
+        ("replaces", 'r'),
+    ] {
+        let values = all(key);
+        if !values.is_empty() {
+            lines.push(format!("{field}:{values}"));
+        }
+    }
+    if let Some(priority) = one("replaces_priority").filter(|value| *value != "0") {
+        lines.push(format!("q:{priority}"));
+    }
+    if let Some(tag) = tag {
+        lines.push(format!("s:{tag}"));
+    }
+    lines.extend(file_lines(package)?);
+    Ok(lines.join("\n") + "\n\n")
+}
+
+/// A package's folders and files as the database lists them: each folder (`F:`, with `M:` when
+/// not root's 0755) followed by its files (`R:`, `a:` when not root's 0644, `Z:`), folders in
+/// the order the archive first names them.
+fn file_lines(package: &UnpackedPackage) -> Result<Vec<String>, NativeError> {
+    let mut folders: Vec<(String, Option<String>, Vec<String>)> = Vec::new();
+    let folder_at = |folders: &mut Vec<(String, Option<String>, Vec<String>)>, name: &str| {
+        folders
+            .iter()
+            .position(|(folder, _, _)| folder == name)
+            .unwrap_or_else(|| {
+                folders.push((name.to_string(), None, Vec::new()));
+                folders.len() - 1
+            })
+    };
+    for entry in &package.entries {
+        let relative = entry.path.trim_start_matches('/');
+        if relative.is_empty() {
+            continue;
+        }
+        let acl = |default: u32| {
+            (entry.mode != default || entry.uid != 0 || entry.gid != 0)
+                .then(|| format!("{}:{}:{:o}", entry.uid, entry.gid, entry.mode))
+        };
+        if entry.kind == FileKind::Directory {
+            let at = folder_at(&mut folders, relative);
+            folders[at].1 = acl(0o755).map(|acl| format!("M:{acl}"));
+            continue;
+        }
+        let (folder, name) = relative.rsplit_once('/').unwrap_or(("", relative));
+        let at = folder_at(&mut folders, folder);
+        let mut lines = vec![format!("R:{name}")];
+        if let Some(acl) = acl(0o644) {
+            lines.push(format!("a:{acl}"));
+        }
+        let sha1 = entry_sha1(entry).ok_or_else(|| {
+            NativeError::Failed(format!(
+                "{} {}: the host gave no SHA-1 for {}",
+                package.download.name, package.download.version, entry.path
+            ))
+        })?;
+        lines.push(format!("Z:{}", identity_of(&sha1)));
+        folders[at].2.extend(lines);
+    }
+    Ok(folders
+        .into_iter()
+        .flat_map(|(folder, acl, files)| {
+            std::iter::once(format!("F:{folder}"))
+                .chain(acl)
+                .chain(files)
+        })
+        .collect())
+}
+
+/// The scripts database after the update: the replaced packages' scripts dropped, the new
+/// packages' appended (each package's in apk's type order); none when nothing changes.
+fn scripts_database(
+    request: &InstallRequest,
+    replaced_identities: &BTreeSet<&str>,
+) -> Result<Option<Vec<u8>>, NativeError> {
+    let existing = request
+        .files
+        .iter()
+        .find(|file| file.path == SCRIPTS && file.kind == FileKind::File)
+        .and_then(|file| file.content.as_deref());
+    let mut members = match existing {
+        Some(bytes) => {
+            tar::read(bytes).map_err(|error| NativeError::Failed(format!("{SCRIPTS}: {error}")))?
+        }
+        None => Vec::new(),
+    };
+    let before = members.len();
+    members.retain(|member| {
+        !replaced_identities
+            .iter()
+            .any(|identity| member.name.contains(&format!(".{identity}.")))
+    });
+    let mut added = false;
+    for package in &request.packages {
+        let PackageCheck::Apk(control_sha1) = &package.download.check else {
+            continue;
+        };
+        let info = package_info(package)?;
+        let built = info
+            .iter()
+            .find(|(key, _)| key == "builddate")
+            .and_then(|(_, value)| value.parse().ok())
+            .unwrap_or(0);
+        for script in SCRIPT_TYPES {
+            if let Some(content) = package
+                .control
+                .iter()
+                .find(|member| member.path == format!(".{script}"))
+                .and_then(|member| member.content.clone())
+            {
+                members.push(Member {
+                    name: format!(
+                        "{}-{}.{}.{script}",
+                        package.download.name,
+                        package.download.version,
+                        identity_of(control_sha1)
+                    ),
+                    mtime: built,
+                    content,
+                });
+                added = true;
+            }
+        }
+    }
+    Ok((added || members.len() != before).then(|| tar::write(&members)))
+}
+
+/// Which folders apk protects: its defaults, then `/etc/apk/protected_paths.d/*.list`, each
+/// pattern (`+`, `@`, `!` protect; `-` does not) matched segment by segment, a folder taking its
+/// parent's protection unless a pattern of its own depth names it.
+struct Protection {
+    /// (protects, pattern segments), in order.
+    rules: Vec<(bool, Vec<String>)>,
+}
+
+impl Protection {
+    fn new(request: &InstallRequest) -> Result<Protection, NativeError> {
+        let mut lists: Vec<&ImageFile> = request
+            .files
+            .iter()
+            .filter(|file| {
+                file.kind == FileKind::File
+                    && file.path.starts_with(&format!("{PROTECTED_PATHS}/"))
+                    && file.path.ends_with(".list")
+            })
+            .collect();
+        lists.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut text = DEFAULT_PROTECTED.to_string();
+        for list in lists {
+            text.push_str(&String::from_utf8_lossy(
+                list.content.as_deref().unwrap_or_default(),
+            ));
+            text.push('\n');
+        }
+        let mut rules = Vec::new();
+        for line in text.lines() {
+            let line = line.trim_end();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (protects, pattern) = match line.as_bytes()[0] {
+                b'-' => (false, &line[1..]),
+                b'+' | b'@' | b'!' => (true, &line[1..]),
+                _ => (true, line),
+            };
+            let segments: Vec<String> = pattern
+                .trim_matches('/')
+                .split('/')
+                .map(String::from)
+                .collect();
+            rules.push((protects, segments));
+        }
+        Ok(Protection { rules })
+    }
+
+    /// Whether the file at `path` is in a protected folder.
+    fn covers(&self, path: &str) -> bool {
+        let Some((folder, _)) = path.trim_start_matches('/').rsplit_once('/') else {
+            return false;
+        };
+        let segments: Vec<&str> = folder.split('/').collect();
+        let mut protected = false;
+        for depth in 1..=segments.len() {
+            for (protects, pattern) in &self.rules {
+                if pattern.len() == depth
+                    && pattern
+                        .iter()
+                        .zip(&segments[..depth])
+                        .all(|(pattern, segment)| glob_matches(pattern, segment))
+                {
+                    protected = *protects;
+                }
+            }
+        }
+        protected
+    }
+}
