@@ -11,62 +11,17 @@ use crate::support::engine::Engine;
 use crate::support::patching::{
     fixture_script, has_file, image_layers, layer_file_paths, salve_in, tooling_through_policy,
 };
-use crate::support::registry::{Registry, free_port};
+use crate::support::registry::Registry;
+use crate::support::served::Served;
 use crate::support::{insert_file, run};
 use salve::image::read_paths;
 use salve::plugin::types::FileKind;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 /// The RPM fixtures' folder (`repo/`, `layout/`).
 fn rpm_fixtures() -> PathBuf {
     PathBuf::from(fixture_script("fixtures/rpm/build.sh", &[]))
-}
-
-/// An HTTP server for a folder on a free loopback port, stopped when dropped.
-struct Served {
-    /// The server.
-    child: Child,
-    /// Its port.
-    port: u16,
-}
-
-impl Served {
-    /// Serves `dir`.
-    fn start(dir: &Path) -> Served {
-        let port = free_port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "http.server",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-            ])
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the repository server did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        Served { child, port }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Both fixture packages.

@@ -11,6 +11,7 @@ mod hostile_ecosystem;
 mod image_assembly;
 mod image_layers;
 mod oci_layout;
+mod patch_apk;
 mod patch_pip;
 mod patch_rpm;
 mod plugin_limits;

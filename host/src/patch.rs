@@ -373,7 +373,7 @@ async fn patch_platform(
         if run.report.is_some() && needed.is_empty() {
             continue;
         }
-        let native_capable = native && !ecosystem.native_paths()?.is_empty();
+        let installs_natively = !ecosystem.native_paths()?.is_empty();
         let mut refusal = None;
         let tooling = if share.detected.target.distroless {
             match tooling_for(
@@ -385,7 +385,7 @@ async fn patch_platform(
                 needed.is_empty(),
             ) {
                 Ok(tooling) => Some(tooling),
-                Err(error) if native_capable && run.options.tooling_image.is_none() => {
+                Err(error) if installs_natively && run.options.tooling_image.is_none() => {
                     refusal = Some(format!("{error:#}"));
                     None
                 }
@@ -418,7 +418,7 @@ async fn patch_platform(
         };
         let plan = match (refusal.is_some(), ecosystem.plan(&request)) {
             (false, Ok(plan)) => plan,
-            (false, Err(error)) if !native_capable => return Err(error.into()),
+            (false, Err(error)) if !(native && installs_natively) => return Err(error.into()),
             (_, planned) => {
                 if let Err(error) = planned {
                     refusal.get_or_insert_with(|| format!("{:#}", anyhow::Error::from(error)));

@@ -9,6 +9,7 @@ pub mod fault_proxy;
 pub mod grpc_proxy;
 pub mod patching;
 pub mod registry;
+pub mod served;
 pub mod vex;
 
 use salve::plugin::types::{FileKind, ImageFile, OsInfo, Platform};

@@ -232,3 +232,134 @@ fn digest_of<D: Digest + io::Write>(
 fn format_error(file: &Path, reason: &str) -> PackageError {
     PackageError::format(file, Format::Apk, reason)
 }
+
+/// apk package files for tests, made as abuild makes them.
+#[cfg(test)]
+pub(super) mod testing {
+    use sha2::{Digest, Sha256};
+    use std::io::Write;
+
+    /// A gzip stream of `bytes`.
+    pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    /// A tar archive of regular files, cut before its end blocks when `cut`.
+    pub fn tar_of(files: &[(&str, &[u8])], cut: bool) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, bytes) in files {
+            let mut header = tar::Header::new_ustar();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_mtime(0);
+            header.set_cksum();
+            builder.append_data(&mut header, name, *bytes).unwrap();
+        }
+        let mut archive = builder.into_inner().unwrap();
+        if cut {
+            archive.truncate(archive.len() - 1024);
+        }
+        archive
+    }
+
+    /// The control and data streams of a package holding `data` (a tar archive), its
+    /// `.PKGINFO` naming the data stream's SHA-256.
+    pub fn control_and_data(data: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let data = gzip(data);
+        let info = format!(
+            "pkgname = demo\npkgver = 1-r0\ndatahash = {}\n",
+            hex::encode(Sha256::digest(&data))
+        );
+        let control = gzip(&tar_of(&[(".PKGINFO", info.as_bytes())], true));
+        (control, data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{control_and_data, gzip, tar_of};
+    use super::*;
+
+    /// A package of a signature, control and data stream in `dir`; its control's SHA-1.
+    fn package(dir: &Path, name: &str, parts: &[&[u8]]) -> std::path::PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, parts.concat()).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_package_is_checked_by_its_control_and_data_streams() {
+        let dir = tempfile::tempdir().unwrap();
+        let signature = gzip(&tar_of(&[(".SIGN.RSA.key.rsa.pub", b"signature")], true));
+        let (control, data) = control_and_data(&tar_of(&[("usr/bin/demo", b"demo 1\n")], false));
+        let identity = hex::encode(Sha1::digest(&control));
+        let good = package(dir.path(), "good.apk", &[&signature, &control, &data]);
+        verify(&good, &identity).unwrap();
+        let listing = list(&good).unwrap();
+        assert_eq!(listing.control[0].0, ".PKGINFO");
+        assert_eq!(listing.entries[0].path, "/usr/bin/demo");
+        assert_eq!(
+            listing.entries[0].digest.as_deref(),
+            Some(hex::encode(Sha1::digest(b"demo 1\n")).as_str())
+        );
+        // Unsigned packages are read too: the index vouches for them.
+        verify(
+            &package(dir.path(), "unsigned.apk", &[&control, &data]),
+            &identity,
+        )
+        .unwrap();
+
+        // Other files in a valid gzip stream: the data hash the control names differs.
+        let other = gzip(&tar_of(&[("usr/bin/demo", b"demo 2\n")], false));
+        let swapped = package(dir.path(), "swapped.apk", &[&signature, &control, &other]);
+        let error = verify(&swapped, &identity).unwrap_err().to_string();
+        assert!(error.contains("data stream's SHA-256"), "{error}");
+        // Another control stream: not the package the index names.
+        let (other_control, other_data) =
+            control_and_data(&tar_of(&[("usr/bin/demo", b"demo 2\n")], false));
+        let replaced = package(dir.path(), "replaced.apk", &[&other_control, &other_data]);
+        let error = verify(&replaced, &identity).unwrap_err().to_string();
+        assert!(error.contains("control stream's SHA-1"), "{error}");
+        // A control without a datahash, trailing bytes, a missing data stream.
+        let bare = gzip(&tar_of(&[(".PKGINFO", b"pkgname = demo\n")], true));
+        let error = verify(
+            &package(dir.path(), "bare.apk", &[&bare, &data]),
+            &hex::encode(Sha1::digest(&bare)),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("no datahash"), "{error}");
+        let trailing = package(dir.path(), "trailing.apk", &[&control, &data, b"junk"]);
+        assert!(verify(&trailing, &identity).is_err());
+        let short = package(dir.path(), "short.apk", &[&signature, &control]);
+        assert!(streams_error(&short).contains("lacks a control or a data stream"));
+    }
+
+    fn streams_error(file: &Path) -> String {
+        streams(file).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_file_whose_bytes_are_not_its_recorded_sha1_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_ustar();
+        header.set_size(6);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_pax_extensions([("APK-TOOLS.checksum.SHA1", "00".repeat(20).as_bytes())])
+            .unwrap();
+        builder
+            .append_data(&mut header, "usr/bin/demo", &b"demo!\n"[..])
+            .unwrap();
+        let (control, data) = control_and_data(&builder.into_inner().unwrap());
+        let file = package(dir.path(), "lying.apk", &[&control, &data]);
+        let error = list(&file).unwrap_err().to_string();
+        assert!(error.contains("not the SHA-1 its entry records"), "{error}");
+    }
+}

@@ -143,3 +143,99 @@ fn public_key(path: &str, pem: &[u8]) -> Result<RsaPublicKey, ApkSignatureError>
             error: error.to_string(),
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::native::apk::testing::{gzip, tar_of};
+    use std::path::Path;
+    use std::process::Command;
+
+    /// Runs openssl, which must succeed.
+    fn openssl(args: &[&str], dir: &Path) {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "openssl {args:?}");
+    }
+
+    /// An index signed by `key` (a private key file in `dir`) with `digest` as abuild-sign
+    /// does (`openssl dgst -sign`), its signature named for `name`.
+    fn signed_index(dir: &Path, key: &str, digest: &str, kind: &str, name: &str) -> Vec<u8> {
+        let index = gzip(&tar_of(&[("APKINDEX", b"P:demo\nV:1-r0\n\n")], false));
+        std::fs::write(dir.join("index"), &index).unwrap();
+        openssl(
+            &["dgst", digest, "-sign", key, "-out", "signature", "index"],
+            dir,
+        );
+        let signature = std::fs::read(dir.join("signature")).unwrap();
+        let stream = gzip(&tar_of(
+            &[(&format!(".SIGN.{kind}.{name}"), &signature)],
+            true,
+        ));
+        [stream, index].concat()
+    }
+
+    #[test]
+    fn signatures_by_trusted_keys_verify_with_each_digest_and_others_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        for key in ["trusted", "other"] {
+            openssl(&["genrsa", "-out", key, "2048"], dir.path());
+            openssl(
+                &[
+                    "rsa",
+                    "-in",
+                    key,
+                    "-pubout",
+                    "-out",
+                    &format!("{key}.rsa.pub"),
+                ],
+                dir.path(),
+            );
+        }
+        let public = std::fs::read(dir.path().join("trusted.rsa.pub")).unwrap();
+        let keys = [("/etc/apk/keys/trusted.rsa.pub", public.as_slice())];
+        for (digest, kind) in [
+            ("-sha1", "RSA"),
+            ("-sha256", "RSA256"),
+            ("-sha512", "RSA512"),
+        ] {
+            let index = signed_index(dir.path(), "trusted", digest, kind, "trusted.rsa.pub");
+            let rest = verified_index("u", &index, &keys).unwrap();
+            assert_eq!(rest, &index[index.len() - rest.len()..]);
+            // One byte of the index changed where gzip does not notice (its header's time).
+            let mut changed = index.clone();
+            let at = index.len() - rest.len() + 4;
+            changed[at] ^= 1;
+            assert!(matches!(
+                verified_index("u", &changed, &keys),
+                Err(ApkSignatureError::Untrusted { .. })
+            ));
+        }
+        // Signed by another key under the trusted key's name: does not verify.
+        let forged = signed_index(dir.path(), "other", "-sha1", "RSA", "trusted.rsa.pub");
+        let error = verified_index("u", &forged, &keys).unwrap_err().to_string();
+        assert!(error.contains("does not verify"), "{error}");
+        // Signed by a key the image does not have: untrusted, naming what was tried.
+        let unknown = signed_index(dir.path(), "other", "-sha1", "RSA", "other.rsa.pub");
+        let error = verified_index("u", &unknown, &keys)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("RSA by other.rsa.pub"), "{error}");
+        // Not signed at all.
+        let plain = gzip(&tar_of(&[("APKINDEX", b"P:demo\nV:1-r0\n\n")], false));
+        assert!(matches!(
+            verified_index("u", &plain, &keys),
+            Err(ApkSignatureError::NotSigned { .. })
+        ));
+        // A key file that is not a key.
+        let bad_keys = [("/etc/apk/keys/trusted.rsa.pub", &b"not a key"[..])];
+        let index = signed_index(dir.path(), "trusted", "-sha1", "RSA", "trusted.rsa.pub");
+        assert!(matches!(
+            verified_index("u", &index, &bad_keys),
+            Err(ApkSignatureError::Key { .. })
+        ));
+    }
+}

@@ -5,7 +5,7 @@
 use super::apk;
 use super::apk_signature::{self, ApkSignatureError};
 use super::openpgp::{self, SignatureError};
-use super::package::{Downloaded, Format};
+use super::package::{Downloaded, Format, PackageError};
 use crate::plugin::native::{
     FetchedFile, PackageCheck, PackageDownload, RepositoryFile, SignatureCheck,
 };
@@ -207,7 +207,10 @@ impl Repositories {
     ) -> Result<PathBuf, FetchError> {
         let mismatch = |error: apk::ApkMismatch| FetchError::Mismatch {
             url: package.url.clone(),
-            what: error.to_string(),
+            what: match error {
+                apk::ApkMismatch::Package(PackageError::Format { reason, .. }) => reason,
+                other => other.to_string(),
+            },
         };
         if control_sha1.len() != 40 || !control_sha1.bytes().all(|byte| byte.is_ascii_hexdigit()) {
             return Err(FetchError::Mismatch {
