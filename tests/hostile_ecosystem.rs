@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The image layout: the minbase fixture tagged `hostile` (an image with a package manager, as
-/// the plugin sees it) and `distroless` (one without).
+/// the plugin sees it), `distroless` (one without), and one tag per hostile native
+/// installation (`native-dotdot`, `native-whiteout`, `native-link`).
 fn layout() -> &'static Path {
     static LAYOUT: OnceLock<PathBuf> = OnceLock::new();
     LAYOUT.get_or_init(|| {
@@ -21,7 +22,13 @@ fn layout() -> &'static Path {
             &["-a", &debian_fixture("minbase"), layout.to_str().unwrap()],
         );
         let layout_text = layout.to_str().unwrap();
-        for (tag, version) in [("hostile", "1"), ("distroless", "distroless")] {
+        for (tag, version) in [
+            ("hostile", "1"),
+            ("distroless", "distroless"),
+            ("native-dotdot", "native-dotdot"),
+            ("native-whiteout", "native-whiteout"),
+            ("native-link", "native-link"),
+        ] {
             run(
                 "umoci",
                 &["tag", "--image", &format!("{layout_text}:minbase"), tag],
@@ -99,6 +106,22 @@ fn a_plan_path_with_dotdot_is_refused() {
     assert!(!ok, "{stderr}");
     assert!(stderr.contains("has `..`"), "{stderr}");
     assert!(!stderr.contains("the host read back"), "{stderr}");
+}
+
+#[test]
+fn native_installation_paths_that_leave_their_place_or_name_whiteouts_are_refused() {
+    for tag in ["native-dotdot", "native-whiteout", "native-link"] {
+        let (ok, _, stderr) = patch(tag, "anything", "1", &["--engine", "native"]);
+        assert!(!ok, "{tag}: {stderr}");
+        assert!(
+            stderr.contains("which is not a clean absolute path it may write"),
+            "{tag}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("writing the patch layer"),
+            "{tag}: {stderr}"
+        );
+    }
 }
 
 #[test]

@@ -20,8 +20,8 @@ use crate::image::blob::normalize;
 use crate::image::glob::Glob;
 use crate::image::{ImageIndex, read_paths_within};
 use crate::plugin::native::{
-    FetchedFile, FileReads, InstallRequest, InstallStep, NativeRequest, PackageDownload,
-    PackageEntry, PathStatus, Resolution, UnpackedPackage,
+    FetchedFile, FileReads, InstallRequest, InstallStep, Installation, NativeRequest,
+    PackageDownload, PackageEntry, PathStatus, Resolution, UnpackedPackage,
 };
 use crate::plugin::types::{FileKind, ImageFile, PlanRequest};
 use crate::plugin::{Ecosystem, PluginError};
@@ -239,6 +239,7 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
             }
         }
     };
+    check_paths(&name, &installation)?;
     for warning in &installation.warnings {
         job.progress.warn(&format!("{platform}: {warning}"));
     }
@@ -260,6 +261,40 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
         },
         database,
     })
+}
+
+/// Refuses an installation naming a path that is not absolute and clean (`/a/b`: no `..`,
+/// `.` or empty segments), or whose last segment is a whiteout's (`.wh.`): the plugin's
+/// answer is untrusted, and such a path would write outside its place or delete files.
+fn check_paths(plugin: &str, installation: &Installation) -> anyhow::Result<()> {
+    let paths = installation
+        .files
+        .iter()
+        .map(|file| &file.path)
+        .chain(installation.links.iter().map(|link| &link.path))
+        .chain(&installation.removed)
+        .chain(&installation.kept)
+        .chain(
+            installation
+                .diverted
+                .iter()
+                .flat_map(|(from, to)| [from, to]),
+        );
+    for path in paths {
+        let clean = normalize(path).as_deref() == Some(path.as_str());
+        let whiteout = path
+            .rsplit('/')
+            .next()
+            .is_some_and(|name| name.starts_with(".wh."));
+        if !clean || whiteout || path.contains('\0') {
+            bail!(
+                "the {plugin} plugin's installation names {:?}, which is not a clean absolute \
+                 path it may write; nothing was written",
+                crate::display_safe::one_line(path)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The mode and owners of `path` as the image's index shows them.

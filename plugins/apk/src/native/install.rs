@@ -667,3 +667,159 @@ impl Protection {
         protected
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use salve_plugin_sdk::testing::{download, entry, file, os, platform, target, unpacked};
+    use salve_plugin_sdk::{PackageDownload, PackageEntry};
+
+    /// A database in apk-tools' own layout: providers with priorities, replaces, folders with
+    /// their owners and modes (sticky, group-readable), links.
+    const DATABASE: &str = "C:Q1pcfTfDNEbNKQc2s1tia7da05M8Q=\nP:busybox-binsh\nV:1.37.0-r12\n\
+A:x86_64\nS:1543\nI:8192\nT:busybox ash /bin/sh\nU:https://busybox.net/\nL:GPL-2.0-only\n\
+o:busybox\nt:1699383189\nk:100\nD:busybox=1.37.0-r12\np:/bin/sh cmd:sh=1.37.0-r12\n\
+r:busybox-initscripts\nF:bin\nR:sh\na:0:0:777\nZ:Q1pcfTfDNEbNKQc2s1tia7da05M8Q=\n\n\
+C:Q1myMNfd7u5v5UTgNHeq1e31qTjZU=\nP:demo\nV:1-r0\nA:x86_64\nS:1\nI:1\nT:demo\nU:\nL:MIT\n\
+F:etc\nR:demo.conf\nZ:Q11Q7hNe8QpDS531guqCdrXBzoA/o=\nR:shadow\na:0:42:640\n\
+Z:Q1ltrPIAW2zHeDiajsex2Bdmq3uqA=\nF:tmp\nM:0:0:1777\nF:usr/bin\nR:demo\na:0:0:755\n\
+Z:Q1YeuSmC7iDbEWrusPzA/zUQF6YSg=\n\n";
+
+    #[test]
+    fn database_stanzas_are_written_back_as_read_and_list_their_files() {
+        let stanzas = stanza::parse(DATABASE, INSTALLED).unwrap();
+        let written: String = stanzas.iter().map(stanza_text).collect();
+        assert_eq!(written, DATABASE);
+        let files = owned_files(&stanzas[1]);
+        let paths: Vec<&str> = files.iter().map(|(path, _)| path.as_str()).collect();
+        assert_eq!(paths, ["/etc/demo.conf", "/etc/shadow", "/usr/bin/demo"]);
+        assert_eq!(
+            files[0].1.as_deref(),
+            Some("d50ee135ef10a434b9df582ea8276b5c1ce803fa")
+        );
+        assert_eq!(
+            identity_of(files[0].1.as_deref().unwrap()),
+            "Q11Q7hNe8QpDS531guqCdrXBzoA/o="
+        );
+    }
+
+    #[test]
+    fn protection_follows_apk_defaults_and_lists() {
+        let mut request = request(Vec::new(), None);
+        let protection = Protection::new(&request).unwrap();
+        assert!(protection.covers("/etc/demo.conf"));
+        assert!(protection.covers("/etc/init.d/demo"));
+        assert!(protection.covers("/etc/apk/world"));
+        assert!(!protection.covers("/usr/bin/demo"));
+        assert!(!protection.covers("/etcetera/x"));
+        request.files.push(file(
+            &format!("{PROTECTED_PATHS}/demo.list"),
+            "-etc/demo\n+usr/share/demo*\n",
+        ));
+        let protection = Protection::new(&request).unwrap();
+        assert!(!protection.covers("/etc/demo/a.conf"));
+        assert!(protection.covers("/usr/share/demo-data/x"));
+        assert!(glob_matches("usr/share/fonts/*", "usr/share/fonts/misc"));
+        assert!(!glob_matches("usr/share/fonts/*", "usr/share/fonts/misc/x"));
+    }
+
+    fn upgraded(scripts: &[&str]) -> UnpackedPackage {
+        let mut package = unpacked(PackageDownload {
+            check: PackageCheck::Apk("00".repeat(20)),
+            ..download("demo", "2-r0", Some("1-r0"))
+        });
+        package
+            .control
+            .push(file(".PKGINFO", "pkgname = demo\nbuilddate = 7\n"));
+        for script in scripts {
+            package
+                .control
+                .push(file(&format!(".{script}"), "#!/bin/sh\n"));
+        }
+        package.entries = vec![
+            entry("/usr", FileKind::Directory),
+            PackageEntry {
+                sha1: Some("11".repeat(20)),
+                mode: 0o755,
+                ..entry("/usr/bin/demo", FileKind::File)
+            },
+        ];
+        package
+    }
+
+    fn request(packages: Vec<UnpackedPackage>, read: Option<Vec<ImageFile>>) -> InstallRequest {
+        InstallRequest {
+            os: os("alpine", "3.22.2"),
+            platform: platform("amd64"),
+            target: target("apk"),
+            files: vec![file(INSTALLED, DATABASE)],
+            read,
+            packages,
+            packaged: Vec::new(),
+            statuses: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn scripts_apk_would_run_are_refused_by_name_and_the_others_kept() {
+        let error = install(&request(
+            vec![upgraded(&["post-upgrade"])],
+            Some(Vec::new()),
+        ));
+        assert!(matches!(error, Err(NativeError::Unsupported(message))
+            if message.contains("demo 2-r0 has a .post-upgrade script")));
+        let Ok(InstallStep::Done(installation)) = install(&request(
+            vec![upgraded(&["post-install", "pre-deinstall"])],
+            Some(Vec::new()),
+        )) else {
+            panic!("post-install does not run on an upgrade");
+        };
+        let scripts = installation
+            .files
+            .iter()
+            .find(|file| file.path == SCRIPTS)
+            .unwrap();
+        let names: Vec<String> = tar::read(&scripts.content)
+            .unwrap()
+            .into_iter()
+            .map(|member| member.name)
+            .collect();
+        let identity = identity_of(&"00".repeat(20));
+        assert_eq!(
+            names,
+            [
+                format!("demo-2-r0.{identity}.post-install"),
+                format!("demo-2-r0.{identity}.pre-deinstall")
+            ]
+        );
+        let database = &installation.files[0];
+        let text = String::from_utf8_lossy(&database.content);
+        assert!(text.contains("P:demo\nV:2-r0\n"), "{text}");
+        assert!(
+            text.contains("F:usr\nF:usr/bin\nR:demo\na:0:0:755\n"),
+            "{text}"
+        );
+        // 1-r0's files 2-r0 no longer ships are removed; the other package's are not.
+        assert_eq!(installation.removed, ["/etc/demo.conf", "/etc/shadow"]);
+    }
+
+    #[test]
+    fn triggers_watching_changed_folders_and_files_of_other_packages_are_refused() {
+        let mut watched = request(vec![upgraded(&[])], Some(Vec::new()));
+        watched.files.push(file(
+            TRIGGERS,
+            "Q1pcfTfDNEbNKQc2s1tia7da05M8Q= /usr/bin /sbin\n",
+        ));
+        let error = install(&watched);
+        assert!(matches!(error, Err(NativeError::Unsupported(message))
+            if message.contains("busybox-binsh 1.37.0-r12's trigger watches /usr/bin")));
+        let mut clash = upgraded(&[]);
+        clash.entries.push(PackageEntry {
+            sha1: Some("22".repeat(20)),
+            ..entry("/bin/sh", FileKind::File)
+        });
+        let error = install(&request(vec![clash], Some(Vec::new())));
+        assert!(matches!(error, Err(NativeError::Failed(message))
+            if message.contains("/bin/sh, which busybox-binsh 1.37.0-r12 owns")));
+    }
+}

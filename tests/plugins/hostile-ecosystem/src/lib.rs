@@ -14,13 +14,17 @@
 //! - anything else: one harmless step.
 //!
 //! With `VERSION_ID=distroless` the image is said to have no package manager, and the tooling
-//! image named is a folder of the host (`oci:/etc`). Every `detect` warns with terminal escapes
+//! image named is a folder of the host (`oci:/etc`). Native installation resolves nothing and
+//! installs, by `VERSION_ID`: `native-dotdot` a file at `/etc/../../../tmp/escaped`,
+//! `native-whiteout` a whiteout's name (`/etc/.wh.passwd`), `native-link` a link at
+//! `/usr/../../escaped`. Every `detect` warns with terminal escapes
 //! and a forged line. `installed` reports the files it was given, so a test sees what the host
 //! read back.
 
 use salve_plugin_sdk::{
-    Ecosystem, EcosystemInfo, FileKind, ImageFile, InstalledPackage, OsInfo, PackageClass,
-    PlanRequest, Platform, Step, Target, UpdatePlan,
+    Ecosystem, EcosystemInfo, FileKind, ImageFile, InstallRequest, InstallStep, Installation,
+    InstalledPackage, NativeError, NativeRequest, OsInfo, PackageClass, PlanRequest, Platform,
+    Resolution, Selection, Step, SymbolicLink, Target, UpdatePlan, WrittenFile,
 };
 
 /// The hostile ecosystem.
@@ -154,6 +158,43 @@ impl Ecosystem for HostileEcosystem {
             })
             .collect();
         Err(format!("the host read back: {}", read.join("; ")))
+    }
+
+    fn native_paths() -> Vec<String> {
+        vec!["/etc/hostname".into()]
+    }
+
+    fn native_resolve(_request: NativeRequest) -> Result<Resolution, NativeError> {
+        Ok(Resolution::Install(Selection {
+            packages: Vec::new(),
+            warnings: Vec::new(),
+        }))
+    }
+
+    fn native_install(request: InstallRequest) -> Result<InstallStep, NativeError> {
+        let file = |path: &str| WrittenFile {
+            path: path.into(),
+            content: b"written by a hostile plugin\n".to_vec(),
+            mode: 0o644,
+        };
+        let mut installation = Installation {
+            files: Vec::new(),
+            links: Vec::new(),
+            removed: Vec::new(),
+            kept: Vec::new(),
+            diverted: Vec::new(),
+            warnings: Vec::new(),
+        };
+        match request.os.version_id.as_str() {
+            "native-dotdot" => installation.files.push(file("/etc/../../../tmp/escaped")),
+            "native-whiteout" => installation.files.push(file("/etc/.wh.passwd")),
+            "native-link" => installation.links.push(SymbolicLink {
+                path: "/usr/../../escaped".into(),
+                target: "/etc/shadow".into(),
+            }),
+            _ => {}
+        }
+        Ok(InstallStep::Done(installation))
     }
 
     fn purl(pkg: InstalledPackage, _os: OsInfo, _platform: Platform) -> String {
