@@ -156,3 +156,89 @@ fn the_order_agrees_with_packaging_on_thousands_of_pairs() {
         "{invalid} of the generated pairs are invalid"
     );
 }
+
+#[test]
+fn the_host_fetches_a_package_index_in_the_form_a_plugin_accepts_and_opens_its_wheels() {
+    use salve::engine::native::package::{self, Downloaded, Format};
+    use salve::engine::native::repository::Repositories;
+    use salve::plugin::native::{PackageCheck, PackageDownload, RepositoryFile};
+    let store = tempfile::tempdir().unwrap();
+    let repositories = Repositories::new(store.path()).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let index = |accept: Option<&str>| {
+        let file = RepositoryFile {
+            url: "https://pypi.org/simple/six/".into(),
+            sha256: None,
+            size: None,
+            signature: None,
+            accept: accept.map(String::from),
+            decompress: false,
+            optional: false,
+        };
+        let fetched = runtime.block_on(repositories.fetch(&file, &[])).unwrap();
+        String::from_utf8(fetched.content.unwrap()).unwrap()
+    };
+    // PEP 691's JSON form, with PEP 700's sizes, when asked for; HTML otherwise.
+    let json: serde_json::Value =
+        serde_json::from_str(&index(Some("application/vnd.pypi.simple.v1+json"))).unwrap();
+    assert!(index(None).contains("<a href="));
+    let wheel = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|file| file["filename"] == "six-1.16.0-py2.py3-none-any.whl")
+        .expect("six 1.16.0's wheel is on PyPI");
+    let download = PackageDownload {
+        name: "six".into(),
+        version: "1.16.0".into(),
+        architecture: "any".into(),
+        url: wheel["url"].as_str().unwrap().into(),
+        check: PackageCheck::Wheel(wheel["hashes"]["sha256"].as_str().unwrap().into()),
+        size: wheel["size"].as_u64().unwrap(),
+        replaces: None,
+    };
+    let downloaded: Downloaded = runtime.block_on(repositories.download(&download)).unwrap();
+    assert_eq!(downloaded.format, Format::Wheel);
+    let listing = package::list(&downloaded).unwrap();
+    let record = &listing
+        .control
+        .iter()
+        .find(|(name, _)| name == "RECORD")
+        .expect("a wheel's RECORD is a control member")
+        .1;
+    // Each file's SHA-256 is the one the wheel's own RECORD lists (urlsafe base64 there).
+    let six = listing
+        .entries
+        .iter()
+        .find(|entry| entry.path == "/six.py")
+        .unwrap();
+    let line = String::from_utf8_lossy(record)
+        .lines()
+        .find(|line| line.starts_with("six.py,"))
+        .unwrap()
+        .to_string();
+    let recorded = line
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .strip_prefix("sha256=")
+        .unwrap();
+    use base64::Engine as _;
+    let recorded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(recorded)
+        .unwrap();
+    assert_eq!(six.digest.as_deref(), Some(hex::encode(recorded).as_str()));
+    // A wheel whose bytes are not the index's SHA-256 is refused before it is stored.
+    let changed = PackageDownload {
+        check: PackageCheck::Wheel("00".repeat(32)),
+        ..download
+    };
+    let error = runtime
+        .block_on(repositories.download(&changed))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("is not what the repository's signed index says"),
+        "{error}"
+    );
+}

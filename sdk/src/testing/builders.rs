@@ -126,5 +126,6 @@ pub fn entry(path: &str, kind: FileKind) -> PackageEntry {
         link_target: None,
         md5: None,
         sha1: None,
+        sha256: None,
     }
 }

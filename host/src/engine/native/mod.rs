@@ -14,6 +14,7 @@ pub mod package;
 pub mod packaged;
 pub mod placement;
 pub mod repository;
+pub mod wheel;
 
 use super::{Changes, Executed, Job};
 use crate::image::blob::normalize;
@@ -435,10 +436,8 @@ fn unpacked_all(
 /// A downloaded package opened for the plugin.
 fn unpacked(download: &PackageDownload, file: &Downloaded) -> anyhow::Result<UnpackedPackage> {
     let listing = package::list(file).with_context(|| format!("opening {}", download.url))?;
-    let (md5, sha1) = match file.format {
-        Format::Deb => (true, false),
-        Format::Apk => (false, true),
-    };
+    let digest_of =
+        |format: Format, digest: &Option<String>| digest.clone().filter(|_| file.format == format);
     Ok(UnpackedPackage {
         download: download.clone(),
         control: listing
@@ -467,8 +466,9 @@ fn unpacked(download: &PackageDownload, file: &Downloaded) -> anyhow::Result<Unp
                 link_target: entry
                     .link_target
                     .filter(|_| entry.kind == EntryKind::Symlink),
-                md5: entry.digest.clone().filter(|_| md5),
-                sha1: entry.digest.filter(|_| sha1),
+                md5: digest_of(Format::Deb, &entry.digest),
+                sha1: digest_of(Format::Apk, &entry.digest),
+                sha256: digest_of(Format::Wheel, &entry.digest),
             })
             .collect(),
     })

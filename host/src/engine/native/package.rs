@@ -3,7 +3,7 @@
 //! and [`apk`](super::apk) know where each format keeps its control and data archives; the tar
 //! entries inside are read here, the same way for both.
 
-use super::{apk, deb};
+use super::{apk, deb, wheel};
 use crate::plugin::native::PackageCheck;
 use md5::{Digest, Md5};
 use sha1::Sha1;
@@ -20,6 +20,8 @@ pub enum Format {
     Deb,
     /// An Alpine package (`.apk`).
     Apk,
+    /// A Python wheel (`.whl`).
+    Wheel,
 }
 
 impl Format {
@@ -28,6 +30,7 @@ impl Format {
         match check {
             PackageCheck::Deb(_) => Format::Deb,
             PackageCheck::Apk(_) => Format::Apk,
+            PackageCheck::Wheel(_) => Format::Wheel,
         }
     }
 
@@ -36,6 +39,7 @@ impl Format {
         match self {
             Format::Deb => "Debian package",
             Format::Apk => "apk package",
+            Format::Wheel => "Python wheel",
         }
     }
 }
@@ -107,7 +111,7 @@ pub struct DataEntry {
     /// A symbolic or hard link's target.
     pub link_target: Option<String>,
     /// A regular file's (or hard link's) digest: MD5 for Debian packages, SHA-1 for apk
-    /// packages (lower-case hex), as each format's database records it.
+    /// packages, SHA-256 for wheels (lower-case hex), as each format's database records it.
     pub digest: Option<String>,
 }
 
@@ -138,6 +142,7 @@ pub fn list(package: &Downloaded) -> Result<Listing, PackageError> {
     match package.format {
         Format::Deb => deb::list(&package.file),
         Format::Apk => apk::list(&package.file),
+        Format::Wheel => wheel::list(&package.file),
     }
 }
 
@@ -149,6 +154,7 @@ pub fn each_data_entry(
     let data = match package.format {
         Format::Deb => deb::data(&package.file)?,
         Format::Apk => apk::data(&package.file)?,
+        Format::Wheel => wheel::data(&package.file)?,
     };
     entries_of(&package.file, package.format, data, each)
 }

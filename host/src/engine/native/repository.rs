@@ -120,6 +120,7 @@ impl Repositories {
                 file.size,
                 INDEX_CAP,
                 file.optional,
+                file.accept.as_deref(),
             )
             .await?
         else {
@@ -183,13 +184,14 @@ impl Repositories {
     pub async fn download(&self, package: &PackageDownload) -> Result<Downloaded, FetchError> {
         let format = Format::of(&package.check);
         let file = match &package.check {
-            PackageCheck::Deb(sha256) => self
+            PackageCheck::Deb(sha256) | PackageCheck::Wheel(sha256) => self
                 .get(
                     &package.url,
                     Some(sha256),
                     Some(package.size),
                     package.size,
                     false,
+                    None,
                 )
                 .await?
                 .expect("a package is not optional"),
@@ -225,7 +227,14 @@ impl Repositories {
             return Ok(stored);
         }
         let fetched = self
-            .get(&package.url, None, Some(package.size), package.size, false)
+            .get(
+                &package.url,
+                None,
+                Some(package.size),
+                package.size,
+                false,
+                None,
+            )
             .await?
             .expect("a package is not optional");
         if let Err(error) = apk::verify(&fetched, control_sha1) {
@@ -239,9 +248,9 @@ impl Repositories {
         Ok(stored)
     }
 
-    /// The stored file of `url`, fetched when the store lacks a file of that SHA-256. A file
-    /// without a known checksum is fetched to a fresh name every time. `None`: an optional file
-    /// the server does not have.
+    /// The stored file of `url` (asked for with `accept` as its `Accept` header, when given),
+    /// fetched when the store lacks a file of that SHA-256. A file without a known checksum is
+    /// fetched to a fresh name every time. `None`: an optional file the server does not have.
     async fn get(
         &self,
         url: &str,
@@ -249,6 +258,7 @@ impl Repositories {
         size: Option<u64>,
         cap: u64,
         optional: bool,
+        accept: Option<&str>,
     ) -> Result<Option<PathBuf>, FetchError> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(FetchError::Request {
@@ -270,7 +280,11 @@ impl Repositories {
             url: url.to_string(),
             error: error.to_string(),
         };
-        let mut response = self.client.get(url).send().await.map_err(request_error)?;
+        let mut request = self.client.get(url);
+        if let Some(accept) = accept {
+            request = request.header(reqwest::header::ACCEPT, accept);
+        }
+        let mut response = request.send().await.map_err(request_error)?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND && optional {
             return Ok(None);

@@ -1,7 +1,7 @@
 //! A plugin built for 0.3 called with 0.4's types: the requests converted down (package entries
-//! lose their owners and SHA-1, which 0.3 has no field for) and the answers converted up (a
-//! repository file signed by keyrings is an OpenPGP one, a package's SHA-256 a Debian package's
-//! check: 0.3 knew no other).
+//! lose their owners, SHA-1 and SHA-256, which 0.3 has no field for) and the answers converted
+//! up (a repository file signed by keyrings is an OpenPGP one asked for in any form, a
+//! package's SHA-256 a Debian package's check: 0.3 knew no other).
 
 use super::v0_3::native as old;
 use super::v0_4::native as new;
@@ -39,6 +39,7 @@ impl From<old::Resolution> for new::Resolution {
                         size: file.size,
                         signature: (!file.keyrings.is_empty())
                             .then_some(new::SignatureCheck::Openpgp(file.keyrings)),
+                        accept: None,
                         decompress: file.decompress,
                         optional: file.optional,
                     })
@@ -67,10 +68,12 @@ impl From<old::PackageDownload> for new::PackageDownload {
 }
 
 impl From<&new::PackageDownload> for old::PackageDownload {
-    /// A 0.3 plugin installs only what it chose, Debian packages; an apk package's SHA-1 would
+    /// A 0.3 plugin installs only what it chose, Debian packages; another format's digest would
     /// stand where it reads a SHA-256.
     fn from(package: &new::PackageDownload) -> Self {
-        let (new::PackageCheck::Deb(digest) | new::PackageCheck::Apk(digest)) = &package.check;
+        let (new::PackageCheck::Deb(digest)
+        | new::PackageCheck::Apk(digest)
+        | new::PackageCheck::Wheel(digest)) = &package.check;
         old::PackageDownload {
             name: package.name.clone(),
             version: package.version.clone(),

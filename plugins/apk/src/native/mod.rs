@@ -95,6 +95,7 @@ pub fn resolve(request: &NativeRequest) -> Result<Resolution, NativeError> {
             sha256: None,
             size: None,
             signature: Some(SignatureCheck::Apk(keys.clone())),
+            accept: None,
             decompress: true,
             optional: false,
         })

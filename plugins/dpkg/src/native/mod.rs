@@ -163,6 +163,7 @@ pub fn resolve(request: &NativeRequest) -> Result<Resolution, NativeError> {
                         .map(|keyring| format!("{root}{keyring}"))
                         .collect(),
                 )),
+                accept: None,
                 decompress: false,
                 optional: false,
             });
@@ -332,6 +333,7 @@ fn index_files(
                 sha256: Some(sha256.clone()),
                 size: Some(*size),
                 signature: None,
+                accept: None,
                 decompress: true,
                 optional: false,
             });
