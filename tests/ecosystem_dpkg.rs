@@ -320,6 +320,7 @@ fn resolves_and_installs_natively(version: &str) {
         os: debian(),
         platform: amd64(),
         target,
+        updates: Vec::new(),
         files,
         read: None,
         packages: Vec::new(),

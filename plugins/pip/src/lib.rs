@@ -4,14 +4,16 @@
 
 mod environment;
 mod metadata;
+pub mod native;
 mod plan;
 pub mod version;
 
 use environment::{METADATA_GLOBS, python_version, site_packages};
 use salve_plugin_sdk::purl::encode;
 use salve_plugin_sdk::{
-    Ecosystem, EcosystemInfo, FileKind, ImageFile, InstalledPackage, OsInfo, PackageClass,
-    PlanRequest, Platform, Target, UpdatePlan,
+    Ecosystem, EcosystemInfo, FileKind, ImageFile, InstallRequest, InstallStep, InstalledPackage,
+    NativeError, NativeRequest, OsInfo, PackageClass, PlanRequest, Platform, Resolution, Target,
+    UpdatePlan,
 };
 use std::cmp::Ordering;
 
@@ -101,6 +103,18 @@ impl Ecosystem for Pip {
             });
         }
         Ok(installed)
+    }
+
+    fn native_paths() -> Vec<String> {
+        native::paths()
+    }
+
+    fn native_resolve(request: NativeRequest) -> Result<Resolution, NativeError> {
+        native::resolve(&request)
+    }
+
+    fn native_install(request: InstallRequest) -> Result<InstallStep, NativeError> {
+        native::install::install(&request)
     }
 
     fn purl(pkg: InstalledPackage, _os: OsInfo, _platform: Platform) -> String {

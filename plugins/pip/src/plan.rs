@@ -113,42 +113,60 @@ pub fn plan(request: &PlanRequest) -> Result<UpdatePlan, String> {
     })
 }
 
+/// Where an update goes: its environment and the `*.dist-info` folder of the version it
+/// replaces.
+pub struct Placed {
+    /// The environment (site-packages) folder.
+    pub folder: String,
+    /// The old version's `*.dist-info` folder.
+    pub dist_info: String,
+}
+
+/// Checks an update's name, version and path, and says where it goes.
+pub fn placed(update: &RequestedUpdate) -> Result<Placed, String> {
+    if !is_distribution_name(&update.package) {
+        return Err(format!(
+            "{:?} is not a Python distribution name",
+            update.package
+        ));
+    }
+    let fixed = version::parse(&update.fixed_version)
+        .map_err(|error| format!("package {}: {error}", update.package))?;
+    if !fixed.local.is_empty() {
+        return Err(format!(
+            "package {}: {:?} is a local version, which no package index serves",
+            update.package, update.fixed_version
+        ));
+    }
+    let path = update
+        .path
+        .as_deref()
+        .map(|path| metadata_path(&absolute(path)));
+    let path = path.ok_or_else(|| {
+        format!(
+            "the finding for {} names no path; salve needs the METADATA path to know which \
+             Python environment to patch",
+            update.package
+        )
+    })?;
+    let (Some(folder), Some(dist_info)) = (site_packages(&path), dist_info_dir(&path)) else {
+        return Err(format!(
+            "{path:?} (for {}) is not a METADATA file in a site-packages folder",
+            update.package
+        ));
+    };
+    Ok(Placed {
+        folder: folder.to_string(),
+        dist_info: dist_info.to_string(),
+    })
+}
+
 /// Groups the updates by environment, checking every name, version and path.
 fn group(updates: &[RequestedUpdate]) -> Result<BTreeMap<String, Environment>, String> {
     let mut environments: BTreeMap<String, Environment> = BTreeMap::new();
     for update in updates {
-        if !is_distribution_name(&update.package) {
-            return Err(format!(
-                "{:?} is not a Python distribution name",
-                update.package
-            ));
-        }
-        let fixed = version::parse(&update.fixed_version)
-            .map_err(|error| format!("package {}: {error}", update.package))?;
-        if !fixed.local.is_empty() {
-            return Err(format!(
-                "package {}: {:?} is a local version, which no package index serves",
-                update.package, update.fixed_version
-            ));
-        }
-        let path = update
-            .path
-            .as_deref()
-            .map(|path| metadata_path(&absolute(path)));
-        let path = path.ok_or_else(|| {
-            format!(
-                "the finding for {} names no path; salve needs the METADATA path to know which \
-                 Python environment to patch",
-                update.package
-            )
-        })?;
-        let (Some(folder), Some(dist_info)) = (site_packages(&path), dist_info_dir(&path)) else {
-            return Err(format!(
-                "{path:?} (for {}) is not a METADATA file in a site-packages folder",
-                update.package
-            ));
-        };
-        let environment = environments.entry(folder.to_string()).or_default();
+        let Placed { folder, dist_info } = placed(update)?;
+        let environment = environments.entry(folder).or_default();
         let requirement = format!("{}=={}", update.package, update.fixed_version.trim());
         if !environment
             .requirements
@@ -157,12 +175,8 @@ fn group(updates: &[RequestedUpdate]) -> Result<BTreeMap<String, Environment>, S
         {
             environment.requirements.push(requirement);
         }
-        if !environment
-            .old_dist_infos
-            .iter()
-            .any(|known| known == dist_info)
-        {
-            environment.old_dist_infos.push(dist_info.to_string());
+        if !environment.old_dist_infos.contains(&dist_info) {
+            environment.old_dist_infos.push(dist_info);
         }
     }
     Ok(environments)

@@ -121,6 +121,7 @@ pub fn entry(path: &str, kind: FileKind) -> PackageEntry {
         } else {
             0o644
         },
+        size: 0,
         uid: 0,
         gid: 0,
         link_target: None,

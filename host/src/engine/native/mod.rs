@@ -191,6 +191,7 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
         os: work.request.os.clone(),
         platform: work.request.platform.clone(),
         target: work.request.target.clone(),
+        updates: work.request.updates.clone(),
         files: request.files,
         read: None,
         packages,
@@ -249,8 +250,18 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
     let placement = Placement::new(index);
     let blob = job.work.join("native-layer.tar");
     std::fs::create_dir_all(job.work)?;
-    let written = layer::write(&blob, &downloaded, &installation, &placement)?;
+    // The database read back: the native paths' files as the installation leaves them.
+    let in_database = |path: &str| globs.iter().any(|glob| glob.matches(path));
+    let written = layer::write(&blob, &downloaded, &installation, &placement, &in_database)?;
+    let removed: BTreeSet<&str> = installation.removed.iter().map(String::as_str).collect();
     let mut database = install.files;
+    database.retain(|existing| {
+        !removed.contains(existing.path.as_str())
+            && !installation
+                .removed_folders
+                .iter()
+                .any(|folder| existing.path.starts_with(&format!("{folder}/")))
+    });
     for file in written {
         database.retain(|existing| existing.path != file.path);
         database.push(file);
@@ -274,6 +285,7 @@ fn check_paths(plugin: &str, installation: &Installation) -> anyhow::Result<()> 
         .map(|file| &file.path)
         .chain(installation.links.iter().map(|link| &link.path))
         .chain(&installation.removed)
+        .chain(&installation.removed_folders)
         .chain(&installation.kept)
         .chain(
             installation
@@ -461,6 +473,7 @@ fn unpacked(download: &PackageDownload, file: &Downloaded) -> anyhow::Result<Unp
                     EntryKind::Symlink => FileKind::Symlink,
                 },
                 mode: entry.mode,
+                size: entry.size,
                 uid: entry.uid,
                 gid: entry.gid,
                 link_target: entry

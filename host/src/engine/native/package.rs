@@ -104,6 +104,8 @@ pub struct DataEntry {
     pub kind: EntryKind,
     /// Permission bits, with set-user-id, set-group-id and sticky.
     pub mode: u32,
+    /// A regular file's size in bytes (0 for other kinds).
+    pub size: u64,
     /// The owner's numeric user id.
     pub uid: u32,
     /// The owner's numeric group id.
@@ -279,6 +281,11 @@ pub fn data_entries(
             path,
             kind,
             mode: header.mode().map_err(&io_error)? & 0o7777,
+            size: if kind == EntryKind::File {
+                entry.size()
+            } else {
+                0
+            },
             uid: id(header.uid()),
             gid: id(header.gid()),
             link_target,

@@ -26,6 +26,7 @@ pub fn list(file: &Path) -> Result<Listing, PackageError> {
             .map_err(|error| zip_error(file, error))?;
         let (path, kind, mode) = describe(file, &member)?;
         let mut digest = None;
+        let mut size = 0;
         if kind == EntryKind::File {
             let mut hasher = Sha256::new();
             let mut bytes = Vec::new();
@@ -43,11 +44,13 @@ pub fn list(file: &Path) -> Result<Listing, PackageError> {
                 control.push((path[dist_info.len() + 2..].to_string(), bytes));
             }
             digest = Some(hex::encode(hasher.finalize()));
+            size = copied;
         }
         entries.push(DataEntry {
             path,
             kind,
             mode,
+            size,
             uid: 0,
             gid: 0,
             link_target: None,
@@ -64,7 +67,6 @@ pub fn data(file: &Path) -> Result<Box<dyn Read>, PackageError> {
     let mut copy = tempfile::tempfile().map_err(&io_error)?;
     {
         let mut builder = tar::Builder::new(io::BufWriter::new(&mut copy));
-        builder.mode(tar::HeaderMode::Deterministic);
         let mtime = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.as_secs());

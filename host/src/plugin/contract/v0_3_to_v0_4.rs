@@ -156,6 +156,7 @@ impl From<old::InstallStep> for new::InstallStep {
                     })
                     .collect(),
                 removed: installation.removed,
+                removed_folders: Vec::new(),
                 kept: installation.kept,
                 diverted: installation.diverted,
                 warnings: installation.warnings,

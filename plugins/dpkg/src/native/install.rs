@@ -192,6 +192,7 @@ fn install_judged(
         files: Vec::new(),
         links: Vec::new(),
         removed: Vec::new(),
+        removed_folders: Vec::new(),
         kept: Vec::new(),
         diverted: Vec::new(),
         warnings: Vec::new(),
@@ -612,6 +613,7 @@ Package: zlib\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\nDe
             os: os("debian", "12"),
             platform: platform("amd64"),
             target: target("apt"),
+            updates: Vec::new(),
             files: vec![file(STATUS, STATUS_TEXT)],
             read,
             packages: vec![UnpackedPackage {

@@ -181,6 +181,7 @@ impl Ecosystem for HostileEcosystem {
             files: Vec::new(),
             links: Vec::new(),
             removed: Vec::new(),
+            removed_folders: Vec::new(),
             kept: Vec::new(),
             diverted: Vec::new(),
             warnings: Vec::new(),
