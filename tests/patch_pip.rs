@@ -15,6 +15,7 @@ use salve::image::read_paths;
 use salve::plugin::types::FileKind;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The newest release of a PyPI project starting with `prefix`.
 fn pypi_latest(name: &str, prefix: &str) -> String {
@@ -505,4 +506,138 @@ fn environments_anywhere_are_found_and_a_finding_salve_cannot_place_is_never_ski
     for folder in ANYWHERE.iter().chain([&VENV, &LOCAL]) {
         assert!(note.contains(&format!("/{folder}")), "{folder}: {note}");
     }
+}
+
+#[test]
+fn python_packages_are_installed_natively_in_every_environment_as_pip_would_leave_them() {
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let layout = debian_fixture("python");
+    let image = format!("oci:{layout}:python");
+    let mut folders = vec![LOCAL, VENV];
+    folders.extend(ANYWHERE);
+    let python = findings(&folders);
+    let report = work.path().join("trivy.json");
+    trivy_report(&report, &python, &[]);
+    let out = work.path().join("out");
+    let vex = work.path().join("vex.json");
+    let (ok, stderr) = salve(
+        &Engine::Native,
+        &[
+            "patch",
+            "-i",
+            &image,
+            "-r",
+            report.to_str().unwrap(),
+            "--oci-dir",
+            out.to_str().unwrap(),
+            "-o",
+            vex.to_str().unwrap(),
+        ],
+        cache.path(),
+        &[],
+    );
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("no bytecode was written"), "{stderr}");
+    let patched = image_layers(&out, "python-patched");
+    let base = image_layers(Path::new(&layout), "python");
+    assert_eq!(patched.len(), base.len() + 1, "one patch layer");
+    for finding in &python {
+        assert_eq!(
+            versions_in(&patched, finding.folder, finding.name),
+            vec![finding.fixed.clone()],
+            "{} in /{}",
+            finding.name,
+            finding.folder
+        );
+    }
+    let document: Value = serde_json::from_slice(&std::fs::read(&vex).unwrap()).unwrap();
+    assert_eq!(
+        crate::support::vex::check_openvex(&document).len(),
+        python.len()
+    );
+
+    // What pip itself says of the result, run in it (outside salve): every environment lists
+    // the fixed versions and nothing it cannot read, its requirements hold, the packages import,
+    // and the new RECORD lets pip uninstall what was installed.
+    let root = tempfile::tempdir().unwrap();
+    salve::image::unpack::unpack_layers(&patched, root.path(), Default::default()).unwrap();
+    let in_image = |args: &[&str]| {
+        let output = Command::new("chroot")
+            .arg(root.path())
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "{args:?}: {text}");
+        text
+    };
+    let urllib3 = &python[0].fixed;
+    let idna = &python[1].fixed;
+    for folder in &folders {
+        let listed = in_image(&[
+            "/usr/bin/python3",
+            "-m",
+            "pip",
+            "list",
+            "--disable-pip-version-check",
+            "--path",
+            &format!("/{folder}"),
+        ]);
+        assert!(!listed.contains("WARNING"), "/{folder}: {listed}");
+        for (name, version) in [("urllib3", urllib3), ("idna", idna)] {
+            assert!(
+                listed
+                    .lines()
+                    .any(|line| line.split_whitespace().collect::<Vec<_>>() == [name, version]),
+                "{name} {version} in /{folder}: {listed}"
+            );
+        }
+    }
+    for prefix in ["/opt/app", "/app/.venv", "/venv", "/srv/service/env"] {
+        let python = format!("{prefix}/bin/python3");
+        let check = in_image(&[&python, "-m", "pip", "check", "--disable-pip-version-check"]);
+        assert!(
+            check.contains("No broken requirements found"),
+            "{prefix}: {check}"
+        );
+        let imported = in_image(&[
+            &python,
+            "-c",
+            "import idna, urllib3; print(idna.__version__, urllib3.__version__)",
+        ]);
+        assert_eq!(imported.trim(), format!("{idna} {urllib3}"), "{prefix}");
+    }
+    let uninstalled = in_image(&[
+        "/opt/app/bin/python3",
+        "-m",
+        "pip",
+        "uninstall",
+        "--yes",
+        "--disable-pip-version-check",
+        "idna",
+    ]);
+    assert!(
+        uninstalled.contains(&format!("Successfully uninstalled idna-{idna}")),
+        "{uninstalled}"
+    );
+    assert!(versions_in_root(root.path(), VENV, "idna").is_empty());
+}
+
+/// The versions of `name` whose METADATA is in `folder` under an unpacked root.
+fn versions_in_root(root: &Path, folder: &str, name: &str) -> Vec<String> {
+    std::fs::read_dir(root.join(folder))
+        .unwrap()
+        .filter_map(|entry| {
+            let file_name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            file_name
+                .strip_prefix(&format!("{name}-"))
+                .and_then(|rest| rest.strip_suffix(".dist-info"))
+                .map(str::to_string)
+        })
+        .collect()
 }

@@ -19,6 +19,9 @@ use std::time::Duration;
 /// about 50 MB uncompressed).
 const INDEX_CAP: u64 = 512 << 20;
 
+/// The variable naming an extra CA bundle (PEM) to trust, as pip reads it.
+const CA_BUNDLE: &str = "PIP_CERT";
+
 /// How long connecting, and each read, may take.
 const NETWORK_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -33,6 +36,9 @@ pub enum FetchError {
         /// The client's error.
         error: String,
     },
+    /// The HTTP client could not be set up.
+    #[error("the HTTP client for package repositories: {0}")]
+    Client(String),
     /// The server answered with an error status.
     #[error("fetching {url}: the server answered {status}")]
     Status {
@@ -86,15 +92,25 @@ pub struct Repositories {
 impl Repositories {
     /// A client whose store is `store` (created when missing).
     pub fn new(store: &Path) -> Result<Repositories, FetchError> {
-        let client = reqwest::Client::builder()
+        let client_error = FetchError::Client;
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(NETWORK_TIMEOUT)
             .read_timeout(NETWORK_TIMEOUT)
-            .user_agent(concat!("salve/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|error| FetchError::Request {
-                url: String::new(),
-                error: error.to_string(),
+            .user_agent(concat!("salve/", env!("CARGO_PKG_VERSION")));
+        // The CA bundle pip would be told of (a proxy's or a mirror's own CA), trusted as well.
+        if let Some(bundle) = std::env::var_os(CA_BUNDLE) {
+            let pem = std::fs::read(&bundle).map_err(|error| {
+                client_error(format!("{CA_BUNDLE} {}: {error}", bundle.to_string_lossy()))
             })?;
+            for certificate in reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|error| client_error(format!("{CA_BUNDLE}: {error}")))?
+            {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let client = builder
+            .build()
+            .map_err(|error| client_error(error.to_string()))?;
         std::fs::create_dir_all(store).map_err(|error| FetchError::Store {
             path: store.to_path_buf(),
             error,

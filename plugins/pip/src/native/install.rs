@@ -598,3 +598,56 @@ fn decode_hex(text: &str) -> Vec<u8> {
         .filter_map(|at| u8::from_str_radix(&text[at * 2..at * 2 + 2], 16).ok())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use salve_plugin_sdk::testing::{download, file, unpacked};
+
+    #[test]
+    fn environments_place_scripts_and_records_where_pip_does() {
+        assert_eq!(
+            bin_folder("/opt/app/lib/python3.11/site-packages"),
+            "/opt/app/bin"
+        );
+        assert_eq!(
+            bin_folder("/usr/local/lib/python3.11/dist-packages"),
+            "/usr/local/bin"
+        );
+        assert_eq!(bin_folder("/usr/lib/python3/dist-packages"), "/usr/bin");
+        assert_eq!(bin_folder("/srv/deps"), "/srv/deps/bin");
+        let venv = "/opt/app/lib/python3.11/site-packages";
+        assert_eq!(relative("/opt/app/bin/demo", venv), "../../../bin/demo");
+        assert_eq!(
+            relative(&format!("{venv}/demo/__init__.py"), venv),
+            "demo/__init__.py"
+        );
+        assert_eq!(
+            absolute_in(venv, "../../../bin/demo").as_deref(),
+            Some("/opt/app/bin/demo")
+        );
+        assert_eq!(absolute_in("/a", "../../../../etc/passwd"), None);
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+    }
+
+    #[test]
+    fn scripts_get_the_interpreter_and_entry_points_pips_template() {
+        let script = with_interpreter(b"#!python\nprint(1)\n".to_vec(), "/opt/app/bin/python3");
+        assert_eq!(script, b"#!/opt/app/bin/python3\nprint(1)\n");
+        let shell = b"#!/bin/sh\necho\n".to_vec();
+        assert_eq!(with_interpreter(shell.clone(), "/x"), shell);
+        let mut package = unpacked(download("demo", "2", Some("1")));
+        package.control.push(file(
+            "entry_points.txt",
+            "[console_scripts]\ndemo = demo.cli:main.run [extra]\n[other]\nx = y:z\n",
+        ));
+        let scripts = entry_point_scripts(&package, "/usr/bin/python3.11").unwrap();
+        assert_eq!(scripts.len(), 1);
+        let text = String::from_utf8(scripts[0].1.clone()).unwrap();
+        assert!(text.starts_with("#!/usr/bin/python3.11\n"), "{text}");
+        assert!(text.contains("from demo.cli import main\n"), "{text}");
+        assert!(text.contains("sys.exit(main.run())"), "{text}");
+        package.control[0] = file("entry_points.txt", "[console_scripts]\n../evil = a:b\n");
+        assert!(entry_point_scripts(&package, "/x").is_err());
+    }
+}

@@ -224,3 +224,81 @@ fn choose<'a>(
     }
     Ok(file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use salve_plugin_sdk::FetchedFile;
+    use salve_plugin_sdk::testing::{file, os, platform, target, update};
+
+    const VENV: &str = "/opt/app/lib/python3.11/site-packages";
+
+    fn request(fetched: Vec<FetchedFile>) -> NativeRequest {
+        let mut urllib3 = update("urllib3", "1.26.20");
+        urllib3.path = Some(format!("{VENV}/urllib3-1.26.5.dist-info/METADATA"));
+        NativeRequest {
+            os: os("debian", "12"),
+            platform: platform("amd64"),
+            target: target("pip"),
+            updates: vec![urllib3],
+            files: vec![
+                file(
+                    "/etc/pip.conf",
+                    "[global]\nindex-url = https://mirror.example/simple/\n",
+                ),
+                file(
+                    "/usr/lib/x86_64-linux-gnu/libc.so.6",
+                    "GNU C Library (Debian GLIBC 2.36-9) stable release version 2.36.",
+                ),
+            ],
+            fetched,
+            now: 0,
+        }
+    }
+
+    fn page(files: &str) -> Vec<FetchedFile> {
+        vec![FetchedFile {
+            url: "https://mirror.example/simple/urllib3/".into(),
+            content: Some(format!("{{\"files\": [{files}]}}").into_bytes()),
+        }]
+    }
+
+    #[test]
+    fn the_index_page_is_asked_for_then_the_best_wheel_of_the_fixed_version_chosen() {
+        let Ok(Resolution::Fetch(wanted)) = resolve(&request(Vec::new())) else {
+            panic!("a first round fetches");
+        };
+        assert_eq!(wanted[0].url, "https://mirror.example/simple/urllib3/");
+        assert_eq!(wanted[0].accept.as_deref(), Some(index::JSON));
+        let files = r#"
+            {"filename": "urllib3-1.26.20.tar.gz", "url": "https://f/u.tar.gz", "hashes": {"sha256": "aa"}, "size": 9},
+            {"filename": "urllib3-1.26.19-py2.py3-none-any.whl", "url": "https://f/old.whl", "hashes": {"sha256": "bb"}, "size": 9},
+            {"filename": "urllib3-1.26.20-py2.py3-none-any.whl", "url": "https://f/new.whl", "hashes": {"sha256": "CC"}, "size": 140, "requires-python": ">=2.7, !=3.0.*"}"#;
+        let Ok(Resolution::Install(selection)) = resolve(&request(page(files))) else {
+            panic!("the second round chooses");
+        };
+        let chosen = &selection.packages[0];
+        assert_eq!(chosen.url, "https://f/new.whl");
+        assert_eq!(chosen.check, PackageCheck::Wheel("cc".into()));
+        assert_eq!(chosen.replaces.as_deref(), Some("1.26.5"));
+    }
+
+    #[test]
+    fn a_release_without_a_wheel_for_the_environment_is_left_to_pip() {
+        let files = r#"
+            {"filename": "urllib3-1.26.20.tar.gz", "url": "https://f/u.tar.gz", "hashes": {"sha256": "aa"}, "size": 9},
+            {"filename": "urllib3-1.26.20-cp312-cp312-manylinux_2_17_x86_64.whl", "url": "https://f/312.whl", "hashes": {"sha256": "bb"}, "size": 9},
+            {"filename": "urllib3-1.26.20-py3-none-any.whl", "url": "https://f/new.whl", "hashes": {"sha256": "cc"}, "size": 9, "requires-python": ">=3.12"}"#;
+        let error = resolve(&request(page(files)));
+        assert!(matches!(error, Err(NativeError::Unsupported(message))
+            if message.contains("has no wheel for Python 3.11 on x86_64 (glibc 2.36)")));
+        let html = vec![FetchedFile {
+            url: "https://mirror.example/simple/urllib3/".into(),
+            content: Some(b"<html><a href='u.whl'>u.whl</a></html>".to_vec()),
+        }];
+        assert!(
+            matches!(resolve(&request(html)), Err(NativeError::Unsupported(message))
+            if message.contains("PEP 691"))
+        );
+    }
+}
