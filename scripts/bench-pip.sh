@@ -40,6 +40,9 @@ cp /etc/resolv.conf "$work/pristine/etc/resolv.conf"
 cp "${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}" "$work/pristine/salve-ca.crt"
 echo "urllib3 $urllib3, idna $idna; rounds: $rounds"
 
+# The image's pip with a clean environment (this machine's variables name its own files).
+in_image=(env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root PIP_CERT=/salve-ca.crt
+  SSL_CERT_FILE=/salve-ca.crt REQUESTS_CA_BUNDLE=/salve-ca.crt chroot "$work/root")
 now() { date +%s.%N; }
 declare -A times
 run() {
@@ -49,9 +52,9 @@ run() {
       rm -rf "$work/root" && cp -a "$work/pristine" "$work/root"
       local options=(install --no-deps --no-cache-dir --disable-pip-version-check --quiet)
       t0=$(now)
-      PIP_CERT=/salve-ca.crt chroot "$work/root" /usr/bin/python3 -m pip "${options[@]}" \
-        --break-system-packages "urllib3==$urllib3" "idna==$idna" >/dev/null
-      PIP_CERT=/salve-ca.crt chroot "$work/root" /opt/app/bin/python3 -m pip "${options[@]}" \
+      "${in_image[@]}" /usr/bin/python3 -m pip "${options[@]}" --break-system-packages \
+        "urllib3==$urllib3" "idna==$idna" >/dev/null
+      "${in_image[@]}" /opt/app/bin/python3 -m pip "${options[@]}" \
         "urllib3==$urllib3" "idna==$idna" >/dev/null
       t1=$(now) ;;
     cold|warm)

@@ -31,6 +31,20 @@ pub use types::{
     UpdatePlan,
 };
 
+/// An installation that does nothing yet: no files, links, removals or notes; a plugin's
+/// `native-install` fills in what it does.
+pub fn no_installation() -> Installation {
+    Installation {
+        files: Vec::new(),
+        links: Vec::new(),
+        removed: Vec::new(),
+        removed_folders: Vec::new(),
+        kept: Vec::new(),
+        diverted: Vec::new(),
+        warnings: Vec::new(),
+    }
+}
+
 /// The version of the WIT package this SDK builds plugins against.
 pub const WIT_VERSION: &str = "0.4.0";
 

@@ -14,8 +14,8 @@ use super::{PROTECTED_PATHS, SCRIPTS, TRIGGERS, WORLD, hex, text};
 use crate::database::INSTALLED;
 use base64::Engine as _;
 use salve_plugin_sdk::{
-    FileKind, FileReads, ImageFile, InstallRequest, InstallStep, Installation, NativeError,
-    PackageCheck, UnpackedPackage, WrittenFile,
+    FileKind, FileReads, ImageFile, InstallRequest, InstallStep, NativeError, PackageCheck,
+    UnpackedPackage, WrittenFile,
 };
 use sha1::{Digest, Sha1};
 use std::collections::{BTreeMap, BTreeSet};
@@ -104,15 +104,7 @@ pub fn install(request: &InstallRequest) -> Result<InstallStep, NativeError> {
             _ => None,
         }
     };
-    let mut installation = Installation {
-        files: Vec::new(),
-        links: Vec::new(),
-        removed: Vec::new(),
-        removed_folders: Vec::new(),
-        kept: Vec::new(),
-        diverted: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut installation = salve_plugin_sdk::no_installation();
     for package in &request.packages {
         for entry in &package.entries {
             if entry.kind == FileKind::Directory || !to_compare.contains(&entry.path) {

@@ -13,8 +13,8 @@ use super::timezone::{LOCALTIME, TIMEZONE};
 use crate::detect::{STATUS, STATUS_D};
 use md5::{Digest, Md5};
 use salve_plugin_sdk::{
-    FileKind, FileReads, ImageFile, InstallRequest, InstallStep, Installation, NativeError,
-    UnpackedPackage, WrittenFile,
+    FileKind, FileReads, ImageFile, InstallRequest, InstallStep, NativeError, UnpackedPackage,
+    WrittenFile,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -188,15 +188,7 @@ fn install_judged(
 ) -> Result<InstallStep, String> {
     let distroless = request.target.distroless;
     let find = |path: &str| scripts::content(files, path);
-    let mut installation = Installation {
-        files: Vec::new(),
-        links: Vec::new(),
-        removed: Vec::new(),
-        removed_folders: Vec::new(),
-        kept: Vec::new(),
-        diverted: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut installation = salve_plugin_sdk::no_installation();
     let diversions = parse_diversions(find(DIVERSIONS).unwrap_or_default());
     let status_text = String::from_utf8_lossy(find(STATUS).unwrap_or_default()).into_owned();
     let mut status = if distroless {
@@ -588,7 +580,7 @@ pub fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use salve_plugin_sdk::testing::{self, download, file, os, platform, target};
-    use salve_plugin_sdk::{PackageDownload, PackageEntry};
+    use salve_plugin_sdk::{Installation, PackageDownload, PackageEntry};
 
     const STATUS_TEXT: &str = "Package: tool\nStatus: install ok installed\nArchitecture: amd64\n\
 Version: 1\nConffiles:\n /etc/tool.conf 11111111111111111111111111111111\n \

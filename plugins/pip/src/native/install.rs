@@ -89,15 +89,7 @@ pub fn install(request: &InstallRequest) -> Result<InstallStep, NativeError> {
             statuses: Vec::new(),
         }));
     }
-    let mut installation = Installation {
-        files: Vec::new(),
-        links: Vec::new(),
-        removed: Vec::new(),
-        removed_folders: Vec::new(),
-        kept: Vec::new(),
-        diverted: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut installation = salve_plugin_sdk::no_installation();
     let mut installed_paths: BTreeSet<String> = BTreeSet::new();
     let mut removable: BTreeSet<String> = BTreeSet::new();
     for job in &jobs {

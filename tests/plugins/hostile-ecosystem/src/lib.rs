@@ -22,9 +22,9 @@
 //! read back.
 
 use salve_plugin_sdk::{
-    Ecosystem, EcosystemInfo, FileKind, ImageFile, InstallRequest, InstallStep, Installation,
-    InstalledPackage, NativeError, NativeRequest, OsInfo, PackageClass, PlanRequest, Platform,
-    Resolution, Selection, Step, SymbolicLink, Target, UpdatePlan, WrittenFile,
+    Ecosystem, EcosystemInfo, FileKind, ImageFile, InstallRequest, InstallStep, InstalledPackage,
+    NativeError, NativeRequest, OsInfo, PackageClass, PlanRequest, Platform, Resolution, Selection,
+    Step, SymbolicLink, Target, UpdatePlan, WrittenFile,
 };
 
 /// The hostile ecosystem.
@@ -177,15 +177,7 @@ impl Ecosystem for HostileEcosystem {
             content: b"written by a hostile plugin\n".to_vec(),
             mode: 0o644,
         };
-        let mut installation = Installation {
-            files: Vec::new(),
-            links: Vec::new(),
-            removed: Vec::new(),
-            removed_folders: Vec::new(),
-            kept: Vec::new(),
-            diverted: Vec::new(),
-            warnings: Vec::new(),
-        };
+        let mut installation = salve_plugin_sdk::no_installation();
         match request.os.version_id.as_str() {
             "native-dotdot" => installation.files.push(file("/etc/../../../tmp/escaped")),
             "native-whiteout" => installation.files.push(file("/etc/.wh.passwd")),
