@@ -41,8 +41,8 @@ cp "${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}" "$work/pristine/salve-ca.cr
 echo "urllib3 $urllib3, idna $idna; rounds: $rounds"
 
 # The image's pip with a clean environment (this machine's variables name its own files).
-in_image=(env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root PIP_CERT=/salve-ca.crt
-  SSL_CERT_FILE=/salve-ca.crt REQUESTS_CA_BUNDLE=/salve-ca.crt chroot "$work/root")
+in_image=(env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root PIP_ROOT_USER_ACTION=ignore PIP_CERT=/salve-ca.crt
+  SSL_CERT_FILE=/salve-ca.crt REQUESTS_CA_BUNDLE=/salve-ca.crt "$(command -v chroot)" "$work/root")
 now() { date +%s.%N; }
 declare -A times
 run() {

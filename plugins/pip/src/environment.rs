@@ -18,6 +18,13 @@ pub fn dist_info_dir(metadata: &str) -> Option<&str> {
     (name.ends_with(".dist-info") && !dir.split('/').any(|part| part == "..")).then_some(dir)
 }
 
+/// Every installed distribution's `RECORD` (its files), wherever the `METADATA` globs look:
+/// native installation reads them in the probe's pass over the layers, not in another.
+pub const RECORD_GLOBS: &[&str] = &[
+    "/**/lib/python3*/site-packages/*.dist-info/RECORD",
+    "/**/lib/python3*/dist-packages/*.dist-info/RECORD",
+];
+
 /// The `METADATA` path of the distribution a report's path names: the `METADATA` file itself,
 /// another file of its `*.dist-info` folder (Grype lists `RECORD` and `top_level.txt` too, in
 /// any order), or the folder; other paths are returned as they are.

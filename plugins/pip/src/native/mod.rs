@@ -11,7 +11,7 @@ pub mod install;
 pub mod requirement;
 pub mod tags;
 
-use crate::environment::{METADATA_GLOBS, python_version};
+use crate::environment::{METADATA_GLOBS, RECORD_GLOBS, python_version};
 use crate::metadata::normalise;
 use crate::plan::{Placed, placed};
 use crate::version;
@@ -33,13 +33,14 @@ const GLIBC: [&str; 3] = [
 ];
 
 /// The paths native installation reads from an image: pip's configuration, the C library,
-/// and every distribution's `METADATA` (which the probe reads anyway).
+/// every distribution's `METADATA` (which the probe reads anyway) and `RECORD`.
 pub fn paths() -> Vec<String> {
     index::PIP_CONFIGS
         .iter()
         .chain(std::iter::once(&MUSL_LOADER))
         .chain(GLIBC.iter())
         .chain(METADATA_GLOBS.iter())
+        .chain(RECORD_GLOBS.iter())
         .map(|path| path.to_string())
         .collect()
 }
