@@ -368,7 +368,7 @@ impl Repositories {
             error,
         })?;
         let reader = std::io::BufReader::new(file);
-        let mut decoder: Box<dyn Read> = if url.ends_with(".xz") {
+        let decoder: Box<dyn Read> = if url.ends_with(".xz") {
             Box::new(liblzma::bufread::XzDecoder::new(reader))
         } else if url.ends_with(".gz") {
             Box::new(flate2::bufread::MultiGzDecoder::new(reader))
@@ -384,21 +384,7 @@ impl Repositories {
         } else {
             Box::new(reader)
         };
-        let mut bytes = Vec::new();
-        decoder
-            .by_ref()
-            .take(INDEX_CAP + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|error| FetchError::Decompress {
-                url: url.to_string(),
-                error,
-            })?;
-        if bytes.len() as u64 > INDEX_CAP {
-            return Err(FetchError::Decompress {
-                url: url.to_string(),
-                error: std::io::Error::other("it decompresses to more than 512 MiB"),
-            });
-        }
+        let bytes = read_capped(url, decoder)?;
         if stored
             .file_name()
             .is_some_and(|name| !name.to_string_lossy().starts_with("unchecked-"))
@@ -443,19 +429,24 @@ fn trusted_files<'a>(
 
 /// The gzip streams of `bytes`, decompressed (at most the index cap).
 fn gunzip(url: &str, bytes: &[u8]) -> Result<Vec<u8>, FetchError> {
-    let mut plain = Vec::new();
-    flate2::bufread::MultiGzDecoder::new(bytes)
+    read_capped(url, flate2::bufread::MultiGzDecoder::new(bytes))
+}
+
+/// What `decoder` gives of `url`, refused past the index cap.
+fn read_capped(url: &str, decoder: impl Read) -> Result<Vec<u8>, FetchError> {
+    let mut bytes = Vec::new();
+    decoder
         .take(INDEX_CAP + 1)
-        .read_to_end(&mut plain)
+        .read_to_end(&mut bytes)
         .map_err(|error| FetchError::Decompress {
             url: url.to_string(),
             error,
         })?;
-    if plain.len() as u64 > INDEX_CAP {
+    if bytes.len() as u64 > INDEX_CAP {
         return Err(FetchError::Decompress {
             url: url.to_string(),
             error: std::io::Error::other("it decompresses to more than 512 MiB"),
         });
     }
-    Ok(plain)
+    Ok(bytes)
 }

@@ -393,17 +393,13 @@ fn place(
                             NativeError::Failed(format!("{} was not read", entry.path))
                         })?;
                     let script = with_interpreter(script, interpreter);
-                    let path = format!("{bin}/{rest}");
-                    placed.push((
-                        path.clone(),
-                        hex(&Sha256::digest(&script)),
-                        script.len() as u64,
-                    ));
-                    installation.files.push(WrittenFile {
-                        path,
-                        content: script,
-                        mode: 0o755,
-                    });
+                    write(
+                        installation,
+                        &mut placed,
+                        format!("{bin}/{rest}"),
+                        script,
+                        0o755,
+                    );
                     installation.kept.push(entry.path.clone());
                     continue;
                 }
@@ -431,19 +427,35 @@ fn place(
         placed.push((target, sha256, entry.size));
     }
     for (script, content) in entry_point_scripts(job.package, interpreter)? {
-        let path = format!("{bin}/{script}");
-        placed.push((
-            path.clone(),
-            hex(&Sha256::digest(&content)),
-            content.len() as u64,
-        ));
-        installation.files.push(WrittenFile {
-            path,
+        write(
+            installation,
+            &mut placed,
+            format!("{bin}/{script}"),
             content,
-            mode: 0o755,
-        });
+            0o755,
+        );
     }
     Ok(placed)
+}
+
+/// Writes a file whole and records it among the installed files (path, SHA-256, size).
+fn write(
+    installation: &mut Installation,
+    placed: &mut Vec<(String, String, u64)>,
+    path: String,
+    content: Vec<u8>,
+    mode: u32,
+) {
+    placed.push((
+        path.clone(),
+        hex(&Sha256::digest(&content)),
+        content.len() as u64,
+    ));
+    installation.files.push(WrittenFile {
+        path,
+        content,
+        mode,
+    });
 }
 
 /// A wheel script whose first line starts with `#!python` with that line made the
@@ -533,16 +545,7 @@ fn write_metadata(
         extra.push((format!("{dist_info}/REQUESTED"), Vec::new()));
     }
     for (path, content) in extra {
-        placed.push((
-            path.clone(),
-            hex(&Sha256::digest(&content)),
-            content.len() as u64,
-        ));
-        installation.files.push(WrittenFile {
-            path,
-            content,
-            mode: 0o644,
-        });
+        write(installation, &mut placed, path, content, 0o644);
     }
     let record_path = format!("{dist_info}/RECORD");
     let mut rows: Vec<String> = placed
