@@ -61,3 +61,34 @@ fn every_function_answers_through_the_sandbox() {
         "pkg:apk/alpine/musl@1.2.5-r9?arch=x86_64&distro=3.22.1"
     );
 }
+
+/// busybox's applet tables read from real binaries (Debian's two configurations, for amd64 and
+/// for arm64) give what the binaries print for `busybox --list-full`, in its order.
+#[test]
+fn busybox_applets_are_read_from_real_binaries_as_they_list_them() {
+    let folder = std::path::PathBuf::from(crate::support::patching::fixture_script(
+        "fixtures/busybox/fetch.sh",
+        &[],
+    ));
+    for package in ["busybox", "busybox-static"] {
+        let listed: Vec<String> = std::fs::read_to_string(folder.join(format!("{package}.list")))
+            .unwrap()
+            .lines()
+            .map(|line| format!("/{line}"))
+            .collect();
+        assert!(
+            listed.len() > 200,
+            "{package} lists {} applets",
+            listed.len()
+        );
+        for arch in ["amd64", "arm64"] {
+            let binary = std::fs::read(folder.join(format!("{package}-{arch}/busybox"))).unwrap();
+            let read: Vec<String> = salve_plugin_apk::native::busybox::applets(&binary)
+                .unwrap_or_else(|error| panic!("{package} {arch}: {error}"))
+                .into_iter()
+                .map(|applet| applet.path)
+                .collect();
+            assert_eq!(read, listed, "{package} for {arch}");
+        }
+    }
+}

@@ -205,6 +205,14 @@ impl ImageIndex {
         self.entries.get(path).map(|indexed| indexed.status)
     }
 
+    /// Every indexed path `glob` matches, in order.
+    pub fn matching<'a>(&'a self, glob: &'a Glob) -> impl Iterator<Item = &'a str> + 'a {
+        self.entries
+            .keys()
+            .map(String::as_str)
+            .filter(|path| glob.matches(path))
+    }
+
     /// The target of the link at `path`, as stored.
     pub fn link_target(&self, path: &str) -> Option<&str> {
         self.entries

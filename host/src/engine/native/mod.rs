@@ -235,9 +235,11 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
                     packaged::read(&downloaded, &packaged, IMAGE_FILE_CAP, job.database_cap)
                         .context("reading the packages' files")?,
                 );
-                install
-                    .statuses
-                    .extend(statuses.iter().map(|path| path_status(index, path)));
+                install.statuses.extend(
+                    statuses
+                        .iter()
+                        .flat_map(|asked| path_statuses(index, asked)),
+                );
             }
         }
     };
@@ -308,6 +310,19 @@ fn check_paths(plugin: &str, installation: &Installation) -> anyhow::Result<()> 
         }
     }
     Ok(())
+}
+
+/// The statuses `asked` names: an exact path's (`missing` when absent), or those of every path
+/// a pattern matches (a folder's listing, without contents).
+fn path_statuses(index: &ImageIndex, asked: &str) -> Vec<PathStatus> {
+    let glob = Glob::new(asked);
+    if glob.is_exact() {
+        return vec![path_status(index, asked)];
+    }
+    index
+        .matching(&glob)
+        .map(|path| path_status(index, path))
+        .collect()
 }
 
 /// The mode and owners of `path` as the image's index shows them.
@@ -498,6 +513,35 @@ mod tests {
             content: Some(b"x".to_vec()),
             link_target: None,
         }
+    }
+
+    #[test]
+    fn a_pattern_asks_for_the_status_of_every_path_it_matches_and_an_exact_path_for_its_own() {
+        let index = ImageIndex::of(&[
+            ("/bin", FileKind::Directory, None),
+            ("/bin/ls", FileKind::Symlink, Some("/bin/busybox")),
+            ("/bin/busybox", FileKind::File, None),
+            ("/bin/sub/deeper", FileKind::File, None),
+            ("/sbin", FileKind::Directory, None),
+        ]);
+        let listed: Vec<(String, FileKind)> = path_statuses(&index, "/bin/*")
+            .into_iter()
+            .map(|status| (status.path, status.kind))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("/bin/busybox".to_string(), FileKind::File),
+                ("/bin/ls".to_string(), FileKind::Symlink),
+            ]
+        );
+        let exact = path_statuses(&index, "/bin/cat");
+        assert_eq!(exact.len(), 1);
+        assert_eq!(
+            (exact[0].path.as_str(), exact[0].kind),
+            ("/bin/cat", FileKind::Missing)
+        );
+        assert!(path_statuses(&index, "/usr/bin/*").is_empty());
     }
 
     #[test]

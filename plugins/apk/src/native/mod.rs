@@ -5,6 +5,7 @@
 //! (each checked by its control and data streams) and unpacks. Nothing of the image runs:
 //! packages whose scripts apk would run in this update are refused, by name.
 
+pub mod busybox;
 pub mod dependency;
 pub mod install;
 pub mod repositories;
