@@ -144,7 +144,7 @@ fn folder_table(binary: &[u8], names: &[String]) -> Result<Vec<u8>, String> {
     let length = names.len().div_ceil(2);
     let folder = |table: &[u8], applet: usize| {
         let byte = table[applet / 2];
-        if applet % 2 == 0 {
+        if applet.is_multiple_of(2) {
             byte & 0x0f
         } else {
             byte >> 4
@@ -156,7 +156,7 @@ fn folder_table(binary: &[u8], names: &[String]) -> Result<Vec<u8>, String> {
             .all(|(applet, expected)| folder(table, *applet) == *expected)
             && (0..names.len())
                 .all(|applet| usize::from(folder(table, applet)) < INSTALL_FOLDERS.len())
-            && (names.len() % 2 == 0 || table[length - 1] >> 4 == 0)
+            && (names.len().is_multiple_of(2) || table[length - 1] >> 4 == 0)
     };
     let mut found: Vec<Vec<u8>> = Vec::new();
     for table in binary.windows(length) {
@@ -175,33 +175,13 @@ fn folder_table(binary: &[u8], names: &[String]) -> Result<Vec<u8>, String> {
     }
 }
 
+/// busybox-like binaries for tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Applet names with their folder numbers, sorted.
-    const TABLE: [(&str, u8); 16] = [
-        ("[", 3),
-        ("[[", 3),
-        ("ash", 1),
-        ("awk", 3),
-        ("cat", 1),
-        ("chroot", 4),
-        ("cp", 1),
-        ("env", 3),
-        ("ifconfig", 2),
-        ("linuxrc", 0),
-        ("ls", 1),
-        ("mkdir", 1),
-        ("mount", 1),
-        ("rm", 1),
-        ("sh", 1),
-        ("zcip", 4),
-    ];
-
-    /// A binary as the linker lays busybox out: the folder table, other tables, then the
-    /// names, between unrelated bytes (strings, zeros).
-    fn binary(applets: &[(&str, u8)]) -> Vec<u8> {
+pub mod testing {
+    /// A binary as the linker lays busybox out: the folder table (`applets`' folder numbers),
+    /// other tables, then the names, between unrelated bytes (strings, zeros). `applets` are
+    /// sorted by name.
+    pub fn binary(applets: &[(&str, u8)]) -> Vec<u8> {
         let mut bytes = b"\x7fELF\0\0\0\0usage: --install [-s] [DIR]\0--install\0".to_vec();
         bytes.extend([0u8; 64]);
         for pair in applets.chunks(2) {
@@ -218,15 +198,52 @@ mod tests {
         bytes
     }
 
-    /// More than 32 applets: the anchors and filler names.
-    fn many() -> Vec<(String, u8)> {
-        let mut applets: Vec<(String, u8)> = TABLE
-            .iter()
-            .map(|(name, folder)| (name.to_string(), *folder))
-            .collect();
+    /// The applets every build has in the folders [`super::applets`] checks, and `extra`.
+    pub fn with_anchors(extra: &[(&str, u8)]) -> Vec<(String, u8)> {
+        let mut applets: Vec<(String, u8)> = [
+            ("[", 3),
+            ("[[", 3),
+            ("ash", 1),
+            ("awk", 3),
+            ("cat", 1),
+            ("chroot", 4),
+            ("cp", 1),
+            ("env", 3),
+            ("ifconfig", 2),
+            ("ls", 1),
+            ("mkdir", 1),
+            ("mount", 1),
+            ("rm", 1),
+            ("sh", 1),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(name, folder)| (name.to_string(), *folder))
+        .collect();
         applets.extend((0..30).map(|number| (format!("x{number:02}"), 3)));
         applets.sort();
         applets
+    }
+
+    /// [`binary`] of [`with_anchors`].
+    pub fn busybox(extra: &[(&str, u8)]) -> Vec<u8> {
+        let applets = with_anchors(extra);
+        let borrowed: Vec<(&str, u8)> = applets
+            .iter()
+            .map(|(name, folder)| (name.as_str(), *folder))
+            .collect();
+        binary(&borrowed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::binary;
+    use super::*;
+
+    /// The anchors, a root applet, a `/usr/sbin` one and filler names.
+    fn many() -> Vec<(String, u8)> {
+        super::testing::with_anchors(&[("linuxrc", 0), ("zcip", 4)])
     }
 
     #[test]

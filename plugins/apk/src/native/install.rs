@@ -4,10 +4,12 @@
 //! longer ship removed (changed protected files kept), and the database rewritten:
 //! `/lib/apk/db/installed` (sorted by name, each package's index fields, then its folders and
 //! files with owners, modes and SHA-1s), `scripts.tar` (every installed package's scripts) and
-//! `triggers`. Refused, naming the package: scripts apk would run in this update
-//! (`pre-/post-upgrade` of an upgraded package, `pre-/post-install` of a new one), triggers, and
-//! files another installed package owns.
+//! `triggers`. The scripts, triggers and commit hooks apk would run are judged by
+//! [`scripts::judge`] (busybox's reproduced by [`applet_links`]); files another installed
+//! package owns are refused, naming it.
 
+use super::applet_links;
+use super::scripts::{self, Judgement};
 use super::stanza::{self, Stanza};
 use super::tar::{self, Member};
 use super::{PROTECTED_PATHS, SCRIPTS, TRIGGERS, WORLD, hex, text};
@@ -34,8 +36,17 @@ const SCRIPT_TYPES: [&str; 7] = [
 /// apk's protected paths before `/etc/apk/protected_paths.d`.
 const DEFAULT_PROTECTED: &str = "+etc\n@etc/init.d\n!etc/apk\n";
 
-/// One round of installation: the protected files to compare first, then the operations.
+/// How the programs apk would run are judged ([`scripts::judge`]).
+type Judge = fn(&InstallRequest, &[Stanza], &BTreeSet<&str>) -> Result<Judgement, NativeError>;
+
+/// One round of installation: the protected files to compare first (and what busybox's scripts
+/// read), then the operations.
 pub fn install(request: &InstallRequest) -> Result<InstallStep, NativeError> {
+    install_judged(request, scripts::judge)
+}
+
+/// [`install`], the scripts judged by `judge`.
+fn install_judged(request: &InstallRequest, judge: Judge) -> Result<InstallStep, NativeError> {
     let failed = NativeError::Failed;
     let database = stanza::parse(
         &text(&request.files, INSTALLED).unwrap_or_default(),
@@ -48,10 +59,7 @@ pub fn install(request: &InstallRequest) -> Result<InstallStep, NativeError> {
         .filter(|package| package.download.replaces.is_some())
         .map(|package| package.download.name.as_str())
         .collect();
-    for package in &request.packages {
-        refuse_scripts(package)?;
-    }
-    refuse_triggers(request, &database, &replaced)?;
+    let judgement = judge(request, &database, &replaced)?;
     let owners = owners(&database, &replaced);
     let new_paths: BTreeSet<String> = request
         .packages
@@ -89,12 +97,25 @@ pub fn install(request: &InstallRequest) -> Result<InstallStep, NativeError> {
         .filter(|path| protected.covers(path))
         .cloned()
         .collect();
+    let busybox = judgement.busybox().then_some(applet_links::Run {
+        post_upgrade: judgement.busybox_post_upgrade,
+        trigger: judgement.busybox_trigger,
+    });
     let Some(read) = &request.read else {
-        return Ok(InstallStep::Read(FileReads {
+        let mut reads = FileReads {
             image: to_compare.into_iter().collect(),
             packaged: Vec::new(),
             statuses: Vec::new(),
-        }));
+        };
+        if let Some(run) = busybox
+            && let applet_links::Outcome::Read(more) =
+                applet_links::reproduce(run, request, &BTreeSet::new())?
+        {
+            reads.image.extend(more.image);
+            reads.packaged.extend(more.packaged);
+            reads.statuses.extend(more.statuses);
+        }
+        return Ok(InstallStep::Read(reads));
     };
     let image_sha1 = |path: &str| -> Option<String> {
         let file = read.iter().find(|file| file.path == path)?;
@@ -148,6 +169,26 @@ pub fn install(request: &InstallRequest) -> Result<InstallStep, NativeError> {
         }
         installation.removed.push(path.clone());
     }
+    if let Some(run) = busybox {
+        let removed: BTreeSet<String> = installation.removed.iter().cloned().collect();
+        match applet_links::reproduce(run, request, &removed)? {
+            applet_links::Outcome::Read(reads) => return Ok(InstallStep::Read(reads)),
+            applet_links::Outcome::Done { links, removed } => {
+                let linked: BTreeSet<&str> = links.iter().map(|link| link.path.as_str()).collect();
+                installation
+                    .removed
+                    .retain(|path| !linked.contains(path.as_str()));
+                installation.warnings.push(format!(
+                    "busybox's scripts reproduced: {} applet links made, {} stale links removed",
+                    links.len(),
+                    removed.len()
+                ));
+                installation.removed.extend(removed);
+                installation.links.extend(links);
+            }
+        }
+    }
+    installation.warnings.extend(judgement.warnings);
     let world = text(&request.files, WORLD).unwrap_or_default();
     let pins = super::repositories::pins(&world).map_err(failed)?;
     let mut blocks: Vec<(String, String, String)> = database
@@ -186,19 +227,30 @@ pub fn install(request: &InstallRequest) -> Result<InstallStep, NativeError> {
     if let Some(scripts) = scripts_database(request, &replaced_identities)? {
         installation.files.push(written(SCRIPTS, scripts));
     }
-    if let Some(triggers) = text(&request.files, TRIGGERS) {
-        let kept: String = triggers
-            .lines()
-            .filter(|line| {
-                !replaced_identities.contains(line.split_whitespace().next().unwrap_or_default())
-            })
-            .map(|line| format!("{line}\n"))
-            .collect();
-        if kept != triggers {
-            installation
-                .files
-                .push(written(TRIGGERS, kept.into_bytes()));
+    let triggers = text(&request.files, TRIGGERS).unwrap_or_default();
+    let mut kept: String = triggers
+        .lines()
+        .filter(|line| {
+            !replaced_identities.contains(line.split_whitespace().next().unwrap_or_default())
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    for package in &request.packages {
+        let patterns = scripts::new_triggers(package);
+        if let (false, PackageCheck::Apk(control_sha1)) =
+            (patterns.is_empty(), &package.download.check)
+        {
+            kept.push_str(&format!(
+                "{} {}\n",
+                identity_of(control_sha1),
+                patterns.join(" ")
+            ));
         }
+    }
+    if kept != triggers {
+        installation
+            .files
+            .push(written(TRIGGERS, kept.into_bytes()));
     }
     Ok(InstallStep::Done(installation))
 }
@@ -212,89 +264,8 @@ fn written(path: &str, content: Vec<u8>) -> WrittenFile {
     }
 }
 
-/// Refuses a package whose scripts apk would run in this update.
-fn refuse_scripts(package: &UnpackedPackage) -> Result<(), NativeError> {
-    let upgrade = package.download.replaces.is_some();
-    let run: &[&str] = if upgrade {
-        &["pre-upgrade", "post-upgrade", "trigger"]
-    } else {
-        &["pre-install", "post-install", "trigger"]
-    };
-    for script in run {
-        if package
-            .control
-            .iter()
-            .any(|member| member.path == format!(".{script}"))
-        {
-            return Err(NativeError::Unsupported(format!(
-                "{} {} has a .{script} script, which apk runs when it {}; native installation \
-                 runs nothing of the image and does not reproduce it",
-                package.download.name,
-                package.download.version,
-                if *script == "trigger" {
-                    "changes the folders it watches"
-                } else if upgrade {
-                    "upgrades the package"
-                } else {
-                    "installs the package"
-                }
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Refuses an update that changes a folder an installed package's trigger watches.
-fn refuse_triggers(
-    request: &InstallRequest,
-    database: &[Stanza],
-    replaced: &BTreeSet<&str>,
-) -> Result<(), NativeError> {
-    let Some(triggers) = text(&request.files, TRIGGERS) else {
-        return Ok(());
-    };
-    let folders: BTreeSet<String> = request
-        .packages
-        .iter()
-        .flat_map(|package| package.entries.iter())
-        .filter(|entry| entry.kind != FileKind::Directory)
-        .filter_map(|entry| {
-            entry
-                .path
-                .rsplit_once('/')
-                .map(|(folder, _)| folder.to_string())
-        })
-        .collect();
-    for line in triggers.lines() {
-        let mut words = line.split_whitespace();
-        let Some(identity) = words.next() else {
-            continue;
-        };
-        let Some(owner) = database
-            .iter()
-            .find(|stanza| stanza.get('C') == Some(identity))
-        else {
-            continue;
-        };
-        if replaced.contains(owner.name()) {
-            continue;
-        }
-        for pattern in words {
-            if let Some(folder) = folders.iter().find(|folder| glob_matches(pattern, folder)) {
-                return Err(NativeError::Unsupported(format!(
-                    "{} {}'s trigger watches {pattern}, and the update changes {folder}; apk \
-                     would run its trigger script, which native installation does not reproduce",
-                    owner.name(),
-                    owner.version()
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// `fnmatch` with `FNM_PATHNAME`: `*` and `?` stay within a path segment.
-fn glob_matches(pattern: &str, path: &str) -> bool {
+pub fn glob_matches(pattern: &str, path: &str) -> bool {
     fn matches(pattern: &[u8], path: &[u8]) -> bool {
         match (pattern.first(), path.first()) {
             (None, None) => true,
@@ -342,6 +313,16 @@ pub fn owned_files(stanza: &Stanza) -> Vec<(String, Option<String>)> {
         }
     }
     files
+}
+
+/// The folders a database stanza owns, rooted (`/usr/bin`).
+pub fn owned_folders(stanza: &Stanza) -> Vec<String> {
+    stanza
+        .fields
+        .iter()
+        .filter(|(key, value)| *key == 'F' && !value.is_empty())
+        .map(|(_, value)| format!("/{value}"))
+        .collect()
 }
 
 /// The hex SHA-1 of a `Q1` checksum.
@@ -815,5 +796,307 @@ Z:Q1YeuSmC7iDbEWrusPzA/zUQF6YSg=\n\n";
         let error = install(&request(vec![clash], Some(Vec::new())));
         assert!(matches!(error, Err(NativeError::Failed(message))
             if message.contains("/bin/sh, which busybox-binsh 1.37.0-r12 owns")));
+    }
+
+    /// An image's paths for the reads a test answers: (path, kind, link target or content).
+    type Image = Vec<(String, FileKind, Vec<u8>)>;
+
+    /// One path of an [`Image`].
+    fn at(path: &str, kind: FileKind, value: impl AsRef<[u8]>) -> (String, FileKind, Vec<u8>) {
+        (path.to_string(), kind, value.as_ref().to_vec())
+    }
+
+    /// Answers `reads` as the host would, from `image` and the packages' files `packaged`.
+    fn answer(
+        request: &mut InstallRequest,
+        reads: FileReads,
+        image: &Image,
+        packaged: &[(&str, Vec<u8>)],
+    ) {
+        let image_file = |path: &str| match image.iter().find(|(at, _, _)| at == path) {
+            Some((_, kind, value)) => ImageFile {
+                path: path.to_string(),
+                kind: *kind,
+                content: (*kind == FileKind::File).then(|| value.clone()),
+                link_target: (*kind == FileKind::Symlink)
+                    .then(|| String::from_utf8_lossy(value).into_owned()),
+            },
+            None => salve_plugin_sdk::testing::missing(path),
+        };
+        let status = |path: &str, kind: FileKind| salve_plugin_sdk::PathStatus {
+            path: path.to_string(),
+            kind,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+        };
+        let mut read = request.read.take().unwrap_or_default();
+        read.extend(reads.image.iter().map(|path| image_file(path)));
+        request.read = Some(read);
+        for asked in reads.statuses {
+            match asked.strip_suffix("/*") {
+                Some(folder) => request.statuses.extend(
+                    image
+                        .iter()
+                        .filter(|(path, _, _)| {
+                            path.rsplit_once('/').map(|(parent, _)| parent) == Some(folder)
+                        })
+                        .map(|(path, kind, _)| status(path, *kind)),
+                ),
+                None => {
+                    let kind = image_file(&asked).kind;
+                    request.statuses.push(status(&asked, kind));
+                }
+            }
+        }
+        for path in reads.packaged {
+            request
+                .packaged
+                .push(match packaged.iter().find(|(at, _)| *at == path) {
+                    Some((_, bytes)) => ImageFile {
+                        content: Some(bytes.clone()),
+                        ..file(&path, "")
+                    },
+                    None => salve_plugin_sdk::testing::missing(&path),
+                });
+        }
+    }
+
+    /// Rounds of installation answered from `image` until it is done.
+    fn install_rounds(
+        mut request: InstallRequest,
+        image: &Image,
+        packaged: &[(&str, Vec<u8>)],
+        judge: Judge,
+    ) -> Result<salve_plugin_sdk::Installation, NativeError> {
+        for _ in 0..6 {
+            match install_judged(&request, judge)? {
+                InstallStep::Done(installation) => return Ok(installation),
+                InstallStep::Read(reads) => answer(&mut request, reads, image, packaged),
+            }
+        }
+        panic!("installation kept asking for reads");
+    }
+
+    /// busybox 1.36.1-r0 installed, with its applets linked.
+    const BUSYBOX_STANZA: &str = "C:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nP:busybox\nV:1.36.1-r0\n\
+A:x86_64\nS:1\nI:1\nT:busybox\nU:\nL:GPL-2.0-only\nF:bin\nR:busybox\na:0:0:755\n\
+Z:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nF:sbin\nF:usr\nF:usr/bin\nF:usr/sbin\n\n";
+
+    /// An image with busybox's folders and links (one stale, one to bbsuid, one elsewhere).
+    fn busybox_image() -> Image {
+        vec![
+            at("/bin", FileKind::Directory, ""),
+            at("/sbin", FileKind::Directory, ""),
+            at("/usr/bin", FileKind::Directory, ""),
+            at("/usr/sbin", FileKind::Directory, ""),
+            at("/bin/busybox", FileKind::File, "old"),
+            at("/bin/sh", FileKind::Symlink, "/bin/busybox"),
+            at("/bin/ls", FileKind::Symlink, "/bin/busybox"),
+            at("/bin/retired", FileKind::Symlink, "/bin/busybox"),
+            at("/bin/ping", FileKind::Symlink, "/bin/bbsuid"),
+            at("/usr/bin/mine", FileKind::Symlink, "/opt/mine"),
+            at("/usr/bin/awk", FileKind::File, "gawk"),
+            at(
+                "/etc/passwd",
+                FileKind::File,
+                "root:x:0:0::/root:/bin/sh\nklogd:x:100:101::/dev/null:/sbin/nologin\n",
+            ),
+            at(
+                "/etc/group",
+                FileKind::File,
+                "root:x:0:\nklogd:x:101:klogd\n",
+            ),
+        ]
+    }
+
+    /// busybox upgraded to 1.37.0-r0, with a trigger.
+    fn busybox_upgrade() -> InstallRequest {
+        let mut package = unpacked(PackageDownload {
+            check: PackageCheck::Apk("00".repeat(20)),
+            ..download("busybox", "1.37.0-r0", Some("1.36.1-r0"))
+        });
+        package.control.push(file(
+            ".PKGINFO",
+            "pkgname = busybox\ntriggers = /bin /usr/bin /sbin /usr/sbin /lib/modules/*\n",
+        ));
+        package.entries = vec![
+            entry("/bin", FileKind::Directory),
+            PackageEntry {
+                sha1: Some("33".repeat(20)),
+                mode: 0o755,
+                ..entry("/bin/busybox", FileKind::File)
+            },
+        ];
+        let mut request = request(vec![package], None);
+        request.files[0] = file(INSTALLED, format!("{DATABASE}{BUSYBOX_STANZA}"));
+        request
+    }
+
+    /// What judging finds for a busybox upgrade with salve's reviewed scripts.
+    fn busybox_scripts(
+        _: &InstallRequest,
+        _: &[Stanza],
+        _: &BTreeSet<&str>,
+    ) -> Result<Judgement, NativeError> {
+        Ok(Judgement {
+            busybox_post_upgrade: true,
+            busybox_trigger: Some(true),
+            warnings: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn a_busybox_upgrade_links_its_new_applets_and_removes_the_links_no_applet_has() {
+        let binary = super::super::busybox::testing::busybox(&[]);
+        let installation = install_rounds(
+            busybox_upgrade(),
+            &busybox_image(),
+            &[("/bin/busybox", binary)],
+            busybox_scripts,
+        )
+        .unwrap();
+        let links: BTreeMap<&str, &str> = installation
+            .links
+            .iter()
+            .map(|link| (link.path.as_str(), link.target.as_str()))
+            .collect();
+        assert_eq!(links.get("/bin/cat"), Some(&"/bin/busybox"));
+        assert_eq!(links.get("/usr/bin/["), Some(&"/bin/busybox"));
+        assert_eq!(links.get("/usr/sbin/chroot"), Some(&"/bin/busybox"));
+        assert_eq!(links.get("/sbin/ifconfig"), Some(&"/bin/busybox"));
+        // What exists stays: links, another package's file.
+        for kept in ["/bin/sh", "/bin/ls", "/usr/bin/awk"] {
+            assert!(!links.contains_key(kept), "{kept} was linked again");
+        }
+        assert_eq!(links.len(), busybox_applet_count() - 3);
+        assert!(installation.removed.contains(&"/bin/retired".to_string()));
+        assert!(installation.removed.contains(&"/bin/ping".to_string()));
+        assert!(!installation.removed.contains(&"/usr/bin/mine".to_string()));
+        assert!(
+            installation
+                .warnings
+                .iter()
+                .any(|warning| warning.contains("busybox's scripts reproduced"))
+        );
+        let triggers = installation
+            .files
+            .iter()
+            .find(|file| file.path == TRIGGERS)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&triggers.content),
+            format!(
+                "{} /bin /usr/bin /sbin /usr/sbin /lib/modules/*\n",
+                identity_of(&"00".repeat(20))
+            )
+        );
+    }
+
+    fn busybox_applet_count() -> usize {
+        super::super::busybox::testing::with_anchors(&[]).len()
+    }
+
+    #[test]
+    fn busybox_scripts_are_refused_where_their_effect_is_not_reproduced() {
+        let binary = super::super::busybox::testing::busybox(&[]);
+        let refusal = |image: Image, packaged: &[(&str, Vec<u8>)]| match install_rounds(
+            busybox_upgrade(),
+            &image,
+            packaged,
+            busybox_scripts,
+        ) {
+            Err(NativeError::Unsupported(message)) => message,
+            other => panic!("not refused: {other:?}"),
+        };
+        let packaged = [("/bin/busybox", binary.clone())];
+        let mut no_klogd = busybox_image();
+        no_klogd.retain(|(path, _, _)| path != "/etc/group");
+        assert!(refusal(no_klogd, &packaged).contains("add the klogd group"));
+        let mut merged = busybox_image();
+        merged[2] = at("/usr/bin", FileKind::Symlink, "../bin");
+        assert!(refusal(merged, &packaged).contains("/usr/bin is a link"));
+        let mut suid = busybox_image();
+        suid.push(at("/bin/bbsuid", FileKind::File, "suid"));
+        assert!(refusal(suid, &packaged).contains("/bin/bbsuid --install"));
+        let unreadable = [("/bin/busybox", b"not busybox".to_vec())];
+        assert!(refusal(busybox_image(), &unreadable).contains("cannot be read from it"));
+        let mut odd_name = busybox_image();
+        odd_name.push(at("/bin/two words", FileKind::Symlink, "/bin/busybox"));
+        assert!(refusal(odd_name, &packaged).contains("xargs"));
+    }
+
+    #[test]
+    fn busybox_trigger_alone_links_free_applet_paths_extras_first_and_removes_nothing() {
+        // demo 1-r0 shipped /usr/bin/demo; 2-r0 ships /usr/bin/demo2 instead, and `demo` is an
+        // applet of busybox-extras and of busybox.
+        let mut package = upgraded(&[]);
+        package.entries[1].path = "/usr/bin/demo2".into();
+        let request = request(vec![package], None);
+        let mut image = busybox_image();
+        image.push(at("/usr/bin/demo", FileKind::File, "demo 1"));
+        let extras = super::super::busybox::testing::binary(&[
+            ("[", 3),
+            ("ash", 1),
+            ("awk", 3),
+            ("cat", 1),
+            ("chroot", 4),
+            ("cp", 1),
+            ("demo", 3),
+            ("env", 3),
+            ("ifconfig", 2),
+            ("ls", 1),
+            ("telnet", 3),
+            ("x00", 3),
+            ("x01", 3),
+            ("x02", 3),
+            ("x03", 3),
+            ("x04", 3),
+            ("x05", 3),
+            ("x06", 3),
+            ("x07", 3),
+            ("x08", 3),
+            ("x09", 3),
+            ("x10", 3),
+            ("x11", 3),
+            ("x12", 3),
+            ("x13", 3),
+            ("x14", 3),
+            ("x15", 3),
+            ("x16", 3),
+            ("x17", 3),
+            ("x18", 3),
+            ("x19", 3),
+            ("x20", 3),
+        ]);
+        image.push(at("/bin/busybox-extras", FileKind::File, extras));
+        image[4] = at(
+            "/bin/busybox",
+            FileKind::File,
+            super::super::busybox::testing::busybox(&[("demo", 3)]),
+        );
+        let trigger_only = |_: &InstallRequest,
+                            _: &[Stanza],
+                            _: &BTreeSet<&str>|
+         -> Result<Judgement, NativeError> {
+            Ok(Judgement {
+                busybox_post_upgrade: false,
+                busybox_trigger: Some(true),
+                warnings: Vec::new(),
+            })
+        };
+        let installation = install_rounds(request, &image, &[], trigger_only).unwrap();
+        let links: BTreeMap<&str, &str> = installation
+            .links
+            .iter()
+            .map(|link| (link.path.as_str(), link.target.as_str()))
+            .collect();
+        assert_eq!(links.get("/usr/bin/demo"), Some(&"/bin/busybox-extras"));
+        assert_eq!(links.get("/usr/bin/telnet"), Some(&"/bin/busybox-extras"));
+        assert_eq!(links.get("/usr/bin/["), Some(&"/bin/busybox-extras"));
+        assert_eq!(links.get("/usr/bin/[["), Some(&"/bin/busybox"));
+        assert!(!installation.removed.contains(&"/usr/bin/demo".to_string()));
+        assert!(!installation.removed.contains(&"/bin/retired".to_string()));
+        assert!(!installation.removed.contains(&"/bin/ping".to_string()));
     }
 }

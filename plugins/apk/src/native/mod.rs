@@ -2,14 +2,17 @@
 //! The plugin reads the image's repositories, keys, world and database, asks the host for the
 //! signed indexes (checked against the image's keys), resolves as apk would, and writes the
 //! database (`installed`, `scripts.tar`, `triggers`) for the packages the host downloads
-//! (each checked by its control and data streams) and unpacks. Nothing of the image runs:
-//! packages whose scripts apk would run in this update are refused, by name.
+//! (each checked by its control and data streams) and unpacks. Nothing of the image runs: the
+//! scripts apk would run are reproduced where salve has read them (busybox's links) and refused,
+//! by name, where it has not.
 
+pub mod applet_links;
 pub mod busybox;
 pub mod dependency;
 pub mod install;
 pub mod repositories;
 pub mod resolve;
+pub mod scripts;
 pub mod stanza;
 pub mod tar;
 
@@ -48,6 +51,7 @@ pub fn paths() -> Vec<String> {
         TRIGGERS,
         &format!("{KEYS}/*"),
         &format!("{PROTECTED_PATHS}/*"),
+        &format!("{}/*", scripts::COMMIT_HOOKS),
     ]
     .map(String::from)
     .into()
