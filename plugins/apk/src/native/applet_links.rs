@@ -5,7 +5,10 @@
 //! is exactly `/bin/busybox`), of `ping` links to `bbsuid`, and its `klogd` user (which must
 //! exist); then `busybox-extras --install -s` and `busybox --install -s`, in the order the
 //! scripts run them: a link to the program for every applet whose path is free, as `symlink`
-//! leaves an existing path alone.
+//! leaves an existing path alone. On a merged-/usr layout (Alpine 3.23 and later: `/bin` a
+//! link to `usr/bin`, `/sbin` to `usr/sbin`) paths resolve through those links as the kernel
+//! resolves them, and `--install` links to the program's resolved path (`/usr/bin/busybox`),
+//! which is what `/proc/self/exe` names.
 
 use super::busybox::{self, Applet};
 use salve_plugin_sdk::{
@@ -53,12 +56,32 @@ pub enum Outcome {
     },
 }
 
-/// The image as the update leaves it, as far as the reads so far show it.
+/// Where each binary folder really is: itself, or the folder its link names.
+struct Folders {
+    /// (folder, the folder it resolves to).
+    resolved: Vec<(&'static str, String)>,
+}
+
+impl Folders {
+    /// The path `path` lands at: its folder resolved when it is a binary folder.
+    fn place(&self, path: &str) -> String {
+        let Some((folder, name)) = path.rsplit_once('/') else {
+            return path.to_string();
+        };
+        match self.resolved.iter().find(|(binary, _)| *binary == folder) {
+            Some((_, real)) => format!("{real}/{name}"),
+            None => path.to_string(),
+        }
+    }
+}
+
+/// The image as the update leaves it, as far as the reads so far show it; every path placed
+/// through the binary folders' links.
 struct After<'a> {
-    /// The new packages' entries by path (the last package shipping a path wins).
-    entries: BTreeMap<&'a str, &'a PackageEntry>,
-    /// Paths the update removes.
-    removed: &'a BTreeSet<String>,
+    /// The new packages' entries by where they land (the last package shipping a path wins).
+    entries: BTreeMap<String, &'a PackageEntry>,
+    /// Paths the update removes, placed.
+    removed: BTreeSet<String>,
     /// Statuses read so far.
     statuses: BTreeMap<&'a str, &'a PathStatus>,
     /// Image files read so far.
@@ -78,15 +101,19 @@ enum State<'a> {
 }
 
 impl<'a> After<'a> {
-    fn new(request: &'a InstallRequest, removed: &'a BTreeSet<String>) -> After<'a> {
+    fn new(
+        request: &'a InstallRequest,
+        removed: &BTreeSet<String>,
+        folders: &Folders,
+    ) -> After<'a> {
         After {
             entries: request
                 .packages
                 .iter()
                 .flat_map(|package| package.entries.iter())
-                .map(|entry| (entry.path.as_str(), entry))
+                .map(|entry| (folders.place(&entry.path), entry))
                 .collect(),
-            removed,
+            removed: removed.iter().map(|path| folders.place(path)).collect(),
             statuses: request
                 .statuses
                 .iter()
@@ -143,7 +170,7 @@ impl<'a> After<'a> {
     }
 
     /// The target of the link at `path` after the update: `Ok(None)` when it is not a link,
-    /// `Err(())` when the image's link is still to be read.
+    /// `Err(())` when the image's path is still to be read.
     fn link_target(&self, path: &str) -> Result<Option<String>, ()> {
         match self.state(path) {
             State::Packaged(entry) if entry.kind == FileKind::Symlink => {
@@ -153,17 +180,26 @@ impl<'a> After<'a> {
                 Some(file) => Ok(file.link_target.clone()),
                 None => Err(()),
             },
+            State::Unknown => Err(()),
             _ => Ok(None),
         }
     }
 
+    /// The path the package whose entry lands at `path` ships it at.
+    fn shipped_at(&self, path: &str) -> String {
+        self.entries
+            .get(path)
+            .map_or_else(|| path.to_string(), |entry| entry.path.clone())
+    }
+
     /// The bytes of the regular file at `path` after the update: `Err(true)` when they are
-    /// still to be read from a package, `Err(false)` from the image.
+    /// still to be read from a package (by the path it ships them at), `Err(false)` from the
+    /// image.
     fn bytes(&self, path: &str) -> Result<Option<&'a [u8]>, bool> {
         match self.state(path) {
             State::Packaged(entry) if entry.kind == FileKind::File => self
                 .packaged
-                .get(path)
+                .get(entry.path.as_str())
                 .map(|file| file.content.as_deref())
                 .ok_or(true),
             State::Image(FileKind::File) => self
@@ -184,51 +220,47 @@ pub fn reproduce(
     removed: &BTreeSet<String>,
 ) -> Result<Outcome, NativeError> {
     let unsupported = NativeError::Unsupported;
-    let after = After::new(request, removed);
     let mut reads = FileReads {
         image: Vec::new(),
         packaged: Vec::new(),
         statuses: Vec::new(),
     };
-    if !after.listed() {
+    let listed = BIN_FOLDERS
+        .iter()
+        .all(|folder| request.statuses.iter().any(|status| status.path == *folder));
+    if !listed {
         for folder in BIN_FOLDERS {
             reads.statuses.push(folder.to_string());
             reads.statuses.push(format!("{folder}/*"));
+            reads.image.push(folder.to_string());
         }
-        reads.statuses.push(BBSUID.to_string());
-        reads.statuses.push(BUSYBOX_EXTRAS.to_string());
-        reads.statuses.push(BUSYBOX.to_string());
         if run.post_upgrade {
             reads.image.extend([PASSWD.to_string(), GROUP.to_string()]);
         }
         return Ok(Outcome::Read(reads));
     }
-    for folder in BIN_FOLDERS {
-        if after.kind(folder) == Some(FileKind::Symlink) {
-            return Err(unsupported(format!(
-                "{folder} is a link (a merged-/usr layout), where busybox's scripts are not \
-                 reproduced"
-            )));
-        }
-    }
+    let folders = folders(request)?;
+    let after = After::new(request, removed, &folders);
+    let [busybox, extras, bbsuid] =
+        [BUSYBOX, BUSYBOX_EXTRAS, BBSUID].map(|path| folders.place(path));
     // The programs whose applets are linked, in the order the scripts run them.
     let mut programs: Vec<&str> = Vec::new();
     if run.post_upgrade {
-        programs.push(BUSYBOX);
+        programs.push(&busybox);
     }
     if run.trigger == Some(true) {
-        if after.kind(BBSUID) != Some(FileKind::Missing) {
+        if after.kind(&bbsuid) != Some(FileKind::Missing) {
             return Err(unsupported(format!(
                 "busybox's trigger would run {BBSUID} --install, which native installation does \
                  not reproduce"
             )));
         }
-        if after.kind(BUSYBOX_EXTRAS) != Some(FileKind::Missing) {
-            programs.push(BUSYBOX_EXTRAS);
+        if after.kind(&extras) != Some(FileKind::Missing) {
+            programs.push(&extras);
         }
     }
-    if run.trigger.is_some() && !programs.contains(&BUSYBOX) {
-        programs.push(BUSYBOX);
+    if run.trigger.is_some() && !programs.contains(&busybox.as_str()) {
+        programs.push(&busybox);
     }
     let mut tables: Vec<(&str, Vec<Applet>)> = Vec::new();
     for program in &programs {
@@ -248,15 +280,16 @@ pub fn reproduce(
                      the update"
                 )));
             }
-            Err(true) => reads.packaged.push(program.to_string()),
+            Err(true) => reads.packaged.push(after.shipped_at(program)),
             Err(false) => reads.image.push(program.to_string()),
         }
     }
     // Applets linked at `/` have no listed folder: their statuses are asked one by one.
     for (_, applets) in &tables {
         for applet in applets {
-            if after.kind(&applet.path).is_none() {
-                reads.statuses.push(applet.path.clone());
+            let placed = folders.place(&applet.path);
+            if after.kind(&placed).is_none() {
+                reads.statuses.push(placed);
             }
         }
     }
@@ -264,34 +297,40 @@ pub fn reproduce(
     let mut removals: Vec<String> = Vec::new();
     let new_busybox = tables
         .iter()
-        .find(|(program, _)| *program == BUSYBOX)
+        .find(|(program, _)| *program == busybox)
         .map(|(_, applets)| applets);
     if run.post_upgrade
         && let Some(applets) = new_busybox
     {
         check_klogd(&after)?;
+        // `sort | uniq -u` keeps what only one of `find` (links, by the folder it was given)
+        // and `busybox --list-all` (applets, by the table's folder) names; `stat` and `rm`
+        // then reach each through the folder links.
         let listed: BTreeSet<&str> = applets.iter().map(|applet| applet.path.as_str()).collect();
-        for link in links_in_bin_folders(&after) {
-            if listed.contains(link.as_str()) {
-                continue;
-            }
-            if link.contains(|c: char| c.is_whitespace() || "'\"\\".contains(c)) {
+        let found = links_in_bin_folders(&after, &folders);
+        let found_set: BTreeSet<&str> = found.iter().map(String::as_str).collect();
+        let once: Vec<&str> = found_set.symmetric_difference(&listed).copied().collect();
+        for name in once {
+            if name.contains(|c: char| c.is_whitespace() || "'\"\\".contains(c)) {
                 return Err(unsupported(format!(
-                    "busybox's post-upgrade would pass the link {link:?} through xargs, which \
+                    "busybox's post-upgrade would pass the link {name:?} through xargs, which \
                      splits its name"
                 )));
             }
+            let link = folders.place(name);
             match after.link_target(&link) {
-                Ok(Some(target)) if target == BUSYBOX => removals.push(link),
+                Ok(Some(target)) if target == BUSYBOX && !removals.contains(&link) => {
+                    removals.push(link)
+                }
                 Ok(_) => {}
                 Err(()) => links_read.push(link),
             }
         }
-        for link in PING_LINKS {
-            match after.link_target(link) {
-                Ok(Some(target)) if target == BBSUID => removals.push(link.to_string()),
+        for link in PING_LINKS.map(|path| folders.place(path)) {
+            match after.link_target(&link) {
+                Ok(Some(target)) if target == BBSUID => removals.push(link),
                 Ok(_) => {}
-                Err(()) => links_read.push(link.to_string()),
+                Err(()) => links_read.push(link),
             }
         }
     }
@@ -304,17 +343,14 @@ pub fn reproduce(
     let mut taken: BTreeSet<String> = BTreeSet::new();
     for (program, applets) in &tables {
         for applet in applets {
-            let free = gone.contains(applet.path.as_str())
-                || after.kind(&applet.path) == Some(FileKind::Missing);
-            let folder = applet
-                .path
-                .rsplit_once('/')
-                .map_or("", |(folder, _)| folder);
+            let path = folders.place(&applet.path);
+            let free = gone.contains(path.as_str()) || after.kind(&path) == Some(FileKind::Missing);
+            let folder = path.rsplit_once('/').map_or("", |(folder, _)| folder);
             let folder_exists =
                 folder.is_empty() || after.kind(folder) == Some(FileKind::Directory);
-            if free && folder_exists && taken.insert(applet.path.clone()) {
+            if free && folder_exists && taken.insert(path.clone()) {
                 links.push(SymbolicLink {
-                    path: applet.path.clone(),
+                    path,
                     target: program.to_string(),
                 });
             }
@@ -327,24 +363,70 @@ pub fn reproduce(
     })
 }
 
-/// Every link in the binary folders after the update, as the post-upgrade's `find` lists them.
-fn links_in_bin_folders(after: &After) -> Vec<String> {
-    let in_bin = |path: &str| {
-        path.rsplit_once('/')
-            .is_some_and(|(folder, _)| BIN_FOLDERS.contains(&folder))
+/// Where the binary folders really are: a folder that is a link must name another of them
+/// that is a folder (`/bin` -> `usr/bin`).
+fn folders(request: &InstallRequest) -> Result<Folders, NativeError> {
+    let kind = |path: &str| {
+        request
+            .statuses
+            .iter()
+            .find(|status| status.path == path)
+            .map_or(FileKind::Missing, |status| status.kind)
     };
-    let candidates: BTreeSet<&str> = after
-        .statuses
-        .keys()
-        .chain(after.entries.keys())
-        .copied()
-        .filter(|path| in_bin(path))
-        .collect();
-    candidates
-        .into_iter()
-        .filter(|path| after.kind(path) == Some(FileKind::Symlink))
-        .map(String::from)
-        .collect()
+    let mut resolved = Vec::new();
+    for folder in BIN_FOLDERS {
+        if kind(folder) != FileKind::Symlink {
+            resolved.push((folder, folder.to_string()));
+            continue;
+        }
+        let target = request
+            .read
+            .iter()
+            .flatten()
+            .find(|file| file.path == folder)
+            .and_then(|file| file.link_target.clone())
+            .unwrap_or_default();
+        let absolute = if target.starts_with('/') {
+            target.trim_end_matches('/').to_string()
+        } else {
+            format!("/{}", target.trim_start_matches("./").trim_end_matches('/'))
+        };
+        if !BIN_FOLDERS.contains(&absolute.as_str()) || kind(&absolute) != FileKind::Directory {
+            return Err(NativeError::Unsupported(format!(
+                "{folder} is a link to {target:?}, not to another of busybox's folders, where \
+                 busybox's scripts are not reproduced"
+            )));
+        }
+        resolved.push((folder, absolute));
+    }
+    Ok(Folders { resolved })
+}
+
+/// Every link the post-upgrade's `find bin sbin usr/bin usr/sbin -maxdepth 1 -type l` lists,
+/// absolute: a folder that is a link itself (`find` does not follow it), the links in each
+/// folder.
+fn links_in_bin_folders(after: &After, folders: &Folders) -> Vec<String> {
+    let mut links: Vec<String> = Vec::new();
+    for (folder, real) in &folders.resolved {
+        if folder != real {
+            links.push(folder.to_string());
+            continue;
+        }
+        let inside: BTreeSet<&str> = after
+            .statuses
+            .keys()
+            .copied()
+            .chain(after.entries.keys().map(String::as_str))
+            .filter(|path| path.rsplit_once('/').map(|(parent, _)| parent) == Some(*folder))
+            .collect();
+        links.extend(
+            inside
+                .into_iter()
+                .filter(|path| after.kind(path) == Some(FileKind::Symlink))
+                .map(String::from),
+        );
+    }
+    links
 }
 
 /// The post-upgrade's `addgroup`/`adduser` of `klogd` do nothing only when both exist.

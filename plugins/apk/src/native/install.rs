@@ -1099,4 +1099,68 @@ Z:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nF:sbin\nF:usr\nF:usr/bin\nF:usr/sbin\n\n";
         assert!(!installation.removed.contains(&"/bin/retired".to_string()));
         assert!(!installation.removed.contains(&"/bin/ping".to_string()));
     }
+
+    #[test]
+    fn on_a_merged_usr_layout_applets_land_through_the_folder_links_and_point_at_the_real_path() {
+        let mut request = busybox_upgrade();
+        request.packages[0].entries = vec![
+            entry("/usr/bin", FileKind::Directory),
+            PackageEntry {
+                sha1: Some("33".repeat(20)),
+                mode: 0o755,
+                ..entry("/usr/bin/busybox", FileKind::File)
+            },
+        ];
+        let image: Image = vec![
+            at("/bin", FileKind::Symlink, "usr/bin"),
+            at("/sbin", FileKind::Symlink, "usr/sbin"),
+            at("/usr/bin", FileKind::Directory, ""),
+            at("/usr/sbin", FileKind::Directory, ""),
+            at("/usr/bin/busybox", FileKind::File, "old"),
+            // Moved by the merge with its old target, and linked since.
+            at("/usr/bin/ls", FileKind::Symlink, "/bin/busybox"),
+            at("/usr/bin/cp", FileKind::Symlink, "/usr/bin/busybox"),
+            at("/usr/bin/retired", FileKind::Symlink, "/bin/busybox"),
+            at("/linuxrc", FileKind::Symlink, "/bin/busybox"),
+            at(
+                "/etc/passwd",
+                FileKind::File,
+                "klogd:x:100:101::/dev/null:/sbin/nologin\n",
+            ),
+            at("/etc/group", FileKind::File, "klogd:x:101:klogd\n"),
+        ];
+        let binary = super::super::busybox::testing::busybox(&[("linuxrc", 0)]);
+        let installation = install_rounds(
+            request,
+            &image,
+            &[("/usr/bin/busybox", binary)],
+            busybox_scripts,
+        )
+        .unwrap();
+        let links: BTreeMap<&str, &str> = installation
+            .links
+            .iter()
+            .map(|link| (link.path.as_str(), link.target.as_str()))
+            .collect();
+        // An applet at / is named alike by both: `stat` finds its link to /bin/busybox.
+        assert_eq!(links.get("/linuxrc"), Some(&"/usr/bin/busybox"));
+        assert!(
+            links
+                .keys()
+                .all(|path| path.starts_with("/usr/") || *path == "/linuxrc"),
+            "{links:?}"
+        );
+        assert!(links.values().all(|target| *target == "/usr/bin/busybox"));
+        // `find` lists /usr/bin/ls, which `--list-all` names bin/ls: removed, then linked again.
+        assert_eq!(links.get("/usr/bin/ls"), Some(&"/usr/bin/busybox"));
+        assert_eq!(links.get("/usr/sbin/ifconfig"), Some(&"/usr/bin/busybox"));
+        assert_eq!(links.get("/usr/sbin/chroot"), Some(&"/usr/bin/busybox"));
+        assert!(!links.contains_key("/usr/bin/cp"));
+        assert!(
+            installation
+                .removed
+                .contains(&"/usr/bin/retired".to_string())
+        );
+        assert!(!installation.removed.contains(&"/usr/bin/ls".to_string()));
+    }
 }
