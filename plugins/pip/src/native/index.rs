@@ -107,9 +107,15 @@ fn absolute(page: &str, link: &str) -> String {
     format!("{folder}/{link}")
 }
 
+/// Options of `[global]` or `[install]` that make pip look for packages elsewhere than one
+/// index, or build them: native installation does not follow them.
+const OTHER_SOURCES: [&str; 4] = ["extra-index-url", "find-links", "no-index", "no-binary"];
+
 /// The index pip uses: the last `index-url` of `[global]` or `[install]` among `configs`
-/// (`pip.conf` texts in the order pip reads them), else PyPI; without a trailing `/`.
-pub fn index_url(configs: &[&str]) -> String {
+/// (`pip.conf` texts in the order pip reads them), else PyPI; without a trailing `/`. An error
+/// names an option that sends pip elsewhere too ([`OTHER_SOURCES`], set to a value that is not
+/// off).
+pub fn index_url(configs: &[&str]) -> Result<String, String> {
     let mut index = PYPI.to_string();
     for text in configs {
         let mut section = "";
@@ -125,14 +131,29 @@ pub fn index_url(configs: &[&str]) -> String {
             if !matches!(section, "global" | "install") {
                 continue;
             }
-            if let Some((key, value)) = line.split_once(['=', ':'])
-                && matches!(key.trim(), "index-url" | "index_url")
+            let Some((key, value)) = line.split_once(['=', ':']) else {
+                continue;
+            };
+            // pip takes `_` in a key as `-`.
+            let key = key.trim().replace('_', "-");
+            let value = value.trim();
+            if key == "index-url" {
+                index = value.trim_end_matches('/').to_string();
+            } else if OTHER_SOURCES.contains(&key.as_str())
+                && !matches!(
+                    value.to_ascii_lowercase().as_str(),
+                    "" | "false" | "no" | "off" | "0"
+                )
             {
-                index = value.trim().trim_end_matches('/').to_string();
+                // The value is not repeated: an index URL may hold credentials.
+                return Err(format!(
+                    "the image's pip.conf sets {key} in [{section}], which native installation \
+                     does not follow (it reads one index, index-url)"
+                ));
             }
         }
     }
-    index
+    Ok(index)
 }
 
 #[cfg(test)]
@@ -162,15 +183,37 @@ mod tests {
 
     #[test]
     fn pip_conf_names_the_index() {
-        assert_eq!(index_url(&[]), PYPI);
+        assert_eq!(index_url(&[]).unwrap(), PYPI);
         let system = "[global]\nindex-url = https://mirror.example/simple/\n";
         let user =
             "[install]\nindex_url=https://other.example/pypi/simple\n[list]\nformat = columns\n";
-        assert_eq!(index_url(&[system]), "https://mirror.example/simple");
         assert_eq!(
-            index_url(&[system, user]),
+            index_url(&[system]).unwrap(),
+            "https://mirror.example/simple"
+        );
+        assert_eq!(
+            index_url(&[system, user]).unwrap(),
             "https://other.example/pypi/simple"
         );
-        assert_eq!(index_url(&["[freeze]\nindex-url = https://no/\n"]), PYPI);
+        assert_eq!(
+            index_url(&["[freeze]\nindex-url = https://no/\n"]).unwrap(),
+            PYPI
+        );
+    }
+
+    #[test]
+    fn options_sending_pip_elsewhere_are_refused_unless_off() {
+        let extra = "[global]\nextra-index-url = https://private.example/simple\n";
+        let error = index_url(&[extra]).unwrap_err();
+        assert!(
+            error.contains("sets extra-index-url in [global]") && !error.contains("private"),
+            "{error}"
+        );
+        assert!(index_url(&["[install]\nfind_links = /wheels\n"]).is_err());
+        assert!(index_url(&["[install]\nno-binary = :all:\n"]).is_err());
+        assert!(index_url(&["[global]\nno-index = true\n"]).is_err());
+        assert!(index_url(&["[global]\nno-index = false\ntimeout = 60\n"]).is_ok());
+        // Other commands' sections do not matter to `pip install`.
+        assert!(index_url(&["[download]\nfind-links = /wheels\n"]).is_ok());
     }
 }

@@ -91,7 +91,8 @@ pub fn resolve(request: &NativeRequest) -> Result<Resolution, NativeError> {
         .filter_map(|path| content(&request.files, path))
         .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
         .collect();
-    let index = index::index_url(&configs.iter().map(String::as_str).collect::<Vec<_>>());
+    let index = index::index_url(&configs.iter().map(String::as_str).collect::<Vec<_>>())
+        .map_err(NativeError::Unsupported)?;
     let page = |name: &str| format!("{index}/{}/", normalise(name));
     let fetched = |url: &str| request.fetched.iter().find(|file| file.url == url);
     let mut wanted: Vec<RepositoryFile> = Vec::new();
