@@ -225,20 +225,24 @@ pub mod testing {
         applets
     }
 
-    /// [`binary`] of [`with_anchors`].
-    pub fn busybox(extra: &[(&str, u8)]) -> Vec<u8> {
-        let applets = with_anchors(extra);
+    /// [`binary`] of owned names.
+    pub fn binary_of(applets: &[(String, u8)]) -> Vec<u8> {
         let borrowed: Vec<(&str, u8)> = applets
             .iter()
             .map(|(name, folder)| (name.as_str(), *folder))
             .collect();
         binary(&borrowed)
     }
+
+    /// [`binary`] of [`with_anchors`].
+    pub fn busybox(extra: &[(&str, u8)]) -> Vec<u8> {
+        binary_of(&with_anchors(extra))
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::testing::binary;
+    use super::testing::binary_of;
     use super::*;
 
     /// The anchors, a root applet, a `/usr/sbin` one and filler names.
@@ -249,11 +253,7 @@ mod tests {
     #[test]
     fn the_names_and_folders_are_read_as_busybox_lists_them() {
         let table = many();
-        let borrowed: Vec<(&str, u8)> = table
-            .iter()
-            .map(|(name, folder)| (name.as_str(), *folder))
-            .collect();
-        let read = applets_of(&binary(&borrowed));
+        let read = applets_of(&binary_of(&table));
         assert_eq!(read.len(), table.len());
         assert_eq!(read[0].path, "/usr/bin/[");
         let path = |name: &str| {
@@ -277,11 +277,7 @@ mod tests {
         let mut table = many();
         table.pop();
         assert_eq!(table.len() % 2, 1);
-        let borrowed: Vec<(&str, u8)> = table
-            .iter()
-            .map(|(name, folder)| (name.as_str(), *folder))
-            .collect();
-        let read = applets_of(&binary(&borrowed));
+        let read = applets_of(&binary_of(&table));
         assert_eq!(read.len(), table.len());
         assert_eq!(read.last().unwrap().name, table.last().unwrap().0);
     }
@@ -289,11 +285,7 @@ mod tests {
     #[test]
     fn doubtful_binaries_are_refused_with_the_reason() {
         let table = many();
-        let borrowed: Vec<(&str, u8)> = table
-            .iter()
-            .map(|(name, folder)| (name.as_str(), *folder))
-            .collect();
-        let good = binary(&borrowed);
+        let good = binary_of(&table);
 
         let without_installer: Vec<u8> = String::from_utf8_lossy(&good)
             .replace("--install\0", "--instell\0")
@@ -309,24 +301,28 @@ mod tests {
         assert!(applets(&twice).unwrap_err().contains("2 places"));
 
         // The folder table moved `ls` to /usr/bin: no table fits the anchors.
-        let moved: Vec<(&str, u8)> = borrowed
+        let moved: Vec<(String, u8)> = table
             .iter()
-            .map(|(name, folder)| (*name, if *name == "ls" { 3 } else { *folder }))
+            .map(|(name, folder)| (name.clone(), if name == "ls" { 3 } else { *folder }))
             .collect();
         assert!(
-            applets(&binary(&moved))
+            applets(&binary_of(&moved))
                 .unwrap_err()
                 .contains("no applet folder table")
         );
 
-        let few: Vec<(&str, u8)> = borrowed
+        let few: Vec<(String, u8)> = table
             .iter()
             .filter(|(name, _)| {
-                !["ash", "cat", "cp", "ls", "mkdir", "mount", "rm", "sh"].contains(name)
+                !["ash", "cat", "cp", "ls", "mkdir", "mount", "rm", "sh"].contains(&name.as_str())
             })
-            .copied()
+            .cloned()
             .collect();
-        assert!(applets(&binary(&few)).unwrap_err().contains("fewer than"));
+        assert!(
+            applets(&binary_of(&few))
+                .unwrap_err()
+                .contains("fewer than")
+        );
 
         assert!(
             applets(b"--install\0a\0b\0\0[\0only\0\0")

@@ -878,6 +878,15 @@ Z:Q1YeuSmC7iDbEWrusPzA/zUQF6YSg=\n\n";
         panic!("installation kept asking for reads");
     }
 
+    /// An installation's links, path to target.
+    fn links_of(installation: &salve_plugin_sdk::Installation) -> BTreeMap<&str, &str> {
+        installation
+            .links
+            .iter()
+            .map(|link| (link.path.as_str(), link.target.as_str()))
+            .collect()
+    }
+
     /// busybox 1.36.1-r0 installed, with its applets linked.
     const BUSYBOX_STANZA: &str = "C:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nP:busybox\nV:1.36.1-r0\n\
 A:x86_64\nS:1\nI:1\nT:busybox\nU:\nL:GPL-2.0-only\nF:bin\nR:busybox\na:0:0:755\n\
@@ -956,11 +965,7 @@ Z:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nF:sbin\nF:usr\nF:usr/bin\nF:usr/sbin\n\n";
             busybox_scripts,
         )
         .unwrap();
-        let links: BTreeMap<&str, &str> = installation
-            .links
-            .iter()
-            .map(|link| (link.path.as_str(), link.target.as_str()))
-            .collect();
+        let links = links_of(&installation);
         assert_eq!(links.get("/bin/cat"), Some(&"/bin/busybox"));
         assert_eq!(links.get("/usr/bin/["), Some(&"/bin/busybox"));
         assert_eq!(links.get("/usr/sbin/chroot"), Some(&"/bin/busybox"));
@@ -1086,11 +1091,7 @@ Z:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nF:sbin\nF:usr\nF:usr/bin\nF:usr/sbin\n\n";
             })
         };
         let installation = install_rounds(request, &image, &[], trigger_only).unwrap();
-        let links: BTreeMap<&str, &str> = installation
-            .links
-            .iter()
-            .map(|link| (link.path.as_str(), link.target.as_str()))
-            .collect();
+        let links = links_of(&installation);
         assert_eq!(links.get("/usr/bin/demo"), Some(&"/bin/busybox-extras"));
         assert_eq!(links.get("/usr/bin/telnet"), Some(&"/bin/busybox-extras"));
         assert_eq!(links.get("/usr/bin/["), Some(&"/bin/busybox-extras"));
@@ -1137,11 +1138,7 @@ Z:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nF:sbin\nF:usr\nF:usr/bin\nF:usr/sbin\n\n";
             busybox_scripts,
         )
         .unwrap();
-        let links: BTreeMap<&str, &str> = installation
-            .links
-            .iter()
-            .map(|link| (link.path.as_str(), link.target.as_str()))
-            .collect();
+        let links = links_of(&installation);
         // An applet at / is named alike by both: `stat` finds its link to /bin/busybox.
         assert_eq!(links.get("/linuxrc"), Some(&"/usr/bin/busybox"));
         assert!(
