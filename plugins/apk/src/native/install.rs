@@ -5,10 +5,12 @@
 //! `/lib/apk/db/installed` (sorted by name, each package's index fields, then its folders and
 //! files with owners, modes and SHA-1s), `scripts.tar` (every installed package's scripts) and
 //! `triggers`. The scripts, triggers and commit hooks apk would run are judged by
-//! [`scripts::judge`] (busybox's reproduced by [`applet_links`]); files another installed
-//! package owns are refused, naming it.
+//! [`scripts::judge`] (busybox's reproduced by [`applet_links`], ca-certificates' trigger found
+//! to change nothing by [`certificates`]); files another installed package owns are refused,
+//! naming it.
 
 use super::applet_links;
+use super::certificates;
 use super::scripts::{self, Judgement};
 use super::stanza::{self, Stanza};
 use super::tar::{self, Member};
@@ -186,6 +188,18 @@ fn install_judged(request: &InstallRequest, judge: Judge) -> Result<InstallStep,
                 installation.removed.extend(removed);
                 installation.links.extend(links);
             }
+        }
+    }
+    if judgement.ca_certificates_trigger {
+        let changed: BTreeSet<String> = new_paths
+            .iter()
+            .chain(&installation.removed)
+            .chain(installation.links.iter().map(|link| &link.path))
+            .cloned()
+            .collect();
+        match certificates::check(request, &changed)? {
+            certificates::Outcome::Read(reads) => return Ok(InstallStep::Read(reads)),
+            certificates::Outcome::Unchanged(note) => installation.warnings.push(note),
         }
     }
     installation.warnings.extend(judgement.warnings);
@@ -951,7 +965,7 @@ Z:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nF:sbin\nF:usr\nF:usr/bin\nF:usr/sbin\n\n";
         Ok(Judgement {
             busybox_post_upgrade: true,
             busybox_trigger: Some(true),
-            warnings: Vec::new(),
+            ..Judgement::default()
         })
     }
 
@@ -1087,7 +1101,7 @@ Z:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nF:sbin\nF:usr\nF:usr/bin\nF:usr/sbin\n\n";
             Ok(Judgement {
                 busybox_post_upgrade: false,
                 busybox_trigger: Some(true),
-                warnings: Vec::new(),
+                ..Judgement::default()
             })
         };
         let installation = install_rounds(request, &image, &[], trigger_only).unwrap();

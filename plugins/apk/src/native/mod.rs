@@ -3,11 +3,12 @@
 //! signed indexes (checked against the image's keys), resolves as apk would, and writes the
 //! database (`installed`, `scripts.tar`, `triggers`) for the packages the host downloads
 //! (each checked by its control and data streams) and unpacks. Nothing of the image runs: the
-//! scripts apk would run are reproduced where salve has read them (busybox's links) and refused,
-//! by name, where it has not.
+//! scripts apk would run are reproduced where salve has read them (busybox's links,
+//! ca-certificates' trigger when it changes nothing) and refused, by name, where it has not.
 
 pub mod applet_links;
 pub mod busybox;
+pub mod certificates;
 pub mod dependency;
 pub mod install;
 pub mod repositories;

@@ -32,10 +32,12 @@ pub enum Reviewed {
     BusyboxPostUpgrade,
     /// Wolfi's glibc commit hook: `ldconfig` after each commit.
     LdconfigCommitHook,
+    /// ca-certificates' trigger: `update-ca-certificates`, its output discarded.
+    CaCertificatesTrigger,
 }
 
 /// Scripts salve has read: the SHA-256 of their bytes, what they do, where they were read.
-pub const REVIEWED: [(&str, Reviewed, &str); 4] = [
+pub const REVIEWED: [(&str, Reviewed, &str); 5] = [
     (
         "56be2f4b9f99be9fc281314cda5c5e3b45a8123e37ba4938f1405584ce1af443",
         Reviewed::BusyboxTrigger { extras: true },
@@ -56,6 +58,11 @@ pub const REVIEWED: [(&str, Reviewed, &str); 4] = [
         Reviewed::LdconfigCommitHook,
         "wolfi-dev/os glibc/ldconfig-commit.sh at 60690845",
     ),
+    (
+        "1bf77c8eae3220b1bd7dd86561d0899315f51d72257c1aeb4066072ed4304fe5",
+        Reviewed::CaCertificatesTrigger,
+        "aports main/ca-certificates/ca-certificates.trigger at 43954eb8",
+    ),
 ];
 
 /// What the update's scripts do that native installation reproduces.
@@ -65,6 +72,8 @@ pub struct Judgement {
     pub busybox_post_upgrade: bool,
     /// busybox's trigger runs, and whether that version also runs `busybox-extras` and `bbsuid`.
     pub busybox_trigger: Option<bool>,
+    /// ca-certificates' trigger runs.
+    pub ca_certificates_trigger: bool,
     /// Notes for the user.
     pub warnings: Vec<String>,
 }
@@ -200,20 +209,25 @@ fn judge_triggers(
             )));
         };
         let (sha256, reviewed) = identify(script);
-        let when = format!("when the update changes {first}");
-        let Some(Reviewed::BusyboxTrigger { extras }) = reviewed else {
-            return Err(unsupported(&watcher.who, ".trigger", &sha256, &when));
-        };
-        if let Some(modules) = fired.iter().find(|folder| {
-            folder.starts_with("/lib/modules/") || folder.starts_with("/usr/lib/modules/")
-        }) {
-            return Err(NativeError::Unsupported(format!(
-                "{}'s trigger would run depmod for {modules}, which native installation does \
-                 not reproduce",
-                watcher.who
-            )));
+        match reviewed {
+            Some(Reviewed::BusyboxTrigger { extras }) => {
+                if let Some(modules) = fired.iter().find(|folder| {
+                    folder.starts_with("/lib/modules/") || folder.starts_with("/usr/lib/modules/")
+                }) {
+                    return Err(NativeError::Unsupported(format!(
+                        "{}'s trigger would run depmod for {modules}, which native installation \
+                         does not reproduce",
+                        watcher.who
+                    )));
+                }
+                judgement.busybox_trigger = Some(extras);
+            }
+            Some(Reviewed::CaCertificatesTrigger) => judgement.ca_certificates_trigger = true,
+            _ => {
+                let when = format!("when the update changes {first}");
+                return Err(unsupported(&watcher.who, ".trigger", &sha256, &when));
+            }
         }
-        judgement.busybox_trigger = Some(extras);
     }
     Ok(())
 }
