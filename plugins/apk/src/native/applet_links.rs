@@ -338,6 +338,15 @@ pub fn reproduce(
     if !(reads.image.is_empty() && reads.packaged.is_empty() && reads.statuses.is_empty()) {
         return Ok(Outcome::Read(reads));
     }
+    if let Some(shipped) = removals
+        .iter()
+        .find(|path| after.entries.contains_key(*path))
+    {
+        return Err(unsupported(format!(
+            "busybox's post-upgrade would remove {shipped}, a link the update itself installs; \
+             native installation does not reproduce that"
+        )));
+    }
     let gone: BTreeSet<&str> = removals.iter().map(String::as_str).collect();
     let mut links: Vec<SymbolicLink> = Vec::new();
     let mut taken: BTreeSet<String> = BTreeSet::new();
