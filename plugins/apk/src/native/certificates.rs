@@ -11,8 +11,8 @@
 //! other case is refused: a changed certificate, configuration, hook or program, a hook salve
 //! has not read, or a bundle or links the program would rewrite.
 
+use super::scripts::{Reviewed, identify};
 use salve_plugin_sdk::{FileKind, FileReads, ImageFile, InstallRequest, NativeError};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Which certificates are enabled (`name`) or not (`!name`), relative to [`CERTS`].
@@ -34,14 +34,6 @@ const PROGRAMS: [&str; 4] = [
     "/bin/run-parts",
     "/usr/bin/c_rehash",
 ];
-
-/// Hooks salve has read: the SHA-256 of their bytes, where they were read. `certhash` runs
-/// `c_rehash /etc/ssl/certs`, whose hash links a folder it made them in are already what it
-/// makes.
-const REVIEWED_HOOKS: [(&str, &str); 1] = [(
-    "dcdcc8690bcb948d9cf90da1f3e6c504273bd13d560edc7482f141ff17acd76a",
-    "aports main/ca-certificates/APKBUILD (certhash)",
-)];
 
 /// What checking the trigger needs or finds.
 pub enum Outcome {
@@ -97,7 +89,11 @@ pub fn check(request: &InstallRequest, changed: &BTreeSet<String>) -> Result<Out
     // local folder's (in directory order, which only one certificate or none leaves no doubt
     // about).
     let mut wanted: Vec<(String, String)> = Vec::new();
-    let conf = text_of(read.get(CONF).copied(), CONF)?;
+    let conf = super::text(request.read.as_deref().unwrap_or_default(), CONF).ok_or_else(|| {
+        unsupported(format!(
+            "the image has no {CONF}, which update-ca-certificates reads"
+        ))
+    })?;
     for line in conf.lines() {
         if line.starts_with('#') || line.starts_with('!') {
             continue;
@@ -212,9 +208,8 @@ fn check_hooks(read: &BTreeMap<&str, &ImageFile>) -> Result<(), NativeError> {
         {
             continue;
         }
-        let digest = super::hex(&Sha256::digest(file.content.as_deref().unwrap_or_default()));
-        let known = file.kind == FileKind::File
-            && REVIEWED_HOOKS.iter().any(|(sha256, _)| *sha256 == digest);
+        let (digest, reviewed) = identify(file.content.as_deref().unwrap_or_default());
+        let known = file.kind == FileKind::File && reviewed == Some(Reviewed::CertHashHook);
         if !known {
             return Err(NativeError::Unsupported(format!(
                 "update-ca-certificates would run the hook {path} (SHA-256 {digest}), which salve \
@@ -223,18 +218,6 @@ fn check_hooks(read: &BTreeMap<&str, &ImageFile>) -> Result<(), NativeError> {
         }
     }
     Ok(())
-}
-
-/// The text of a read file.
-fn text_of(file: Option<&ImageFile>, path: &str) -> Result<String, NativeError> {
-    match file {
-        Some(file) if file.kind == FileKind::File => {
-            Ok(String::from_utf8_lossy(file.content.as_deref().unwrap_or_default()).into_owned())
-        }
-        _ => Err(NativeError::Unsupported(format!(
-            "the image has no {path}, which update-ca-certificates reads"
-        ))),
-    }
 }
 
 /// The link update-ca-certificates makes for a certificate: `ca-cert-` and its name without

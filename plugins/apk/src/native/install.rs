@@ -386,7 +386,7 @@ fn stanza_text(stanza: &Stanza) -> String {
 }
 
 /// The `key = value` lines of a `.PKGINFO`.
-fn package_info(package: &UnpackedPackage) -> Result<Vec<(String, String)>, NativeError> {
+pub fn package_info(package: &UnpackedPackage) -> Result<Vec<(String, String)>, NativeError> {
     let info = package
         .control
         .iter()
@@ -527,23 +527,28 @@ fn file_lines(package: &UnpackedPackage) -> Result<Vec<String>, NativeError> {
         .collect())
 }
 
+/// The installed packages' scripts (`scripts.tar`'s members); none when the image has no such
+/// database.
+pub fn installed_scripts(files: &[ImageFile]) -> Result<Vec<Member>, NativeError> {
+    match files
+        .iter()
+        .find(|file| file.path == SCRIPTS && file.kind == FileKind::File)
+        .and_then(|file| file.content.as_deref())
+    {
+        Some(bytes) => {
+            tar::read(bytes).map_err(|error| NativeError::Failed(format!("{SCRIPTS}: {error}")))
+        }
+        None => Ok(Vec::new()),
+    }
+}
+
 /// The scripts database after the update: the replaced packages' scripts dropped, the new
 /// packages' appended (each package's in apk's type order); none when nothing changes.
 fn scripts_database(
     request: &InstallRequest,
     replaced_identities: &BTreeSet<&str>,
 ) -> Result<Option<Vec<u8>>, NativeError> {
-    let existing = request
-        .files
-        .iter()
-        .find(|file| file.path == SCRIPTS && file.kind == FileKind::File)
-        .and_then(|file| file.content.as_deref());
-    let mut members = match existing {
-        Some(bytes) => {
-            tar::read(bytes).map_err(|error| NativeError::Failed(format!("{SCRIPTS}: {error}")))?
-        }
-        None => Vec::new(),
-    };
+    let mut members = installed_scripts(&request.files)?;
     let before = members.len();
     members.retain(|member| {
         !replaced_identities

@@ -5,9 +5,8 @@
 //! commit hooks (`/etc/apk/commit_hooks.d`). A script salve has read (identified by the SHA-256
 //! of its bytes, [`REVIEWED`]) is reproduced or found to do nothing; any other is refused by name.
 
-use super::install::{glob_matches, owned_folders};
+use super::install::{glob_matches, installed_scripts, owned_folders, package_info};
 use super::stanza::Stanza;
-use super::tar;
 use super::{SCRIPTS, TRIGGERS, hex, text};
 use salve_plugin_sdk::{FileKind, ImageFile, InstallRequest, NativeError, UnpackedPackage};
 use sha2::{Digest, Sha256};
@@ -34,10 +33,12 @@ pub enum Reviewed {
     LdconfigCommitHook,
     /// ca-certificates' trigger: `update-ca-certificates`, its output discarded.
     CaCertificatesTrigger,
+    /// ca-certificates' `update.d` hook `certhash`: `c_rehash /etc/ssl/certs`.
+    CertHashHook,
 }
 
 /// Scripts salve has read: the SHA-256 of their bytes, what they do, where they were read.
-pub const REVIEWED: [(&str, Reviewed, &str); 5] = [
+pub const REVIEWED: [(&str, Reviewed, &str); 6] = [
     (
         "56be2f4b9f99be9fc281314cda5c5e3b45a8123e37ba4938f1405584ce1af443",
         Reviewed::BusyboxTrigger { extras: true },
@@ -63,6 +64,11 @@ pub const REVIEWED: [(&str, Reviewed, &str); 5] = [
         Reviewed::CaCertificatesTrigger,
         "aports main/ca-certificates/ca-certificates.trigger at 43954eb8",
     ),
+    (
+        "dcdcc8690bcb948d9cf90da1f3e6c504273bd13d560edc7482f141ff17acd76a",
+        Reviewed::CertHashHook,
+        "aports main/ca-certificates/APKBUILD (certhash)",
+    ),
 ];
 
 /// What the update's scripts do that native installation reproduces.
@@ -85,8 +91,8 @@ impl Judgement {
     }
 }
 
-/// A script's identity and what salve knows of it.
-fn identify(content: &[u8]) -> (String, Option<Reviewed>) {
+/// A script's identity (the SHA-256 of its bytes, hex) and what salve knows of it.
+pub fn identify(content: &[u8]) -> (String, Option<Reviewed>) {
     let digest = hex(&Sha256::digest(content));
     let reviewed = REVIEWED
         .iter()
@@ -240,17 +246,7 @@ fn watchers(
     database: &[Stanza],
     replaced: &BTreeSet<&str>,
 ) -> Result<Vec<Watcher>, NativeError> {
-    let scripts = match request
-        .files
-        .iter()
-        .find(|file| file.path == SCRIPTS && file.kind == FileKind::File)
-        .and_then(|file| file.content.as_deref())
-    {
-        Some(bytes) => {
-            tar::read(bytes).map_err(|error| NativeError::Failed(format!("{SCRIPTS}: {error}")))?
-        }
-        None => Vec::new(),
-    };
+    let scripts = installed_scripts(&request.files)?;
     let mut watchers = Vec::new();
     for line in text(&request.files, TRIGGERS).unwrap_or_default().lines() {
         let mut words = line.split_whitespace();
@@ -298,19 +294,17 @@ fn watchers(
 
 /// The folders a new package's trigger watches (`.PKGINFO`'s `triggers`, space-separated).
 pub fn new_triggers(package: &UnpackedPackage) -> Vec<String> {
-    package
-        .control
-        .iter()
-        .find(|member| member.path == ".PKGINFO")
-        .and_then(|member| member.content.as_deref())
-        .map(|info| {
-            String::from_utf8_lossy(info)
-                .lines()
-                .filter_map(|line| line.strip_prefix("triggers = "))
-                .flat_map(|value| value.split_whitespace().map(String::from))
-                .collect()
-        })
+    package_info(package)
         .unwrap_or_default()
+        .into_iter()
+        .filter(|(key, _)| key == "triggers")
+        .flat_map(|(_, value)| {
+            value
+                .split_whitespace()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// The folders apk marks changed: every folder of the new packages and of the ones they
@@ -387,6 +381,7 @@ fn judge_commit_hooks(files: &[ImageFile], judgement: &mut Judgement) -> Result<
 
 #[cfg(test)]
 mod tests {
+    use super::super::tar;
     use super::*;
     use crate::database::INSTALLED;
     use salve_plugin_sdk::testing::{download, entry, file, os, platform, target, unpacked};
