@@ -2,7 +2,6 @@
 
 mod plugins;
 mod test;
-mod toolchain;
 
 use anyhow::{Result, bail};
 use std::path::PathBuf;

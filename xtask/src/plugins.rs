@@ -5,8 +5,8 @@
 //! `<group>/dist/<name>.wasm`. Paths are remapped so the bytes do not depend on where the
 //! checkout, the cargo home or the target folder are.
 
-use crate::toolchain::{Toolchain, WASM_TARGET};
 use anyhow::{Context, Result, bail};
+use salve_wasm_build::{Toolchain, WASM_TARGET, componentize};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs;
@@ -136,7 +136,15 @@ fn compile(
 ) -> Result<()> {
     for plugin in crates {
         let status = toolchain
-            .cargo_rustc(&plugin.package)
+            .cargo_rustc()
+            .args([
+                "--package",
+                &plugin.package,
+                "--lib",
+                "--crate-type",
+                "cdylib",
+            ])
+            .args(["--profile", "plugin", "--locked"])
             .current_dir(workspace)
             .env("CARGO_TARGET_DIR", target_dir)
             .env(
@@ -176,14 +184,6 @@ fn remap_flags(workspace: &Path, target_dir: &Path) -> OsString {
         flags.push(to);
     }
     flags
-}
-
-/// Wraps a core wasm module (with its `component-type` custom section) into a component.
-fn componentize(module: &[u8]) -> Result<Vec<u8>> {
-    wit_component::ComponentEncoder::default()
-        .module(module)?
-        .validate(true)
-        .encode()
 }
 
 /// Writes the components and removes stale ones from each `dist/` folder.

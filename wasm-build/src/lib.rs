@@ -1,8 +1,10 @@
-//! Finding a compiler that targets `wasm32-unknown-unknown`, and the cargo command that uses it.
+//! Building plugin crates for WebAssembly: finding a compiler for `wasm32-unknown-unknown` (rustup's
+//! target, or Debian's `rustc-web` with the standard library built from source), the cargo command
+//! that uses it, and turning the built core module into a component.
 
-use anyhow::{Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use thiserror::Error;
 
 /// The wasm target every plugin is built for.
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -13,7 +15,39 @@ const DEBIAN_RUST_SRC: &str = "/usr/lib/rustlib/src/rust/library/Cargo.lock";
 /// Debian's second compiler, from `rustc-web`.
 const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
 
+/// Why a plugin could not be built.
+#[derive(Debug, Error)]
+pub enum BuildError {
+    /// No compiler for the wasm target is installed.
+    #[error(
+        "no compiler for {WASM_TARGET} was found. Install one of:\n  \
+         - rustup's target:   rustup target add {WASM_TARGET}\n  \
+         - Debian's packages: apt-get install -y rustc-web rust-web-src lld-22 cargo-web\n\
+         (found: rustup target no, {DEBIAN_RUSTC} with std sources {}, wasm-ld {})",
+        yes_no(*.rustc_web),
+        yes_no(*.wasm_ld)
+    )]
+    NoToolchain {
+        /// Debian's `rustc-web` and its standard-library sources are there.
+        rustc_web: bool,
+        /// A `wasm-ld` is on `PATH`.
+        wasm_ld: bool,
+    },
+    /// The compiler could not be asked its version.
+    #[error("`{} --version` failed: {reason}", rustc.display())]
+    CompilerVersion {
+        /// The compiler.
+        rustc: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The module could not be made a component (no `component-type` section, invalid module).
+    #[error("turning the module into a component: {0:#}")]
+    Componentize(anyhow::Error),
+}
+
 /// How plugins get compiled for wasm on this machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Toolchain {
     /// rustup's toolchain with the `wasm32-unknown-unknown` target installed.
     Rustup,
@@ -26,28 +60,23 @@ pub enum Toolchain {
 
 impl Toolchain {
     /// Finds a usable toolchain, preferring rustup's target where it is installed.
-    pub fn detect() -> Result<Toolchain> {
+    pub fn detect() -> Result<Toolchain, BuildError> {
         if rustup_has_wasm_target() {
             return Ok(Toolchain::Rustup);
         }
         let rustc_web = Path::new(DEBIAN_RUSTC).exists() && Path::new(DEBIAN_RUST_SRC).exists();
         match (rustc_web, find_wasm_ld()) {
             (true, Some(linker)) => Ok(Toolchain::DebianRustcWeb { linker }),
-            _ => bail!(
-                "no compiler for {WASM_TARGET} was found. Install one of:\n  \
-                 - rustup's target:   rustup target add {WASM_TARGET}\n  \
-                 - Debian's packages: apt-get install -y rustc-web rust-web-src lld-22\n\
-                 (found: rustup target {}, {DEBIAN_RUSTC} with std sources {}, wasm-ld {})",
-                yes_no(false),
-                yes_no(rustc_web),
-                yes_no(find_wasm_ld().is_some())
-            ),
+            (rustc_web, linker) => Err(BuildError::NoToolchain {
+                rustc_web,
+                wasm_ld: linker.is_some(),
+            }),
         }
     }
 
-    /// A `cargo rustc` command that builds one library crate as a wasm `cdylib` with this
-    /// toolchain's settings (plugin crates are plain libraries, so they also build natively).
-    pub fn cargo_rustc(&self, package: &str) -> Command {
+    /// A `cargo rustc` command for the wasm target with this toolchain's settings; the caller
+    /// adds the package, crate type, profile and other arguments.
+    pub fn cargo_rustc(&self) -> Command {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut command = Command::new(cargo);
         match self {
@@ -62,20 +91,26 @@ impl Toolchain {
                     .args(["-Z", "build-std=std,panic_abort", "rustc"]);
             }
         }
-        command.args(["--package", package, "--lib", "--crate-type", "cdylib"]);
-        command.args(["--target", WASM_TARGET, "--profile", "plugin", "--locked"]);
+        command.args(["--target", WASM_TARGET]);
         command
     }
 
-    /// The compiler's `--version` line, recorded beside the built plugins.
-    pub fn rustc_version(&self) -> Result<String> {
+    /// The compiler's `--version` line.
+    pub fn rustc_version(&self) -> Result<String, BuildError> {
         let rustc = match self {
             Toolchain::Rustup => PathBuf::from(std::env::var_os("RUSTC").unwrap_or("rustc".into())),
             Toolchain::DebianRustcWeb { .. } => PathBuf::from(DEBIAN_RUSTC),
         };
-        let output = Command::new(&rustc).arg("--version").output()?;
+        let failed = |reason: String| BuildError::CompilerVersion {
+            rustc: rustc.clone(),
+            reason,
+        };
+        let output = Command::new(&rustc)
+            .arg("--version")
+            .output()
+            .map_err(|error| failed(error.to_string()))?;
         if !output.status.success() {
-            bail!("`{} --version` failed", rustc.display());
+            return Err(failed(output.status.to_string()));
         }
         Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
     }
@@ -89,6 +124,15 @@ impl Toolchain {
             }
         }
     }
+}
+
+/// Wraps a core wasm module (with the `component-type` custom section `wit-bindgen` leaves in it)
+/// into a component.
+pub fn componentize(module: &[u8]) -> Result<Vec<u8>, BuildError> {
+    wit_component::ComponentEncoder::default()
+        .module(module)
+        .and_then(|encoder| encoder.validate(true).encode())
+        .map_err(BuildError::Componentize)
 }
 
 /// True when `rustup` lists the wasm target as installed for the active toolchain.
@@ -134,4 +178,34 @@ fn find_wasm_ld() -> Option<String> {
 /// "yes" or "no".
 fn yes_no(value: bool) -> &'static str {
     if value { "yes" } else { "no" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_module_without_component_type_information_is_refused() {
+        // The smallest valid core module: magic and version only.
+        let error = componentize(b"\0asm\x01\0\0\0").unwrap_err().to_string();
+        assert!(
+            error.starts_with("turning the module into a component"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_missing_toolchain_message_gives_install_lines() {
+        let message = BuildError::NoToolchain {
+            rustc_web: false,
+            wasm_ld: true,
+        }
+        .to_string();
+        assert!(
+            message.contains("rustup target add wasm32-unknown-unknown"),
+            "{message}"
+        );
+        assert!(message.contains("apt-get install -y rustc-web rust-web-src lld-22 cargo-web"));
+        assert!(message.contains("wasm-ld yes"), "{message}");
+    }
 }
