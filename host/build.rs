@@ -1,11 +1,13 @@
-//! Embeds the built-in plugins from `plugins/dist/*.wasm` into the binary, and generates the
-//! BuildKit client and session services from `proto/*.proto`.
+//! Embeds the built-in plugins from `plugins/dist/*.wasm` and the plugin SDK's sources (for
+//! `salve plugins new`) into the binary, and generates the BuildKit client and session services
+//! from `proto/*.proto`.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 fn main() {
     embed_plugins();
+    embed_sdk();
     generate_buildkit_api();
 }
 
@@ -44,6 +46,54 @@ fn embed_plugins() {
 
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("built_in_plugins.rs");
     std::fs::write(out, code).unwrap();
+}
+
+/// Writes `sdk_files.rs`: every file of the plugin SDK crate (`sdk/`: its manifest, README,
+/// sources and WIT folders, through the `wit` link) with its path relative to the crate.
+fn embed_sdk() {
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let sdk = manifest_dir.join("../sdk");
+    let mut files = Vec::new();
+    for top in ["Cargo.toml", "README.md", "src", "wit"] {
+        collect_files(&sdk, &sdk.join(top), &mut files);
+    }
+    files.sort();
+    let mut code = String::from("/// The plugin SDK's files: path in the crate and bytes.\n");
+    code.push_str("pub static SDK_FILES: &[(&str, &[u8])] = &[\n");
+    for (relative, path) in &files {
+        println!("cargo:rerun-if-changed={}", path.display());
+        writeln!(
+            code,
+            "    ({relative:?}, include_bytes!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
+    }
+    code.push_str("];\n");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("sdk_files.rs");
+    std::fs::write(out, code).unwrap();
+}
+
+/// Adds the files at `path` (a file, or a folder walked through links) to `files`, each with its
+/// `/`-separated path relative to `root`.
+fn collect_files(
+    root: &std::path::Path,
+    path: &std::path::Path,
+    files: &mut Vec<(String, PathBuf)>,
+) {
+    println!("cargo:rerun-if-changed={}", path.display());
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            collect_files(root, &entry.unwrap().path(), files);
+        }
+    } else {
+        let relative = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        files.push((relative, path.canonicalize().unwrap()));
+    }
 }
 
 /// Compiles the BuildKit definitions (pure Rust, no `protoc`) and generates their Rust types,

@@ -15,6 +15,7 @@ mod patch_apk;
 mod patch_pip;
 mod patch_rpm;
 mod plugin_limits;
+mod plugin_platform;
 mod plugins_cli;
 mod registry;
 mod report_cli;

@@ -5,7 +5,9 @@
 //! Modules lower in this list never import higher ones: [`display_safe`] and [`progress`] serve
 //! everyone; [`plugin`] runs plugins; [`image`] holds image content and the working OCI layout;
 //! [`transport`] moves images between the places skopeo names; [`report`] reads scanner reports;
-//! [`engine`] runs a plan's steps; [`patch`] is the flow that uses them all; [`cli`] the commands.
+//! [`plugin_kit`] makes and builds plugin crates; [`plugin_store`] publishes and installs plugins
+//! as registry artifacts; [`engine`] runs a plan's steps; [`patch`] is the flow that uses them
+//! all; [`cli`] the commands.
 
 pub mod cancel;
 pub mod cli;
@@ -14,6 +16,8 @@ pub mod engine;
 pub mod image;
 pub mod patch;
 pub mod plugin;
+pub mod plugin_kit;
+pub mod plugin_store;
 pub mod progress;
 pub mod quantity;
 pub mod report;

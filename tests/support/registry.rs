@@ -11,7 +11,7 @@ pub struct Registry {
     /// `127.0.0.1:<port>`.
     pub address: String,
     /// Its storage and configuration.
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// A free port on 127.0.0.1.
@@ -82,8 +82,15 @@ impl Registry {
         Registry {
             child,
             address,
-            _dir: dir,
+            dir,
         }
+    }
+}
+
+impl Registry {
+    /// The folder the registry stores its repositories and blobs in.
+    pub fn storage(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
     }
 }
 

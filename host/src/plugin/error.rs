@@ -30,6 +30,14 @@ pub enum PluginError {
         notice: String,
     },
 
+    /// The plugin lock file could not be read.
+    #[error(transparent)]
+    Lock(#[from] super::lock::LockError),
+
+    /// An installed plugin's bytes are not the ones its lock entry names.
+    #[error("{0}")]
+    LockMismatch(Box<LockMismatch>),
+
     /// The plugin file could not be read.
     #[error("cannot read plugin file {}: {error}", path.display())]
     Read {
@@ -187,4 +195,25 @@ impl PluginError {
             _ => None,
         }
     }
+}
+
+/// A data-folder plugin whose bytes differ from what the lock file names for it.
+#[derive(Debug, Error)]
+#[error(
+    "plugin file {} was changed since it was added from {source_name}: it hashes to {actual}, \
+     the lock file names {expected}; add it again (`salve plugins add {source_name}`) or \
+     remove it (`salve plugins remove {name}`)",
+    path.display()
+)]
+pub struct LockMismatch {
+    /// The plugin's name.
+    pub name: String,
+    /// The file.
+    pub path: PathBuf,
+    /// Where it was added from.
+    pub source_name: String,
+    /// The digest its lock entry names.
+    pub expected: String,
+    /// The digest of the file.
+    pub actual: String,
 }

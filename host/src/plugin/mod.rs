@@ -13,6 +13,7 @@ mod error;
 mod exports;
 mod json;
 pub mod limits;
+pub mod lock;
 pub mod platform;
 mod runtime;
 mod scanner;
@@ -28,6 +29,8 @@ pub use contract::PluginKind;
 pub use ecosystem::Ecosystem;
 pub use error::PluginError;
 pub use limits::{LimitKind, Limits};
-pub use runtime::{CacheOutcome, Plugin, PluginInfo, PluginRuntime, RuntimeOptions};
+pub use runtime::{
+    CacheOutcome, Plugin, PluginInfo, PluginRuntime, RuntimeOptions, check_plugin_name,
+};
 pub use scanner::Scanner;
 pub use sources::{PluginEntry, PluginSearch, PluginSource};

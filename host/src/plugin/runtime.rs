@@ -116,12 +116,35 @@ impl PluginRuntime {
     }
 
     /// Loads a plugin: compiles it (or takes it from the cache), checks its contract, prepares
-    /// instantiation and asks it to describe itself.
+    /// instantiation and asks it to describe itself; the name it describes itself by must be
+    /// `name` (its file's).
     pub fn load(
         &self,
         name: &str,
         source: PluginSource,
         bytes: &[u8],
+    ) -> Result<Plugin, PluginError> {
+        self.load_named(name, source, bytes, Naming::File)
+    }
+
+    /// Loads a plugin that has no file name yet (one being added or built), named by what it
+    /// describes itself as; `label` names it in errors until then.
+    pub fn identify(
+        &self,
+        label: &str,
+        source: PluginSource,
+        bytes: &[u8],
+    ) -> Result<Plugin, PluginError> {
+        self.load_named(label, source, bytes, Naming::Described)
+    }
+
+    /// [`PluginRuntime::load`] and [`PluginRuntime::identify`].
+    fn load_named(
+        &self,
+        name: &str,
+        source: PluginSource,
+        bytes: &[u8],
+        naming: Naming,
     ) -> Result<Plugin, PluginError> {
         let sha256 = hex::encode(Sha256::digest(bytes));
         let (component, cache) = self.compile(name, bytes, &sha256)?;
@@ -148,20 +171,27 @@ impl PluginRuntime {
                 contract.version.package_version()
             ))
         })?;
-        let caller = Caller {
+        let mut caller = Caller {
             plugin: name.to_string(),
             export: contract.export.clone(),
             functions: contract.functions.clone(),
             shared: Arc::clone(&self.shared),
         };
         let info = describe(&caller, &exports)?;
-        if info.name() != name {
-            return Err(load_error(format!(
-                "it describes itself as {:?}; salve names plugins by their file name, so rename \
-                 the file to {}.wasm",
-                info.name(),
-                info.name()
-            )));
+        match naming {
+            Naming::File if info.name() != name => {
+                return Err(load_error(format!(
+                    "it describes itself as {:?}; salve names plugins by their file name, so \
+                     rename the file to {}.wasm",
+                    info.name(),
+                    info.name()
+                )));
+            }
+            Naming::File => {}
+            Naming::Described => {
+                check_plugin_name(info.name()).map_err(|reason| load_error(reason.to_string()))?;
+                caller.plugin = info.name().to_string();
+            }
         }
         Ok(Plugin {
             source,
@@ -281,6 +311,33 @@ impl PluginRuntime {
             Err(_) => Ok(None),
         }
     }
+}
+
+/// Where a loaded plugin's name comes from.
+#[derive(Clone, Copy)]
+enum Naming {
+    /// Its file's name, which it must describe itself by.
+    File,
+    /// What it describes itself as (checked by [`check_plugin_name`]).
+    Described,
+}
+
+/// Why a name a plugin describes itself by cannot be a plugin's file name: salve stores plugins
+/// as `NAME.wasm`, so a name is 1 to 64 lower-case ASCII letters, digits, `-`, `_` and `.`, not
+/// starting with `.` or `-`.
+pub fn check_plugin_name(name: &str) -> Result<(), String> {
+    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b);
+    if name.is_empty() || name.len() > 64 {
+        return Err(format!("its name {name:?} is not 1 to 64 characters long"));
+    }
+    if !name.bytes().all(allowed) || name.starts_with(['.', '-']) {
+        return Err(format!(
+            "its name {:?} is not a plugin name (lower-case letters, digits, '-', '_' and '.', \
+             not first)",
+            crate::display_safe::one_line(name)
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a component that would create more memories, tables or instances than a salve plugin

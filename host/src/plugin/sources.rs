@@ -3,10 +3,14 @@
 //! Sources, from weakest to strongest: the plugins built into the binary, the user's data folder
 //! (`~/.local/share/salve/plugins`), the folders and files in `$SALVE_PLUGIN_PATH`, and
 //! `--plugin PATH` on the command line. A plugin's name is its file name without `.wasm`; a
-//! stronger source's plugin replaces a weaker one's of the same name.
+//! stronger source's plugin replaces a weaker one's of the same name. A data-folder plugin with an
+//! entry in the data folder's lock file (`plugins.lock`, written by `salve plugins add`) loads only
+//! while its bytes are the ones the entry names.
 
-use super::error::PluginError;
+use super::error::{LockMismatch, PluginError};
+use super::lock::{LockedPlugin, PluginLock};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -17,6 +21,12 @@ include!(concat!(env!("OUT_DIR"), "/built_in_plugins.rs"));
 
 /// The environment variable holding extra plugin files and folders, separated by `:`.
 pub const PLUGIN_PATH_VAR: &str = "SALVE_PLUGIN_PATH";
+
+/// The plugin folder's name inside salve's data folder (`~/.local/share/salve`).
+pub const PLUGIN_FOLDER: &str = "plugins";
+
+/// The lock file's name inside salve's data folder.
+pub const LOCK_FILE: &str = "plugins.lock";
 
 /// Where one plugin came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -72,6 +82,8 @@ pub struct PluginEntry {
     pub source: PluginSource,
     /// Weaker sources that had a plugin of the same name, replaced by this one.
     pub shadowed: Vec<PluginSource>,
+    /// The lock entry of a data-folder plugin added from a registry.
+    pub locked: Option<LockedPlugin>,
 }
 
 impl PluginEntry {
@@ -107,14 +119,33 @@ impl PluginEntry {
                     name: self.name.clone(),
                     known: "the built-in plugins".into(),
                 }),
-            Some(path) => std::fs::read(path)
-                .map(Cow::Owned)
-                .map_err(|error| PluginError::Read {
+            Some(path) => {
+                let bytes = std::fs::read(path).map_err(|error| PluginError::Read {
                     path: path.to_path_buf(),
                     error,
-                }),
+                })?;
+                if let Some(locked) = &self.locked {
+                    let actual = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+                    if actual != locked.component {
+                        return Err(PluginError::LockMismatch(Box::new(LockMismatch {
+                            name: self.name.clone(),
+                            path: path.to_path_buf(),
+                            source_name: locked.source.clone(),
+                            expected: locked.component.clone(),
+                            actual,
+                        })));
+                    }
+                }
+                Ok(Cow::Owned(bytes))
+            }
         }
     }
+}
+
+/// salve's data folder (`$XDG_DATA_HOME/salve`, `~/.local/share/salve`), if there is a home:
+/// the plugin folder and its lock file are in it.
+pub fn user_data_dir() -> Option<PathBuf> {
+    dirs::data_dir().map(|dir| dir.join("salve"))
 }
 
 /// The places to look for plugins besides the built-in ones.
@@ -122,6 +153,8 @@ impl PluginEntry {
 pub struct PluginSearch {
     /// The user's plugin folder (`~/.local/share/salve/plugins`), if there is a home.
     pub data_dir: Option<PathBuf>,
+    /// The lock file of the data folder's plugins (`~/.local/share/salve/plugins.lock`).
+    pub lock_file: Option<PathBuf>,
     /// The value of `$SALVE_PLUGIN_PATH`.
     pub env_path: Option<OsString>,
     /// `--plugin` arguments, in order.
@@ -131,8 +164,10 @@ pub struct PluginSearch {
 impl PluginSearch {
     /// The search a user gets: the data folder, the environment variable, and these `--plugin`s.
     pub fn from_environment(command_line: Vec<PathBuf>) -> PluginSearch {
+        let data = user_data_dir();
         PluginSearch {
-            data_dir: dirs::data_dir().map(|dir| dir.join("salve").join("plugins")),
+            data_dir: data.as_ref().map(|dir| dir.join(PLUGIN_FOLDER)),
+            lock_file: data.as_ref().map(|dir| dir.join(LOCK_FILE)),
             env_path: std::env::var_os(PLUGIN_PATH_VAR).filter(|value| !value.is_empty()),
             command_line,
         }
@@ -153,6 +188,7 @@ impl PluginSearch {
                         name,
                         source,
                         shadowed: Vec::new(),
+                        locked: None,
                     },
                 );
             }
@@ -161,7 +197,11 @@ impl PluginSearch {
         for (name, _) in BUILT_IN_PLUGINS {
             add(name.to_string(), PluginSource::BuiltIn);
         }
+        let mut lock = PluginLock::default();
         if let Some(dir) = self.data_dir.as_ref().filter(|dir| dir.is_dir()) {
+            if let Some(lock_file) = &self.lock_file {
+                lock = PluginLock::read(lock_file)?;
+            }
             for path in wasm_files(dir)? {
                 add(plugin_name(&path), PluginSource::DataDir(path));
             }
@@ -179,7 +219,13 @@ impl PluginSearch {
                 add(plugin_name(&path), PluginSource::CommandLine(path));
             }
         }
-        Ok(found.into_values().collect())
+        let mut entries: Vec<PluginEntry> = found.into_values().collect();
+        for entry in &mut entries {
+            if matches!(entry.source, PluginSource::DataDir(_)) {
+                entry.locked = lock.get(&entry.name).cloned();
+            }
+        }
+        Ok(entries)
     }
 }
 
@@ -242,6 +288,7 @@ mod tests {
         let extra = touch(env.path(), "extra.wasm");
         let search = PluginSearch {
             data_dir: Some(data.path().to_path_buf()),
+            lock_file: None,
             env_path: Some(env.path().as_os_str().to_owned()),
             command_line: vec![extra.clone()],
         };
@@ -253,6 +300,45 @@ mod tests {
         let extra_entry = entries.iter().find(|entry| entry.name == "extra").unwrap();
         assert_eq!(extra_entry.source, PluginSource::CommandLine(extra));
         assert!(entries.iter().all(|entry| entry.name != "notes"));
+    }
+
+    #[test]
+    fn a_locked_data_folder_plugin_loads_only_with_its_locked_bytes() {
+        let data = tempfile::tempdir().unwrap();
+        let plugins = data.path().join("plugins");
+        std::fs::create_dir(&plugins).unwrap();
+        touch(&plugins, "lines.wasm");
+        let lock_file = data.path().join("plugins.lock");
+        let locked = LockedPlugin {
+            source: "oci://127.0.0.1:5000/lines:1".into(),
+            manifest: "sha256:aa".into(),
+            component: format!("sha256:{}", hex::encode(Sha256::digest(b"not really wasm"))),
+            kind: "scanner".into(),
+            version: "1".into(),
+            contract: "0.4.0".into(),
+        };
+        PluginLock::update(&lock_file, |lock| {
+            lock.insert("lines", locked);
+            Ok::<_, PluginError>(())
+        })
+        .unwrap();
+        let search = PluginSearch {
+            data_dir: Some(plugins.clone()),
+            lock_file: Some(lock_file),
+            ..PluginSearch::default()
+        };
+        let entry = |search: &PluginSearch| {
+            let entries = search.discover().unwrap();
+            entries
+                .into_iter()
+                .find(|entry| entry.name == "lines")
+                .unwrap()
+        };
+        assert!(entry(&search).bytes().is_ok());
+        std::fs::write(plugins.join("lines.wasm"), b"changed").unwrap();
+        let error = entry(&search).bytes().unwrap_err().to_string();
+        assert!(error.contains("was changed since it was added from oci://127.0.0.1:5000/lines:1"));
+        assert!(error.contains("salve plugins remove lines"), "{error}");
     }
 
     #[test]

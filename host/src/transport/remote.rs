@@ -233,12 +233,39 @@ impl RegistryClient {
             })
             .await?;
         check_digest(&registry, &digest, &bytes)?;
+        if let Some(asked) = reference.digest() {
+            check_digest(&registry, asked, &bytes)?;
+        }
         let digest = if digest.is_empty() {
             sha256(&bytes)
         } else {
             digest
         };
         Ok((bytes.to_vec(), digest))
+    }
+
+    /// Fetches the manifest (or index) `image` names, by tag or by digest, checked against the
+    /// digest asked for and the one the registry states, without anything it names; returns its
+    /// bytes and digest.
+    pub async fn fetch_manifest(
+        &self,
+        image: &ImageReference,
+    ) -> Result<(Vec<u8>, String), RegistryError> {
+        let reference = image.oci();
+        let auth = self.auth(reference)?;
+        self.manifest(reference, &auth, "fetching the manifest")
+            .await
+    }
+
+    /// Downloads one blob of `image`'s repository into `layout`, checked against its digest and
+    /// size (call [`RegistryClient::fetch_manifest`] first: it answers the registry's challenge).
+    pub async fn fetch_blob(
+        &self,
+        image: &ImageReference,
+        blob: &Descriptor,
+        layout: &OciLayout,
+    ) -> Result<(), RegistryError> {
+        self.pull_blob(image.oci(), blob, layout).await
     }
 
     /// Pulls `reference` into `layout` and tags it there; returns the tagged descriptor (the
@@ -327,8 +354,9 @@ impl RegistryClient {
     }
 
     /// Downloads one blob into the layout. It is streamed to a temporary file (emptied before
-    /// each attempt); the client checks the digest as the bytes arrive and fails the stream at
-    /// its end when they do not match, so a complete file can be moved in as it is.
+    /// each attempt) and stopped once it passes the descriptor's size; the client checks the
+    /// digest as the bytes arrive and fails the stream at its end when they do not match, so a
+    /// complete file can be moved in as it is.
     async fn pull_blob(
         &self,
         reference: &Reference,
@@ -346,8 +374,17 @@ impl RegistryClient {
                 .pull_blob_stream(reference, blob.digest.as_str())
                 .await?
                 .stream;
+            let mut received = 0u64;
             while let Some(chunk) = stream.next().await {
-                file.write_all(&chunk?)?;
+                let chunk = chunk?;
+                received += chunk.len() as u64;
+                if received > blob.size {
+                    return Err(OciDistributionError::IoError(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("the registry sent more than the blob's {} bytes", blob.size),
+                    )));
+                }
+                file.write_all(&chunk)?;
             }
             file.flush()?;
             Ok(())

@@ -1,57 +1,18 @@
-//! `salve plugins list` and `salve plugins inspect`.
+//! `salve plugins list` and `salve plugins inspect`: what is installed, where from, and how it is
+//! locked; one plugin's interface and limits.
 
-use super::options::PluginOptions;
-use super::table;
-use super::{OutputFormat, emit};
+use crate::cli::table;
+use crate::cli::{OutputFormat, emit};
 use crate::display_safe::one_line;
 use crate::plugin::contract::{WIT_PACKAGE, supported_versions};
 use crate::plugin::limits::MAX_WASM_STACK;
-use crate::plugin::{CacheOutcome, LoadedEntry, Plugin, PluginCatalog};
+use crate::plugin::{CacheOutcome, LoadedEntry, Plugin, PluginCatalog, PluginEntry, PluginSource};
 use crate::quantity::{format_bytes, format_duration};
-use clap::Subcommand;
 use serde_json::json;
-use std::path::Path;
 use std::process::ExitCode;
 
-/// What to do with plugins.
-#[derive(Debug, Subcommand)]
-pub enum PluginsCommand {
-    /// List every plugin: built in, in the data folder, on $SALVE_PLUGIN_PATH and from --plugin.
-    List {
-        /// How to print the list.
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
-    /// Show one plugin's interface, WIT version, functions and the limits its calls run under.
-    Inspect {
-        /// A plugin's name, or the path of a .wasm file.
-        plugin: String,
-        /// How to print the details.
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
-}
-
-/// Runs a `plugins` command.
-pub fn run(command: PluginsCommand, options: &PluginOptions) -> anyhow::Result<ExitCode> {
-    let catalog = options.catalog()?;
-    match command {
-        PluginsCommand::List { format } => list(&catalog, format),
-        PluginsCommand::Inspect { plugin, format } => {
-            let path = Path::new(&plugin);
-            let plugin = if path.is_file() {
-                catalog.load_file(path)?
-            } else {
-                catalog.load(&plugin)?
-            };
-            emit(&inspect(&catalog, &plugin, format)?)?;
-            Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
 /// Prints every plugin; fails (after printing) if any could not be loaded.
-fn list(catalog: &PluginCatalog, format: OutputFormat) -> anyhow::Result<ExitCode> {
+pub fn list(catalog: &PluginCatalog, format: OutputFormat) -> anyhow::Result<ExitCode> {
     let loaded = catalog.load_all();
     match format {
         OutputFormat::Table => emit(&list_table(&loaded))?,
@@ -77,9 +38,11 @@ fn list(catalog: &PluginCatalog, format: OutputFormat) -> anyhow::Result<ExitCod
 /// The plugin list as a table.
 fn list_table(loaded: &[LoadedEntry]) -> String {
     let mut rows = vec![
-        ["NAME", "KIND", "VERSION", "SOURCE", "SHA256", "NOTE"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "NAME", "KIND", "VERSION", "SOURCE", "SHA256", "LOCKED", "NOTE",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for LoadedEntry { entry, plugin } in loaded {
         let note = match plugin {
@@ -109,10 +72,21 @@ fn list_table(loaded: &[LoadedEntry]) -> String {
             version,
             entry.source.to_string(),
             sha256,
+            lock_state(entry),
             note,
         ]);
     }
     table::render(&rows)
+}
+
+/// Whether a plugin is pinned by the data folder's lock file: the source it was added from, `no`
+/// for a data-folder plugin copied in by hand, `-` where locks do not apply.
+fn lock_state(entry: &PluginEntry) -> String {
+    match (&entry.source, &entry.locked) {
+        (_, Some(locked)) => locked.source.clone(),
+        (PluginSource::DataDir(_), None) => "no".into(),
+        _ => "-".into(),
+    }
 }
 
 /// The plugin list as JSON.
@@ -129,11 +103,13 @@ fn list_json(loaded: &[LoadedEntry]) -> serde_json::Value {
                 "sha256": plugin.sha256(),
                 "wit_version": plugin.contract().wit_version,
                 "overrides": entry.shadowed,
+                "lock": entry.locked,
             }),
             Err(error) => json!({
                 "name": entry.name,
                 "source": entry.source,
                 "overrides": entry.shadowed,
+                "lock": entry.locked,
                 "error": error.to_string(),
             }),
         })
@@ -142,7 +118,7 @@ fn list_json(loaded: &[LoadedEntry]) -> serde_json::Value {
 }
 
 /// One plugin's details.
-fn inspect(
+pub fn inspect(
     catalog: &PluginCatalog,
     plugin: &Plugin,
     format: OutputFormat,
