@@ -448,3 +448,32 @@ fn salve_with_peak_memory(
         .unwrap();
     (status.code().expect("not killed"), peak_kib * 1024)
 }
+
+#[test]
+fn a_scanner_built_for_contract_0_1_reads_reports_as_the_newest_one_does() {
+    // tests/contract/trivy-0.1.0.wasm is the trivy plugin as salve's first release built it
+    // (salve:plugin/scanner@0.1.0); it replaces the built-in one by name through --plugin.
+    let dir = tempfile::tempdir().unwrap();
+    let frozen = repo().join("tests/contract/trivy-0.1.0.wasm");
+    let plugin = temp_file(&dir, "trivy.wasm", &std::fs::read(frozen).unwrap());
+    let inspected = salve(&["plugins", "inspect", path_str(&plugin), "--format", "json"]);
+    assert!(inspected.status.success(), "{}", stderr(&inspected));
+    let inspected: Value = serde_json::from_slice(&inspected.stdout).unwrap();
+    assert_eq!(inspected["wit_version"], "0.1.0");
+    for file in [
+        "report-trivy_valid.json",
+        "report-trivy_node_valid.json",
+        "report-trivy_dotnet.json",
+    ] {
+        let report = fixture(&format!("copa/{file}"));
+        let newest = report_json(&["--scanner", "trivy", path_str(&report)]);
+        let frozen = report_json(&[
+            "--plugin",
+            path_str(&plugin),
+            "--scanner",
+            "trivy",
+            path_str(&report),
+        ]);
+        assert_eq!(frozen, newest, "{file}");
+    }
+}
