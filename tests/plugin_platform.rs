@@ -132,12 +132,22 @@ fn a_new_plugin_is_built_published_pinned_installed_elsewhere_and_used() {
     let bytes = std::fs::read(&component).unwrap();
     assert!(bytes.starts_with(b"\0asm"));
 
-    // push: the manifest digest on stdout.
+    // push, signed with a key made by openssl: the manifest digest on stdout.
+    let (private_key, public_key) = key_pair(&work, "author");
+    let (_, stranger_key) = key_pair(&work, "stranger");
     let tag = format!("oci://{}/plugins/lines:0.1.0", registry.address);
+    let component_str = component.to_str().unwrap();
     let pushed = machine.ok(
         "author",
         &work,
-        &["plugins", "push", component.to_str().unwrap(), &tag],
+        &[
+            "plugins",
+            "push",
+            component_str,
+            &tag,
+            "--sign-key",
+            &private_key,
+        ],
     );
     let manifest_digest = pushed.trim().to_string();
     assert!(manifest_digest.starts_with("sha256:"), "{pushed}");
@@ -148,7 +158,15 @@ fn a_new_plugin_is_built_published_pinned_installed_elsewhere_and_used() {
     machine.ok(
         "user",
         &work,
-        &["plugins", "add", &tag, "--lock", project_lock_str],
+        &[
+            "plugins",
+            "add",
+            &tag,
+            "--lock",
+            project_lock_str,
+            "--key",
+            &public_key,
+        ],
     );
     let installed = machine.plugins("user").join("lines.wasm");
     assert_eq!(std::fs::read(&installed).unwrap(), bytes);
@@ -156,6 +174,7 @@ fn a_new_plugin_is_built_published_pinned_installed_elsewhere_and_used() {
     assert_eq!(entry["source"], tag);
     assert_eq!(entry["manifest"], manifest_digest);
     assert_eq!(entry["kind"], "scanner");
+    assert!(entry["signedBy"].as_str().unwrap().starts_with("sha256:"));
     let component_digest = entry["component"].as_str().unwrap().to_string();
     assert_eq!(read_json(&project_lock)["plugins"]["lines"], *entry);
     let list = machine.ok("user", &work, &["plugins", "list", "--format", "json"]);
@@ -209,6 +228,26 @@ fn a_new_plugin_is_built_published_pinned_installed_elsewhere_and_used() {
     machine.ok("second", &work, &["plugins", "remove", "lines"]);
     assert!(!machine.plugins("second").join("lines.wasm").exists());
 
+    // --key: a signature by another key, or none at all, is refused before anything is stored.
+    let error = machine.refused("fourth", &["plugins", "add", &tag, "--key", &stranger_key]);
+    assert!(error.contains("none by key"), "{error}");
+    let unsigned = format!("oci://{}/plugins/trivy:1", registry.address);
+    let trivy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist/trivy.wasm");
+    machine.ok(
+        "author",
+        &work,
+        &["plugins", "push", trivy.to_str().unwrap(), &unsigned],
+    );
+    let error = machine.refused(
+        "fourth",
+        &["plugins", "add", &unsigned, "--key", &public_key],
+    );
+    assert!(
+        error.contains("none could be fetched from tag sha256-"),
+        "{error}"
+    );
+    assert!(!machine.plugins("fourth").exists());
+
     // A blob changed in the registry's storage: refused, nothing stored.
     let storage = registry.storage();
     let blob = stored_blob(&storage, &component_digest);
@@ -252,13 +291,31 @@ fn a_new_plugin_is_built_published_pinned_installed_elsewhere_and_used() {
     publish_unchecked(&hostile, &hostile_ref);
     let error = machine.refused("fourth", &["plugins", "add", &hostile_ref]);
     assert!(error.contains("import"), "{error}");
-    assert!(
-        !machine.plugins("fourth").exists()
-            || std::fs::read_dir(machine.plugins("fourth"))
-                .unwrap()
-                .next()
-                .is_none()
+    assert!(!machine.plugins("fourth").exists());
+}
+
+/// A P-256 key pair made by openssl in `dir`: the private and the public key's paths.
+fn key_pair(dir: &Path, name: &str) -> (String, String) {
+    let private = dir.join(format!("{name}.pem"));
+    let public = dir.join(format!("{name}.pub"));
+    let private_str = private.to_str().unwrap();
+    let curve = "ec_paramgen_curve:P-256";
+    let generate = [
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        curve,
+        "-out",
+        private_str,
+    ];
+    crate::support::run("openssl", &generate);
+    let public_str = public.to_str().unwrap();
+    crate::support::run(
+        "openssl",
+        &["pkey", "-in", private_str, "-pubout", "-out", public_str],
     );
+    (private_str.to_string(), public_str.to_string())
 }
 
 /// Publishes a component as a plugin artifact without salve's checks, as another tool could.
@@ -282,6 +339,7 @@ fn publish_unchecked(component: &Path, reference: &str) {
             &bytes,
             &facts,
             &reference,
+            None,
             &salve::transport::RegistryOptions::default(),
             work.path(),
         ))

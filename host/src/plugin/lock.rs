@@ -54,6 +54,10 @@ pub struct LockedPlugin {
     pub version: String,
     /// The `salve:plugin` version it was built for.
     pub contract: String,
+    /// The fingerprint (`sha256:` of the public key) of the key its signature was checked
+    /// with when it was added, if one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
 }
 
 impl LockedPlugin {
@@ -202,6 +206,7 @@ mod tests {
             kind: "scanner".into(),
             version: "0.1.0".into(),
             contract: "0.4.0".into(),
+            signed_by: None,
         }
     }
 

@@ -316,6 +316,7 @@ mod tests {
             kind: "scanner".into(),
             version: "1".into(),
             contract: "0.4.0".into(),
+            signed_by: None,
         };
         PluginLock::update(&lock_file, |lock| {
             lock.insert("lines", locked);

@@ -121,6 +121,7 @@ mod tests {
             kind: "scanner".into(),
             version: "1".into(),
             contract: "0.4.0".into(),
+            signed_by: None,
         }
     }
 

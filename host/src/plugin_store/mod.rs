@@ -6,6 +6,7 @@
 pub mod artifact;
 pub mod install;
 pub mod registry;
+pub mod signature;
 
 use crate::image::layout::LayoutError;
 use crate::plugin::PluginError;
@@ -62,6 +63,22 @@ pub enum StoreError {
         what: &'static str,
         /// Why.
         error: std::io::Error,
+    },
+    /// A key file cannot be used.
+    #[error("key {}: {reason}", path.display())]
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// `--key` was given and no signature of the artifact verifies with it.
+    #[error("{reference}: {reason}")]
+    Unsigned {
+        /// The artifact.
+        reference: String,
+        /// What was found instead of a good signature.
+        reason: String,
     },
     /// `remove` named a plugin that was not added to the data folder.
     #[error(

@@ -3,6 +3,7 @@
 
 use super::StoreError;
 use super::artifact::{self, ArtifactFacts};
+use super::signature::{self, PluginSigner, PluginVerifier};
 use crate::image::OciLayout;
 use crate::image::digest::sha256;
 use crate::transport::{ImageReference, RegistryClient, RegistryOptions};
@@ -22,18 +23,99 @@ pub struct FetchedPlugin {
     pub component: Vec<u8>,
 }
 
-/// Pushes `component` as a plugin artifact to `reference`; returns the manifest's digest.
+/// The working layout's tag for the signature being pushed.
+const SIGNATURE_WORK_TAG: &str = "signature";
+
+/// Pushes `component` as a plugin artifact to `reference`, and with `signer` its signature
+/// beside it (tag `sha256-<hex>.sig`); returns the manifest's digest.
 pub async fn publish(
     component: &[u8],
     facts: &ArtifactFacts,
     reference: &ImageReference,
+    signer: Option<&PluginSigner>,
     options: &RegistryOptions,
     work_dir: &Path,
 ) -> Result<String, StoreError> {
     let layout = OciLayout::open_or_create(work_dir)?;
     artifact::write(&layout, WORK_TAG, component, facts)?;
     let client = RegistryClient::new(&[reference], options)?;
-    Ok(client.push(&layout, WORK_TAG, reference, None).await?)
+    let digest = client.push(&layout, WORK_TAG, reference, None).await?;
+    if let Some(signer) = signer {
+        let repository = repository_of(reference);
+        signature::write(&layout, SIGNATURE_WORK_TAG, &repository, &digest, signer)?;
+        let target = signature_reference(reference, &digest)?;
+        client
+            .push(&layout, SIGNATURE_WORK_TAG, &target, None)
+            .await?;
+    }
+    Ok(digest)
+}
+
+/// Checks that a signature stored beside the artifact `manifest_digest` in `reference`'s
+/// repository verifies with `verifier` and names that digest.
+pub async fn verify_signature(
+    reference: &ImageReference,
+    manifest_digest: &str,
+    verifier: &PluginVerifier,
+    options: &RegistryOptions,
+    work_dir: &Path,
+) -> Result<(), StoreError> {
+    let shown = format!("{}{reference}", super::OCI_SCHEME);
+    let unsigned = |reason: String| StoreError::Unsigned {
+        reference: shown.clone(),
+        reason,
+    };
+    let target = signature_reference(reference, manifest_digest)?;
+    let client = RegistryClient::new(&[&target], options)?;
+    let (manifest, _) = client.fetch_manifest(&target).await.map_err(|error| {
+        unsigned(format!(
+            "--key asks for a signature and none could be fetched from tag {}: {error}",
+            signature::signature_tag(manifest_digest)
+        ))
+    })?;
+    let layers = signature::signed_layers(&manifest);
+    let layout = OciLayout::open_or_create(work_dir)?;
+    for (layer, signed) in &layers {
+        client.fetch_blob(&target, layer, &layout).await?;
+        let payload = layout.read_blob(&layer.digest)?;
+        if signature::accepts(verifier, &payload, signed, manifest_digest) {
+            return Ok(());
+        }
+    }
+    Err(unsigned(format!(
+        "{} signature(s) under tag {}, none by key {} for manifest {manifest_digest}",
+        layers.len(),
+        signature::signature_tag(manifest_digest),
+        verifier.fingerprint()
+    )))
+}
+
+/// `registry/repository` of a reference.
+fn repository_of(reference: &ImageReference) -> String {
+    format!(
+        "{}/{}",
+        reference.oci().registry(),
+        reference.oci().repository()
+    )
+}
+
+/// The reference of the signature tag of `manifest_digest` in `reference`'s repository.
+fn signature_reference(
+    reference: &ImageReference,
+    manifest_digest: &str,
+) -> Result<ImageReference, StoreError> {
+    let text = format!(
+        "{}:{}",
+        repository_of(reference),
+        signature::signature_tag(manifest_digest)
+    );
+    text.parse()
+        .map_err(
+            |error: crate::transport::reference::ReferenceError| StoreError::Reference {
+                text,
+                reason: error.reason,
+            },
+        )
 }
 
 /// Fetches the plugin artifact `reference` names: the manifest first, checked to be a plugin

@@ -8,7 +8,8 @@ use crate::plugin::lock::{LockedPlugin, PluginLock};
 use crate::plugin::{Plugin, PluginRuntime, PluginSource};
 use crate::plugin_store::artifact::ArtifactFacts;
 use crate::plugin_store::install::PluginStore;
-use crate::plugin_store::registry::{FetchedPlugin, fetch, publish};
+use crate::plugin_store::registry::{FetchedPlugin, fetch, publish, verify_signature};
+use crate::plugin_store::signature::{PluginSigner, PluginVerifier};
 use crate::plugin_store::{OCI_SCHEME, StoreError, parse_oci_reference};
 use crate::transport::RegistryOptions;
 use anyhow::{Context, bail};
@@ -21,9 +22,11 @@ pub fn push(
     options: &PluginOptions,
     file: &Path,
     reference: &str,
+    sign_key: Option<&Path>,
     registry: &RegistryOptions,
 ) -> anyhow::Result<ExitCode> {
     let target = parse_oci_reference(reference)?;
+    let signer = sign_key.map(PluginSigner::read).transpose()?;
     let component =
         std::fs::read(file).with_context(|| format!("reading plugin {}", file.display()))?;
     let catalog = options.catalog()?;
@@ -40,13 +43,20 @@ pub fn push(
         created: now_rfc3339(),
     };
     let work = tempfile::tempdir().context("creating a working folder")?;
-    let digest =
-        io_runtime()?.block_on(publish(&component, &facts, &target, registry, work.path()))?;
+    let digest = io_runtime()?.block_on(publish(
+        &component,
+        &facts,
+        &target,
+        signer.as_ref(),
+        registry,
+        work.path(),
+    ))?;
     eprintln!(
-        "pushed plugin {} {} ({}) to {reference}@{digest}",
+        "pushed plugin {} {} ({}) to {reference}@{digest}{}",
         one_line(plugin.name()),
         one_line(plugin.info().version()),
-        plugin.contract().export
+        plugin.contract().export,
+        if signer.is_some() { ", signed" } else { "" }
     );
     crate::cli::emit(&format!("{digest}\n"))?;
     Ok(ExitCode::SUCCESS)
@@ -57,8 +67,10 @@ pub fn add(
     options: &PluginOptions,
     references: &[String],
     project_lock: Option<&Path>,
+    key: Option<&Path>,
     registry: &RegistryOptions,
 ) -> anyhow::Result<ExitCode> {
+    let verifier = key.map(PluginVerifier::read).transpose()?;
     let store =
         PluginStore::user().context("salve's data folder is unknown: set HOME or XDG_DATA_HOME")?;
     let catalog = options.catalog()?;
@@ -85,6 +97,16 @@ pub fn add(
         let reference = parse_oci_reference(&text)?;
         let work = tempfile::tempdir().context("creating a working folder")?;
         let fetched = io.block_on(fetch(&reference, registry, work.path()))?;
+        if let Some(verifier) = &verifier {
+            let signature_work = work.path().join("signature");
+            io.block_on(verify_signature(
+                &reference,
+                &fetched.manifest_digest,
+                verifier,
+                registry,
+                &signature_work,
+            ))?;
+        }
         let plugin = identify(catalog.runtime(), &text, &fetched, work.path())?;
         let locked = match pin {
             Some((name, entry)) => {
@@ -98,6 +120,7 @@ pub fn add(
                 kind: plugin.kind().to_string(),
                 version: plugin.info().version().to_string(),
                 contract: plugin.contract().wit_version.clone(),
+                signed_by: verifier.as_ref().map(|key| key.fingerprint().to_string()),
             },
         };
         let path = store.install(plugin.name(), &fetched.component, locked.clone())?;
@@ -116,8 +139,12 @@ pub fn add(
         } else {
             ""
         };
+        let signed = match &verifier {
+            Some(key) => format!(", signature verified with key {}", key.fingerprint()),
+            None => String::new(),
+        };
         eprintln!(
-            "added {} plugin {} {} from {text} (manifest {}, component {}) as {}{replaces}",
+            "added {} plugin {} {} from {text} (manifest {}, component {}{signed}) as {}{replaces}",
             plugin.kind(),
             plugin.name(),
             one_line(plugin.info().version()),

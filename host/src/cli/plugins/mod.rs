@@ -68,6 +68,10 @@ pub enum PluginsCommand {
         file: PathBuf,
         /// Where to: `oci://registry/repository:tag`.
         reference: String,
+        /// Also push a signature made with this unencrypted P-256 private key (PEM), in cosign's
+        /// format, beside the artifact.
+        #[arg(long, value_name = "FILE")]
+        sign_key: Option<PathBuf>,
         /// How registries are reached.
         #[command(flatten)]
         registry: RegistryArgs,
@@ -80,6 +84,10 @@ pub enum PluginsCommand {
         /// Also pin the plugins in this lock file (a project's), or install what it pins.
         #[arg(long, value_name = "FILE")]
         lock: Option<PathBuf>,
+        /// Require a signature (cosign's format, beside the artifact) that verifies with this
+        /// P-256 public key (PEM); without it, the digest pinned in the lock file is the trust.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
         /// How registries are reached.
         #[command(flatten)]
         registry: RegistryArgs,
@@ -127,13 +135,27 @@ pub fn run(command: PluginsCommand, options: &PluginOptions) -> anyhow::Result<E
         PluginsCommand::Push {
             file,
             reference,
+            sign_key,
             registry,
-        } => distribute::push(options, &file, &reference, &registry.options()),
+        } => distribute::push(
+            options,
+            &file,
+            &reference,
+            sign_key.as_deref(),
+            &registry.options(),
+        ),
         PluginsCommand::Add {
             references,
             lock,
+            key,
             registry,
-        } => distribute::add(options, &references, lock.as_deref(), &registry.options()),
+        } => distribute::add(
+            options,
+            &references,
+            lock.as_deref(),
+            key.as_deref(),
+            &registry.options(),
+        ),
         PluginsCommand::Remove { name, lock } => distribute::remove(&name, lock.as_deref()),
     }
 }
