@@ -5,8 +5,10 @@
 //! a registry may do wrong (a changed blob, an artifact of another kind, a component that breaks
 //! the sandbox rules) is refused before anything is stored.
 
+use crate::support::patching::{fixture_script, image_layers};
 use crate::support::registry::Registry;
 use crate::support::umoci_image;
+use salve::image::read_paths;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -209,6 +211,55 @@ fn a_new_plugin_is_built_published_pinned_installed_elsewhere_and_used() {
     assert!(report.contains("scanner   lines"), "{report}");
     assert!(report.contains("3.0.15-1~deb12u1"), "{report}");
 
+    // The ecosystem template's toy distribution, patched for real: an image of its `image/`
+    // folder with a static busybox as /bin/sh, a report in the scanner's format, the local engine.
+    let toy_dir = work.join("toy-plugin");
+    let toy_built = machine.ok("author", &toy_dir, &["plugins", "build"]);
+    let toy = toy_dir.join(toy_built.trim());
+    let image = toy_image(
+        &machine.dir.path().join("toy-image"),
+        &toy_dir.join("image"),
+    );
+    let report = work.join("toy-report.txt");
+    std::fs::write(&report, "# os: toy 1\nhello 1.0.2 1.1 TOY-2026-1\n").unwrap();
+    let patched = machine.dir.path().join("toy-patched");
+    let vex = machine.dir.path().join("toy.vex.json");
+    let toy_str = toy.to_str().unwrap();
+    machine.ok(
+        "author",
+        &work,
+        &[
+            "patch",
+            "-i",
+            &format!("oci:{image}:base"),
+            "-r",
+            report.to_str().unwrap(),
+            "--plugin",
+            toy_str,
+            "--plugin",
+            component_str,
+            "--engine",
+            "local",
+            "--oci-dir",
+            patched.to_str().unwrap(),
+            "-t",
+            "patched",
+            "-o",
+            vex.to_str().unwrap(),
+        ],
+    );
+    let layers = image_layers(&patched, "patched");
+    let database =
+        read_paths(&layers, &["/var/lib/toypkg/installed".to_string()], 1 << 20).unwrap();
+    let database = String::from_utf8(database[0].content.clone().unwrap()).unwrap();
+    assert_eq!(database, "hello 1.1\nlibtoy 2.3\n");
+    let vex = read_json(&vex);
+    let statement = &vex["statements"][0];
+    assert_eq!(statement["vulnerability"]["name"], "TOY-2026-1");
+    assert_eq!(statement["status"], "fixed");
+    let subcomponent = &statement["products"][0]["subcomponents"][0]["@id"];
+    assert_eq!(subcomponent, "pkg:generic/hello@1.1?distro=toy-1");
+
     // An installed plugin changed on disk is refused by name, not run.
     std::fs::write(
         machine.plugins("second").join("lines.wasm"),
@@ -292,6 +343,38 @@ fn a_new_plugin_is_built_published_pinned_installed_elsewhere_and_used() {
     let error = machine.refused("fourth", &["plugins", "add", &hostile_ref]);
     assert!(error.contains("import"), "{error}");
     assert!(!machine.plugins("fourth").exists());
+}
+
+/// An OCI layout (tag `base`) of the toy distribution: the template's `image/` files and a
+/// static busybox as `/bin/sh`, built with umoci. Returns the layout's folder.
+fn toy_image(dir: &Path, files: &Path) -> String {
+    let busybox = PathBuf::from(fixture_script("fixtures/busybox/fetch.sh", &[]));
+    let rootfs = dir.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+    crate::support::run(
+        "cp",
+        &[
+            "-R",
+            &format!("{}/.", files.display()),
+            rootfs.to_str().unwrap(),
+        ],
+    );
+    std::fs::copy(
+        busybox.join("busybox-static-amd64/busybox"),
+        rootfs.join("bin/busybox"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).unwrap();
+    let layout = dir.join("layout");
+    let layout_str = layout.to_str().unwrap();
+    crate::support::run("umoci", &["init", "--layout", layout_str]);
+    let image = format!("{layout_str}:base");
+    crate::support::run("umoci", &["new", "--image", &image]);
+    crate::support::run(
+        "umoci",
+        &["insert", "--image", &image, rootfs.to_str().unwrap(), "/"],
+    );
+    layout_str.to_string()
 }
 
 /// A P-256 key pair made by openssl in `dir`: the private and the public key's paths.

@@ -20,8 +20,11 @@ impl Scanner for Plugin {
         }
     }
 
-    /// How sure the plugin is that `head` (the report's first 64 KiB) is its format, 0 to 100;
-    /// salve picks the plugin with the highest score (ties go to the first by name).
+    /// How sure the plugin is that `head` (the report's first 64 KiB) is its format, 0 (not
+    /// mine) to 100 (certainly mine). salve reads the report with the surest plugin; when two
+    /// share the highest score it stops and asks for `--scanner NAME`. The built-in plugins
+    /// answer 95 for reports surely theirs and 70 to 75 for likely ones: a loose guess like
+    /// this one's stays below them.
     fn sniff(head: &[u8]) -> u8 {
         let Ok(text) = std::str::from_utf8(head) else {
             return 0;
