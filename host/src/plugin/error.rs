@@ -30,10 +30,6 @@ pub enum PluginError {
         notice: String,
     },
 
-    /// The plugin lock file could not be read.
-    #[error(transparent)]
-    Lock(#[from] super::lock::LockError),
-
     /// An installed plugin's bytes are not the ones its lock entry names.
     #[error("{0}")]
     LockMismatch(Box<LockMismatch>),

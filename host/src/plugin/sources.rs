@@ -84,6 +84,9 @@ pub struct PluginEntry {
     pub shadowed: Vec<PluginSource>,
     /// The lock entry of a data-folder plugin added from a registry.
     pub locked: Option<LockedPlugin>,
+    /// Why the lock file could not be read, for a data-folder plugin: it is then not loaded,
+    /// since whether its bytes are the locked ones cannot be known.
+    pub lock_problem: Option<String>,
 }
 
 impl PluginEntry {
@@ -120,6 +123,11 @@ impl PluginEntry {
                     known: "the built-in plugins".into(),
                 }),
             Some(path) => {
+                if let Some(problem) = &self.lock_problem {
+                    return Err(PluginError::Unavailable {
+                        message: format!("plugin {} is not loaded: {problem}", self.name),
+                    });
+                }
                 let bytes = std::fs::read(path).map_err(|error| PluginError::Read {
                     path: path.to_path_buf(),
                     error,
@@ -189,6 +197,7 @@ impl PluginSearch {
                         source,
                         shadowed: Vec::new(),
                         locked: None,
+                        lock_problem: None,
                     },
                 );
             }
@@ -197,10 +206,10 @@ impl PluginSearch {
         for (name, _) in BUILT_IN_PLUGINS {
             add(name.to_string(), PluginSource::BuiltIn);
         }
-        let mut lock = PluginLock::default();
+        let mut lock = Ok(PluginLock::default());
         if let Some(dir) = self.data_dir.as_ref().filter(|dir| dir.is_dir()) {
             if let Some(lock_file) = &self.lock_file {
-                lock = PluginLock::read(lock_file)?;
+                lock = PluginLock::read(lock_file).map_err(|error| error.to_string());
             }
             for path in wasm_files(dir)? {
                 add(plugin_name(&path), PluginSource::DataDir(path));
@@ -222,7 +231,10 @@ impl PluginSearch {
         let mut entries: Vec<PluginEntry> = found.into_values().collect();
         for entry in &mut entries {
             if matches!(entry.source, PluginSource::DataDir(_)) {
-                entry.locked = lock.get(&entry.name).cloned();
+                match &lock {
+                    Ok(lock) => entry.locked = lock.get(&entry.name).cloned(),
+                    Err(problem) => entry.lock_problem = Some(problem.clone()),
+                }
             }
         }
         Ok(entries)
@@ -271,6 +283,7 @@ fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>, PluginError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin::lock::LockError;
 
     fn touch(dir: &Path, name: &str) -> PathBuf {
         let path = dir.join(name);
@@ -320,7 +333,7 @@ mod tests {
         };
         PluginLock::update(&lock_file, |lock| {
             lock.insert("lines", locked);
-            Ok::<_, PluginError>(())
+            Ok::<_, LockError>(())
         })
         .unwrap();
         let search = PluginSearch {
@@ -340,6 +353,17 @@ mod tests {
         let error = entry(&search).bytes().unwrap_err().to_string();
         assert!(error.contains("was changed since it was added from oci://127.0.0.1:5000/lines:1"));
         assert!(error.contains("salve plugins remove lines"), "{error}");
+
+        // A lock file this salve cannot read leaves the folder's plugins out, not the others.
+        std::fs::write(search.lock_file.as_ref().unwrap(), "{\"lockVersion\": 2}").unwrap();
+        let error = entry(&search).bytes().unwrap_err().to_string();
+        assert!(
+            error.contains("plugin lines is not loaded: plugin lock file"),
+            "{error}"
+        );
+        let entries = search.discover().unwrap();
+        let trivy = entries.iter().find(|entry| entry.name == "trivy").unwrap();
+        assert!(trivy.bytes().is_ok());
     }
 
     #[test]

@@ -80,11 +80,13 @@ fn list_table(loaded: &[LoadedEntry]) -> String {
 }
 
 /// Whether a plugin is pinned by the data folder's lock file: the source it was added from, `no`
-/// for a data-folder plugin copied in by hand, `-` where locks do not apply.
+/// for a data-folder plugin copied in by hand, `-` where locks do not apply (the reason an
+/// unreadable lock file is follows the table, as the plugin's load failure).
 fn lock_state(entry: &PluginEntry) -> String {
-    match (&entry.source, &entry.locked) {
-        (_, Some(locked)) => locked.source.clone(),
-        (PluginSource::DataDir(_), None) => "no".into(),
+    match (&entry.source, &entry.locked, &entry.lock_problem) {
+        (_, _, Some(_)) => "unreadable lock file".into(),
+        (_, Some(locked), None) => locked.source.clone(),
+        (PluginSource::DataDir(_), None, None) => "no".into(),
         _ => "-".into(),
     }
 }
