@@ -30,22 +30,12 @@ fn embed_plugins() {
         })
         .collect();
     plugins.sort();
-
-    let mut code = String::from("/// The built-in plugins: name and component bytes.\n");
-    code.push_str("pub static BUILT_IN_PLUGINS: &[(&str, &[u8])] = &[\n");
-    for (name, path) in &plugins {
-        println!("cargo:rerun-if-changed={}", path.display());
-        writeln!(
-            code,
-            "    ({name:?}, include_bytes!({:?})),",
-            path.display().to_string()
-        )
-        .unwrap();
-    }
-    code.push_str("];\n");
-
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("built_in_plugins.rs");
-    std::fs::write(out, code).unwrap();
+    write_byte_table(
+        "built_in_plugins.rs",
+        "BUILT_IN_PLUGINS",
+        "The built-in plugins: name and component bytes.",
+        &plugins,
+    );
 }
 
 /// Writes `sdk_files.rs`: every file of the plugin SDK crate (`sdk/`: its manifest, README,
@@ -58,19 +48,29 @@ fn embed_sdk() {
         collect_files(&sdk, &sdk.join(top), &mut files);
     }
     files.sort();
-    let mut code = String::from("/// The plugin SDK's files: path in the crate and bytes.\n");
-    code.push_str("pub static SDK_FILES: &[(&str, &[u8])] = &[\n");
-    for (relative, path) in &files {
+    write_byte_table(
+        "sdk_files.rs",
+        "SDK_FILES",
+        "The plugin SDK's files: path in the crate and bytes.",
+        &files,
+    );
+}
+
+/// Writes `OUT_DIR/file`: a static slice `name` of (key, file bytes) pairs, the bytes included
+/// from each path (and the build rerun when one changes).
+fn write_byte_table(file: &str, name: &str, doc: &str, entries: &[(String, PathBuf)]) {
+    let mut code = format!("/// {doc}\npub static {name}: &[(&str, &[u8])] = &[\n");
+    for (key, path) in entries {
         println!("cargo:rerun-if-changed={}", path.display());
         writeln!(
             code,
-            "    ({relative:?}, include_bytes!({:?})),",
+            "    ({key:?}, include_bytes!({:?})),",
             path.display().to_string()
         )
         .unwrap();
     }
     code.push_str("];\n");
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("sdk_files.rs");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join(file);
     std::fs::write(out, code).unwrap();
 }
 

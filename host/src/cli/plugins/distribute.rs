@@ -130,11 +130,12 @@ pub fn add(
                 Ok::<_, StoreError>(())
             })?;
         }
-        let replaces = if catalog
-            .entries()
-            .iter()
-            .any(|entry| entry.name == plugin.name() && entry.source == PluginSource::BuiltIn)
-        {
+        let built_in_name = catalog.entries().iter().any(|entry| {
+            entry.name == plugin.name()
+                && (entry.source == PluginSource::BuiltIn
+                    || entry.shadowed.contains(&PluginSource::BuiltIn))
+        });
+        let replaces = if built_in_name {
             "; it replaces the built-in plugin of that name"
         } else {
             ""
