@@ -29,8 +29,6 @@ pub use contract::PluginKind;
 pub use ecosystem::Ecosystem;
 pub use error::PluginError;
 pub use limits::{LimitKind, Limits};
-pub use runtime::{
-    CacheOutcome, Plugin, PluginInfo, PluginRuntime, RuntimeOptions, check_plugin_name,
-};
+pub use runtime::{CacheOutcome, Plugin, PluginInfo, PluginRuntime, RuntimeOptions};
 pub use scanner::Scanner;
 pub use sources::{PluginEntry, PluginSearch, PluginSource};

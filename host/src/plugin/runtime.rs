@@ -189,7 +189,7 @@ impl PluginRuntime {
             }
             Naming::File => {}
             Naming::Described => {
-                check_plugin_name(info.name()).map_err(|reason| load_error(reason.to_string()))?;
+                check_plugin_name(info.name()).map_err(load_error)?;
                 caller.plugin = info.name().to_string();
             }
         }
@@ -325,7 +325,7 @@ enum Naming {
 /// Why a name a plugin describes itself by cannot be a plugin's file name: salve stores plugins
 /// as `NAME.wasm`, so a name is 1 to 64 lower-case ASCII letters, digits, `-`, `_` and `.`, not
 /// starting with `.` or `-`.
-pub fn check_plugin_name(name: &str) -> Result<(), String> {
+fn check_plugin_name(name: &str) -> Result<(), String> {
     let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b);
     if name.is_empty() || name.len() > 64 {
         return Err(format!("its name {name:?} is not 1 to 64 characters long"));
@@ -333,7 +333,7 @@ pub fn check_plugin_name(name: &str) -> Result<(), String> {
     if !name.bytes().all(allowed) || name.starts_with(['.', '-']) {
         return Err(format!(
             "its name {:?} is not a plugin name (lower-case letters, digits, '-', '_' and '.', \
-             not first)",
+             not starting with '.' or '-')",
             crate::display_safe::one_line(name)
         ));
     }

@@ -39,8 +39,9 @@ impl PluginStore {
         &self.lock_file
     }
 
-    /// Installs `component` as plugin `name` (a name [`crate::plugin::check_plugin_name`]
-    /// accepted) and records `locked` for it; returns the file's path.
+    /// Installs `component` as plugin `name` (the name the loaded plugin describes itself by,
+    /// which the runtime checked can name a file) and records `locked` for it; returns the file's
+    /// path.
     pub fn install(
         &self,
         name: &str,

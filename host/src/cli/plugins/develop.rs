@@ -62,7 +62,17 @@ pub fn build(
         )
         .with_context(|| format!("the component built from {label} is not a plugin salve loads"))?;
     let path = match output {
-        Some(path) => path.to_path_buf(),
+        Some(path) => {
+            if path.file_stem().is_none_or(|stem| *stem != *plugin.name()) {
+                eprintln!(
+                    "note: salve loads a plugin file only as {}.wasm (the name the plugin gives \
+                     itself); rename {} before loading it with --plugin or from a folder",
+                    plugin.name(),
+                    path.display()
+                );
+            }
+            path.to_path_buf()
+        }
         None => dir
             .join("target")
             .join("salve")

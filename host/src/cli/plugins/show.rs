@@ -80,8 +80,8 @@ fn list_table(loaded: &[LoadedEntry]) -> String {
 }
 
 /// Whether a plugin is pinned by the data folder's lock file: the source it was added from, `no`
-/// for a data-folder plugin copied in by hand, `-` where locks do not apply (the reason an
-/// unreadable lock file is follows the table, as the plugin's load failure).
+/// for a data-folder plugin copied in by hand, `-` where locks do not apply (why a lock file is
+/// unreadable is printed after the table, as the plugin's load failure).
 fn lock_state(entry: &PluginEntry) -> String {
     match (&entry.source, &entry.locked, &entry.lock_problem) {
         (_, _, Some(_)) => "unreadable lock file".into(),
