@@ -60,21 +60,6 @@ pub struct LockedPlugin {
     pub signed_by: Option<String>,
 }
 
-impl LockedPlugin {
-    /// The source pinned to the manifest digest: `oci://registry/repository@sha256:...`.
-    pub fn pinned_source(&self) -> String {
-        let without_digest = self
-            .source
-            .split_once('@')
-            .map_or(self.source.as_str(), |(name, _)| name);
-        let repository = match without_digest.rsplit_once(':') {
-            Some((name, tag)) if !tag.contains('/') => name,
-            _ => without_digest,
-        };
-        format!("{repository}@{}", self.manifest)
-    }
-}
-
 /// The file as stored.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -242,17 +227,5 @@ mod tests {
         assert!(error.contains("lockVersion 9"), "{error}");
         std::fs::write(&path, "[1,2]").unwrap();
         assert!(PluginLock::read(&path).is_err());
-    }
-
-    #[test]
-    fn the_pinned_source_names_the_manifest_digest() {
-        assert_eq!(
-            locked("oci://127.0.0.1:5000/team/lines:0.1").pinned_source(),
-            "oci://127.0.0.1:5000/team/lines@sha256:aa"
-        );
-        assert_eq!(
-            locked("oci://127.0.0.1:5000/lines@sha256:aa").pinned_source(),
-            "oci://127.0.0.1:5000/lines@sha256:aa"
-        );
     }
 }

@@ -10,7 +10,7 @@ pub mod signature;
 
 use crate::image::layout::LayoutError;
 use crate::plugin::PluginError;
-use crate::plugin::lock::LockError;
+use crate::plugin::lock::{LockError, LockedPlugin};
 use crate::transport::{ImageReference, RegistryError};
 use std::path::PathBuf;
 use thiserror::Error;
@@ -121,9 +121,34 @@ pub fn parse_oci_reference(text: &str) -> Result<ImageReference, StoreError> {
         .map_err(|error: crate::transport::reference::ReferenceError| refuse(error.reason))
 }
 
+/// Where a lock entry's artifact is fetched from: its source's repository at the locked manifest
+/// digest (`oci://registry/repository@sha256:...`).
+pub fn pinned_source(entry: &LockedPlugin) -> Result<String, StoreError> {
+    let (repository, _) = parse_oci_reference(&entry.source)?.name_and_tag();
+    Ok(format!("{OCI_SCHEME}{repository}@{}", entry.manifest))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pinned_source_names_the_manifest_digest() {
+        let locked = |source: &str| LockedPlugin {
+            source: source.into(),
+            manifest: format!("sha256:{}", "a".repeat(64)),
+            component: "sha256:bb".into(),
+            kind: "scanner".into(),
+            version: "0.1.0".into(),
+            contract: "0.4.0".into(),
+            signed_by: None,
+        };
+        let pinned = format!("oci://127.0.0.1:5000/team/lines@sha256:{}", "a".repeat(64));
+        let by_tag = locked("oci://127.0.0.1:5000/team/lines:0.1");
+        assert_eq!(pinned_source(&by_tag).unwrap(), pinned);
+        let by_digest = locked(&pinned);
+        assert_eq!(pinned_source(&by_digest).unwrap(), pinned);
+    }
 
     #[test]
     fn only_oci_references_with_a_registry_are_taken() {

@@ -5,7 +5,6 @@ use super::StoreError;
 use super::artifact::{self, ArtifactFacts};
 use super::signature::{self, PluginSigner, PluginVerifier};
 use crate::image::OciLayout;
-use crate::image::digest::sha256;
 use crate::transport::{ImageReference, RegistryClient, RegistryOptions};
 use std::path::Path;
 
@@ -134,21 +133,11 @@ pub async fn fetch(
     client.fetch_blob(reference, &config, &layout).await?;
     artifact::check_config(&shown, &layout.read_blob(&config.digest)?, &layer)?;
     client.fetch_blob(reference, &layer, &layout).await?;
+    // The client checked the bytes against the layer's digest as they arrived (fetch_blob).
     let component = layout.read_blob(&layer.digest)?;
-    // The client checked the bytes as they arrived; this is the digest the lock will name.
-    let component_digest = sha256(&component);
-    if component_digest != layer.digest {
-        return Err(StoreError::NotAPlugin {
-            reference: shown,
-            reason: format!(
-                "its component hashes to {component_digest}, its manifest names {}",
-                layer.digest
-            ),
-        });
-    }
     Ok(FetchedPlugin {
         manifest_digest,
-        component_digest,
+        component_digest: layer.digest,
         component,
     })
 }

@@ -10,7 +10,7 @@ use crate::plugin_store::artifact::ArtifactFacts;
 use crate::plugin_store::install::PluginStore;
 use crate::plugin_store::registry::{FetchedPlugin, fetch, publish, verify_signature};
 use crate::plugin_store::signature::{PluginSigner, PluginVerifier};
-use crate::plugin_store::{OCI_SCHEME, StoreError, parse_oci_reference};
+use crate::plugin_store::{OCI_SCHEME, StoreError, parse_oci_reference, pinned_source};
 use crate::transport::RegistryOptions;
 use anyhow::{Context, bail};
 use std::path::Path;
@@ -82,10 +82,12 @@ pub fn add(
         ),
         ([], Some(lock_file)) => {
             let lock = PluginLock::read(lock_file)?;
-            let pinned: Vec<_> = lock
+            let pinned = lock
                 .entries()
-                .map(|(name, entry)| (entry.pinned_source(), Some((name.clone(), entry.clone()))))
-                .collect();
+                .map(|(name, entry)| {
+                    Ok((pinned_source(entry)?, Some((name.clone(), entry.clone()))))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
             if pinned.is_empty() {
                 bail!("lock file {} pins no plugins", lock_file.display());
             }
