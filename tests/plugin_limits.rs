@@ -166,6 +166,22 @@ fn a_panic_is_a_trap_naming_the_plugin_and_call() {
 }
 
 #[test]
+fn reads_past_the_memory_are_traps() {
+    let runtime = runtime(Limits::default());
+    let hostile = load(&runtime, test_plugin_path("hostile")).unwrap();
+    for behaviour in ["beyond", "top"] {
+        match provoke(&hostile, behaviour) {
+            PluginError::Trap { call, message, .. } => {
+                assert_eq!(call, "parse");
+                assert!(message.contains("out of bounds memory access"), "{message}");
+            }
+            other => panic!("{behaviour}: expected a trap, got: {other}"),
+        }
+    }
+    still_works(&runtime, &hostile);
+}
+
+#[test]
 fn deep_recursion_is_stopped_by_the_stack_limit() {
     let runtime = runtime(Limits::default());
     let hostile = load(&runtime, test_plugin_path("hostile")).unwrap();

@@ -14,6 +14,7 @@ mod exports;
 mod json;
 pub mod limits;
 pub mod lock;
+mod memory;
 pub mod platform;
 mod runtime;
 mod scanner;

@@ -2,6 +2,7 @@
 //! with the engines that run plan steps), and the clock that enforces call deadlines.
 
 use super::limits::MAX_WASM_STACK;
+use super::memory::HugePageMemories;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -12,7 +13,8 @@ use wasmtime::{Config, Engine, OptLevel};
 /// run's interruption at every tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Builds the engine: component model, fuel metering, epoch interruption, bounded stack.
+/// Builds the engine: component model, fuel metering, epoch interruption, bounded stack, and
+/// linear memories on huge pages.
 pub fn build_vm() -> wasmtime::Result<Engine> {
     let mut config = Config::new();
     config
@@ -21,7 +23,11 @@ pub fn build_vm() -> wasmtime::Result<Engine> {
         .epoch_interruption(true)
         .max_wasm_stack(MAX_WASM_STACK)
         .cranelift_opt_level(OptLevel::Speed)
-        .parallel_compilation(true);
+        .parallel_compilation(true)
+        .with_host_memory(Arc::new(HugePageMemories))
+        // Copy-on-write images of initial memory need wasmtime's own memories; a plugin's data
+        // segments are a few kilobytes, copied at instantiation instead.
+        .memory_init_cow(false);
     Engine::new(&config)
 }
 

@@ -10,6 +10,10 @@
 //!   and enough to show whether the host's handling of a manifest stays near its size;
 //! - `panic`: panics (a trap);
 //! - `recurse`: recurses without end (stopped by the stack limit);
+//! - `beyond`: reads a byte 1 MiB past the end of its memory, inside the memory's reservation
+//!   (a trap: the reservation is inaccessible past the memory's size);
+//! - `top`: reads eight bytes at the last four of the 32-bit address space, running into the
+//!   guard region after the reservation (a trap);
 //! - anything else: returns an empty manifest, like a well-behaved plugin.
 //!
 //! `sniff` answers 0, unless the report's head holds `hostile-sniff=NN`: then it claims NN, so
@@ -68,6 +72,8 @@ impl Scanner for Hostile {
             b"many" => Ok(many()),
             b"panic" => panic!("the hostile plugin panics on request"),
             b"recurse" => Ok(empty(recurse(1) as usize)),
+            b"beyond" => Ok(empty(read_at(memory_end() + (1 << 20)) as usize)),
+            b"top" => Ok(empty(read_at(u32::MAX as usize - 3) as usize)),
             _ => Ok(empty(0)),
         }
     }
@@ -149,3 +155,21 @@ fn manifest(findings: Vec<Finding>) -> UpdateManifest {
 }
 
 salve_plugin_sdk::export_scanner!(Hostile);
+
+/// The first address past the plugin's linear memory.
+#[cfg(target_arch = "wasm32")]
+fn memory_end() -> usize {
+    core::arch::wasm32::memory_size(0) * 65536
+}
+
+/// Built natively (the workspace's checks), the plugin has no linear memory to read past.
+#[cfg(not(target_arch = "wasm32"))]
+fn memory_end() -> usize {
+    panic!("`beyond` reads past a WebAssembly linear memory; this build is native")
+}
+
+/// Reads eight bytes at `address`, wherever that is.
+fn read_at(address: usize) -> u64 {
+    // SAFETY: none, on purpose: the host must turn the access into a trap.
+    unsafe { std::ptr::read_volatile(address as *const u64) }
+}
