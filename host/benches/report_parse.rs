@@ -1,5 +1,7 @@
 //! Parsing a ~50 MB Trivy report through the sandboxed `trivy` plugin against the same parser
-//! compiled natively and called directly.
+//! compiled natively and called directly, and the sandbox's fixed part of that call: the same
+//! report handed to a test plugin that ignores it (fresh instance, the report copied in, an empty
+//! manifest out).
 //!
 //! Run: `cargo bench -p salve --bench report_parse` (generates the report with
 //! `fixtures/generate-reports.py` on first use).
@@ -42,6 +44,14 @@ fn parse(c: &mut Criterion) {
         .load("trivy", PluginSource::BuiltIn, &bytes)
         .unwrap();
     let scanner = plugin.as_scanner().unwrap();
+    let ignoring_bytes = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/plugins/dist/hostile.wasm"),
+    )
+    .unwrap();
+    let ignoring = runtime
+        .load("hostile", PluginSource::BuiltIn, &ignoring_bytes)
+        .unwrap();
+    let ignoring = ignoring.as_scanner().unwrap();
 
     let mut group = c.benchmark_group("trivy_50mb");
     group.sample_size(10);
@@ -50,6 +60,9 @@ fn parse(c: &mut Criterion) {
     });
     group.bench_function("native", |b| {
         b.iter(|| black_box(salve_plugin_trivy::Trivy::parse(black_box(&report)).unwrap()))
+    });
+    group.bench_function("sandboxed_ignoring", |b| {
+        b.iter(|| black_box(ignoring.parse(black_box(&report)).unwrap()))
     });
     group.finish();
 }
