@@ -3,12 +3,14 @@
 //!
 //! This crate is the host: the `salve` binary ([`cli`]) and the library it is a thin shell over.
 //! Modules lower in this list never import higher ones: [`display_safe`] and [`progress`] serve
-//! everyone; [`plugin`] runs plugins; [`image`] holds image content and the working OCI layout;
+//! everyone; [`cache`] keeps the cache folder shared between processes and under its bound;
+//! [`plugin`] runs plugins; [`image`] holds image content and the working OCI layout;
 //! [`transport`] moves images between the places skopeo names; [`report`] reads scanner reports;
 //! [`plugin_kit`] makes and builds plugin crates; [`plugin_store`] publishes and installs plugins
 //! as registry artifacts; [`engine`] runs a plan's steps; [`patch`] is the flow that uses them
 //! all; [`cli`] the commands.
 
+pub mod cache;
 pub mod cancel;
 pub mod cli;
 pub mod display_safe;

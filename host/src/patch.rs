@@ -29,7 +29,6 @@ use serde_json::json;
 use source_policy::SourcePolicy;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 use validate::{Change, Shortfall};
 
 /// Everything `salve patch` was asked to do.
@@ -153,11 +152,7 @@ async fn run_patch(
     }
 
     // The image, brought into a working layout beside the root filesystem cache.
-    std::fs::create_dir_all(options.cache_dir.join("work"))?;
-    remove_stale_work(&options.cache_dir.join("work"));
-    let work = tempfile::Builder::new()
-        .prefix("patch-")
-        .tempdir_in(options.cache_dir.join("work"))
+    let work = crate::cache::work::WorkDir::create(&options.cache_dir, "patch-")
         .context("creating a working folder")?;
     let layout = OciLayout::open_or_create(&work.path().join("layout"))?;
     progress.stage("pull", &format!("reading {}", options.image));
@@ -610,29 +605,6 @@ async fn patch_platform(
         changes,
         fixed,
     }))
-}
-
-/// How old a working folder must be to count as left behind by a run that was killed.
-const STALE_WORK: Duration = Duration::from_secs(24 * 3600);
-
-/// Removes working folders that runs killed outright (SIGKILL, power loss) left behind; their
-/// sandboxes' mounts went with their namespaces. Folders of runs still going are younger than
-/// any `--timeout` salve accepts in practice, so only day-old ones go.
-fn remove_stale_work(work: &Path) {
-    let Ok(entries) = std::fs::read_dir(work) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let stale = entry
-            .metadata()
-            .and_then(|metadata| metadata.modified())
-            .ok()
-            .and_then(|modified| modified.elapsed().ok())
-            .is_some_and(|age| age > STALE_WORK);
-        if stale && entry.file_name().to_string_lossy().starts_with("patch-") {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
 }
 
 /// The manifests to patch: the image's own, or the chosen platforms of an index.

@@ -101,7 +101,7 @@ pub fn parse_bytes(text: &str) -> Result<u64, QuantityError> {
         .ok_or_else(|| QuantityError::TooLarge(text.to_string()))
 }
 
-/// Reads a duration: a number with a unit `ms`, `s`, `m` or `h` (`s` when none is given).
+/// Reads a duration: a number with a unit `ms`, `s`, `m`, `h` or `d` (`s` when none is given).
 pub fn parse_duration(text: &str) -> Result<Duration, QuantityError> {
     let text = text.trim();
     let split = text
@@ -118,11 +118,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, QuantityError> {
         "" | "s" => number.checked_mul(1000),
         "m" => number.checked_mul(60_000),
         "h" => number.checked_mul(3_600_000),
+        "d" => number.checked_mul(86_400_000),
         other => {
             return Err(QuantityError::UnknownUnit {
                 text: text.to_string(),
                 unit: other.to_string(),
-                known: "ms, s, m or h",
+                known: "ms, s, m, h or d",
             });
         }
     };

@@ -1,5 +1,6 @@
 //! The command line: argument parsing and one module per command.
 
+mod cache;
 mod copy;
 mod options;
 mod patch;
@@ -58,6 +59,12 @@ enum Command {
         #[command(subcommand)]
         command: versions::VersionsCommand,
     },
+    /// Show the cache folder's size by kind, and prune it.
+    Cache {
+        /// What to do with the cache.
+        #[command(subcommand)]
+        command: cache::CacheCommand,
+    },
     /// List and inspect plugins.
     Plugins {
         /// What to do with plugins.
@@ -109,6 +116,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Versions { command } => {
             versions::run(command, &cli.plugin_options)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cache { command } => {
+            cache::run(command, &cli.plugin_options)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugins { command } => plugins::run(command, &cli.plugin_options),

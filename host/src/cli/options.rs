@@ -1,4 +1,4 @@
-//! Options every command shares: plugin sources, call limits and the compiled-code cache.
+//! Options every command shares: plugin sources, call limits, the cache folder and its bound.
 
 use crate::plugin::{Limits, PluginCatalog, PluginRuntime, PluginSearch, RuntimeOptions};
 use crate::quantity::{parse_bytes, parse_duration};
@@ -58,6 +58,21 @@ pub struct PluginOptions {
     /// Compile plugins in memory and neither read nor write the compiled-code cache.
     #[arg(long, global = true)]
     no_cache: bool,
+
+    /// Size the cache folder is kept under: at the end of every `salve patch`, the least
+    /// recently used entries no running salve holds are removed until it fits; `unlimited`
+    /// removes only what ended runs left behind [default: 10GiB].
+    #[arg(long, value_name = "SIZE", env = "SALVE_CACHE_MAX_SIZE", global = true,
+          value_parser = parse_bound)]
+    cache_max_size: Option<u64>,
+}
+
+/// Reads a cache bound: a size, or `unlimited`.
+fn parse_bound(text: &str) -> Result<u64, crate::quantity::QuantityError> {
+    if text.trim().eq_ignore_ascii_case("unlimited") {
+        return Ok(u64::MAX);
+    }
+    parse_bytes(text)
 }
 
 impl PluginOptions {
@@ -74,6 +89,12 @@ impl PluginOptions {
                 .plugin_compile_timeout
                 .unwrap_or(defaults.compile_deadline),
         }
+    }
+
+    /// The size the cache folder is kept under (`u64::MAX` when unlimited).
+    pub fn cache_max_size(&self) -> u64 {
+        self.cache_max_size
+            .unwrap_or(crate::cache::DEFAULT_MAX_SIZE)
     }
 
     /// The compiled-code cache folder, unless `--no-cache`.

@@ -262,7 +262,7 @@ fn engine_of(args: &PatchArgs, data_dir: &std::path::Path) -> anyhow::Result<Eng
 /// The native engine's options: its package store in the data folder.
 fn native_options(data_dir: &std::path::Path) -> NativeOptions {
     NativeOptions {
-        store: data_dir.join("packages"),
+        store: crate::cache::Kind::Packages.folder(data_dir),
     }
 }
 
@@ -331,7 +331,15 @@ pub fn run(args: PatchArgs, plugin_options: &PluginOptions) -> anyhow::Result<()
     // the deadline, after cleaning up.
     let outcome = runtime
         .block_on(patch(&catalog, &options))
-        .inspect_err(|_| options.progress.failed())?;
+        .inspect_err(|_| options.progress.failed());
+    // Whatever the outcome, the run may have grown the cache: it is brought back under its
+    // bound once the run's own holds on it are released.
+    super::cache::keep_bounded(
+        &options.cache_dir,
+        plugin_options.cache_max_size(),
+        options.progress,
+    );
+    let outcome = outcome?;
     let (PatchOutcome::NotWritten { shortfalls } | PatchOutcome::Patched { shortfalls, .. }) =
         &outcome;
     if !shortfalls.is_empty() && options.progress != Progress::Json {

@@ -1,16 +1,23 @@
 //! A content-addressed cache of unpacked root filesystems, shared by concurrent salve processes.
 //!
 //! A root filesystem is named by its key (the chain id of its layers, say) and lives at
-//! `<cache>/rootfs/<key>`. The first process to need it takes an exclusive lock on
-//! `<key>.lock`, unpacks into a temporary folder beside it and renames that into place, so
-//! others either wait for the lock and find it complete, or find it complete at once; nobody
-//! ever sees half a root filesystem. A folder left by a process that died mid-unpack is a
-//! temporary one, removed by the next process that takes the lock.
+//! `<cache>/rootfs/<key>`, guarded by `<key>.lock` (see [`crate::cache::lock`]). The first
+//! process to need it takes the exclusive lock, unpacks into a temporary folder beside it and
+//! renames that into place, so others either wait for the lock and find it complete, or find it
+//! complete at once; nobody ever sees half a root filesystem. A folder left by a process that
+//! died mid-unpack is a temporary one, removed by the next process that takes the lock.
+//!
+//! Every process using a root filesystem holds its lock shared until its [`RootfsCache`] (all
+//! clones) is dropped, so a prune never removes one in use; each use also records the time, for
+//! least-recently-used eviction.
 
 use super::unpack::{UnpackError, UnpackOptions, UnpackReport, unpack_layers};
-use std::fs::{self, File, OpenOptions};
+use crate::cache::Kind;
+use crate::cache::lock::{EntryLock, Mode};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use thiserror::Error;
 
 /// A failure of the cache.
@@ -29,11 +36,13 @@ pub enum CacheError {
     Unpack(#[from] UnpackError),
 }
 
-/// The cache of unpacked root filesystems.
+/// The cache of unpacked root filesystems, and the ones this process holds.
 #[derive(Clone, Debug)]
 pub struct RootfsCache {
     /// `<cache>/rootfs`.
     dir: PathBuf,
+    /// The shared locks on the root filesystems handed out, held until every clone is dropped.
+    leases: Arc<Mutex<Vec<EntryLock>>>,
 }
 
 /// A root filesystem from the cache, and whether this call unpacked it.
@@ -48,15 +57,19 @@ pub struct CachedRootfs {
 impl RootfsCache {
     /// The cache under `root` (created if needed).
     pub fn open(root: &Path) -> Result<RootfsCache, CacheError> {
-        let dir = root.join("rootfs");
+        let dir = Kind::Rootfs.folder(root);
         fs::create_dir_all(&dir).map_err(|error| CacheError::Io {
             path: dir.clone(),
             error,
         })?;
-        Ok(RootfsCache { dir })
+        Ok(RootfsCache {
+            dir,
+            leases: Arc::default(),
+        })
     }
 
-    /// The root filesystem named `key`, unpacked from `layers` (bottom first) if not cached.
+    /// The root filesystem named `key`, unpacked from `layers` (bottom first) if not cached,
+    /// and held until this cache (every clone) is dropped.
     ///
     /// `key` must be a plain name (letters, digits, `:-_.`), such as a chain id.
     pub fn get_or_unpack(
@@ -65,9 +78,9 @@ impl RootfsCache {
         layers: &[PathBuf],
         options: UnpackOptions,
     ) -> Result<CachedRootfs, CacheError> {
-        let io_error = |path: &Path, error| CacheError::Io {
-            path: path.to_path_buf(),
-            error,
+        let io_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |error| CacheError::Io { path, error }
         };
         if key.is_empty()
             || !key
@@ -75,36 +88,61 @@ impl RootfsCache {
                 .all(|c| c.is_ascii_alphanumeric() || ":-_.".contains(c))
             || key.starts_with('.')
         {
-            return Err(io_error(
-                &self.dir,
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("{key:?} is not a cache key"),
-                ),
-            ));
+            return Err(io_error(&self.dir)(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{key:?} is not a cache key"),
+            )));
         }
         let name = key.replace(':', "-");
         let final_path = self.dir.join(&name);
-        if final_path.is_dir() {
-            return Ok(CachedRootfs {
-                path: final_path,
-                unpacked: None,
-            });
+        let lock_path = crate::cache::rootfs_lock(&self.dir, &name);
+        let mut unpacked = None;
+        loop {
+            let lock =
+                EntryLock::acquire(&lock_path, Mode::Shared).map_err(io_error(&lock_path))?;
+            if final_path.is_dir() {
+                return self.lease(lock, final_path, unpacked);
+            }
+            drop(lock);
+            let lock =
+                EntryLock::acquire(&lock_path, Mode::Exclusive).map_err(io_error(&lock_path))?;
+            if !final_path.is_dir() {
+                unpacked = Some(self.unpack(&name, &final_path, layers, options)?);
+            }
+            // A prune may take the lock while it changes hands; the loop then starts again.
+            lock.downgrade().map_err(io_error(&lock_path))?;
+            if lock.is_current().map_err(io_error(&lock_path))? && final_path.is_dir() {
+                return self.lease(lock, final_path, unpacked);
+            }
         }
-        let lock_path = self.dir.join(format!("{name}.lock"));
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|error| io_error(&lock_path, error))?;
-        lock_exclusive(&lock).map_err(|error| io_error(&lock_path, error))?;
-        if final_path.is_dir() {
-            return Ok(CachedRootfs {
-                path: final_path,
-                unpacked: None,
-            });
-        }
+    }
+
+    /// Keeps the shared lock on a root filesystem and records its use.
+    fn lease(
+        &self,
+        lock: EntryLock,
+        path: PathBuf,
+        unpacked: Option<UnpackReport>,
+    ) -> Result<CachedRootfs, CacheError> {
+        // The time of last use only orders evictions: failing to record it is not a failure.
+        let _ = lock.touch();
+        self.leases.lock().expect("not poisoned").push(lock);
+        Ok(CachedRootfs { path, unpacked })
+    }
+
+    /// Unpacks `layers` into a temporary folder and renames it to `final_path`; the caller holds
+    /// the entry's exclusive lock.
+    fn unpack(
+        &self,
+        name: &str,
+        final_path: &Path,
+        layers: &[PathBuf],
+        options: UnpackOptions,
+    ) -> Result<UnpackReport, CacheError> {
+        let io_error = |path: &Path, error| CacheError::Io {
+            path: path.to_path_buf(),
+            error,
+        };
         let partial = self.dir.join(format!(".partial-{name}"));
         if partial.exists() {
             fs::remove_dir_all(&partial).map_err(|error| io_error(&partial, error))?;
@@ -117,23 +155,15 @@ impl RootfsCache {
                 return Err(error.into());
             }
         };
-        fs::rename(&partial, &final_path).map_err(|error| io_error(&final_path, error))?;
-        Ok(CachedRootfs {
-            path: final_path,
-            unpacked: Some(report),
-        })
-        // The lock is released when `lock` is dropped.
+        fs::rename(&partial, final_path).map_err(|error| io_error(final_path, error))?;
+        Ok(report)
     }
-}
-
-/// Waits for an exclusive lock on the file (released when it is closed).
-fn lock_exclusive(file: &File) -> io::Result<()> {
-    rustix::fs::flock(file, rustix::fs::FlockOperation::LockExclusive).map_err(io::Error::from)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
     use std::io::Write;
 
     /// A one-file layer, as an uncompressed tar made with the `tar` crate.
@@ -204,6 +234,36 @@ mod tests {
             .unwrap();
         assert!(result.unpacked.is_some());
         assert!(!result.path.join("stale").exists());
+    }
+
+    #[test]
+    fn a_root_filesystem_in_use_is_not_pruned_and_one_pruned_is_unpacked_again() {
+        use crate::cache::{Policy, prune};
+        let cache_root = tempfile::tempdir().unwrap();
+        let layers = vec![layer(cache_root.path())];
+        let everything = Policy {
+            everything: true,
+            ..Policy::default()
+        };
+        let cache = RootfsCache::open(cache_root.path()).unwrap();
+        let held = cache
+            .get_or_unpack("key", &layers, UnpackOptions::default())
+            .unwrap();
+        let user = cache.clone();
+        drop(cache);
+        let pruned = prune(cache_root.path(), everything, std::time::SystemTime::now()).unwrap();
+        assert_eq!(pruned.in_use.entries, 1);
+        assert!(held.path.join("etc/hostname").exists());
+        drop(user);
+        let pruned = prune(cache_root.path(), everything, std::time::SystemTime::now()).unwrap();
+        assert_eq!(pruned.removed_total().entries, 1);
+        assert!(!held.path.exists());
+        let cache = RootfsCache::open(cache_root.path()).unwrap();
+        let again = cache
+            .get_or_unpack("key", &layers, UnpackOptions::default())
+            .unwrap();
+        assert!(again.unpacked.is_some());
+        assert!(again.path.join("etc/hostname").exists());
     }
 
     #[test]

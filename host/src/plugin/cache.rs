@@ -10,6 +10,7 @@
 //! - entries are written to a temporary file in the same folder and renamed into place, so a
 //!   reader never sees half an entry.
 //!
+//! Loading an entry sets its modification time, which orders evictions (see [`crate::cache`]).
 //! An entry that fails a check is removed and the component compiled again. A cache that cannot
 //! be used at all (read-only, wrong owner) is reported once and the plugin compiled in memory.
 
@@ -45,7 +46,7 @@ pub struct CompiledCache {
 impl CompiledCache {
     /// Opens (creating if needed) the cache under `root` for `engine`.
     pub fn open(root: &Path, engine: &Engine) -> io::Result<CompiledCache> {
-        let dir = root.join("compiled");
+        let dir = crate::cache::Kind::Compiled.folder(root);
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -92,7 +93,12 @@ impl CompiledCache {
         // private key) from `Component::serialize` of an engine with the same compatibility hash;
         // wasmtime additionally checks its own header and the engine's settings.
         match unsafe { Component::deserialize(engine, &payload) } {
-            Ok(component) => Ok(Some(component)),
+            Ok(component) => {
+                // The time of last use orders evictions from the cache; not recording it is
+                // not a failure.
+                let _ = file.set_modified(std::time::SystemTime::now());
+                Ok(Some(component))
+            }
             Err(error) => {
                 let _ = fs::remove_file(&path);
                 Err(io::Error::other(format!(

@@ -6,6 +6,8 @@ use super::apk;
 use super::apk_signature::{self, ApkSignatureError};
 use super::openpgp::{self, SignatureError};
 use super::package::{Downloaded, Format, PackageError};
+use crate::cache::PACKAGES_LOCK;
+use crate::cache::lock::{EntryLock, Mode};
 use crate::plugin::native::{
     FetchedFile, PackageCheck, PackageDownload, RepositoryFile, SignatureCheck,
 };
@@ -87,6 +89,9 @@ pub enum FetchError {
 pub struct Repositories {
     client: reqwest::Client,
     store: PathBuf,
+    /// The store's lock, held shared while the client lives, so that no prune removes a file
+    /// between its fetch and its use.
+    _store_lock: std::sync::Arc<EntryLock>,
 }
 
 impl Repositories {
@@ -111,13 +116,17 @@ impl Repositories {
         let client = builder
             .build()
             .map_err(|error| client_error(error.to_string()))?;
-        std::fs::create_dir_all(store).map_err(|error| FetchError::Store {
+        let store_error = |error| FetchError::Store {
             path: store.to_path_buf(),
             error,
-        })?;
+        };
+        std::fs::create_dir_all(store).map_err(store_error)?;
+        let store_lock =
+            EntryLock::acquire(&store.join(PACKAGES_LOCK), Mode::Shared).map_err(store_error)?;
         Ok(Repositories {
             client,
             store: store.to_path_buf(),
+            _store_lock: std::sync::Arc::new(store_lock),
         })
     }
 
@@ -289,6 +298,12 @@ impl Repositories {
         if let Some(sha256) = sha256 {
             let stored = self.store.join(sha256);
             if stored.is_file() && file_sha256(&stored).ok().as_deref() == Some(sha256) {
+                // The time of last use orders evictions from the cache; not recording it is
+                // not a failure.
+                let _ = std::fs::File::options()
+                    .write(true)
+                    .open(&stored)
+                    .and_then(|file| file.set_modified(std::time::SystemTime::now()));
                 return Ok(Some(stored));
             }
         }
