@@ -316,10 +316,7 @@ async fn patch_platform(
     let local_engine = matches!(run.options.engine, EngineChoice::Local(_));
     if local_engine && local::check_can_run(&platform.architecture).is_ok() {
         // Detached: a run that ends early leaves it to finish or stop with the process.
-        drop(local::prefetch(
-            run.options.cache_dir.clone(),
-            target.clone(),
-        ));
+        drop(local::prefetch(run.cache.clone(), target.clone()));
     }
 
     // 3–4. Probe the layers and let the plugins recognise the image.

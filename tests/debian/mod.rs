@@ -1,10 +1,12 @@
 //! `salve patch` end to end on real Debian images, by subject: the Debian flow ([`flow`]), the
-//! BuildKit engine ([`buildkit`]) and stopping a run ([`cancellation`]). The images are a
-//! bookworm image built by `fixtures/images/debian-image.sh` with mmdebstrap from the bookworm
-//! suite alone, pushed to a real registry, patched from Trivy reports written here from Debian's
-//! live bookworm-security index (never hard-coded versions), and read back from the registry.
+//! BuildKit engine ([`buildkit`]), stopping a run ([`cancellation`]) and the cache runs share
+//! ([`cache`]). The images are a bookworm image built by `fixtures/images/debian-image.sh` with
+//! mmdebstrap from the bookworm suite alone, pushed to a real registry, patched from Trivy
+//! reports written here from Debian's live bookworm-security index (never hard-coded versions),
+//! and read back from the registry.
 
 mod buildkit;
+mod cache;
 mod cancellation;
 mod flow;
 mod native;

@@ -83,8 +83,8 @@ fn enter_namespace_if_needed(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Entries and bytes of one kind, split by state.
-#[derive(Default, serde::Serialize)]
+/// Entries and bytes of one kind, and of them those in use and those left over.
+#[derive(Default)]
 struct KindUsage {
     entries: usize,
     bytes: u64,
@@ -117,7 +117,10 @@ fn du(root: &Path, bound: u64, format: OutputFormat) -> anyhow::Result<()> {
     if format == OutputFormat::Json {
         let kinds: Vec<_> = kinds
             .iter()
-            .map(|(kind, usage)| json!({"kind": kind, "usage": usage}))
+            .map(|(kind, usage)| {
+                json!({"kind": kind, "entries": usage.entries, "bytes": usage.bytes,
+                       "in_use": usage.in_use, "leftover": usage.leftover})
+            })
             .collect();
         return emit_json(&json!({
             "folder": root,

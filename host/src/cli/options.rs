@@ -51,7 +51,8 @@ pub struct PluginOptions {
     #[arg(long, env = "SALVE_NO_PLUGIN_OVERRIDE", global = true)]
     no_plugin_override: bool,
 
-    /// Folder for compiled plugin code and unpacked images [default: ~/.cache/salve].
+    /// Folder for compiled plugin code, unpacked images, downloaded packages and working folders
+    /// (see `salve cache`) [default: ~/.cache/salve].
     #[arg(long, value_name = "DIR", env = "SALVE_CACHE_DIR", global = true)]
     cache_dir: Option<PathBuf>,
 

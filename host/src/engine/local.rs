@@ -354,12 +354,10 @@ fn step_environment(results: &Path) -> anyhow::Result<Vec<(String, String)>> {
 /// Starts unpacking an image into the root filesystem cache in the background, so that it
 /// overlaps with probing and planning; the engine's own request for it then finds it done, or
 /// waits on the cache's lock until it is. A failure here is left for that request to meet and
-/// report.
-pub fn prefetch(cache_dir: PathBuf, layers: ImageLayers) -> std::thread::JoinHandle<()> {
+/// report. The root filesystem is held through `cache`, the run's own, until the run ends.
+pub fn prefetch(cache: RootfsCache, layers: ImageLayers) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        if let Ok(cache) = RootfsCache::open(&cache_dir) {
-            let _ = unpack(&cache, &layers);
-        }
+        let _ = unpack(&cache, &layers);
     })
 }
 
