@@ -276,4 +276,24 @@ mod tests {
         assert!(!killed.exists());
         assert_eq!(names(root.path()).len(), 5);
     }
+
+    #[test]
+    fn links_in_the_cache_are_neither_followed_nor_counted() {
+        let root = cache(4096);
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("precious"), b"keep").unwrap();
+        let rootfs = Kind::Rootfs.folder(root.path());
+        std::os::unix::fs::symlink(outside.path(), rootfs.join("sha256-evil")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), rootfs.join("sha256-aa/etc/out")).unwrap();
+        let compiled = Kind::Compiled.folder(root.path());
+        std::os::unix::fs::symlink(outside.path().join("precious"), compiled.join("x.cwasm"))
+            .unwrap();
+        let everything = Policy {
+            everything: true,
+            ..Policy::default()
+        };
+        let pruned = prune(root.path(), everything, SystemTime::now()).unwrap();
+        assert_eq!(pruned.removed_total().entries, 5);
+        assert_eq!(fs::read(outside.path().join("precious")).unwrap(), b"keep");
+    }
 }
