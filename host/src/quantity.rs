@@ -50,6 +50,17 @@ pub fn format_bytes(bytes: u64) -> String {
     format!("{bytes} B")
 }
 
+/// Writes a byte count for people to read: in the largest unit it reaches, with one decimal
+/// (`177.4 MiB`, `4.9 MiB`, `512 B`).
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [(&str, u32); 4] = [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)];
+    UNITS
+        .iter()
+        .find(|(_, shift)| bytes >= 1 << shift)
+        .map(|(unit, shift)| format!("{:.1} {unit}", bytes as f64 / (1u64 << shift) as f64))
+        .unwrap_or_else(|| format!("{bytes} B"))
+}
+
 /// Writes a duration the way the timeout flags accept it: `30s`, `1500ms`, `5m`.
 pub fn format_duration(duration: Duration) -> String {
     let millis = duration.as_millis();
@@ -137,6 +148,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, QuantityError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_for_people_use_the_largest_unit() {
+        assert_eq!(format_size(186_011_648), "177.4 MiB");
+        assert_eq!(format_size(5 << 30), "5.0 GiB");
+        assert_eq!(format_size(1023), "1023 B");
+    }
 
     #[test]
     fn sizes_round_trip_through_their_text() {

@@ -5,7 +5,7 @@ use super::options::PluginOptions;
 use super::{OutputFormat, emit, emit_json, table};
 use crate::cache::{Kind, Policy, PruneOutcome, State, prune, scan};
 use crate::progress::Progress;
-use crate::quantity::{format_bytes, parse_bytes, parse_duration};
+use crate::quantity::{format_bytes, format_size, parse_bytes, parse_duration};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -136,13 +136,13 @@ fn du(root: &Path, bound: u64, format: OutputFormat) -> anyhow::Result<()> {
     ];
     let held = |tally: crate::cache::Tally| match tally.entries {
         0 => String::new(),
-        entries => format!("{entries} ({})", format_bytes(tally.bytes)),
+        entries => format!("{entries} ({})", format_size(tally.bytes)),
     };
     for (kind, usage) in &kinds {
         rows.push(vec![
             kind.name().to_string(),
             usage.entries.to_string(),
-            format_bytes(usage.bytes),
+            format_size(usage.bytes),
             held(usage.in_use),
             held(usage.leftover),
         ]);
@@ -150,7 +150,7 @@ fn du(root: &Path, bound: u64, format: OutputFormat) -> anyhow::Result<()> {
     rows.push(vec![
         "total".to_string(),
         total_entries.to_string(),
-        format_bytes(total_bytes),
+        format_size(total_bytes),
     ]);
     let bound_line = match max_size {
         Some(bound) => format!("bound: {} (--cache-max-size)", format_bytes(bound)),
@@ -189,15 +189,15 @@ fn report_prune(
         let mut text = format!(
             "removed {} entries ({}){detail}\nkept {} entries ({})",
             removed.entries,
-            format_bytes(removed.bytes),
+            format_size(removed.bytes),
             outcome.kept.entries,
-            format_bytes(outcome.kept.bytes),
+            format_size(outcome.kept.bytes),
         );
         if outcome.in_use.entries > 0 {
             text.push_str(&format!(
                 ", {} of them ({}) held by running salve processes",
                 outcome.in_use.entries,
-                format_bytes(outcome.in_use.bytes)
+                format_size(outcome.in_use.bytes)
             ));
         }
         emit(&format!("{text}\n"))?;
@@ -215,9 +215,9 @@ fn report_prune(
         bail!(
             "the cache still holds {}, over the {} asked for: {} of it is held by running salve \
              processes; prune again when they have ended",
-            format_bytes(outcome.kept.bytes),
+            format_size(outcome.kept.bytes),
             format_bytes(max),
-            format_bytes(outcome.in_use.bytes)
+            format_size(outcome.in_use.bytes)
         );
     }
     Ok(())
@@ -249,8 +249,8 @@ pub fn keep_bounded(root: &Path, bound: u64, progress: Progress) {
             &format!(
                 "cache: removed {} entries ({}), keeping {} under its bound of {}",
                 removed.entries,
-                format_bytes(removed.bytes),
-                format_bytes(outcome.kept.bytes),
+                format_size(removed.bytes),
+                format_size(outcome.kept.bytes),
                 format_bytes(bound)
             ),
         );
@@ -263,9 +263,9 @@ pub fn keep_bounded(root: &Path, bound: u64, progress: Progress) {
             "the cache at {} holds {}, over its bound of {}: {} of it is held by running salve \
              processes",
             root.display(),
-            format_bytes(outcome.kept.bytes),
+            format_size(outcome.kept.bytes),
             format_bytes(bound),
-            format_bytes(outcome.in_use.bytes)
+            format_size(outcome.in_use.bytes)
         ));
     }
 }
