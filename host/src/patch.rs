@@ -3,6 +3,7 @@
 //! validate and assemble; then write the image and the VEX document.
 
 pub mod clock;
+pub mod context;
 pub mod probe;
 pub mod source_policy;
 pub mod validate;
@@ -24,6 +25,7 @@ use crate::progress::Progress;
 use crate::report::{self, PackageUpdate, Report};
 use crate::transport::{PlatformChoice, RegistryOptions, Transport, deliver, fetch};
 use anyhow::{Context, bail};
+use context::{ContextTarget, write_context};
 use probe::{Detected, probe};
 use serde_json::json;
 use source_policy::SourcePolicy;
@@ -39,10 +41,8 @@ pub struct PatchOptions {
     pub report: Option<PathBuf>,
     /// The scanner plugin to read it with; `None`: the one that recognises it.
     pub scanner: Option<String>,
-    /// Where the patched image goes.
-    pub output: Transport,
-    /// Where the OpenVEX document goes.
-    pub vex: Option<PathBuf>,
+    /// What the run writes.
+    pub delivery: Delivery,
     /// Report shortfalls instead of failing (they are left out of the VEX document).
     pub ignore_errors: bool,
     /// Platforms of a multi-platform image to patch (`os/arch[/variant]`); empty: all.
@@ -55,14 +55,29 @@ pub struct PatchOptions {
     pub source_policy: Option<SourcePolicy>,
     /// Where unpacked root filesystems and working folders live.
     pub cache_dir: PathBuf,
-    /// The patch layer's compression.
-    pub compression: Compression,
     /// The run's deadline (`--timeout`) and Ctrl-C, which every part of the run obeys.
     pub cancel: Cancel,
     /// How progress is shown.
     pub progress: Progress,
     /// Where the plans run.
     pub engine: EngineChoice,
+}
+
+/// What a run writes.
+#[derive(Debug)]
+pub enum Delivery {
+    /// The patched image, and the OpenVEX document when `vex` names a file.
+    Image {
+        /// Where the patched image goes.
+        output: Transport,
+        /// Where the OpenVEX document goes.
+        vex: Option<PathBuf>,
+        /// The patch layer's compression.
+        compression: Compression,
+    },
+    /// A Docker build context that applies the patch layer to the input image (a registry
+    /// image, one platform), for `docker build`.
+    Context(ContextTarget),
 }
 
 /// What a patch did.
@@ -80,6 +95,13 @@ pub enum PatchOutcome {
         digest: String,
         /// Per patched platform, the packages changed.
         changes: Vec<(String, Vec<Change>)>,
+        /// Findings not patched, or below their fixed version, under `--ignore-errors`.
+        shortfalls: Vec<Shortfall>,
+    },
+    /// The build context was written.
+    Context {
+        /// The platform's packages changed.
+        changes: Vec<Change>,
         /// Findings not patched, or below their fixed version, under `--ignore-errors`.
         shortfalls: Vec<Shortfall>,
     },
@@ -151,6 +173,16 @@ async fn run_patch(
             .await??;
     }
 
+    if matches!(options.delivery, Delivery::Context(_))
+        && !matches!(options.image, Transport::Registry(_))
+    {
+        bail!(
+            "a build context starts FROM an image docker build pulls: give {} as a registry \
+             image (push it first with `salve copy`), or patch it with `salve patch`",
+            options.image
+        );
+    }
+
     // The image, brought into a working layout beside the root filesystem cache.
     let work = crate::cache::work::WorkDir::create(&options.cache_dir, "patch-")
         .context("creating a working folder")?;
@@ -169,6 +201,14 @@ async fn run_patch(
     let cache = RootfsCache::open(&options.cache_dir)?;
 
     let manifests = platform_manifests(&layout, &input, &options.platforms)?;
+    if matches!(options.delivery, Delivery::Context(_)) && manifests.len() != 1 {
+        bail!(
+            "a build context applies to one platform's image and {} has {}: choose one with \
+             --platform",
+            options.image,
+            manifests.len()
+        );
+    }
     let mut patched = Vec::new();
     let mut all_changes = Vec::new();
     let mut shortfalls = Vec::new();
@@ -184,6 +224,7 @@ async fn run_patch(
             cache: &cache,
             work: &work.path().join(format!("platform-{index}")),
             database_cap: catalog.runtime().limits().input_bytes,
+            from: context_from(&options.image, manifest),
             options,
         };
         let Some(result) = patch_platform(&context, &mut shortfalls).await? else {
@@ -194,6 +235,22 @@ async fn run_patch(
             fixed.entry(vulnerability).or_default().push(purl);
         }
         patched.push((manifest.digest.clone(), result.manifest));
+    }
+    if let (Delivery::Context(target), true) = (&options.delivery, patched.is_empty()) {
+        // Nothing to patch: the context still builds, into the image as it is.
+        let from = context_from(&options.image, &manifests[0]);
+        write_context(
+            None,
+            &from,
+            &options.image.to_string(),
+            None,
+            work.path(),
+            target,
+        )?;
+        progress.event(
+            json!({"event": "context", "from": from, "files": 0, "removed": []}),
+            &format!("nothing to patch: the build context only names {from}"),
+        );
     }
     if patched.is_empty() && shortfalls.is_empty() {
         progress.event(
@@ -213,16 +270,36 @@ async fn run_patch(
         return Ok(PatchOutcome::NotWritten { shortfalls });
     }
 
+    let (output, vex) = match &options.delivery {
+        Delivery::Image { output, vex, .. } => (output, vex),
+        Delivery::Context(target) => {
+            progress.event(
+                json!({"event": "done", "context": target.to_string(),
+                       "shortfalls": shortfalls}),
+                &format!("build context written to {target}"),
+            );
+            let changes = all_changes.pop().map(|(_, changes)| changes);
+            return Ok(PatchOutcome::Context {
+                changes: changes.unwrap_or_default(),
+                shortfalls,
+            });
+        }
+    };
+    let patched: Vec<(String, Descriptor)> = patched
+        .into_iter()
+        .filter_map(|(digest, manifest)| Some((digest, manifest?)))
+        .collect();
+
     // The result: the patched manifest, or the index with the patched platforms swapped in.
     let result = if is_index(&input.media_type) {
         replace_in_index(&layout, &input, &patched)?
     } else {
-        patched.pop().expect("one platform was patched").1
+        patched.last().expect("one platform was patched").1.clone()
     };
     layout.tag(OUTPUT_TAG, &result)?;
 
     // 8. Write the image, then the VEX document.
-    progress.stage("push", &format!("writing {}", options.output));
+    progress.stage("push", &format!("writing {output}"));
     let mount_from = match &options.image {
         Transport::Registry(reference) => Some(reference),
         _ => None,
@@ -231,28 +308,28 @@ async fn run_patch(
         .run(deliver(
             &layout,
             OUTPUT_TAG,
-            &options.output,
+            output,
             mount_from,
             &options.registry,
         ))
         .await?
-        .with_context(|| format!("writing {}", options.output))?;
-    if let Some(path) = options.vex.as_ref().filter(|_| fixed.is_empty()) {
+        .with_context(|| format!("writing {output}"))?;
+    if let Some(path) = vex.as_ref().filter(|_| fixed.is_empty()) {
         progress.warn(&format!(
             "no vulnerability was fixed, so no VEX document is written to {}",
             path.display()
         ));
-    } else if let Some(path) = &options.vex {
-        let product = vex::image_purl(&options.output.name_and_tag().0, &digest);
+    } else if let Some(path) = vex {
+        let product = vex::image_purl(&output.name_and_tag().0, &digest);
         let document = vex::document(&product, &fixed, &vex::author(), &clock::now_rfc3339());
         let text = serde_json::to_string_pretty(&document)? + "\n";
         write_file_atomically(path, text.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     progress.event(
-        json!({"event": "done", "image": options.output.to_string(), "digest": digest,
+        json!({"event": "done", "image": output.to_string(), "digest": digest,
                "shortfalls": shortfalls}),
-        &format!("patched image written to {} ({digest})", options.output),
+        &format!("patched image written to {output} ({digest})"),
     );
     Ok(PatchOutcome::Patched {
         digest,
@@ -277,6 +354,8 @@ struct PlatformRun<'a> {
     work: &'a Path,
     /// The most the package database files read back may hold together (the plugin input cap).
     database_cap: u64,
+    /// The platform's image as a build context's `FROM` names it (pinned by digest).
+    from: String,
     /// The command's options.
     options: &'a PatchOptions,
 }
@@ -285,8 +364,8 @@ struct PlatformRun<'a> {
 struct PlatformPatched {
     /// `os/arch[/variant]`.
     platform: String,
-    /// The new manifest.
-    manifest: Descriptor,
+    /// The new manifest; `None` when a build context was written instead.
+    manifest: Option<Descriptor>,
     /// What changed.
     changes: Vec<Change>,
     /// (vulnerability, purl of the package that fixed it).
@@ -564,44 +643,98 @@ async fn patch_platform(
         return Ok(None);
     }
 
-    // 7. The patch layer, squashed with a previous patch, in the image.
+    // 7. The patch layer, squashed with a previous patch, in the image (or in a build context).
     progress.stage(
         "layer",
         &format!("{platform_name}: writing the patch layer"),
     );
     let blob = run.work.join("patch-layer.blob");
+    let compression = match &run.options.delivery {
+        Delivery::Image { compression, .. } => *compression,
+        Delivery::Context(_) => Compression::Gzip,
+    };
     let options = LayerOptions {
-        compression: run.options.compression,
+        compression,
         ..LayerOptions::default()
     };
     let layer = executed
         .changes
         .write_layer(&blob, &options)
         .context("writing the patch layer")?;
-    let created = clock::now_rfc3339();
-    let patched = assemble(&PatchInput {
-        layout: run.layout,
-        base: run.image,
-        base_name: &run.options.image.to_string(),
-        layer_file: &blob,
-        layer: &layer,
-        created: &created,
-        compression: run.options.compression,
-        threads: options.threads,
-    })?;
-    if patched.squashed {
-        progress.stage(
-            "layer",
-            &format!("{platform_name}: merged with the previous patch layer"),
-        );
-    }
+    let manifest = match &run.options.delivery {
+        Delivery::Context(target) => {
+            let rm = image_rm(&run.image.layers.blobs)?;
+            let summary = write_context(
+                Some(&blob),
+                &run.from,
+                &run.options.image.to_string(),
+                rm.as_deref(),
+                run.work,
+                target,
+            )?;
+            progress.event(
+                json!({"event": "context", "platform": platform_name, "from": run.from,
+                       "files": summary.entries, "removed": summary.removed}),
+                &format!(
+                    "{platform_name}: build context FROM {} with {} patch entries and {} \
+                     removal(s)",
+                    run.from,
+                    summary.entries,
+                    summary.removed.len()
+                ),
+            );
+            None
+        }
+        Delivery::Image { .. } => {
+            let patched = assemble(&PatchInput {
+                layout: run.layout,
+                base: run.image,
+                base_name: &run.options.image.to_string(),
+                layer_file: &blob,
+                layer: &layer,
+                created: &clock::now_rfc3339(),
+                compression,
+                threads: options.threads,
+            })?;
+            if patched.squashed {
+                progress.stage(
+                    "layer",
+                    &format!("{platform_name}: merged with the previous patch layer"),
+                );
+            }
+            Some(patched.manifest)
+        }
+    };
     let _ = std::fs::remove_dir_all(run.work);
     Ok(Some(PlatformPatched {
         platform: platform_name,
-        manifest: patched.manifest,
+        manifest,
         changes,
         fixed,
     }))
+}
+
+/// The image a build context starts `FROM`: the registry image pinned by its platform manifest's
+/// digest.
+fn context_from(image: &Transport, manifest: &Descriptor) -> String {
+    match image {
+        Transport::Registry(reference) => {
+            format!("{}@{}", reference.name_and_tag().0, manifest.digest)
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The image's `rm` program, by the path a build context's `RUN` names it with, if it has one.
+fn image_rm(layers: &[PathBuf]) -> anyhow::Result<Option<String>> {
+    let candidates = ["/usr/bin/rm".to_string(), "/bin/rm".to_string()];
+    let found = crate::image::read_paths(layers, &candidates, 16 << 20)
+        .context("looking for the image's rm")?;
+    Ok(candidates
+        .into_iter()
+        .zip(found)
+        .find(|(_, file)| file.kind == crate::plugin::types::FileKind::File)
+        .map(|(path, _)| path))
 }
 
 /// The manifests to patch: the image's own, or the chosen platforms of an index.

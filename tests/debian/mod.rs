@@ -9,6 +9,7 @@ mod buildkit;
 mod cache;
 mod cancellation;
 mod flow;
+mod generate;
 mod native;
 
 use crate::support::engine::Engine;

@@ -124,13 +124,12 @@ pub fn salve_in(cache: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, Str
     )
 }
 
-/// A layer's entries without timestamps: path → kind, mode, owner, link target and content
-/// digest (whiteouts by their own names).
+/// A layer's entries (compressed or not) without timestamps: path → kind, mode, owner, link
+/// target and content digest (whiteouts by their own names).
 pub fn layer_entries(blob: &Path) -> std::collections::BTreeMap<String, String> {
     use sha2::Digest;
     use std::io::Read;
-    let file = std::fs::File::open(blob).unwrap();
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut archive = tar::Archive::new(salve::image::blob::open_layer(blob).unwrap());
     let mut entries = std::collections::BTreeMap::new();
     for entry in archive.entries().unwrap() {
         let mut entry = entry.unwrap();

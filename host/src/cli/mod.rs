@@ -2,11 +2,13 @@
 
 mod cache;
 mod copy;
+mod generate;
 mod options;
 mod patch;
 mod plugins;
 mod registry_options;
 mod report;
+mod run_args;
 mod table;
 mod versions;
 
@@ -47,6 +49,9 @@ enum Command {
     /// Patch an image's vulnerable packages: from a scanner report, or every package the
     /// repositories can upgrade; write the image and, with -o, an OpenVEX document.
     Patch(Box<patch::PatchArgs>),
+    /// Patch as `patch` does, but write a Docker build context (a Dockerfile FROM the image and
+    /// the patch layer's files) instead of an image, for `docker build`.
+    Generate(Box<generate::GenerateArgs>),
     /// Read a scanner report (Trivy, Grype, copa manifest, or any scanner plugin's format) and
     /// print the updates it asks for.
     Report(report::ReportArgs),
@@ -108,6 +113,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Patch(args) => {
             patch::run(*args, &cli.plugin_options)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate(args) => {
+            generate::run(*args, &cli.plugin_options)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Copy(args) => {

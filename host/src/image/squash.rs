@@ -106,8 +106,9 @@ pub fn squash(
     sink::finish(builder.into_inner()?, compression, entries)
 }
 
-/// Copies the entries of `layer` that `keep` accepts; returns how many were copied.
-fn copy_entries<W: Write>(
+/// Copies the entries of `layer` whose normalized paths (`/usr/bin/x`) `keep` accepts, with
+/// their headers, link targets and extended attributes; returns how many were copied.
+pub fn copy_entries<W: Write>(
     layer: &Path,
     builder: &mut tar::Builder<W>,
     keep: impl Fn(&str) -> bool,
