@@ -45,7 +45,7 @@ for entries in 1 4 16; do
   existing=$(find "$cache/rootfs" -mindepth 1 -maxdepth 1 -type d ! -name '.*' | wc -l)
   for i in $(seq "$existing" $((entries - 1))); do
     cp -a "$entry" "$cache/rootfs/copy-$i"
-    touch "$cache/rootfs/copy-$i.lock"
+    cp "$entry.lock" "$cache/rootfs/copy-$i.lock"   # with the size it records
   done
   size=$("$salve" cache du --cache-dir "$cache" --format json \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"]["bytes"] >> 20)')

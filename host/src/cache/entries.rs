@@ -272,9 +272,13 @@ fn scan_rootfs(folder: &Path, usage: &mut DiskUsage, entries: &mut Vec<Entry>) -
             };
             (state, removal, last_used)
         };
+        let recorded = match &removal {
+            Removal::Rootfs { lock, .. } => recorded_size(lock),
+            _ => None,
+        };
         entries.push(Entry {
             kind: Kind::Rootfs,
-            bytes: usage.of(&tree),
+            bytes: recorded.unwrap_or_else(|| usage.of(&tree)),
             last_used,
             state,
             removal,
@@ -384,6 +388,11 @@ fn scan_work(folder: &Path, usage: &mut DiskUsage, entries: &mut Vec<Entry>) -> 
 /// The lock file of the root filesystem `name` in the folder `rootfs`.
 pub fn rootfs_lock(rootfs: &Path, name: &str) -> PathBuf {
     rootfs.join(format!("{name}.lock"))
+}
+
+/// The size a root filesystem's lock file records (see [`EntryLock::record_size`]).
+fn recorded_size(lock: &Path) -> Option<u64> {
+    fs::read_to_string(lock).ok()?.trim().parse().ok()
 }
 
 /// True when a process holds the lock file (shared or exclusive); a missing lock file is held

@@ -87,6 +87,14 @@ impl EntryLock {
         self.file.set_modified(SystemTime::now())
     }
 
+    /// Records the size of the entry it guards in the lock file, for scans that would otherwise
+    /// walk the entry (the caller holds the lock exclusively, and the entry never changes).
+    pub fn record_size(&self, bytes: u64) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.file.set_len(0)?;
+        self.file.write_all_at(format!("{bytes}\n").as_bytes(), 0)
+    }
+
     /// Removes the lock file while still holding it (the entry it guards is gone), then releases
     /// the lock.
     pub fn remove(self) -> io::Result<()> {

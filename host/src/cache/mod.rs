@@ -4,7 +4,8 @@
 //! The folder holds four kinds of entries, each in a folder of its own:
 //! - `compiled/`: plugins' native code (see `plugin::cache`), written atomically and read whole;
 //! - `rootfs/`: unpacked root filesystems (see `image::rootfs_cache`), each with a lock file that
-//!   every process using it holds shared;
+//!   every process using it holds shared, and which records the tree's size (the tree never
+//!   changes once unpacked, so a scan need not walk it);
 //! - `packages/`: the native engine's downloaded packages and indexes, guarded as one store by
 //!   `packages/.lock`, held shared by every process using the store;
 //! - `work/`: one working folder per running `salve patch`, each with an owner lock.
@@ -16,7 +17,7 @@
 mod entries;
 pub mod lock;
 mod prune;
-mod usage;
+pub mod usage;
 pub mod work;
 
 pub use entries::{Entry, Scan, State, rootfs_lock, scan};

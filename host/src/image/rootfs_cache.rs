@@ -14,6 +14,7 @@
 use super::unpack::{UnpackError, UnpackOptions, UnpackReport, unpack_layers};
 use crate::cache::Kind;
 use crate::cache::lock::{EntryLock, Mode};
+use crate::cache::usage::DiskUsage;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -108,6 +109,9 @@ impl RootfsCache {
                 EntryLock::acquire(&lock_path, Mode::Exclusive).map_err(io_error(&lock_path))?;
             if !final_path.is_dir() {
                 unpacked = Some(self.unpack(&name, &final_path, layers, options)?);
+                // Scans of the cache read the size instead of walking the tree; without it
+                // they walk it, so failing to record it is not a failure.
+                let _ = lock.record_size(DiskUsage::default().of(&final_path));
             }
             // A prune may take the lock while it changes hands; the loop then starts again.
             lock.downgrade().map_err(io_error(&lock_path))?;
@@ -264,6 +268,26 @@ mod tests {
             .unwrap();
         assert!(again.unpacked.is_some());
         assert!(again.path.join("etc/hostname").exists());
+    }
+
+    #[test]
+    fn the_unpacked_size_is_recorded_for_scans() {
+        let cache_root = tempfile::tempdir().unwrap();
+        let layers = vec![layer(cache_root.path())];
+        let cache = RootfsCache::open(cache_root.path()).unwrap();
+        let unpacked = cache
+            .get_or_unpack("key", &layers, UnpackOptions::default())
+            .unwrap();
+        let walked = DiskUsage::default().of(&unpacked.path);
+        let lock = cache.dir.join("key.lock");
+        assert_eq!(fs::read_to_string(&lock).unwrap(), format!("{walked}\n"));
+        fs::write(&lock, "12345\n").unwrap();
+        let scanned = crate::cache::scan(cache_root.path()).unwrap();
+        assert_eq!(scanned.entries.len(), 1);
+        assert_eq!(
+            scanned.entries[0].bytes, 12345,
+            "the recorded size, not a walk"
+        );
     }
 
     #[test]
