@@ -1,6 +1,7 @@
 //! `salve patch`: the main job, step by step as DESIGN.md describes it. [`patch`] reads like the
 //! flow: read the report, bring the image in, and for each platform probe, detect, plan, execute,
-//! validate and assemble; then write the image and the VEX document.
+//! validate and assemble; then write the image and the VEX document (or, for `salve generate`,
+//! a build context instead: see [`context`]).
 
 pub mod clock;
 pub mod context;
