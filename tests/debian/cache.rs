@@ -39,16 +39,9 @@ fn start_patch(cache: &Path, args: &[&str]) -> Child {
 
 #[test]
 fn two_patches_of_one_image_at_once_share_the_cache_through_prunes_and_leave_it_under_its_bound() {
-    let registry = Registry::start();
-    let cache = tempfile::tempdir().unwrap();
-    let cache = cache.path();
-    let work = tempfile::tempdir().unwrap();
-    let base = push_minbase(&registry, "cached", &[], cache);
-    let original = read_back(&base, cache);
-    let updates = security_updates(&status_of(&original.layers));
-    let chosen = &updates[..1];
-    let report = work.path().join("trivy.json");
-    trivy_report(&report, chosen);
+    let case = report_case("cached", 1);
+    let cache = case.cache.path();
+    let (base, report, chosen) = (&case.base, &case.report, &case.chosen);
 
     // Leftovers of a killed run: a working folder whose owner is gone, a half-unpacked tree.
     let killed = cache.join("work/patch-killed");
@@ -63,7 +56,7 @@ fn two_patches_of_one_image_at_once_share_the_cache_through_prunes_and_leave_it_
         .map(|tag| {
             let args = [
                 "-i",
-                &base,
+                base,
                 "-r",
                 report.to_str().unwrap(),
                 "-t",
@@ -128,7 +121,7 @@ fn two_patches_of_one_image_at_once_share_the_cache_through_prunes_and_leave_it_
         &[
             "patch",
             "-i",
-            &base,
+            base,
             "-r",
             report.to_str().unwrap(),
             "-t",

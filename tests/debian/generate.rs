@@ -36,23 +36,16 @@ fn removals_of(blob: &Path) -> Vec<String> {
 
 #[test]
 fn a_generated_context_builds_with_docker_into_what_salve_patch_writes() {
-    let registry = Registry::start();
-    let cache = tempfile::tempdir().unwrap();
-    let cache = cache.path();
-    let work = tempfile::tempdir().unwrap();
-    let base = push_minbase(&registry, "generate", &[], cache);
-    let original = read_back(&base, cache);
-    let updates = security_updates(&status_of(&original.layers));
-    let chosen: Vec<Update> = updates.iter().take(3).cloned().collect();
-    let report = work.path().join("trivy.json");
-    trivy_report(&report, &chosen);
+    let case = report_case("generate", 3);
+    let cache = case.cache.path();
+    let (base, report, chosen, work) = (&case.base, &case.report, &case.chosen, &case.work);
 
     let (ok, _, stderr) = salve(
         &Engine::Local,
         &[
             "patch",
             "-i",
-            &base,
+            base,
             "-r",
             report.to_str().unwrap(),
             "--push",
@@ -69,7 +62,7 @@ fn a_generated_context_builds_with_docker_into_what_salve_patch_writes() {
         &[
             "generate",
             "-i",
-            &base,
+            base,
             "-r",
             report.to_str().unwrap(),
             "-o",
@@ -108,7 +101,7 @@ fn a_generated_context_builds_with_docker_into_what_salve_patch_writes() {
     // The base's layers, then what the Dockerfile added: exactly the context's patch.tar, and
     // the same removals as its patch layer.
     assert_eq!(
-        built_layers.len() - original.layers.len(),
+        built_layers.len() - case.original.layers.len(),
         if removals_of(patch_layer).is_empty() {
             1
         } else {
@@ -125,7 +118,7 @@ fn a_generated_context_builds_with_docker_into_what_salve_patch_writes() {
     }
     let added = files_of(built_layers.last().unwrap());
     assert_eq!(added, files_of(&shipped));
-    if built_layers.len() - original.layers.len() == 2 {
+    if built_layers.len() - case.original.layers.len() == 2 {
         let removing = &built_layers[built_layers.len() - 2];
         assert_eq!(removals_of(removing), removals_of(patch_layer));
     }
@@ -144,5 +137,5 @@ fn a_generated_context_builds_with_docker_into_what_salve_patch_writes() {
         let per_run = path.starts_with("var/log/") || path.starts_with("var/cache/");
         assert!(content == patched_content || per_run, "{path} differs");
     }
-    assert_all_fixed(&status_of(&built_layers), &chosen);
+    assert_all_fixed(&status_of(&built_layers), chosen);
 }

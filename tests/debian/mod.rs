@@ -104,6 +104,51 @@ fn push_minbase(registry: &Registry, tag: &str, extra: &[&str], cache: &Path) ->
     base
 }
 
+/// What a report-mode test starts from: the minbase fixture pushed to a fresh registry as
+/// `debian:TAG`, read back, and a Trivy report of its first security updates.
+struct ReportCase {
+    /// The registry (stopped when dropped).
+    _registry: Registry,
+    /// The cache folder the test's salve runs share.
+    cache: tempfile::TempDir,
+    /// A folder for the report and what the test writes.
+    work: tempfile::TempDir,
+    /// The pushed image's reference.
+    base: String,
+    /// The pushed image, read back.
+    original: ReadBack,
+    /// The updates the report asks for.
+    chosen: Vec<Update>,
+    /// The report.
+    report: PathBuf,
+}
+
+/// A [`ReportCase`] whose report asks for the first `count` security updates.
+fn report_case(tag: &str, count: usize) -> ReportCase {
+    let registry = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let base = push_minbase(&registry, tag, &[], cache.path());
+    let original = read_back(&base, cache.path());
+    let updates = security_updates(&status_of(&original.layers));
+    assert!(
+        !updates.is_empty(),
+        "bookworm-security must have updates for the fixture"
+    );
+    let chosen: Vec<Update> = updates.into_iter().take(count).collect();
+    let report = work.path().join("trivy.json");
+    trivy_report(&report, &chosen);
+    ReportCase {
+        _registry: registry,
+        cache,
+        work,
+        base,
+        original,
+        chosen,
+        report,
+    }
+}
+
 /// An image read back into a layout: its layer blobs and its config.
 struct ReadBack {
     /// Layer blob paths, bottom first.
