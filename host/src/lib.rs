@@ -8,8 +8,9 @@
 //! [`transport`] moves images between the places skopeo names; [`report`] reads scanner reports;
 //! [`plugin_kit`] makes and builds plugin crates; [`plugin_store`] publishes and installs plugins
 //! as registry artifacts; [`engine`] runs a plan's steps; [`patch`] is the flow that uses them
-//! all; [`cli`] the commands.
+//! all; [`bulk`] runs many patches at once; [`cli`] the commands.
 
+pub mod bulk;
 pub mod cache;
 pub mod cancel;
 pub mod cli;

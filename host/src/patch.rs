@@ -329,7 +329,7 @@ async fn run_patch(
     }
     progress.event(
         json!({"event": "done", "image": output.to_string(), "digest": digest,
-               "shortfalls": shortfalls}),
+               "vulnerabilities": fixed.keys().collect::<Vec<_>>(), "shortfalls": shortfalls}),
         &format!("patched image written to {output} ({digest})"),
     );
     Ok(PatchOutcome::Patched {

@@ -1,5 +1,6 @@
 //! The command line: argument parsing and one module per command.
 
+mod bulk;
 mod cache;
 mod copy;
 mod generate;
@@ -52,6 +53,9 @@ enum Command {
     /// Patch as `patch` does, but write a Docker build context (a Dockerfile FROM the image and
     /// the patch layer's files) instead of an image, for `docker build`.
     Generate(Box<generate::GenerateArgs>),
+    /// Patch many images at once from copa's bulk configuration (`kind: PatchConfig`): every
+    /// tag it names or its rules find, each as a `salve patch`; print what each did.
+    Bulk(Box<bulk::BulkArgs>),
     /// Read a scanner report (Trivy, Grype, copa manifest, or any scanner plugin's format) and
     /// print the updates it asks for.
     Report(report::ReportArgs),
@@ -107,6 +111,7 @@ pub fn main() -> ExitCode {
 /// Runs one parsed command line.
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Bulk(args) => bulk::run(*args, &cli.plugin_options),
         Command::Report(args) => {
             report::run(args, &cli.plugin_options)?;
             Ok(ExitCode::SUCCESS)

@@ -92,6 +92,56 @@ impl PluginOptions {
         }
     }
 
+    /// These options as command-line arguments, for a salve process this one starts (each job
+    /// of `salve bulk`) to run with the same plugins, limits and cache.
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        use crate::quantity::format_duration;
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        let mut pair = |flag: &str, value: std::ffi::OsString| {
+            args.push(flag.into());
+            args.push(value);
+        };
+        for plugin in &self.plugins {
+            pair("--plugin", plugin.clone().into());
+        }
+        if let Some(timeout) = self.plugin_timeout {
+            pair("--plugin-timeout", format_duration(timeout).into());
+        }
+        if let Some(fuel) = self.plugin_fuel {
+            pair("--plugin-fuel", fuel.to_string().into());
+        }
+        if let Some(memory) = self.plugin_memory {
+            pair("--plugin-memory", memory.to_string().into());
+        }
+        if let Some(input) = self.plugin_max_input {
+            pair("--plugin-max-input", input.to_string().into());
+        }
+        if let Some(output) = self.plugin_max_output {
+            pair("--plugin-max-output", output.to_string().into());
+        }
+        if let Some(timeout) = self.plugin_compile_timeout {
+            pair("--plugin-compile-timeout", format_duration(timeout).into());
+        }
+        if let Some(dir) = &self.cache_dir {
+            pair("--cache-dir", dir.clone().into());
+        }
+        if let Some(bound) = self.cache_max_size {
+            let bound = if bound == u64::MAX {
+                "unlimited".to_string()
+            } else {
+                bound.to_string()
+            };
+            pair("--cache-max-size", bound.into());
+        }
+        if self.no_plugin_override {
+            args.push("--no-plugin-override".into());
+        }
+        if self.no_cache {
+            args.push("--no-cache".into());
+        }
+        args
+    }
+
     /// The size the cache folder is kept under (`u64::MAX` when unlimited).
     pub fn cache_max_size(&self) -> u64 {
         self.cache_max_size

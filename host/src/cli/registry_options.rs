@@ -31,6 +31,24 @@ pub struct RegistryArgs {
 }
 
 impl RegistryArgs {
+    /// These flags as command-line arguments, for a salve process this one starts.
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        for host in &self.insecure_registries {
+            args.extend(["--insecure-registry".into(), host.into()]);
+        }
+        if let Some(file) = &self.authfile {
+            args.extend(["--authfile".into(), file.clone().into_os_string()]);
+        }
+        args.extend([
+            "--registry-attempts".into(),
+            self.registry_attempts.to_string().into(),
+            "--registry-stall-timeout".into(),
+            crate::quantity::format_duration(self.registry_stall_timeout).into(),
+        ]);
+        args
+    }
+
     /// The registry options these flags describe.
     pub fn options(&self) -> RegistryOptions {
         RegistryOptions {

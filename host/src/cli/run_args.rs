@@ -121,7 +121,7 @@ enum ProgressMode {
 
 /// Engines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum EngineKind {
+pub(super) enum EngineKind {
     /// Run the plan on this machine (Linux, as root).
     Local,
     /// Run the plan on a BuildKit daemon.
@@ -134,7 +134,7 @@ enum EngineKind {
 
 /// Networks of the local engine's steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum NetworkMode {
+pub(super) enum NetworkMode {
     /// A network namespace of their own behind slirp4netns.
     Sandbox,
     /// This machine's network namespace.

@@ -29,6 +29,11 @@ use thiserror::Error;
 /// Blobs fetched or sent at the same time.
 const CONCURRENT_BLOBS: usize = 4;
 
+/// Tags asked for per page of a tag list.
+const TAG_PAGE: usize = 1000;
+/// The most tags read from one repository.
+pub const MAX_TAGS: usize = 100_000;
+
 /// Manifest media types salve accepts from registries.
 const ACCEPTED: [&str; 4] = [
     OCI_MANIFEST,
@@ -255,6 +260,43 @@ impl RegistryClient {
         let auth = self.auth(reference)?;
         self.manifest(reference, &auth, "fetching the manifest")
             .await
+    }
+
+    /// The tags of `image`'s repository, page by page (at most [`MAX_TAGS`]: a registry that
+    /// keeps sending pages is refused rather than followed forever), sorted.
+    pub async fn list_tags(&self, image: &ImageReference) -> Result<Vec<String>, RegistryError> {
+        let reference = image.oci();
+        let auth = self.auth(reference)?;
+        let registry = registry_of(reference);
+        let what = "listing the repository's tags";
+        let mut tags: Vec<String> = Vec::new();
+        let mut last: Option<String> = None;
+        loop {
+            let page = self
+                .attempt(&registry, what, || {
+                    self.client
+                        .list_tags(reference, &auth, Some(TAG_PAGE), last.as_deref())
+                })
+                .await?;
+            let count = page.tags.len();
+            let next = page.tags.last().cloned();
+            tags.extend(page.tags);
+            if tags.len() > MAX_TAGS {
+                return Err(failure(
+                    &registry,
+                    what,
+                    &format!("it lists more than {MAX_TAGS} tags"),
+                ));
+            }
+            // A short page is the last; a page that does not move past the last tag would repeat.
+            if count < TAG_PAGE || next.is_none() || next == last {
+                break;
+            }
+            last = next;
+        }
+        tags.sort();
+        tags.dedup();
+        Ok(tags)
     }
 
     /// Downloads one blob of `image`'s repository into `layout`, checked against its digest and
