@@ -27,9 +27,9 @@ fn pypi_latest(name: &str, prefix: &str) -> String {
 
 /// The Python environments of the fixture and their site-packages folders (relative, as Trivy
 /// writes `PkgPath`).
-const LOCAL: &str = "usr/local/lib/python3.11/dist-packages";
+pub(crate) const LOCAL: &str = "usr/local/lib/python3.11/dist-packages";
 /// The virtual environment's site-packages folder.
-const VENV: &str = "opt/app/lib/python3.11/site-packages";
+pub(crate) const VENV: &str = "opt/app/lib/python3.11/site-packages";
 /// Environments where Dockerfiles put them: three virtual environments outside `/opt` and a
 /// user's site (`pip install --user`).
 const ANYWHERE: [&str; 4] = [
@@ -40,7 +40,7 @@ const ANYWHERE: [&str; 4] = [
 ];
 
 /// One Python finding.
-struct PythonFinding {
+pub(crate) struct PythonFinding {
     /// The distribution.
     name: &'static str,
     /// The version the fixture installs.
@@ -54,7 +54,7 @@ struct PythonFinding {
 }
 
 /// A Trivy report with Python findings, each with its `PkgPath`, and optionally OS findings.
-fn trivy_report(path: &Path, python: &[PythonFinding], os: &[(String, String, String)]) {
+pub(crate) fn trivy_report(path: &Path, python: &[PythonFinding], os: &[(String, String, String)]) {
     let python: Vec<Value> = python
         .iter()
         .map(|finding| {
@@ -99,7 +99,7 @@ fn salve(engine: &Engine, args: &[&str], cache: &Path, env: &[(&str, &str)]) -> 
 }
 
 /// `PIP_CERT` for the steps: the environment's, else this machine's bundle, when it is a file.
-fn pip_cert() -> Vec<(&'static str, String)> {
+pub(crate) fn pip_cert() -> Vec<(&'static str, String)> {
     let bundle = std::env::var("PIP_CERT")
         .unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".to_string());
     if Path::new(&bundle).is_file() {
@@ -140,7 +140,7 @@ fn versions_in(layers: &[PathBuf], folder: &str, name: &str) -> Vec<String> {
 }
 
 /// The findings for urllib3 and idna in the given folders.
-fn findings(folders: &[&'static str]) -> Vec<PythonFinding> {
+pub(crate) fn findings(folders: &[&'static str]) -> Vec<PythonFinding> {
     let urllib3 = pypi_latest("urllib3", "1.26.");
     let idna = pypi_latest("idna", "");
     let mut findings = Vec::new();

@@ -25,11 +25,11 @@ fn rpm_fixtures() -> PathBuf {
 }
 
 /// Both fixture packages.
-const BOTH: &[&str] = &["salve-demo-lib", "salve-demo-app"];
+pub(crate) const BOTH: &[&str] = &["salve-demo-lib", "salve-demo-app"];
 
 /// A Trivy report for the Azure Linux image: the named packages, 1.0-1 to 1.1-1, each with its
 /// own vulnerability id.
-fn trivy_report(path: &Path, packages: &[&str]) {
+pub(crate) fn trivy_report(path: &Path, packages: &[&str]) {
     let findings: Vec<Value> = packages
         .iter()
         .map(|name| {
@@ -55,6 +55,77 @@ fn text(layers: &[PathBuf], path: &str) -> Option<String> {
         .then(|| String::from_utf8(files[0].content.clone().unwrap()).unwrap())
 }
 
+/// What RPM patches need around them: the fixture repository served over HTTP on loopback
+/// (where `$releasever/$basearch` lead: 3.0 and this machine's architecture), the tooling image
+/// the rpm plugin asks for in a local registry with a source policy naming it, and a copy of
+/// the fixture layout whose images name the served repository.
+pub(crate) struct RpmSite {
+    /// Serves the repository (stopped when dropped).
+    _repo: Served,
+    /// The served folder.
+    _served: tempfile::TempDir,
+    /// The source policy converting the plugin's tooling image into the local one.
+    pub policy: PathBuf,
+    /// The tooling image, in the registry.
+    pub tooling: String,
+    /// The layout copy (tags `distroless` and `chroot`).
+    pub layout: PathBuf,
+}
+
+impl RpmSite {
+    /// Serves the repository, pushes the tooling image to `registry` and writes the policy and
+    /// the layout (its images tagged `modes` name the repository) into `work`.
+    pub(crate) fn start(registry: &Registry, cache: &Path, work: &Path, modes: &[&str]) -> RpmSite {
+        let fixtures = rpm_fixtures();
+        let served = tempfile::tempdir().unwrap();
+        std::fs::create_dir(served.path().join("3.0")).unwrap();
+        std::os::unix::fs::symlink(
+            fixtures.join("repo"),
+            served.path().join("3.0").join(std::env::consts::ARCH),
+        )
+        .unwrap();
+        let repo = Served::start(served.path());
+        let policy = work.join("policy.json");
+        let tooling = tooling_through_policy(
+            cache,
+            &registry.address,
+            "dnf",
+            "azurelinux-core:3.0",
+            "mcr.microsoft.com/azurelinux/base/core:3.0",
+            &policy,
+        );
+        let layout = work.join("layout");
+        run(
+            "cp",
+            &[
+                "-a",
+                fixtures.join("layout").to_str().unwrap(),
+                layout.to_str().unwrap(),
+            ],
+        );
+        let repo_file = work.join("salve.repo");
+        std::fs::write(
+            &repo_file,
+            format!("[salve]\nname=salve test repository\nbaseurl=http://127.0.0.1:{}/$releasever/$basearch/\nenabled=1\ngpgcheck=0\n", repo.port),
+        )
+        .unwrap();
+        for mode in modes {
+            insert_file(
+                &format!("{}:{mode}", layout.display()),
+                &repo_file,
+                "/etc/yum.repos.d/salve.repo",
+            );
+        }
+        RpmSite {
+            _repo: repo,
+            _served: served,
+            policy,
+            tooling,
+            layout,
+        }
+    }
+}
+
 /// What patching a fixture image produced.
 struct Patched {
     /// Keeps the layouts.
@@ -73,16 +144,6 @@ struct Patched {
 /// managers' bookkeeping, and that patching it again with the last report writes nothing; on
 /// `engine`.
 fn patch_mode(engine: &Engine, mode: &str, stages: &[&[&str]]) -> Patched {
-    let fixtures = rpm_fixtures();
-    // The repository where `$releasever/$basearch` lead: 3.0 and this machine's architecture.
-    let served = tempfile::tempdir().unwrap();
-    std::fs::create_dir(served.path().join("3.0")).unwrap();
-    std::os::unix::fs::symlink(
-        fixtures.join("repo"),
-        served.path().join("3.0").join(std::env::consts::ARCH),
-    )
-    .unwrap();
-    let repo = Served::start(served.path());
     let registry = Registry::start();
     let cache = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
@@ -91,37 +152,8 @@ fn patch_mode(engine: &Engine, mode: &str, stages: &[&[&str]]) -> Patched {
         assert!(ok, "salve {args:?}: {stderr}");
         stderr
     };
-    // The tooling image the rpm plugin asks for, from the local registry.
-    let policy = work.path().join("policy.json");
-    let tooling = tooling_through_policy(
-        cache.path(),
-        &registry.address,
-        "dnf",
-        "azurelinux-core:3.0",
-        "mcr.microsoft.com/azurelinux/base/core:3.0",
-        &policy,
-    );
-    // The image, with its repository file pointing at the served repository.
-    let layout = work.path().join("layout");
-    run(
-        "cp",
-        &[
-            "-a",
-            fixtures.join("layout").to_str().unwrap(),
-            layout.to_str().unwrap(),
-        ],
-    );
-    let repo_file = work.path().join("salve.repo");
-    std::fs::write(
-        &repo_file,
-        format!("[salve]\nname=salve test repository\nbaseurl=http://127.0.0.1:{}/$releasever/$basearch/\nenabled=1\ngpgcheck=0\n", repo.port),
-    )
-    .unwrap();
-    insert_file(
-        &format!("{}:{mode}", layout.display()),
-        &repo_file,
-        "/etc/yum.repos.d/salve.repo",
-    );
+    let site = RpmSite::start(&registry, cache.path(), work.path(), &[mode]);
+    let (policy, tooling, layout) = (&site.policy, &site.tooling, &site.layout);
     let base = image_layers(&layout, mode);
     assert_eq!(
         text(&base, "/usr/share/salve-demo/lib.txt").unwrap(),
@@ -156,7 +188,7 @@ fn patch_mode(engine: &Engine, mode: &str, stages: &[&[&str]]) -> Patched {
         trivy_report(&report, packages);
         let out = work.path().join(format!("out-{index}"));
         let stderr = patch(&input, &out);
-        assert!(stderr.contains(&tooling), "{stderr}");
+        assert!(stderr.contains(tooling.as_str()), "{stderr}");
         input = format!("oci:{}:patched", out.display());
     }
     // Once more with the last report: the image already has the fixed versions.

@@ -2,6 +2,7 @@
 //! subject, and `support` holds what they share (fixtures, a registry, engines, proxies, checks
 //! of layers and VEX documents).
 
+mod bulk;
 mod debian;
 mod ecosystem_apk;
 mod ecosystem_dpkg;

@@ -28,7 +28,7 @@ use std::process::Command;
 
 /// One security update available for an installed package.
 #[derive(Clone, Debug)]
-struct Update {
+pub(crate) struct Update {
     /// The binary package.
     package: String,
     /// The version installed.
@@ -38,7 +38,7 @@ struct Update {
 }
 
 /// The updates bookworm-security has for a dpkg status file's packages.
-fn security_updates(status: &[u8]) -> Vec<Update> {
+pub(crate) fn security_updates(status: &[u8]) -> Vec<Update> {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), status).unwrap();
     let script = workspace().join("fixtures/images/security-updates.py");
@@ -65,7 +65,7 @@ fn cve(index: usize) -> String {
 }
 
 /// A Trivy (schema 2) report with one finding per update.
-fn trivy_report(path: &Path, updates: &[Update]) {
+pub(crate) fn trivy_report(path: &Path, updates: &[Update]) {
     let vulnerabilities: Vec<Value> = updates
         .iter()
         .enumerate()
@@ -94,7 +94,7 @@ fn salve(engine: &Engine, args: &[&str], cache: &Path) -> (bool, String, String)
 
 /// Pushes the minbase fixture to `registry` as `debian:TAG` (`extra`: more `salve copy`
 /// options); returns the image's reference.
-fn push_minbase(registry: &Registry, tag: &str, extra: &[&str], cache: &Path) -> String {
+pub(crate) fn push_minbase(registry: &Registry, tag: &str, extra: &[&str], cache: &Path) -> String {
     let base = format!("{}/debian:{tag}", registry.address);
     let fixture = format!("oci:{}:minbase", debian_fixture("minbase"));
     let mut args = vec!["copy", fixture.as_str(), base.as_str()];
@@ -150,7 +150,7 @@ fn report_case(tag: &str, count: usize) -> ReportCase {
 }
 
 /// An image read back into a layout: its layer blobs and its config.
-struct ReadBack {
+pub(crate) struct ReadBack {
     /// Layer blob paths, bottom first.
     layers: Vec<PathBuf>,
     /// The layer digests.
@@ -162,7 +162,7 @@ struct ReadBack {
 }
 
 /// Pulls an image with salve into a fresh layout.
-fn read_back(image: &str, cache: &Path) -> ReadBack {
+pub(crate) fn read_back(image: &str, cache: &Path) -> ReadBack {
     let dir = tempfile::tempdir().unwrap();
     let target = format!("oci:{}:x", dir.path().display());
     let (ok, _, stderr) = salve(&Engine::Local, &["copy", image, &target], cache);
@@ -198,7 +198,7 @@ fn read_back(image: &str, cache: &Path) -> ReadBack {
 }
 
 /// The dpkg status file an image's layers hold.
-fn status_of(layers: &[PathBuf]) -> Vec<u8> {
+pub(crate) fn status_of(layers: &[PathBuf]) -> Vec<u8> {
     let files = read_paths(layers, &["/var/lib/dpkg/status".to_string()], 64 << 20).unwrap();
     assert_eq!(files[0].kind, FileKind::File);
     files[0].content.clone().unwrap()
