@@ -154,7 +154,7 @@ fn patch_mode(engine: &Engine, mode: &str, stages: &[&[&str]]) -> Patched {
     };
     let site = RpmSite::start(&registry, cache.path(), work.path(), &[mode]);
     let (policy, tooling, layout) = (&site.policy, &site.tooling, &site.layout);
-    let base = image_layers(&layout, mode);
+    let base = image_layers(layout, mode);
     assert_eq!(
         text(&base, "/usr/share/salve-demo/lib.txt").unwrap(),
         "lib 1.0\n"

@@ -67,8 +67,9 @@ impl Runner<'_> {
                     let daemon = self.daemons.get(slot).map(String::as_str);
                     let done = done.clone();
                     let running = running.clone();
+                    let stopping = &stopping;
                     scope.spawn(move || {
-                        let result = self.run_one(&jobs[index], daemon, &running);
+                        let result = self.run_one(&jobs[index], daemon, &running, stopping);
                         let _ = done.send((index, slot, result));
                     });
                 }
@@ -97,8 +98,15 @@ impl Runner<'_> {
             .collect())
     }
 
-    /// Runs one job's `salve patch` to its end and reads what it reported.
-    fn run_one(&self, job: &Job, daemon: Option<&str>, running: &Running) -> JobResult {
+    /// Runs one job's `salve patch` to its end and reads what it reported; a job that fails
+    /// once the run is stopping counts as cancelled.
+    fn run_one(
+        &self,
+        job: &Job,
+        daemon: Option<&str>,
+        running: &Running,
+        stopping: &AtomicBool,
+    ) -> JobResult {
         let started = Instant::now();
         let mut result = blank(job, daemon);
         let mut command = (self.command)(job, daemon);
@@ -143,9 +151,7 @@ impl Runner<'_> {
                 events.fill(&mut result);
             }
             Ok(status) => {
-                let interrupted = matches!(status.code(), Some(130))
-                    || matches!(status.signal(), Some(libc::SIGTERM | libc::SIGINT));
-                result.status = if interrupted {
+                result.status = if stopping.load(Ordering::SeqCst) {
                     Status::Cancelled
                 } else {
                     Status::Failed
