@@ -32,7 +32,7 @@ impl Job {
     }
 }
 
-/// An entry whose tags could not be found: it patches nothing, and says why.
+/// An entry whose tags could not be found or named: it patches nothing, and says why.
 #[derive(Debug)]
 pub struct Unlisted {
     /// The configuration entry's name.
@@ -53,17 +53,18 @@ pub struct Jobs {
 }
 
 /// Finds every entry's tags and makes its jobs. An entry whose tags cannot be listed (the
-/// registry fails, no tag matches) is set aside with the reason; the others go on. Two jobs that
+/// registry fails, no tag matches) or named (the template makes no tag of one) is set aside
+/// with the reason; the others go on. Two jobs that
 /// would write the same patched image are refused.
 pub async fn plan(config: &PatchConfig, registry: &RegistryOptions) -> anyhow::Result<Jobs> {
     let mut result = Jobs::default();
     for spec in &config.images {
-        match tags_of(spec, registry).await {
-            Ok(tags) => {
-                for tag in tags {
-                    result.jobs.push(job(spec, &tag)?);
-                }
-            }
+        let jobs: anyhow::Result<Vec<Job>> = match tags_of(spec, registry).await {
+            Ok(tags) => tags.iter().map(|tag| job(spec, tag)).collect(),
+            Err(error) => Err(error),
+        };
+        match jobs {
+            Ok(jobs) => result.jobs.extend(jobs),
             Err(error) => result.unlisted.push(Unlisted {
                 name: spec.name.clone(),
                 repository: spec.repository.clone(),
@@ -92,7 +93,9 @@ async fn tags_of(spec: &ImageSpec, registry: &RegistryOptions) -> anyhow::Result
     }
     let reference: ImageReference = spec.repository.parse()?;
     let client = RegistryClient::new(&[&reference], registry)?;
-    let available = client.list_tags(&reference).await?;
+    // A registry may list anything; only what can be a tag is considered.
+    let mut available = client.list_tags(&reference).await?;
+    available.retain(|tag| is_valid_tag(tag));
     Ok(select(&spec.tags, &available)?)
 }
 

@@ -278,3 +278,89 @@ fn forward_signals(stopping: Arc<AtomicBool>, running: Running) -> std::io::Resu
         })?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(name: &str) -> Job {
+        Job {
+            name: name.to_string(),
+            source: format!("r/{name}:1"),
+            target_repository: format!("r/{name}"),
+            target_tag: "1-patched".to_string(),
+            report: None,
+            platforms: Vec::new(),
+        }
+    }
+
+    /// Each job is a shell script named after it: the scripts stand in for `salve patch`'s
+    /// behaviours the runner must read (events, an error, a crash).
+    fn script(job: &Job) -> &'static str {
+        match job.name.as_str() {
+            "fails" => "echo 'warning: w' >&2; echo 'error: boom' >&2; exit 3",
+            "crashes" => "kill -9 $$",
+            _ => {
+                "sleep 0.2; echo '{\"event\":\"package\",\"platform\":\"p\",\"package\":\"a\"}'; \
+                 echo '{\"event\":\"done\",\"digest\":\"sha256:1\",\"vulnerabilities\":[\"C\"],\
+                 \"shortfalls\":[]}'"
+            }
+        }
+    }
+
+    #[test]
+    fn jobs_run_on_the_least_busy_daemon_and_each_ends_on_its_own() {
+        let jobs: Vec<Job> = ["a", "fails", "b", "crashes", "c", "d"]
+            .iter()
+            .map(|name| job(name))
+            .collect();
+        let command = |job: &Job, daemon: Option<&str>| {
+            let mut command = Command::new("sh");
+            command.args(["-c", script(job)]);
+            assert!(daemon.is_some());
+            command
+        };
+        let runner = Runner {
+            concurrency: 2,
+            daemons: vec!["one".into(), "two".into()],
+            timeout: Duration::from_secs(30),
+            command: &command,
+        };
+        let mut seen = Vec::new();
+        let results = runner
+            .run(&jobs, |result, done| seen.push((result.name.clone(), done)))
+            .unwrap();
+        assert_eq!(seen.len(), 6);
+        assert_eq!(
+            seen.iter().map(|(_, done)| *done).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5, 6]
+        );
+        let names: Vec<&str> = results.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["a", "fails", "b", "crashes", "c", "d"], "in order");
+        for result in &results {
+            match result.name.as_str() {
+                "fails" => {
+                    assert_eq!(result.status, Status::Failed);
+                    assert_eq!(result.error.as_deref(), Some("boom"));
+                }
+                "crashes" => {
+                    assert_eq!(result.status, Status::Failed);
+                    assert_eq!(
+                        result.error.as_deref(),
+                        Some("salve patch was ended by signal 9")
+                    );
+                }
+                _ => {
+                    assert_eq!(result.status, Status::Patched, "{result:?}");
+                    assert_eq!((result.packages, result.vulnerabilities), (1, 1));
+                    assert_eq!(result.digest.as_deref(), Some("sha256:1"));
+                }
+            }
+        }
+        let daemons: std::collections::BTreeSet<_> =
+            results.iter().filter_map(|r| r.daemon.as_deref()).collect();
+        assert_eq!(daemons.len(), 2, "both daemons were used");
+        // The first two start at once, one on each daemon.
+        assert_ne!(results[0].daemon, results[1].daemon);
+    }
+}

@@ -135,7 +135,7 @@ pub fn run(args: BulkArgs, plugin_options: &PluginOptions) -> anyhow::Result<Exi
     );
     for unlisted in &planned.unlisted {
         eprintln!(
-            "{}: the tags of {} could not be found: {}",
+            "{}: no image of {} is patched: {}",
             unlisted.name, unlisted.repository, unlisted.error
         );
     }
@@ -173,7 +173,7 @@ pub fn run(args: BulkArgs, plugin_options: &PluginOptions) -> anyhow::Result<Exi
         shortfalls: 0,
         seconds: 0.0,
         daemon: None,
-        error: Some(format!("listing its tags: {}", unlisted.error)),
+        error: Some(unlisted.error.clone()),
         warnings: Vec::new(),
     }));
     match args.format {
