@@ -73,6 +73,27 @@ pub struct JobResult {
     pub warnings: Vec<String>,
 }
 
+impl JobResult {
+    /// A failed result with nothing filled in but the names (what a job starts from, and what
+    /// an entry without jobs ends as).
+    pub fn failed(name: &str, image: &str, target: Option<String>, error: Option<String>) -> Self {
+        JobResult {
+            name: name.to_string(),
+            image: image.to_string(),
+            target,
+            status: Status::Failed,
+            digest: None,
+            packages: 0,
+            vulnerabilities: 0,
+            shortfalls: 0,
+            seconds: 0.0,
+            daemon: None,
+            error,
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// What a job's events said, read line by line as they arrive.
 #[derive(Debug, Default)]
 pub struct Events {
@@ -186,20 +207,7 @@ mod tests {
             events.read_line(line);
         }
         assert_eq!(events.status(), Status::Patched);
-        let mut result = JobResult {
-            name: "a".into(),
-            image: "r/a:1".into(),
-            target: None,
-            status: Status::Patched,
-            digest: None,
-            packages: 0,
-            vulnerabilities: 0,
-            shortfalls: 0,
-            seconds: 0.0,
-            daemon: None,
-            error: None,
-            warnings: Vec::new(),
-        };
+        let mut result = JobResult::failed("a", "r/a:1", None, None);
         events.fill(&mut result);
         assert_eq!(result.packages, 2, "one per platform");
         assert_eq!(result.vulnerabilities, 2, "distinct ids");

@@ -171,20 +171,9 @@ impl Runner<'_> {
 
 /// A result with nothing filled in yet.
 fn blank(job: &Job, daemon: Option<&str>) -> JobResult {
-    JobResult {
-        name: job.name.clone(),
-        image: job.source.clone(),
-        target: Some(job.target()),
-        status: Status::Failed,
-        digest: None,
-        packages: 0,
-        vulnerabilities: 0,
-        shortfalls: 0,
-        seconds: 0.0,
-        daemon: daemon.map(str::to_string),
-        error: None,
-        warnings: Vec::new(),
-    }
+    let mut result = JobResult::failed(&job.name, &job.source, Some(job.target()), None);
+    result.daemon = daemon.map(str::to_string);
+    result
 }
 
 /// Reads a child's stdout (its events) and stderr (the tail kept) on threads of their own, so

@@ -162,23 +162,22 @@ pub fn run(args: BulkArgs, plugin_options: &PluginOptions) -> anyhow::Result<Exi
             );
         })
         .context("running the jobs")?;
-    results.extend(planned.unlisted.iter().map(|unlisted| JobResult {
-        name: unlisted.name.clone(),
-        image: unlisted.repository.clone(),
-        target: None,
-        status: Status::Failed,
-        digest: None,
-        packages: 0,
-        vulnerabilities: 0,
-        shortfalls: 0,
-        seconds: 0.0,
-        daemon: None,
-        error: Some(unlisted.error.clone()),
-        warnings: Vec::new(),
+    results.extend(planned.unlisted.iter().map(|unlisted| {
+        JobResult::failed(
+            &unlisted.name,
+            &unlisted.repository,
+            None,
+            Some(unlisted.error.clone()),
+        )
     }));
-    match args.format {
+    print_results(&results, args.format)
+}
+
+/// Prints the results; exit code 1 when any image was not patched.
+fn print_results(results: &[JobResult], format: OutputFormat) -> anyhow::Result<ExitCode> {
+    match format {
         OutputFormat::Json => emit_json(&serde_json::json!({ "results": results }))?,
-        OutputFormat::Table => emit(&table::render(&rows(&results)))?,
+        OutputFormat::Table => emit(&table::render(&rows(results)))?,
     }
     let failed = results.iter().filter(|r| !r.status.succeeded()).count();
     if failed > 0 {
