@@ -3,7 +3,7 @@
 
 use super::options::PluginOptions;
 use super::registry_options::RegistryArgs;
-use super::run_args::{EngineKind, NetworkMode};
+use super::run_args::{EngineKind, NetworkMode, TlsArgs};
 use super::{OutputFormat, emit, emit_json, table};
 use crate::bulk::config;
 use crate::bulk::jobs::{Job, plan};
@@ -55,17 +55,9 @@ pub struct BulkArgs {
     #[arg(short, long = "addr", value_name = "ADDR")]
     addrs: Vec<String>,
 
-    /// The CA bundle that signed the tcp:// daemons' certificates.
-    #[arg(long, value_name = "PATH")]
-    cacert: Option<PathBuf>,
-
-    /// salve's client certificate for tcp:// daemons (with --key).
-    #[arg(long, value_name = "PATH")]
-    cert: Option<PathBuf>,
-
-    /// The private key of --cert.
-    #[arg(long, value_name = "PATH")]
-    key: Option<PathBuf>,
+    /// TLS to tcp:// daemons.
+    #[command(flatten)]
+    tls: TlsArgs,
 
     /// On BuildKit, run the steps that need the network on the daemon's host network.
     #[arg(long)]
@@ -190,10 +182,7 @@ fn print_results(results: &[JobResult], format: OutputFormat) -> anyhow::Result<
 /// Refuses engine options that cannot go together before any job starts (each job would
 /// otherwise fail alike).
 fn check_engine(args: &BulkArgs) -> anyhow::Result<()> {
-    let buildkit_options = args.cacert.is_some()
-        || args.cert.is_some()
-        || args.key.is_some()
-        || args.buildkit_host_network;
+    let buildkit_options = args.tls.files().any() || args.buildkit_host_network;
     let buildkit = match args.engine {
         Some(EngineKind::Buildkit) => true,
         Some(kind) if !args.addrs.is_empty() => bail!(
@@ -244,15 +233,7 @@ impl SharedArgs {
                 value_name(&|| network.to_possible_value()).into(),
             ]);
         }
-        for (flag, path) in [
-            ("--cacert", &args.cacert),
-            ("--cert", &args.cert),
-            ("--key", &args.key),
-        ] {
-            if let Some(path) = path {
-                patch.extend([flag.into(), path.clone().into_os_string()]);
-            }
-        }
+        patch.extend(args.tls.to_args());
         if args.buildkit_host_network {
             patch.push("--buildkit-host-network".into());
         }

@@ -66,17 +66,9 @@ pub struct RunArgs {
     #[arg(short, long, value_name = "ADDR")]
     addr: Option<String>,
 
-    /// The CA bundle that signed a tcp:// daemon's certificate (turns TLS on).
-    #[arg(long, value_name = "PATH")]
-    cacert: Option<PathBuf>,
-
-    /// salve's client certificate for a tcp:// daemon (with --key).
-    #[arg(long, value_name = "PATH")]
-    cert: Option<PathBuf>,
-
-    /// The private key of --cert.
-    #[arg(long, value_name = "PATH")]
-    key: Option<PathBuf>,
+    /// TLS to a tcp:// daemon.
+    #[command(flatten)]
+    tls: TlsArgs,
 
     /// On BuildKit, run the steps that need the network on the daemon's host network
     /// (entitlement network.host) rather than its sandbox network.
@@ -106,6 +98,48 @@ pub struct RunArgs {
     /// How registries are reached.
     #[command(flatten)]
     registry: RegistryArgs,
+}
+
+/// The TLS files of a tcp:// BuildKit daemon.
+#[derive(Debug, Args)]
+pub(super) struct TlsArgs {
+    /// The CA bundle that signed the tcp:// daemon's certificate (turns TLS on).
+    #[arg(long, value_name = "PATH")]
+    cacert: Option<PathBuf>,
+
+    /// salve's client certificate for the tcp:// daemon (with --key).
+    #[arg(long, value_name = "PATH")]
+    cert: Option<PathBuf>,
+
+    /// The private key of --cert.
+    #[arg(long, value_name = "PATH")]
+    key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The files these flags name.
+    pub(super) fn files(&self) -> TlsFiles {
+        TlsFiles {
+            ca: self.cacert.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+        }
+    }
+
+    /// These flags as command-line arguments, for a salve process this one starts.
+    pub(super) fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let mut args = Vec::new();
+        for (flag, path) in [
+            ("--cacert", &self.cacert),
+            ("--cert", &self.cert),
+            ("--key", &self.key),
+        ] {
+            if let Some(path) = path {
+                args.extend([flag.into(), path.clone().into_os_string()]);
+            }
+        }
+        args
+    }
 }
 
 /// Progress modes.
@@ -146,11 +180,7 @@ const BUILDKITD_SOCKET: &str = "unix:///run/buildkit/buildkitd.sock";
 
 /// The engine the arguments choose; `data_dir` holds the native engine's package store.
 fn engine_of(args: &RunArgs, data_dir: &std::path::Path) -> anyhow::Result<EngineChoice> {
-    let tls = TlsFiles {
-        ca: args.cacert.clone(),
-        cert: args.cert.clone(),
-        key: args.key.clone(),
-    };
+    let tls = args.tls.files();
     let buildkit = match (args.engine, &args.addr) {
         (Some(kind @ (EngineKind::Local | EngineKind::Native | EngineKind::Auto)), Some(_)) => {
             bail!(
