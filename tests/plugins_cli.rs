@@ -244,7 +244,8 @@ fn inspect_takes_a_path_and_explains_why_a_plugin_cannot_load() {
         "{errors}"
     );
     assert!(
-        errors.contains("known plugins: apk, copa-manifest, dpkg, grype, pip, rpm, trivy"),
+        errors
+            .contains("known plugins: apk, copa-manifest, cyclonedx, dpkg, grype, pip, rpm, trivy"),
         "{errors}"
     );
 }

@@ -203,6 +203,53 @@ fn a_large_grype_report_is_recognised_and_read_whole() {
 }
 
 #[test]
+fn cyclonedx_forms_of_a_scan_read_as_their_json_forms() {
+    // The generator writes each scan also as Trivy and Grype write it in CycloneDX (Trivy's fix
+    // in the recommendation text, Grype's as `vers:` ranges): the cyclonedx plugin must read
+    // the same updates, OS, platform and skipped findings as the JSON form's plugin.
+    for scanner in ["trivy", "grype"] {
+        let json = report_json(&[path_str(&generated(scanner, 2_000))]).remove(0);
+        let cyclonedx_form = generated(&format!("{scanner}-cyclonedx"), 2_000);
+        let cyclonedx = report_json(&[path_str(&cyclonedx_form)]).remove(0);
+        assert_eq!(json["scanner"], scanner);
+        assert_eq!(cyclonedx["scanner"], "cyclonedx");
+        for field in ["os", "platform", "counts"] {
+            assert_eq!(json[field], cyclonedx[field], "{scanner}: {field}");
+        }
+        // Trivy's CycloneDX lists vulnerabilities by id, not as found: compare in one order.
+        let updates = |report: &serde_json::Value| {
+            let mut updates = report["updates"].as_array().unwrap().clone();
+            for update in &mut updates {
+                update["vulnerabilities"]
+                    .as_array_mut()
+                    .unwrap()
+                    .sort_by_key(|v| v["id"].as_str().unwrap().to_string());
+            }
+            updates.sort_by_key(|u| (u["package"].to_string(), u["path"].to_string()));
+            updates
+        };
+        assert_eq!(updates(&json), updates(&cyclonedx), "{scanner}: updates");
+        let skipped = |report: &serde_json::Value| {
+            let mut pairs: Vec<(String, String)> = report["skipped"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    (
+                        s["package"].as_str().unwrap().to_string(),
+                        s["vulnerability_id"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            pairs.sort();
+            pairs
+        };
+        assert_eq!(skipped(&json), skipped(&cyclonedx), "{scanner}: skipped");
+        assert!(json["counts"]["updates"].as_u64().unwrap() > 100);
+    }
+}
+
+#[test]
 fn a_truncated_report_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let full = std::fs::read(generated("trivy", 2_000)).unwrap();
