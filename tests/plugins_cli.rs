@@ -244,8 +244,9 @@ fn inspect_takes_a_path_and_explains_why_a_plugin_cannot_load() {
         "{errors}"
     );
     assert!(
-        errors
-            .contains("known plugins: apk, copa-manifest, cyclonedx, dpkg, grype, pip, rpm, trivy"),
+        errors.contains(
+            "known plugins: apk, copa-manifest, cyclonedx, dpkg, grype, osv, pip, rpm, trivy"
+        ),
         "{errors}"
     );
 }

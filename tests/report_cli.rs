@@ -1,7 +1,9 @@
-//! `salve report` on copa's fixtures, on large generated Trivy and Grype reports, on report
-//! directories, and on hostile reports: each either a manifest or a clear error, never a crash.
+//! `salve report` on copa's fixtures, on large generated Trivy, Grype, CycloneDX and OSV-Scanner
+//! reports (schema-checked), on report directories, and on hostile reports: each either a
+//! manifest or a clear error, never a crash.
 
 use serde_json::Value;
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -65,15 +67,28 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// A report made by `fixtures/generate-reports.py`, cached between runs by its arguments.
+/// A report made by `fixtures/generate-reports.py`, cached between runs by its arguments and by
+/// what it is made from (the script, and this machine's dpkg database, whose packages it names):
+/// reports compared with each other must come from the same packages.
 fn generated(format: &str, findings: usize) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("generated-reports");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{format}-{findings}.json"));
+    let script = repo().join("fixtures/generate-reports.py");
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::fs::read(&script).unwrap().hash(&mut hasher);
+    std::fs::read("/var/lib/dpkg/status").ok().hash(&mut hasher);
+    let stem = format!("{format}-{findings}-");
+    let path = dir.join(format!("{stem}{:016x}.json", hasher.finish()));
     if !path.exists() {
+        // Reports made from an older script or package list are of no further use.
+        for old in std::fs::read_dir(&dir).unwrap().flatten() {
+            if old.file_name().to_string_lossy().starts_with(&stem) && old.path() != path {
+                let _ = std::fs::remove_file(old.path());
+            }
+        }
         let partial = dir.join(format!(".{format}-{findings}.{}.json", std::process::id()));
         let status = Command::new("python3")
-            .arg(repo().join("fixtures/generate-reports.py"))
+            .arg(&script)
             .args([
                 "--format",
                 format,
@@ -202,6 +217,54 @@ fn a_large_grype_report_is_recognised_and_read_whole() {
     assert_eq!(report["os"]["id"], "debian");
 }
 
+/// A report's updates in one order (scanners list vulnerabilities in their own orders), each
+/// without its package type (each scanner names the types its own way).
+fn comparable_updates(report: &Value) -> Vec<Value> {
+    let mut updates = report["updates"].as_array().unwrap().clone();
+    for update in &mut updates {
+        update.as_object_mut().unwrap().remove("package_type");
+        update["vulnerabilities"]
+            .as_array_mut()
+            .unwrap()
+            .sort_by_key(|v| v["id"].as_str().unwrap().to_string());
+    }
+    updates.sort_by_key(|u| (u["package"].to_string(), u["path"].to_string()));
+    updates
+}
+
+/// A report's skipped findings as sorted (package, vulnerability) pairs.
+fn skipped_pairs(report: &Value) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = report["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["package"].as_str().unwrap().to_string(),
+                s["vulnerability_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+/// Asserts that two forms of one scan read as the same updates, skipped findings and counts.
+fn assert_same_scan(first: &Value, second: &Value, what: &str) {
+    assert_eq!(first["counts"], second["counts"], "{what}: counts");
+    assert_eq!(
+        comparable_updates(first),
+        comparable_updates(second),
+        "{what}: updates"
+    );
+    assert_eq!(
+        skipped_pairs(first),
+        skipped_pairs(second),
+        "{what}: skipped"
+    );
+    assert!(first["counts"]["updates"].as_u64().unwrap() > 100, "{what}");
+}
+
 #[test]
 fn cyclonedx_forms_of_a_scan_read_as_their_json_forms() {
     // The generator writes each scan also as Trivy and Grype write it in CycloneDX (Trivy's fix
@@ -213,40 +276,83 @@ fn cyclonedx_forms_of_a_scan_read_as_their_json_forms() {
         let cyclonedx = report_json(&[path_str(&cyclonedx_form)]).remove(0);
         assert_eq!(json["scanner"], scanner);
         assert_eq!(cyclonedx["scanner"], "cyclonedx");
-        for field in ["os", "platform", "counts"] {
+        for field in ["os", "platform"] {
             assert_eq!(json[field], cyclonedx[field], "{scanner}: {field}");
         }
-        // Trivy's CycloneDX lists vulnerabilities by id, not as found: compare in one order.
-        let updates = |report: &serde_json::Value| {
-            let mut updates = report["updates"].as_array().unwrap().clone();
-            for update in &mut updates {
-                update["vulnerabilities"]
-                    .as_array_mut()
-                    .unwrap()
-                    .sort_by_key(|v| v["id"].as_str().unwrap().to_string());
-            }
-            updates.sort_by_key(|u| (u["package"].to_string(), u["path"].to_string()));
-            updates
-        };
-        assert_eq!(updates(&json), updates(&cyclonedx), "{scanner}: updates");
-        let skipped = |report: &serde_json::Value| {
-            let mut pairs: Vec<(String, String)> = report["skipped"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| {
-                    (
-                        s["package"].as_str().unwrap().to_string(),
-                        s["vulnerability_id"].as_str().unwrap().to_string(),
-                    )
-                })
-                .collect();
-            pairs.sort();
-            pairs
-        };
-        assert_eq!(skipped(&json), skipped(&cyclonedx), "{scanner}: skipped");
-        assert!(json["counts"]["updates"].as_u64().unwrap() > 100);
+        assert_same_scan(&json, &cyclonedx, scanner);
     }
+}
+
+#[test]
+fn osv_scanner_form_of_a_scan_reads_as_its_trivy_form() {
+    // OSV-Scanner's form gives each package whole OSV records, keyed by source package and
+    // release, with entries for Debian 11 and for other packages beside the package's own: the
+    // osv plugin must find each fix in the package's own entry and span, and name the binary
+    // package, as Trivy's form does.
+    let trivy = report_json(&[path_str(&generated("trivy", 2_000))]).remove(0);
+    let osv = report_json(&[path_str(&generated("osv-scanner", 2_000))]).remove(0);
+    assert_eq!(osv["scanner"], "osv");
+    assert_same_scan(&trivy, &osv, "osv-scanner");
+    // OSV names the release (`Debian:12`), Trivy the point release; OSV-Scanner names no
+    // architecture.
+    assert_eq!(osv["os"]["id"], "debian");
+    assert_eq!(osv["os"]["version_id"], "12");
+    assert_eq!(trivy["os"]["version_id"], "12.5");
+    assert!(osv["platform"].is_null());
+}
+
+#[test]
+fn generated_reports_match_their_formats_published_schemas() {
+    // CycloneDX's own schemas (from its npm library) and the OSV schema (from osv.dev's PyPI
+    // library): the generated CycloneDX and OSV-Scanner fixtures must be valid, and the check
+    // must catch a document that is not.
+    let schemas = Command::new("bash")
+        .arg(repo().join("fixtures/schemas.sh"))
+        .output()
+        .unwrap();
+    assert!(schemas.status.success(), "{}", stderr(&schemas));
+    let schemas = String::from_utf8(schemas.stdout).unwrap();
+    let check = |reports: &[PathBuf]| {
+        Command::new("/usr/bin/python3")
+            .arg(repo().join("fixtures/check-schema.py"))
+            .args(["--schemas", schemas.trim()])
+            .args(reports)
+            .output()
+            .unwrap()
+    };
+    let reports: Vec<PathBuf> = ["trivy-cyclonedx", "grype-cyclonedx", "osv-scanner"]
+        .iter()
+        .map(|format| generated(format, 2_000))
+        .collect();
+    let valid = check(&reports);
+    assert!(valid.status.success(), "{}", stderr(&valid));
+    assert_eq!(
+        String::from_utf8_lossy(&valid.stdout)
+            .matches(": valid")
+            .count(),
+        3
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut osv: Value = serde_json::from_slice(&std::fs::read(&reports[2]).unwrap()).unwrap();
+    osv["results"][0]["packages"][0]["vulnerabilities"][0]["affected"][0]["ranges"][0]["type"] =
+        "BOGUS".into();
+    let mut cyclonedx: Value =
+        serde_json::from_slice(&std::fs::read(&reports[0]).unwrap()).unwrap();
+    cyclonedx["vulnerabilities"][0]["affects"][0]["versions"][0]["status"] = "broken".into();
+    let broken = [
+        temp_file(&dir, "osv.json", &serde_json::to_vec(&osv).unwrap()),
+        temp_file(
+            &dir,
+            "cyclonedx.json",
+            &serde_json::to_vec(&cyclonedx).unwrap(),
+        ),
+    ];
+    let invalid = check(&broken);
+    let errors = stderr(&invalid);
+    assert_eq!(invalid.status.code(), Some(1), "{errors}");
+    assert!(errors.contains("'BOGUS' is not one of"), "{errors}");
+    assert!(errors.contains("'broken' is not one of"), "{errors}");
 }
 
 #[test]

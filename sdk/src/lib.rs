@@ -16,6 +16,7 @@ pub mod purl;
 pub mod sniff;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod versions;
 
 mod bindings;
 

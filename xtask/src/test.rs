@@ -20,6 +20,7 @@ const TEST_PACKAGES: &[&str] = &[
     "rpm",
     "python3",
     "python3-packaging",
+    "python3-jsonschema",
     "zstd",
     "skopeo",
     "umoci",

@@ -5,7 +5,7 @@
 
 mod database;
 pub mod native;
-pub mod version;
+pub use salve_plugin_sdk::versions::apk as version;
 
 use database::INSTALLED;
 use salve_plugin_sdk::purl::encode;

@@ -8,7 +8,7 @@ mod plan;
 mod purl;
 mod status;
 mod tooling;
-pub mod version;
+pub use salve_plugin_sdk::versions::deb as version;
 
 use detect::is_database;
 use salve_plugin_sdk::{

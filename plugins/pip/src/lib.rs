@@ -6,7 +6,7 @@ mod environment;
 mod metadata;
 pub mod native;
 mod plan;
-pub mod version;
+pub use salve_plugin_sdk::versions::pep440 as version;
 
 use environment::{METADATA_GLOBS, python_version, site_packages};
 use salve_plugin_sdk::purl::encode;

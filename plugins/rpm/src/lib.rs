@@ -12,7 +12,7 @@ mod plan;
 mod purl;
 mod sqlite;
 mod tooling;
-pub mod version;
+pub use salve_plugin_sdk::versions::rpm as version;
 
 use salve_plugin_sdk::{
     Ecosystem, EcosystemInfo, ImageFile, InstalledPackage, OsInfo, PackageClass, PlanRequest,
