@@ -245,7 +245,7 @@ fn inspect_takes_a_path_and_explains_why_a_plugin_cannot_load() {
     );
     assert!(
         errors.contains(
-            "known plugins: apk, copa-manifest, cyclonedx, dpkg, grype, osv, pip, rpm, trivy"
+            "known plugins: apk, copa-manifest, cyclonedx, dpkg, grype, osv, pacman, pip, rpm, trivy"
         ),
         "{errors}"
     );

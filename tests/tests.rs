@@ -6,6 +6,7 @@ mod bulk;
 mod debian;
 mod ecosystem_apk;
 mod ecosystem_dpkg;
+mod ecosystem_pacman;
 mod ecosystem_pip;
 mod ecosystem_rpm;
 mod hostile_ecosystem;

@@ -21,6 +21,8 @@ const TEST_PACKAGES: &[&str] = &[
     "python3",
     "python3-packaging",
     "python3-jsonschema",
+    "pacman-package-manager",
+    "libarchive-tools",
     "zstd",
     "skopeo",
     "umoci",
