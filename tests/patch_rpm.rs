@@ -323,3 +323,82 @@ fn an_image_with_an_rpm_database_and_no_manager_is_updated_with_dnf_installroot(
     assert!(has_file(&patched.layers, "/var/lib/rpm/rpmdb.sqlite"));
     check_vex(&patched.vex, 2);
 }
+
+#[test]
+fn a_suse_image_is_patched_by_its_own_zypper() {
+    // Debian's zypper and rpm in an image whose os-release says SLES 15 SP6, the 1.0 packages in
+    // its rpm database: a report naming the app alone gets app 1.1 and the lib 1.1 it needs,
+    // from the repository zypper reads through the image's own repository file.
+    let fixtures = rpm_fixtures();
+    let served = Served::start(&fixtures.join("repo"));
+    let work = tempfile::tempdir().unwrap();
+    let layout = work.path().join("layout");
+    let source = fixture_script("fixtures/rpm/zypper-image.sh", &[]);
+    run("cp", &["-r", &source, layout.to_str().unwrap()]);
+    let repo_file = work.path().join("salve.repo");
+    std::fs::write(
+        &repo_file,
+        format!(
+            "[salve]\nname=salve test repository\nbaseurl=http://127.0.0.1:{}/\nenabled=1\n\
+             autorefresh=1\ngpgcheck=0\n",
+            served.port
+        ),
+    )
+    .unwrap();
+    let image = format!("{}:zypper", layout.display());
+    insert_file(&image, &repo_file, "/etc/zypp/repos.d/salve.repo");
+    let base = image_layers(&layout, "zypper");
+    assert_eq!(
+        text(&base, "/usr/share/salve-demo/lib.txt").unwrap(),
+        "lib 1.0\n"
+    );
+    let report = work.path().join("trivy.json");
+    std::fs::write(
+        &report,
+        serde_json::to_vec(&json!({
+            "SchemaVersion": 2, "ArtifactName": "sles-app",
+            "Metadata": {"OS": {"Family": "suse linux enterprise server", "Name": "15.6"}},
+            "Results": [{"Target": "sles-app (suse linux enterprise server 15.6)",
+                         "Class": "os-pkgs", "Type": "suse linux enterprise server",
+                         "Vulnerabilities": [{"VulnerabilityID": "CVE-2099-50002",
+                             "PkgName": "salve-demo-app", "InstalledVersion": "1.0-1",
+                             "FixedVersion": "1.1-1"}]}],
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let out = work.path().join("out");
+    let input = format!("oci:{image}");
+    let args = Engine::Local.host_network_args(&[
+        "patch",
+        "-i",
+        &input,
+        "-r",
+        report.to_str().unwrap(),
+        "-t",
+        "patched",
+        "--oci-dir",
+        out.to_str().unwrap(),
+    ]);
+    let (ok, _, stderr) = salve_in(&work.path().join("cache"), &strs(&args), &[]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("salve-demo-app 1.0-1 -> 1.1-1"), "{stderr}");
+    assert!(stderr.contains("salve-demo-lib 1.0-1 -> 1.1-1"), "{stderr}");
+    let patched = image_layers(&out, "patched");
+    assert_eq!(patched.len(), base.len() + 1, "one patch layer");
+    assert_eq!(
+        text(&patched, "/usr/share/salve-demo/lib.txt").unwrap(),
+        "lib 1.1\n"
+    );
+    let written = layer_file_paths(patched.last().unwrap());
+    assert!(
+        written
+            .iter()
+            .all(|path| !path.starts_with("var/cache/zypp/") && !path.starts_with("var/log/zypp")),
+        "zypper's caches and logs stay out: {written:?}"
+    );
+    assert!(
+        written.contains(&"var/lib/rpm/rpmdb.sqlite".to_string()),
+        "{written:?}"
+    );
+}

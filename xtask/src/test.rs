@@ -23,6 +23,7 @@ const TEST_PACKAGES: &[&str] = &[
     "python3-jsonschema",
     "pacman-package-manager",
     "libarchive-tools",
+    "zypper",
     "zstd",
     "skopeo",
     "umoci",

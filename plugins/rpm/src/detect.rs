@@ -1,4 +1,5 @@
-//! Recognising an RPM image: its package manager, its rpm database, or its distroless manifest.
+//! Recognising an RPM image (Red Hat's family, Azure Linux, Amazon, Fedora, and SUSE's): its
+//! package manager, its rpm database, or its distroless manifest.
 
 use crate::eol;
 use salve_plugin_sdk::{FileKind, ImageFile, OsInfo, Target};
@@ -14,6 +15,26 @@ pub const OS_IDS: &[&str] = &[
     "ol",
     "amzn",
     "fedora",
+    "sles",
+    "sled",
+    "sle-micro",
+    "sl-micro",
+    "opensuse-leap",
+    "opensuse-leap-micro",
+    "opensuse-tumbleweed",
+    "opensuse-microos",
+];
+
+/// The OS ids of SUSE's distributions, patched with zypper.
+pub const SUSE_IDS: &[&str] = &[
+    "sles",
+    "sled",
+    "sle-micro",
+    "sl-micro",
+    "opensuse-leap",
+    "opensuse-leap-micro",
+    "opensuse-tumbleweed",
+    "opensuse-microos",
 ];
 
 /// Package managers, in the order salve prefers them.
@@ -22,6 +43,7 @@ pub const MANAGERS: &[(&str, &str)] = &[
     ("dnf", "/usr/bin/dnf"),
     ("yum", "/usr/bin/yum"),
     ("microdnf", "/usr/bin/microdnf"),
+    ("zypper", "/usr/bin/zypper"),
 ];
 
 /// Where rpm keeps its sqlite database (rpm 4.16 and later), old and new layouts.
@@ -113,6 +135,31 @@ mod tests {
             detect(&os("azurelinux", "3.0"), &files).unwrap().manager,
             "tdnf"
         );
+    }
+
+    #[test]
+    fn suse_images_are_patched_with_zypper() {
+        let files = [
+            present("/usr/bin/zypper"),
+            present("/usr/lib/sysimage/rpm/rpmdb.sqlite"),
+        ];
+        for (id, version) in [
+            ("sles", "15.6"),
+            ("opensuse-leap", "15.6"),
+            ("opensuse-tumbleweed", "20261101"),
+        ] {
+            let target = detect(&os(id, version), &files).unwrap();
+            assert_eq!(
+                (target.manager.as_str(), target.distroless),
+                ("zypper", false)
+            );
+        }
+        let micro = detect(
+            &os("sle-micro", "5.5"),
+            &[present("/usr/lib/sysimage/rpm/rpmdb.sqlite")],
+        )
+        .unwrap();
+        assert_eq!((micro.manager.as_str(), micro.distroless), (CHROOT, true));
     }
 
     #[test]

@@ -28,6 +28,17 @@ const EOL: &[(&str, &str, &str)] = &[
     ),
     ("ol", "6", "only Extended Support subscriptions get updates"),
     ("ol", "7", "only Extended Support subscriptions get updates"),
+    (
+        "sles",
+        "12",
+        "only Long Term Service Pack Support subscriptions get updates",
+    ),
+    (
+        "opensuse-leap",
+        "15",
+        "the Leap 15 series has ended; move to openSUSE Leap 16",
+    ),
+    ("opensuse-leap", "42", "move to openSUSE Leap 16"),
 ];
 
 /// The oldest Fedora release still supported.
@@ -70,7 +81,7 @@ macro_rules! advised_function {
   rm -f "$log"
   if [ "$status" -ne 0 ]; then
     case $output in
-      *"Status code: 404"*|*"returned error: 404"*|*"404 Not Found"*|*"Error(404)"*)
+      *"Status code: 404"*|*"returned error: 404"*|*"404 Not Found"*|*"Error(404)"*|*"repomd.xml' not found on medium"*)
         printf 'salve: the package repositories for %s %s could not be read (404 or no repodata); if the release is end of life its packages have moved to an archive: upgrade the base image, or point the image%ss .repo files at the archive\n' "$os_id" "$os_version" "'" >&2
         ;;
     esac

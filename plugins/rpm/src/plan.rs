@@ -4,7 +4,7 @@
 //! data reaches it only as positional arguments (`"$@"`), after `validate` has checked every
 //! name and version.
 
-use crate::detect::{CHROOT, MANIFEST_2, MANIFEST_ONLY};
+use crate::detect::{CHROOT, MANIFEST_2, MANIFEST_ONLY, SUSE_IDS};
 use crate::manifest::MANIFEST_2_FORMAT;
 use crate::version;
 use salve_plugin_sdk::{PlanRequest, RequestedUpdate, Step, UpdatePlan};
@@ -12,13 +12,16 @@ use salve_plugin_sdk::{PlanRequest, RequestedUpdate, Step, UpdatePlan};
 /// Where the results step writes the installed packages (see the WIT's `update-plan`).
 pub const RESULTS: &str = "/salve-results/rpm-qa";
 
-/// Package-manager caches and dnf's history database, which must not end up in the patch
-/// layer: the layer holds what changed in the packages, not the manager's bookkeeping.
-const CACHES: [&str; 4] = [
+/// Package-manager caches, dnf's history database and zypper's logs, which must not end up in
+/// the patch layer: the layer holds what changed in the packages, not the manager's bookkeeping.
+const CACHES: [&str; 7] = [
     "/var/cache/dnf",
     "/var/cache/yum",
     "/var/cache/tdnf",
     "/var/lib/dnf",
+    "/var/cache/zypp",
+    "/var/log/zypp",
+    "/var/log/zypper.log",
 ];
 
 /// Writes the installed packages in `container-manifest-2` format to the results folder.
@@ -27,13 +30,48 @@ rpm -qa --qf "$1" > /salve-results/rpm-qa
 "#;
 
 /// Updates the image with its own package manager. `$1` and `$2` are the OS id and release
-/// version, `$3` the manager; the rest are package names.
+/// version, `$3` the manager; the rest are package names. zypper's exit codes 102 (reboot
+/// needed) and 103 (zypper itself was updated) report a finished update.
 const IN_IMAGE_UPDATE: &str = concat!(
     "set -eu\n",
     crate::advised_function!(),
     r#"os_id=$1 os_version=$2 manager=$3
 shift 3
-advised "$manager" update -y "$@"
+if [ "$manager" != zypper ]; then
+  advised "$manager" update -y "$@"
+  exit 0
+fi
+status=0
+advised zypper --non-interactive update --no-recommends "$@" || status=$?
+case $status in
+  0|102|103) ;;
+  *) exit "$status" ;;
+esac
+"#
+);
+
+/// Updates `/target` from a SUSE tooling image with its zypper, using the target's own
+/// repository files, or the tooling image's when the target has none (SLE Micro and BCI micro
+/// images ship without). `$1` and `$2` are the OS id and release version.
+const ZYPPER_ROOT_UPDATE: &str = concat!(
+    "set -eu\n",
+    crate::advised_function!(),
+    r#"os_id=$1 os_version=$2
+shift 2
+set -- --non-interactive --root /target update --no-recommends "$@"
+if ! ls /target/etc/zypp/repos.d/*.repo >/dev/null 2>&1; then
+  set -- --reposd-dir /etc/zypp/repos.d "$@"
+fi
+if ! command -v zypper >/dev/null 2>&1; then
+  echo "the tooling image has no zypper" >&2
+  exit 1
+fi
+status=0
+advised zypper "$@" || status=$?
+case $status in
+  0|102|103) ;;
+  *) exit "$status" ;;
+esac
 "#
 );
 
@@ -151,7 +189,11 @@ pub fn plan(request: &PlanRequest) -> Result<UpdatePlan, String> {
     let (steps, exclude_paths, database_paths) = match manager {
         CHROOT => {
             args.extend(names);
-            let update = script(INSTALLROOT_UPDATE, "salve-update", &args, true);
+            let update = if SUSE_IDS.contains(&request.os.id.as_str()) {
+                script(ZYPPER_ROOT_UPDATE, "salve-update", &args, true)
+            } else {
+                script(INSTALLROOT_UPDATE, "salve-update", &args, true)
+            };
             let query = script(
                 QUERY_ROOT,
                 "salve-query",
@@ -175,7 +217,7 @@ pub fn plan(request: &PlanRequest) -> Result<UpdatePlan, String> {
                 vec![MANIFEST_2.to_string()],
             )
         }
-        "tdnf" | "dnf" | "yum" | "microdnf" => {
+        "tdnf" | "dnf" | "yum" | "microdnf" | "zypper" => {
             args.push(manager.to_string());
             args.extend(names);
             let update = script(IN_IMAGE_UPDATE, "salve-update", &args, true);
@@ -215,7 +257,9 @@ fn validate(request: &PlanRequest) -> Result<(), String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '.')
     {
-        return Err(format!("{release:?} is not a release version dnf can take"));
+        return Err(format!(
+            "{release:?} is not a release version the package manager can take"
+        ));
     }
     for update in &request.updates {
         if !is_package_name(&update.package) {
@@ -275,7 +319,7 @@ mod tests {
 
     #[test]
     fn each_manager_updates_the_named_packages_then_lists_what_is_installed() {
-        for manager in ["tdnf", "dnf", "yum", "microdnf"] {
+        for manager in ["tdnf", "dnf", "yum", "microdnf", "zypper"] {
             let plan = plan(&request(
                 manager,
                 &[
@@ -400,11 +444,87 @@ mod tests {
         assert!(!printed.contains("archive"), "{printed}");
     }
 
+    /// A stand-in zypper that prints its arguments and exits with `status`.
+    fn zypper(status: i32) -> salve_plugin_sdk::testing::StandIn<'static> {
+        salve_plugin_sdk::testing::StandIn {
+            name: "zypper",
+            body: format!("echo \"zypper $*\"\nexit {status}\n"),
+        }
+    }
+
+    #[test]
+    fn zypper_updates_without_recommends_and_its_info_codes_are_success() {
+        for (status, expected) in [(0, 0), (102, 0), (103, 0), (104, 104), (4, 4)] {
+            let run = salve_plugin_sdk::testing::run_script(
+                IN_IMAGE_UPDATE,
+                "salve-update",
+                &["sles", "15.6", "zypper", "openssl-3", "curl"],
+                &[zypper(status)],
+            );
+            assert_eq!(
+                run.code, expected,
+                "zypper exiting {status}: {}",
+                run.printed
+            );
+            assert!(
+                run.printed
+                    .contains("zypper --non-interactive update --no-recommends openssl-3 curl"),
+                "{}",
+                run.printed
+            );
+        }
+        // A repository gone (an end-of-life release moved to an archive): the advice.
+        let run = salve_plugin_sdk::testing::run_script(
+            IN_IMAGE_UPDATE,
+            "salve-update",
+            &["opensuse-leap", "15.4", "zypper"],
+            &[salve_plugin_sdk::testing::StandIn::printing(
+                "zypper",
+                "File './repodata/repomd.xml' not found on medium 'http://x/'",
+                4,
+            )],
+        );
+        assert_eq!(run.code, 4);
+        assert!(
+            run.printed
+                .contains("repositories for opensuse-leap 15.4 could not be read"),
+            "{}",
+            run.printed
+        );
+    }
+
+    #[test]
+    fn a_suse_database_without_zypper_is_updated_from_the_tooling_images_zypper() {
+        let mut suse = request(CHROOT, &[("openssl-3", "3.1.4-150600.5.15.1")]);
+        suse.os = os("sle-micro", "5.5");
+        let plan = plan(&suse).unwrap();
+        assert_eq!(plan.steps[0].argv[2], ZYPPER_ROOT_UPDATE);
+        assert_eq!(plan.steps[1].argv[2], QUERY_ROOT);
+        assert!(plan.exclude_paths.contains(&"/var/log/zypp".to_string()));
+        // Without the target's repository files (no /target here), the tooling image's.
+        let run = salve_plugin_sdk::testing::run_script(
+            ZYPPER_ROOT_UPDATE,
+            "salve-update",
+            &["sle-micro", "5.5", "openssl-3"],
+            &[zypper(0)],
+        );
+        assert_eq!(run.code, 0, "{}", run.printed);
+        assert!(
+            run.printed.contains(
+                "zypper --reposd-dir /etc/zypp/repos.d --non-interactive --root /target update \
+                 --no-recommends openssl-3"
+            ),
+            "{}",
+            run.printed
+        );
+    }
+
     #[test]
     fn scripts_are_valid_posix_shell() {
         for script in [
             QUERY,
             IN_IMAGE_UPDATE,
+            ZYPPER_ROOT_UPDATE,
             INSTALLROOT_UPDATE,
             QUERY_ROOT,
             DOWNLOAD,

@@ -40,6 +40,8 @@ fn vendor(id: &str) -> String {
         "rhel" => "redhat".into(),
         "amzn" => "amazon".into(),
         "ol" => "oracle".into(),
+        "sles" | "sled" | "sle-micro" | "sl-micro" => "suse".into(),
+        id if id.starts_with("opensuse") => "opensuse".into(),
         other => encode(other),
     }
 }
@@ -59,6 +61,14 @@ mod tests {
         assert_eq!(
             purl(&package("1:1.1.1k-9.el8_7"), &rhel, &platform("amd64")),
             "pkg:rpm/redhat/openssl-libs@1.1.1k-9.el8_7?arch=x86_64&epoch=1&distro=rhel-8.7"
+        );
+        assert_eq!(
+            purl(
+                &package("3.1.4-150600.5.15.1"),
+                &os("sles", "15.6"),
+                &platform("amd64")
+            ),
+            "pkg:rpm/suse/openssl-libs@3.1.4-150600.5.15.1?arch=x86_64&distro=sles-15.6"
         );
         let azure = os("azurelinux", "3.0");
         assert_eq!(
