@@ -58,6 +58,9 @@ apt-get update > "$log" 2>&1 && status=0 || status=$?
 cat "$log"
 if [ "$status" -ne 0 ]; then
   case $(cat "$log") in
+    *"esm.ubuntu.com"*"401"*"Unauthorized"*)
+      printf 'salve: the image%ss apt sources include Ubuntu Pro%ss ESM repositories (esm.ubuntu.com), which answer only to a machine attached to an Ubuntu Pro subscription; salve carries no subscription credentials into images: patch the image%ss build with `pro attach`, or remove the ESM sources from the image (then only standard-support fixes apply)\n' "'" "'" "'" >&2
+      ;;
     *"404  Not Found"*|*"404 Not Found"*|*"does not have a Release file"*|*"no longer has a Release file"*)
       printf 'salve: the package repositories for %s %s could not be read (404 or no Release file); if the release is end of life its packages have moved to an archive: upgrade the base image, or point the image%ss sources at the archive\n' "$1" "$2" "'" >&2
       ;;
@@ -117,6 +120,25 @@ mod tests {
         let (status, printed) = apt_update_with("Err:1 http://x 404  Not Found", 0);
         assert_eq!(status, 0, "a warning apt got past is no failure");
         assert!(!printed.contains("archive"), "{printed}");
+    }
+
+    #[test]
+    fn ubuntu_pro_sources_without_credentials_get_their_own_advice() {
+        let (status, printed) = apt_update_with(
+            "Err:5 https://esm.ubuntu.com/apps/ubuntu jammy-apps-security InRelease\n  \
+             401  Unauthorized [IP: 185.125.188.54 443]\n\
+             E: Failed to fetch https://esm.ubuntu.com/apps/ubuntu/dists/jammy-apps-security/InRelease  \
+             401  Unauthorized [IP: 185.125.188.54 443]\n\
+             E: Some index files failed to download. They have been ignored, or old ones used instead.",
+            100,
+        );
+        assert_eq!(status, 100);
+        assert!(
+            printed.contains("Ubuntu Pro's ESM repositories"),
+            "{printed}"
+        );
+        assert!(printed.contains("pro attach"), "{printed}");
+        assert!(!printed.contains("end of life"), "{printed}");
     }
 
     #[test]

@@ -78,6 +78,7 @@ fi
 /// Plans the updates for the image described by `request`.
 pub fn plan(request: &PlanRequest) -> Result<UpdatePlan, String> {
     validate(&request.updates)?;
+    refuse_ubuntu_pro_fixes(&request.updates)?;
     let held = &request.target.held;
     let (names, warnings) = requested_names(&request.updates, held);
     let update_all = request.updates.is_empty();
@@ -164,6 +165,27 @@ fn validate(updates: &[RequestedUpdate]) -> Result<(), String> {
             .map_err(|error| format!("package {}: {error}", update.package))?;
     }
     Ok(())
+}
+
+/// Refuses fixes that only Ubuntu Pro publishes: Ubuntu's Expanded Security Maintenance
+/// versions carry `+esm` (`2.9.13+dfsg-1ubuntu0.3+esm1`) and live only in esm.ubuntu.com's
+/// repositories, which answer only to machines attached to a Pro subscription.
+fn refuse_ubuntu_pro_fixes(updates: &[RequestedUpdate]) -> Result<(), String> {
+    let pro: Vec<String> = updates
+        .iter()
+        .filter(|update| update.fixed_version.contains("+esm"))
+        .map(|update| format!("{} {}", update.package, update.fixed_version))
+        .collect();
+    if pro.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the report asks for Ubuntu Pro (ESM) versions, published only in esm.ubuntu.com's \
+         repositories for machines attached to an Ubuntu Pro subscription: {}; salve carries no \
+         subscription credentials into images: patch the image's build with `pro attach`, or \
+         upgrade to a release with standard support",
+        pro.join(", ")
+    ))
 }
 
 /// Debian's rule for package names: at least two characters of `[a-z0-9+.-]`, starting with a
@@ -275,6 +297,58 @@ mod tests {
                 .contains(&"/var/lib/apt/lists".to_string())
         );
         assert_eq!(plan.database_paths[0], STATUS);
+    }
+
+    /// A request for an Ubuntu 24.04 image.
+    fn ubuntu(updates: &[(&str, &str)], distroless: bool) -> PlanRequest {
+        let mut request = request(updates, distroless, &[]);
+        request.os = OsInfo {
+            codename: Some("noble".into()),
+            ..os("ubuntu", "24.04")
+        };
+        if distroless {
+            request.tooling_image = Some("docker.io/library/ubuntu:24.04".into());
+        }
+        request
+    }
+
+    #[test]
+    fn ubuntu_images_are_planned_as_debians_are() {
+        let fixes = [
+            ("libssl3t64", "3.0.13-0ubuntu3.5"),
+            ("openssl", "3.0.13-0ubuntu3.5"),
+        ];
+        let plan = plan(&ubuntu(&fixes, false)).unwrap();
+        assert_eq!(
+            &plan.steps[0].argv[3..],
+            ["apt-get-update", "ubuntu", "24.04"]
+        );
+        let install = &plan.steps[1].argv;
+        assert_eq!(&install[install.len() - 2..], ["libssl3t64", "openssl"]);
+        let distroless = super::plan(&ubuntu(&fixes, true)).unwrap();
+        assert_eq!(distroless.steps[1].argv[2], DOWNLOAD_NAMED);
+        assert_eq!(distroless.steps[2].argv[2], INSTALL_DOWNLOADED);
+    }
+
+    #[test]
+    fn ubuntu_pro_fixes_are_refused_before_any_step() {
+        let error = plan(&ubuntu(
+            &[
+                ("libxml2", "2.9.13+dfsg-1ubuntu0.3+esm1"),
+                ("openssl", "3.0.2-0ubuntu1.18"),
+            ],
+            false,
+        ))
+        .unwrap_err();
+        assert!(error.contains("Ubuntu Pro (ESM)"), "{error}");
+        assert!(
+            error.contains("libxml2 2.9.13+dfsg-1ubuntu0.3+esm1"),
+            "{error}"
+        );
+        assert!(
+            !error.contains("openssl"),
+            "only the ESM fix is named: {error}"
+        );
     }
 
     #[test]
