@@ -54,15 +54,14 @@ pub struct Jobs {
 
 /// Finds every entry's tags and makes its jobs. An entry whose tags cannot be listed (the
 /// registry fails, no tag matches) or named (the template makes no tag of one) is set aside
-/// with the reason; the others go on. Two jobs that
-/// would write the same patched image are refused.
+/// with the reason; the others go on. Two jobs that would write the same patched image are
+/// refused.
 pub async fn plan(config: &PatchConfig, registry: &RegistryOptions) -> anyhow::Result<Jobs> {
     let mut result = Jobs::default();
     for spec in &config.images {
-        let jobs: anyhow::Result<Vec<Job>> = match tags_of(spec, registry).await {
-            Ok(tags) => tags.iter().map(|tag| job(spec, tag)).collect(),
-            Err(error) => Err(error),
-        };
+        let jobs: anyhow::Result<Vec<Job>> = tags_of(spec, registry)
+            .await
+            .and_then(|tags| tags.iter().map(|tag| job(spec, tag)).collect());
         match jobs {
             Ok(jobs) => result.jobs.extend(jobs),
             Err(error) => result.unlisted.push(Unlisted {

@@ -10,7 +10,7 @@ use crate::bulk::jobs::{Job, plan};
 use crate::bulk::outcome::{JobResult, Status};
 use crate::bulk::runner::Runner;
 use crate::quantity::{format_duration, parse_duration};
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use std::ffi::OsString;
 use std::num::NonZeroUsize;
@@ -180,24 +180,14 @@ fn print_results(results: &[JobResult], format: OutputFormat) -> anyhow::Result<
 }
 
 /// Refuses engine options that cannot go together before any job starts (each job would
-/// otherwise fail alike).
+/// otherwise fail alike), by the rules `salve patch` applies.
 fn check_engine(args: &BulkArgs) -> anyhow::Result<()> {
-    let buildkit_options = args.tls.files().any() || args.buildkit_host_network;
-    let buildkit = match args.engine {
-        Some(EngineKind::Buildkit) => true,
-        Some(kind) if !args.addrs.is_empty() => bail!(
-            "--addr names a BuildKit daemon, which --engine {} does not use",
-            kind.to_possible_value().expect("a value").get_name()
-        ),
-        Some(_) => false,
-        None => !args.addrs.is_empty(),
-    };
-    if buildkit && args.network.is_some() {
-        bail!("--network is for the local engine; on BuildKit use --buildkit-host-network");
-    }
-    if !buildkit && buildkit_options {
-        bail!("--cacert, --cert, --key and --buildkit-host-network are for BuildKit; give --addr");
-    }
+    super::run_args::chooses_buildkit(
+        args.engine,
+        !args.addrs.is_empty(),
+        args.network == Some(NetworkMode::Host),
+        args.tls.files().any() || args.buildkit_host_network,
+    )?;
     Ok(())
 }
 
@@ -218,20 +208,13 @@ impl SharedArgs {
             "--timeout".into(),
             format_duration(args.timeout).into(),
         ];
-        let value_name = |value: &dyn Fn() -> Option<clap::builder::PossibleValue>| {
-            value().expect("a value").get_name().to_string()
-        };
         if let Some(engine) = args.engine {
-            patch.extend([
-                "--engine".into(),
-                value_name(&|| engine.to_possible_value()).into(),
-            ]);
+            let name = engine.to_possible_value().expect("a value");
+            patch.extend(["--engine".into(), name.get_name().into()]);
         }
         if let Some(network) = args.network {
-            patch.extend([
-                "--network".into(),
-                value_name(&|| network.to_possible_value()).into(),
-            ]);
+            let name = network.to_possible_value().expect("a value");
+            patch.extend(["--network".into(), name.get_name().into()]);
         }
         patch.extend(args.tls.to_args());
         if args.buildkit_host_network {

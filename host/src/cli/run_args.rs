@@ -178,47 +178,67 @@ pub(super) enum NetworkMode {
 /// BuildKit's own default socket.
 const BUILDKITD_SOCKET: &str = "unix:///run/buildkit/buildkitd.sock";
 
-/// The engine the arguments choose; `data_dir` holds the native engine's package store.
-fn engine_of(args: &RunArgs, data_dir: &std::path::Path) -> anyhow::Result<EngineChoice> {
-    let tls = args.tls.files();
-    let buildkit = match (args.engine, &args.addr) {
-        (Some(kind @ (EngineKind::Local | EngineKind::Native | EngineKind::Auto)), Some(_)) => {
+/// Checks that the engine options go together, as `salve patch`, `generate` and `bulk` take
+/// them, and says whether they choose BuildKit: `--engine buildkit` or a daemon address.
+/// `host_network` is `--network host`; `buildkit_options` is any TLS file or
+/// `--buildkit-host-network`.
+pub(super) fn chooses_buildkit(
+    engine: Option<EngineKind>,
+    has_addr: bool,
+    host_network: bool,
+    buildkit_options: bool,
+) -> anyhow::Result<bool> {
+    match engine {
+        Some(kind @ (EngineKind::Local | EngineKind::Native | EngineKind::Auto)) if has_addr => {
             bail!(
                 "--addr names a BuildKit daemon, which --engine {} does not use",
                 kind.to_possible_value().expect("a value").get_name()
             )
         }
-        (Some(EngineKind::Native), None) => {
-            if tls.any() || args.buildkit_host_network || args.network == NetworkMode::Host {
-                bail!("--network and the BuildKit options are not for --engine native");
-            }
-            return Ok(EngineChoice::Native(native_options(data_dir)));
+        Some(EngineKind::Native) if buildkit_options || host_network => {
+            bail!("--network and the BuildKit options are not for --engine native")
         }
-        (Some(EngineKind::Auto), None) => {
-            if tls.any() || args.buildkit_host_network {
-                bail!("the BuildKit options are not for --engine auto");
-            }
+        Some(EngineKind::Auto) if buildkit_options => {
+            bail!("the BuildKit options are not for --engine auto")
+        }
+        _ => {}
+    }
+    let buildkit = matches!(engine, Some(EngineKind::Buildkit)) || has_addr;
+    if buildkit && host_network {
+        bail!("--network is for the local engine; on BuildKit use --buildkit-host-network");
+    }
+    if !buildkit && buildkit_options {
+        bail!(
+            "--cacert, --cert, --key and --buildkit-host-network are for the BuildKit engine; \
+             give --addr"
+        );
+    }
+    Ok(buildkit)
+}
+
+/// The engine the arguments choose; `data_dir` holds the native engine's package store.
+fn engine_of(args: &RunArgs, data_dir: &std::path::Path) -> anyhow::Result<EngineChoice> {
+    let tls = args.tls.files();
+    let buildkit = chooses_buildkit(
+        args.engine,
+        args.addr.is_some(),
+        args.network == NetworkMode::Host,
+        tls.any() || args.buildkit_host_network,
+    )?;
+    match args.engine {
+        Some(EngineKind::Native) => return Ok(EngineChoice::Native(native_options(data_dir))),
+        Some(EngineKind::Auto) => {
             return Ok(EngineChoice::Auto {
                 native: native_options(data_dir),
                 local: local_options(args),
             });
         }
-        (Some(EngineKind::Local), None) | (None, None) => None,
-        (Some(EngineKind::Buildkit), None) => Some(BUILDKITD_SOCKET),
-        (_, Some(addr)) => Some(addr.as_str()),
-    };
-    let Some(addr) = buildkit else {
-        if tls.any() || args.buildkit_host_network {
-            bail!(
-                "--cacert, --cert, --key and --buildkit-host-network are for the BuildKit \
-                 engine; give --addr"
-            );
-        }
-        return Ok(EngineChoice::Local(local_options(args)));
-    };
-    if args.network == NetworkMode::Host {
-        bail!("--network is for the local engine; on BuildKit use --buildkit-host-network");
+        _ => {}
     }
+    if !buildkit {
+        return Ok(EngineChoice::Local(local_options(args)));
+    }
+    let addr = args.addr.as_deref().unwrap_or(BUILDKITD_SOCKET);
     Ok(EngineChoice::Buildkit(Daemon {
         address: Address::parse(addr)?,
         tls,
@@ -328,5 +348,40 @@ impl RunArgs {
             );
         }
         Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error `chooses_buildkit` gives, as text.
+    fn refusal(
+        engine: Option<EngineKind>,
+        has_addr: bool,
+        host_network: bool,
+        buildkit_options: bool,
+    ) -> String {
+        chooses_buildkit(engine, has_addr, host_network, buildkit_options)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn buildkit_is_chosen_by_its_engine_or_an_address() {
+        assert!(chooses_buildkit(Some(EngineKind::Buildkit), false, false, true).unwrap());
+        assert!(chooses_buildkit(None, true, false, true).unwrap());
+        assert!(!chooses_buildkit(None, false, true, false).unwrap());
+        assert!(!chooses_buildkit(Some(EngineKind::Native), false, false, false).unwrap());
+        assert!(!chooses_buildkit(Some(EngineKind::Auto), false, true, false).unwrap());
+    }
+
+    #[test]
+    fn options_of_another_engine_are_refused() {
+        assert!(refusal(Some(EngineKind::Local), true, false, false).contains("--engine local"));
+        assert!(refusal(Some(EngineKind::Native), false, true, false).contains("native"));
+        assert!(refusal(Some(EngineKind::Auto), false, false, true).contains("auto"));
+        assert!(refusal(None, true, true, false).contains("--buildkit-host-network"));
+        assert!(refusal(None, false, false, true).contains("give --addr"));
     }
 }
