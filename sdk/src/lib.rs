@@ -12,6 +12,7 @@ pub mod fixed_version;
 #[cfg(feature = "json")]
 pub mod json;
 pub mod os_release;
+pub mod pep503;
 pub mod purl;
 pub mod sniff;
 #[cfg(any(test, feature = "testing"))]

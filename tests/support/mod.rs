@@ -14,6 +14,7 @@ pub mod vex;
 
 use salve::plugin::types::{FileKind, ImageFile, OsInfo, Platform};
 use salve::plugin::{Plugin, PluginRuntime, PluginSource, RuntimeOptions};
+use std::cmp::Ordering;
 use std::path::Path;
 
 /// A built-in plugin from `plugins/dist/`, loaded into a fresh runtime.
@@ -24,6 +25,24 @@ pub fn built_in(name: &str) -> Plugin {
     let bytes = std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     let runtime = PluginRuntime::new(RuntimeOptions::default()).unwrap();
     runtime.load(name, PluginSource::BuiltIn, &bytes).unwrap()
+}
+
+/// Checks that an ecosystem plugin orders each pair as the ecosystem's own tool did
+/// (`expected`, one answer per pair), and that most pairs differ (equal pairs test little).
+pub fn assert_same_order(plugin: &Plugin, pairs: &[(String, String)], expected: &[Ordering]) {
+    let ecosystem = plugin.as_ecosystem().unwrap();
+    assert_eq!(expected.len(), pairs.len());
+    let mut differing = 0;
+    for ((a, b), expected) in pairs.iter().zip(expected) {
+        let ours = ecosystem.compare_versions(a, b).unwrap();
+        assert_eq!(ours, *expected, "{a} vs {b}");
+        differing += usize::from(*expected != Ordering::Equal);
+    }
+    assert!(
+        differing > pairs.len() * 2 / 3,
+        "the pairs must mostly differ: {differing} of {}",
+        pairs.len()
+    );
 }
 
 /// A small deterministic generator (xorshift), so generated cases are the same on every run.

@@ -12,7 +12,7 @@
 use crate::ecosystem::{self, Ecosystem, Rules};
 use crate::model::{Output, Package, Vulnerability};
 use crate::range::{self, Placement};
-use salve_plugin_sdk::{Finding, OsInfo, PackageClass, Skipped, UpdateManifest, json};
+use salve_plugin_sdk::{Finding, OsInfo, PackageClass, Skipped, UpdateManifest, json, pep503};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
@@ -157,10 +157,7 @@ impl FoundPackage<'_, '_> {
     fn is_named(&self, name: &str, rules: Rules) -> bool {
         let name = name.trim();
         match rules {
-            Rules::Python => {
-                ecosystem::normalise_python_name(name)
-                    == ecosystem::normalise_python_name(self.osv_name())
-            }
+            Rules::Python => pep503::normalise(name) == pep503::normalise(self.osv_name()),
             Rules::Deb | Rules::Rpm | Rules::Apk => {
                 name == self.osv_name() || name == self.installed_name()
             }

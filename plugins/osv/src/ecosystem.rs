@@ -119,25 +119,6 @@ fn release(id: &str, rest: &[&str]) -> Option<OsInfo> {
     Some(os(id, version))
 }
 
-/// Python package names compare after PEP 503's normalisation: case folded, runs of `-`, `_`
-/// and `.` as one `-`.
-pub fn normalise_python_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut separator = false;
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            separator = true;
-            continue;
-        }
-        if separator && !out.is_empty() {
-            out.push('-');
-        }
-        separator = false;
-        out.extend(c.to_lowercase());
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,15 +165,5 @@ mod tests {
             Ok(Ordering::Greater)
         );
         assert!(Rules::Deb.compare("not a version", "1").is_err());
-    }
-
-    #[test]
-    fn python_names_are_normalised() {
-        assert_eq!(normalise_python_name("Jinja2"), "jinja2");
-        assert_eq!(normalise_python_name("zope.interface"), "zope-interface");
-        assert_eq!(
-            normalise_python_name("ruamel__yaml.-clib"),
-            "ruamel-yaml-clib"
-        );
     }
 }

@@ -22,23 +22,7 @@ pub fn name_and_version(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// The name as PEP 503 normalises it: lower case, runs of `-_.` as one `-`.
-pub fn normalise(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut separator = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            separator = true;
-            continue;
-        }
-        if separator && !out.is_empty() {
-            out.push('-');
-        }
-        separator = false;
-        out.push(c.to_ascii_lowercase());
-    }
-    out
-}
+pub use salve_plugin_sdk::pep503::normalise;
 
 #[cfg(test)]
 mod tests {
@@ -52,12 +36,5 @@ mod tests {
             ("Requests".into(), "2.25.0".into())
         );
         assert!(name_and_version("Metadata-Version: 2.1\n").is_err());
-    }
-
-    #[test]
-    fn normalises_names_like_pep_503() {
-        assert_eq!(normalise("Typing_Extensions"), "typing-extensions");
-        assert_eq!(normalise("zope.interface"), "zope-interface");
-        assert_eq!(normalise("a--b__c"), "a-b-c");
     }
 }
