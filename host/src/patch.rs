@@ -418,7 +418,7 @@ async fn patch_platform(
     let Some(os_ecosystem) = probe.detected.iter().find(|d| d.class == PackageClass::Os) else {
         bail!(
             "{platform_name}: no ecosystem plugin recognises this {} {} image (salve patches \
-             dpkg, rpm and apk images; see `salve plugins list`)",
+             dpkg, rpm, apk and pacman images; see `salve plugins list`)",
             probe.os.id,
             probe.os.version_id
         );
