@@ -21,6 +21,7 @@ const TEST_PACKAGES: &[&str] = &[
     "python3",
     "python3-packaging",
     "python3-jsonschema",
+    "python3-pip",
     "pacman-package-manager",
     "libarchive-tools",
     "zypper",
