@@ -7,7 +7,7 @@ use crate::support::engine::Engine;
 use crate::support::insert_file;
 use crate::support::patching::{fixture_script, image_layers, layer_file_paths, salve_in};
 use crate::support::served::Served;
-use crate::support::{Generator, assert_same_order, amd64, file, run};
+use crate::support::{Generator, amd64, assert_same_order, file, run};
 use salve::image::read_paths;
 use salve::plugin::Plugin;
 use salve::plugin::types::{FileKind, OsInfo, PlanRequest, RequestedUpdate};

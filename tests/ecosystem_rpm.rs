@@ -2,7 +2,7 @@
 //! and its version order checked against rpm itself (`rpm.vercmp` in rpm's Lua) on thousands of
 //! generated pairs.
 
-use crate::support::{Generator, assert_same_order, amd64, file, run};
+use crate::support::{Generator, amd64, assert_same_order, file, run};
 use salve::plugin::Plugin;
 use salve::plugin::types::{OsInfo, PlanRequest, RequestedUpdate};
 use std::cmp::Ordering;
