@@ -163,7 +163,7 @@ fn the_host_fetches_a_package_index_in_the_form_a_plugin_accepts_and_opens_its_w
     use salve::engine::native::repository::Repositories;
     use salve::plugin::native::{PackageCheck, PackageDownload, RepositoryFile};
     let store = tempfile::tempdir().unwrap();
-    let repositories = Repositories::new(store.path()).unwrap();
+    let repositories = Repositories::new(store.path(), &salve::mirror::Mirrors::default()).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let index = |accept: Option<&str>| {
         let file = RepositoryFile {

@@ -18,6 +18,8 @@ use crate::image::assemble::{PatchInput, assemble, replace_in_index};
 use crate::image::layout::write_file_atomically;
 use crate::image::manifest::{Descriptor, Index, is_index};
 use crate::image::{Compression, LayerOptions, PlatformImage, RootfsCache};
+use crate::mirror::Mirrors;
+use crate::mirror::sources::SOURCE_FILES;
 use crate::plugin::types::{
     InstalledPackage, OsInfo, PackageClass, PlanRequest, Platform, RequestedUpdate, UpdatePlan,
 };
@@ -52,6 +54,8 @@ pub struct PatchOptions {
     pub registry: RegistryOptions,
     /// The tooling image to use instead of the plugin's choice.
     pub tooling_image: Option<String>,
+    /// Where packages come from for this run instead of where the image says.
+    pub mirrors: Mirrors,
     /// copa's source policy, applied to tooling images.
     pub source_policy: Option<SourcePolicy>,
     /// Where unpacked root filesystems and working folders live.
@@ -408,10 +412,14 @@ async fn patch_platform(
         run.options.engine,
         EngineChoice::Native(_) | EngineChoice::Auto { .. }
     );
+    let mut extra = report_library_paths(run.report);
+    if !run.options.mirrors.is_empty() {
+        extra.extend(SOURCE_FILES.iter().map(|pattern| pattern.to_string()));
+    }
     let probe = probe(
         &target.blobs,
         run.ecosystems,
-        &report_library_paths(run.report),
+        &extra,
         run.database_cap,
         native,
     )?;
@@ -579,6 +587,8 @@ async fn patch_platform(
             cancel: &run.options.cancel,
             native,
             local_refusal: local_refusal.as_deref(),
+            mirrors: &run.options.mirrors,
+            source_files: &probe.files,
         })
         .await?;
 

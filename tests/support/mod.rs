@@ -7,6 +7,7 @@ pub mod dockerd;
 pub mod engine;
 pub mod fault_proxy;
 pub mod grpc_proxy;
+pub mod mirror;
 pub mod patching;
 pub mod registry;
 pub mod served;

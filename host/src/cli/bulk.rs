@@ -71,6 +71,10 @@ pub struct BulkArgs {
     #[arg(long, value_name = "IMAGE")]
     tooling_image: Option<String>,
 
+    /// Fetch packages from a mirror (`ORIGIN=URL`, as `salve patch --mirror`); repeatable.
+    #[arg(long, value_name = "ORIGIN=URL")]
+    mirror: Vec<String>,
+
     /// How the results are printed.
     #[arg(long, value_name = "FORMAT", default_value = "table")]
     format: OutputFormat,
@@ -179,8 +183,8 @@ fn print_results(results: &[JobResult], format: OutputFormat) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
-/// Refuses engine options that cannot go together before any job starts (each job would
-/// otherwise fail alike), by the rules `salve patch` applies.
+/// Refuses engine options that cannot go together, and mirrors that are not valid, before any
+/// job starts (each job would otherwise fail alike), by the rules `salve patch` applies.
 fn check_engine(args: &BulkArgs) -> anyhow::Result<()> {
     super::run_args::chooses_buildkit(
         args.engine,
@@ -188,6 +192,7 @@ fn check_engine(args: &BulkArgs) -> anyhow::Result<()> {
         args.network == Some(NetworkMode::Host),
         args.tls.files().any() || args.buildkit_host_network,
     )?;
+    crate::mirror::Mirrors::parse(&args.mirror)?;
     Ok(())
 }
 
@@ -225,6 +230,9 @@ impl SharedArgs {
         }
         if let Some(image) = &args.tooling_image {
             patch.extend(["--tooling-image".into(), image.into()]);
+        }
+        for mirror in &args.mirror {
+            patch.extend(["--mirror".into(), mirror.into()]);
         }
         patch.extend(args.registry.to_args());
         SharedArgs {

@@ -9,6 +9,7 @@ use crate::engine::buildkit::address::{Address, TlsFiles};
 use crate::engine::native::NativeOptions;
 use crate::engine::spec::StepLimits;
 use crate::engine::{EngineChoice, LocalOptions};
+use crate::mirror::Mirrors;
 use crate::patch::source_policy::SourcePolicy;
 use crate::patch::{Delivery, PatchOptions, PatchOutcome, patch};
 use crate::progress::Progress;
@@ -94,6 +95,13 @@ pub struct RunArgs {
     /// (copa's EXPERIMENTAL_BUILDKIT_SOURCE_POLICY also applies).
     #[arg(long, value_name = "IMAGE")]
     tooling_image: Option<String>,
+
+    /// Fetch packages from a mirror for this run: `ORIGIN=URL`, ORIGIN a repository URL prefix
+    /// (`http://deb.debian.org/debian`; without a scheme, both http and https) or one of
+    /// debian, debian-security, ubuntu, ubuntu-ports, alpine, pypi. Repeatable; the patched
+    /// image keeps its own sources.
+    #[arg(long, value_name = "ORIGIN=URL")]
+    mirror: Vec<String>,
 
     /// How registries are reached.
     #[command(flatten)]
@@ -309,6 +317,7 @@ impl RunArgs {
             platforms: self.platform.clone(),
             registry: self.registry.options(),
             tooling_image: self.tooling_image.clone(),
+            mirrors: Mirrors::parse(&self.mirror)?,
             source_policy: SourcePolicy::from_environment()?,
             cache_dir: plugin_options.data_dir(),
             cancel,

@@ -10,16 +10,18 @@
 //! namespace) and the run's folders are removed by their owner.
 
 use super::materialize::materialize;
+use super::mirrored::mirrored_sources;
 use super::paths::{ReadBudget, Root};
 use super::sandbox::SETUP_FAILED;
 use super::sandbox::ids::IdRange;
 use super::spec::{
-    NetworkSpec, OverlaySpec, RESULTS_MOUNT, RunFiles, SandboxSpec, SandboxStatus, StepLimits,
-    StepSpec,
+    NetworkSpec, OverlaidFile, OverlaySpec, RESULTS_MOUNT, RunFiles, SandboxSpec, SandboxStatus,
+    StepLimits, StepSpec,
 };
 use super::{CA_BUNDLE, Changes, Executed, Job, ca_bundle_variable, host_ca_bundle, step_failed};
 use crate::cancel::{Cancel, Cancelled};
 use crate::image::{ImageLayers, RootfsCache, UnpackOptions};
+use crate::mirror::sources::MirroredSources;
 use crate::plugin::types::{FileKind, ImageFile, UpdatePlan};
 use anyhow::{Context, bail};
 use std::fs;
@@ -71,6 +73,8 @@ pub struct Execution {
     pub cancel: Cancel,
     /// The most the database files read back may hold together (the plugin input cap).
     pub database_cap: u64,
+    /// The package sources the steps see in place of the image's, for mirrors.
+    pub sources: MirroredSources,
 }
 
 /// Runs a job on the local engine: pulls its tooling image, then runs the plan on a blocking
@@ -82,6 +86,7 @@ pub async fn run_job(options: LocalOptions, job: &Job<'_>) -> anyhow::Result<Exe
         Some(image) => Some(super::pull_tooling(job, image, &platform).await?),
         None => None,
     };
+    let sources = mirrored_sources(job, tooling.as_ref())?;
     job.progress.stage(
         "execute",
         &format!(
@@ -99,6 +104,7 @@ pub async fn run_job(options: LocalOptions, job: &Job<'_>) -> anyhow::Result<Exe
         work: job.work.to_path_buf(),
         cancel: job.cancel.clone(),
         database_cap: job.database_cap,
+        sources,
     };
     tokio::task::spawn_blocking(move || run(&execution))
         .await
@@ -177,11 +183,15 @@ pub fn run(execution: &Execution) -> anyhow::Result<Executed> {
     };
     let results = work.join("results");
     fs::create_dir_all(&results)?;
+    let overlaid_files = overlaid_files(&execution.sources, work)?;
+    let mut environment = step_environment(&results)?;
+    environment.extend(execution.sources.environment.iter().cloned());
     let spec = SandboxSpec {
         target: overlay("target", target_root)?,
         tooling,
         results: results.clone(),
         exclude_paths: plan.exclude_paths.clone(),
+        overlaid_files,
         steps: plan
             .steps
             .iter()
@@ -193,7 +203,7 @@ pub fn run(execution: &Execution) -> anyhow::Result<Executed> {
             .collect(),
         database_paths: plan.database_paths.clone(),
         database_cap: execution.database_cap,
-        environment: step_environment(&results)?,
+        environment,
         ids: IdRange::for_this_process(),
         network,
         limits: execution.options.limits,
@@ -237,6 +247,24 @@ pub fn run(execution: &Execution) -> anyhow::Result<Executed> {
         changes: Changes::Upper(upper),
         database,
     })
+}
+
+/// Writes the mirrored copies of the package sources into the run's folder (outside everything
+/// the steps reach), to be put over the image's files.
+fn overlaid_files(sources: &MirroredSources, work: &Path) -> anyhow::Result<Vec<OverlaidFile>> {
+    let folder = work.join("mirrored-sources");
+    let mut overlaid = Vec::new();
+    for (index, file) in sources.files.iter().enumerate() {
+        fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+        let host = folder.join(index.to_string());
+        fs::write(&host, &file.content).with_context(|| format!("writing {}", host.display()))?;
+        fs::set_permissions(&host, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        overlaid.push(OverlaidFile {
+            path: file.path.clone(),
+            host,
+        });
+    }
+    Ok(overlaid)
 }
 
 /// How much of the end of a failed step's log is read (it may be any size).

@@ -9,6 +9,7 @@ pub mod buildkit;
 pub mod changes;
 pub mod local;
 pub mod materialize;
+pub mod mirrored;
 pub mod native;
 pub mod paths;
 pub mod rootless;
@@ -18,7 +19,8 @@ pub mod spec;
 use crate::cancel::Cancel;
 use crate::image::digest::sha256;
 use crate::image::{ImageLayers, OciLayout, PlatformImage, RootfsCache};
-use crate::plugin::types::UpdatePlan;
+use crate::mirror::Mirrors;
+use crate::plugin::types::{ImageFile, UpdatePlan};
 use crate::progress::Progress;
 use crate::transport::{PlatformChoice, RegistryOptions, Transport, fetch};
 use anyhow::Context;
@@ -76,6 +78,11 @@ pub struct Job<'a> {
     /// Why only the native engine can make the update: the plan the other engines run could
     /// not be made (it is then empty).
     pub local_refusal: Option<&'a str>,
+    /// Where packages come from for this run instead of where the image says.
+    pub mirrors: &'a Mirrors,
+    /// The target's files read with the probe, its package source files among them when there
+    /// are mirrors.
+    pub source_files: &'a [ImageFile],
 }
 
 impl EngineChoice {

@@ -19,6 +19,9 @@ pub struct SandboxSpec {
     pub results: PathBuf,
     /// Image paths covered with an empty tmpfs, so nothing written there reaches the layer.
     pub exclude_paths: Vec<String>,
+    /// Host files put read-only over the image's files while the steps run (package sources
+    /// rewritten for mirrors), at the paths the steps see them.
+    pub overlaid_files: Vec<OverlaidFile>,
     /// The commands to run in order.
     pub steps: Vec<StepSpec>,
     /// Image paths (`*` within one segment) copied out after the steps.
@@ -59,6 +62,15 @@ impl OverlaySpec {
     pub fn work(&self) -> PathBuf {
         self.changes.join("work")
     }
+}
+
+/// A host file the steps see in place of an image file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OverlaidFile {
+    /// The path the steps see (under `/target` for a target under a tooling image).
+    pub path: String,
+    /// The host file.
+    pub host: PathBuf,
 }
 
 /// One command.

@@ -1,5 +1,5 @@
 //! The plan as an LLB graph: image sources, one exec per step, tmpfs over the paths kept out of
-//! the layer, and a results folder (scratch, or holding the CA bundle) at `/salve-results`.
+//! the layer, read-only files over the image's (mirrored package sources), and a results folder (scratch, or holding the CA bundle) at `/salve-results`.
 //! Only ops BuildKit v0.8 has: no MergeOp or DiffOp.
 //!
 //! Without a tooling image each step runs in the target (`/` is the target); with one, `/` is
@@ -11,6 +11,7 @@
 use super::api::pb;
 use crate::engine::CA_BUNDLE;
 use crate::engine::spec::RESULTS_MOUNT;
+use crate::mirror::sources::RewrittenFile;
 use crate::plugin::types::UpdatePlan;
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -40,6 +41,9 @@ pub struct GraphInput<'a> {
     pub ca_bundle: Option<&'a [u8]>,
     /// The network of steps that need one (`Unset`: the daemon's sandbox, or `Host`).
     pub network: pb::NetMode,
+    /// Files every step sees read-only in place of the image's (mirrored package sources), at
+    /// the paths the steps see them.
+    pub overlaid_files: &'a [RewrittenFile],
 }
 
 /// The graph, as two definitions over the same ops.
@@ -122,6 +126,7 @@ pub fn build(input: &GraphInput<'_>) -> Graph {
     let mut results = input.ca_bundle.map(|bundle| results_with(&mut ops, bundle));
     let mut kept_out: Vec<Option<pb::Input>> = vec![None; input.plan.exclude_paths.len()];
     let target_at = if tooling.is_some() { "/target" } else { "" };
+    let overlaid = overlaid_files(&mut ops, input.overlaid_files);
 
     let mut steps = Vec::new();
     for step in &input.plan.steps {
@@ -153,6 +158,20 @@ pub fn build(input: &GraphInput<'_>) -> Graph {
         for (path, previous) in input.plan.exclude_paths.iter().zip(&kept_out) {
             let dest = format!("{target_at}/{}", path.trim_start_matches('/'));
             mount(&mut inputs, previous.as_ref(), &dest);
+        }
+        if let Some(files) = &overlaid {
+            // Read-only, so they give no outputs and the outputs above keep their indexes.
+            inputs.push(files.clone());
+            for (index, file) in input.overlaid_files.iter().enumerate() {
+                mounts.push(pb::Mount {
+                    input: inputs.len() as i64 - 1,
+                    selector: format!("/{index}"),
+                    dest: file.path.clone(),
+                    output: NONE,
+                    readonly: true,
+                    ..Default::default()
+                });
+            }
         }
         let base = crate::engine::STEP_BASE_ENVIRONMENT
             .iter()
@@ -208,6 +227,37 @@ pub fn build(input: &GraphInput<'_>) -> Graph {
         results: ops.definition(results),
         steps,
     }
+}
+
+/// A scratch folder holding each file at `/INDEX` (its place in `files`), to be mounted file by
+/// file; `None` without files.
+fn overlaid_files(ops: &mut Ops, files: &[RewrittenFile]) -> Option<pb::Input> {
+    if files.is_empty() {
+        return None;
+    }
+    let last = files.len() - 1;
+    let actions = files
+        .iter()
+        .enumerate()
+        .map(|(index, file)| pb::FileAction {
+            // Scratch for the first; then the result of the action before (the op has no
+            // inputs, so action results are numbered from 0).
+            input: if index == 0 { NONE } else { index as i64 - 1 },
+            secondary_input: NONE,
+            output: if index == last { 0 } else { NONE },
+            action: Some(pb::file_action::Action::Mkfile(pb::FileActionMkFile {
+                path: format!("/{index}"),
+                mode: 0o644,
+                data: file.content.clone(),
+                timestamp: 0,
+            })),
+        })
+        .collect();
+    let op = pb::Op {
+        op: Some(pb::op::Op::File(pb::FileOp { actions })),
+        ..Default::default()
+    };
+    Some(output(&ops.add(&op), 0))
 }
 
 /// A scratch folder holding the CA bundle at [`CA_BUNDLE`].
@@ -282,6 +332,7 @@ mod tests {
             proxies: pb::ProxyEnv::default(),
             ca_bundle: None,
             network: pb::NetMode::Unset,
+            overlaid_files: &[],
         }
     }
 
@@ -350,6 +401,46 @@ mod tests {
             ["/", "/target", RESULTS_MOUNT, "/target/var/lib/apt/lists"]
         );
         assert_eq!(ops.last().unwrap().inputs, [output(&graph.steps[1], 1)]);
+    }
+
+    #[test]
+    fn mirrored_sources_are_read_only_files_over_the_images() {
+        let plan = plan();
+        let files = [
+            RewrittenFile {
+                path: "/target/etc/apt/sources.list".into(),
+                content: b"deb http://mirror/debian bookworm main\n".to_vec(),
+            },
+            RewrittenFile {
+                path: "/etc/apt/sources.list.d/debian.sources".into(),
+                content: b"URIs: http://mirror/debian\n".to_vec(),
+            },
+        ];
+        let mut with_files = input(&plan, Some("127.0.0.1:5000/tools@sha256:11"));
+        with_files.overlaid_files = &files;
+        let graph = build(&with_files);
+        let ops = decode(&graph.target);
+        let Some(pb::op::Op::File(made)) = &ops[2].op else {
+            panic!("the files come third: {:?}", ops[2]);
+        };
+        assert_eq!(made.actions.len(), 2);
+        let first = exec(&ops[3]);
+        let overlaid: Vec<(&str, &str, bool, i64)> = first.mounts[4..]
+            .iter()
+            .map(|m| (m.dest.as_str(), m.selector.as_str(), m.readonly, m.output))
+            .collect();
+        assert_eq!(
+            overlaid,
+            [
+                ("/target/etc/apt/sources.list", "/0", true, NONE),
+                ("/etc/apt/sources.list.d/debian.sources", "/1", true, NONE),
+            ]
+        );
+        assert_eq!(
+            ops.last().unwrap().inputs,
+            [output(&graph.steps[1], 1)],
+            "the target is still the second output"
+        );
     }
 
     #[test]

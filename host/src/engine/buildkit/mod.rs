@@ -24,6 +24,7 @@ use super::{Changes, Executed, ca_bundle_variable, host_ca_bundle, step_failed};
 use crate::cancel::Cancelled;
 use crate::image::layout::OciLayout;
 use crate::image::{UnpackOptions, read_paths, unpack_layers};
+use crate::mirror::sources::MirroredSources;
 use crate::plugin::types::{Platform, UpdatePlan};
 use crate::progress::Progress;
 use crate::transport::docker_daemon::{self, TemporaryImage};
@@ -93,6 +94,8 @@ pub struct Build<'a> {
     pub progress: Progress,
     /// The most the database files read back from the results folder may hold together.
     pub database_cap: u64,
+    /// The package sources the steps see in place of the image's, for mirrors.
+    pub sources: &'a MirroredSources,
 }
 
 /// A random id for sessions, solves and temporary names.
@@ -182,6 +185,14 @@ pub async fn run_job(daemon: &Daemon, job: &super::Job<'_>) -> anyhow::Result<Ex
     // A loaded image stays in Docker until the build is over, however it ends.
     let (reference, _loaded) = target::target(job, &daemon.address)?;
     let platform = job.target.platform.to_string();
+    // The daemon pulls the tooling image; its package sources are read here only to mirror them.
+    let tooling_layers = match job.tooling_image {
+        Some(image) if !job.mirrors.is_empty() => {
+            Some(super::pull_tooling(job, image, &platform).await?)
+        }
+        _ => None,
+    };
+    let sources = super::mirrored::mirrored_sources(job, tooling_layers.as_ref())?;
     job.progress.stage(
         "execute",
         &format!(
@@ -202,6 +213,7 @@ pub async fn run_job(daemon: &Daemon, job: &super::Job<'_>) -> anyhow::Result<Ex
         work: job.work,
         progress: job.progress,
         database_cap: job.database_cap,
+        sources: &sources,
     };
     match job.cancel.run(build(&build_job)).await {
         Ok(executed) => executed,
@@ -230,8 +242,11 @@ async fn build(job: &Build<'_>) -> anyhow::Result<Executed> {
         }
         None => None,
     };
-    let environment: Vec<(String, String)> =
-        ca_bundle.iter().map(|_| ca_bundle_variable()).collect();
+    let environment: Vec<(String, String)> = ca_bundle
+        .iter()
+        .map(|_| ca_bundle_variable())
+        .chain(job.sources.environment.iter().cloned())
+        .collect();
     let graph = llb::build(&llb::GraphInput {
         plan: job.plan,
         target: job.target,
@@ -249,6 +264,7 @@ async fn build(job: &Build<'_>) -> anyhow::Result<Executed> {
         } else {
             pb::NetMode::Unset
         },
+        overlaid_files: &job.sources.files,
     });
     let entitlements = if daemon.host_network {
         vec!["network.host".to_string()]

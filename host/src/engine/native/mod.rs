@@ -115,7 +115,7 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
         files.extend(tooling_files(job, image, &platform, &tooling_paths).await?);
     }
     let index = work.index;
-    let repositories = Repositories::new(&options.store)?;
+    let repositories = Repositories::new(&options.store, job.mirrors)?;
 
     // Resolution, round by round.
     job.progress.stage(
@@ -161,6 +161,14 @@ pub async fn run_job(options: &NativeOptions, job: &Job<'_>) -> anyhow::Result<E
     for warning in &selection.warnings {
         job.progress.warn(&format!("{platform}: {warning}"));
     }
+    let fetched_urls = request.fetched.iter().map(|file| file.url.as_str());
+    let package_urls = selection
+        .packages
+        .iter()
+        .map(|package| package.url.as_str());
+    let unused = job.mirrors.unused(fetched_urls.chain(package_urls));
+    let unused: Vec<String> = unused.into_iter().map(str::to_string).collect();
+    super::mirrored::warn_unused(job, &unused);
     drop(request.fetched);
 
     // Downloads, then the packages opened for the plugin.

@@ -8,6 +8,7 @@ use super::openpgp::{self, SignatureError};
 use super::package::{Downloaded, Format, PackageError};
 use crate::cache::PACKAGES_LOCK;
 use crate::cache::lock::{EntryLock, Mode};
+use crate::mirror::Mirrors;
 use crate::plugin::native::{
     FetchedFile, PackageCheck, PackageDownload, RepositoryFile, SignatureCheck,
 };
@@ -89,14 +90,17 @@ pub enum FetchError {
 pub struct Repositories {
     client: reqwest::Client,
     store: PathBuf,
+    /// Where URLs under an origin are fetched from instead.
+    mirrors: Mirrors,
     /// The store's lock, held shared while the client lives, so that no prune removes a file
     /// between its fetch and its use.
     _store_lock: std::sync::Arc<EntryLock>,
 }
 
 impl Repositories {
-    /// A client whose store is `store` (created when missing).
-    pub fn new(store: &Path) -> Result<Repositories, FetchError> {
+    /// A client whose store is `store` (created when missing), fetching URLs under an origin
+    /// of `mirrors` from its mirror.
+    pub fn new(store: &Path, mirrors: &Mirrors) -> Result<Repositories, FetchError> {
         let client_error = FetchError::Client;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(NETWORK_TIMEOUT)
@@ -126,6 +130,7 @@ impl Repositories {
         Ok(Repositories {
             client,
             store: store.to_path_buf(),
+            mirrors: mirrors.clone(),
             _store_lock: std::sync::Arc::new(store_lock),
         })
     }
@@ -285,6 +290,8 @@ impl Repositories {
         optional: bool,
         accept: Option<&str>,
     ) -> Result<Option<PathBuf>, FetchError> {
+        let mirrored = self.mirrors.rewrite_url(url);
+        let url = mirrored.as_deref().unwrap_or(url);
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(FetchError::Request {
                 url: url.to_string(),

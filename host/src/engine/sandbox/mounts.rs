@@ -1,20 +1,21 @@
 //! The sandbox's file systems, mounted in its private mount namespace before any step starts:
 //! the target's overlay (and the tooling image's, with the target at `/target`), tmpfs over the
 //! excluded paths, a minimal `/dev` (null, zero, full, random, urandom, shm; no terminal, no
-//! block device), the resolver files and the results folder. The image's folders and the
+//! block device), the resolver files, the results folder and the mirrored copies of package
+//! source files (read-only). The image's folders and the
 //! results folder are id-mapped mounts: what is root-owned on disk is the sandbox's root, and
 //! what the steps write as the sandbox's root is root-owned on disk, so the unpacked image and
 //! the patch layer keep the image's owners while no step ever runs as the host's root. Every
 //! mount lives in the private namespace and disappears with it.
 
 use super::ids::IdRange;
-use crate::engine::spec::{NetworkSpec, OverlaySpec, RESULTS_MOUNT, SandboxSpec};
+use crate::engine::spec::{NetworkSpec, OverlaidFile, OverlaySpec, RESULTS_MOUNT, SandboxSpec};
 use cap_std::fs::Dir;
 use rustix::fd::{AsFd, BorrowedFd};
 use rustix::fs::CWD;
 use rustix::mount::{
-    MountFlags, MoveMountFlags, OpenTreeFlags, mount, mount_bind, mount_bind_recursive, move_mount,
-    open_tree,
+    MountFlags, MoveMountFlags, OpenTreeFlags, mount, mount_bind, mount_bind_recursive,
+    mount_remount, move_mount, open_tree,
 };
 use rustix::thread::CapabilitiesSecureBits;
 use std::ffi::CString;
@@ -72,10 +73,32 @@ pub fn prepare(spec: &SandboxSpec, user_namespace: BorrowedFd<'_>) -> io::Result
     mapper
         .bind(&spec.results, &results)
         .map_err(|error| context("mounting the results folder", error))?;
+    for file in &spec.overlaid_files {
+        overlay_file(&root, file)?;
+    }
     if in_target {
         created.extend(root_created);
     }
     Ok(created)
+}
+
+/// Binds a host file read-only over an image's regular file. The file must be where the steps
+/// read it: a symbolic link on the way, or anything but a regular file there, is refused.
+fn overlay_file(root: &Path, file: &OverlaidFile) -> io::Result<()> {
+    let refused = |why: &str| {
+        io::Error::other(format!(
+            "putting the mirrored copy of {} in place: {why}",
+            file.path
+        ))
+    };
+    let target =
+        inside(root, &file.path)?.ok_or_else(|| refused("a symbolic link is on the way"))?;
+    if !fs::symlink_metadata(&target).is_ok_and(|metadata| metadata.is_file()) {
+        return Err(refused("it is not a regular file in the image"));
+    }
+    mount_bind(&file.host, &target).map_err(|error| refused(&error.to_string()))?;
+    mount_remount(&target, MountFlags::BIND | MountFlags::RDONLY, "")
+        .map_err(|error| refused(&error.to_string()))
 }
 
 /// Makes id-mapped mounts of host folders.
