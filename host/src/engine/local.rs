@@ -86,6 +86,14 @@ pub async fn run_job(options: LocalOptions, job: &Job<'_>) -> anyhow::Result<Exe
         Some(image) => Some(super::pull_tooling(job, image, &platform).await?),
         None => None,
     };
+    if !options.host_network
+        && let Some(mirror) = job.mirrors.iter().find(|m| is_loopback_url(&m.url))
+    {
+        bail!(
+            "--mirror {mirror} names this machine's loopback, which steps cannot reach from their \
+             own network namespace: share this machine's network with --network host"
+        );
+    }
     let sources = mirrored_sources(job, tooling.as_ref())?;
     job.progress.stage(
         "execute",

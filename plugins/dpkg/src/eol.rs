@@ -49,13 +49,19 @@ pub fn warning(os: &OsInfo) -> Option<String> {
 
 /// `apt-get update`, run by `sh` so that the advice for repositories that are gone follows from
 /// what apt says: it is added to the output only when the update failed and apt names a 404 or a
-/// missing Release file, never for other failures (a broken hook, a full disk). `$1` and `$2` are
+/// missing Release file, never for other failures (a broken hook, a full disk). Indexes apt
+/// could not download and went on without (it exits 0 for a repository it cannot connect to)
+/// fail the step: an update of everything would otherwise find nothing to do and say so. `$1` and `$2` are
 /// the image's OS id and version, passed as data. The output goes through a temporary file, not
 /// a pipe, so a process apt-get leaves behind cannot hold the step open.
 pub const APT_UPDATE: &str = r#"set -u
 log=$(mktemp)
 apt-get update > "$log" 2>&1 && status=0 || status=$?
 cat "$log"
+if [ "$status" -eq 0 ] && grep -q "Some index files failed to download" "$log"; then
+  printf 'salve: apt-get update could not download some package indexes (above) and went on without them, so their updates would be missed: make those repositories reachable and patch again\n' >&2
+  status=100
+fi
 if [ "$status" -ne 0 ]; then
   case $(cat "$log") in
     *"esm.ubuntu.com"*"401"*"Unauthorized"*)
@@ -120,6 +126,24 @@ mod tests {
         let (status, printed) = apt_update_with("Err:1 http://x 404  Not Found", 0);
         assert_eq!(status, 0, "a warning apt got past is no failure");
         assert!(!printed.contains("archive"), "{printed}");
+    }
+
+    #[test]
+    fn indexes_apt_went_on_without_fail_the_step() {
+        let (status, printed) = apt_update_with(
+            "Err:1 http://127.0.0.1:9/debian bookworm InRelease\n  Could not connect to \
+             127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)\n\
+             W: Failed to fetch http://127.0.0.1:9/debian/dists/bookworm/InRelease  Could not \
+             connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)\n\
+             W: Some index files failed to download. They have been ignored, or old ones used \
+             instead.",
+            0,
+        );
+        assert_eq!(status, 100, "{printed}");
+        assert!(
+            printed.contains("could not download some package indexes"),
+            "{printed}"
+        );
     }
 
     #[test]
