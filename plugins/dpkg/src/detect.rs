@@ -1,6 +1,6 @@
 //! Recognising a dpkg image from the files the host read at the probe paths.
 
-use crate::{eol, status};
+use crate::{chisel, eol, status};
 use salve_plugin_sdk::{FileKind, ImageFile, OsInfo, Target};
 
 /// The dpkg database of a regular image.
@@ -12,6 +12,9 @@ pub const STATUS_D: &str = "/var/lib/dpkg/status.d";
 /// apt's command, whose presence means the image can patch itself.
 pub const APT_GET: &str = "/usr/bin/apt-get";
 
+/// The manager of a Chiseled image: Chisel, whose manifest salve rewrites natively.
+pub const CHISEL: &str = "chisel";
+
 /// The OS ids this plugin handles.
 pub const OS_IDS: &[&str] = &["debian", "ubuntu"];
 
@@ -22,6 +25,7 @@ pub fn probe_paths() -> Vec<String> {
         format!("{STATUS_D}/*"),
         APT_GET.into(),
         "/usr/bin/dpkg".into(),
+        chisel::MANIFEST.into(),
     ]
 }
 
@@ -42,7 +46,7 @@ pub fn detect(os: &OsInfo, files: &[ImageFile]) -> Result<Option<Target>, String
         .collect();
     let has_status = databases.iter().any(|file| file.path == STATUS);
     if databases.is_empty() {
-        return Ok(None);
+        return chiseled(os, files);
     }
     let mut held = Vec::new();
     for file in &databases {
@@ -69,6 +73,24 @@ pub fn detect(os: &OsInfo, files: &[ImageFile]) -> Result<Option<Target>, String
         held,
         runtime: None,
         warnings,
+    }))
+}
+
+/// A Chiseled image (Chisel's manifest, no dpkg database), or `None` without a manifest.
+fn chiseled(os: &OsInfo, files: &[ImageFile]) -> Result<Option<Target>, String> {
+    let Some(manifest) = files
+        .iter()
+        .find(|file| file.path == chisel::MANIFEST && file.kind == FileKind::File)
+    else {
+        return Ok(None);
+    };
+    chisel::Manifest::read(manifest.content.as_deref().unwrap_or_default())?;
+    Ok(Some(Target {
+        manager: CHISEL.into(),
+        distroless: true,
+        held: Vec::new(),
+        runtime: None,
+        warnings: eol::warning(os).into_iter().collect(),
     }))
 }
 
@@ -123,6 +145,29 @@ Package: libssl3\nStatus: install ok installed\nVersion: 3.0.11-1\n";
         assert_eq!(target.manager, "dpkg");
         assert!(target.distroless);
         assert!(target.held.is_empty());
+    }
+
+    #[test]
+    fn a_chisel_manifest_without_a_dpkg_database_is_a_chiseled_image() {
+        let manifest = ruzstd::encoding::compress_to_vec(
+            "{\"jsonwall\":\"1.0\",\"schema\":\"1.0\",\"count\":2}\n\
+             {\"kind\":\"package\",\"name\":\"zlib1g\",\"version\":\"1:1.3\",\"arch\":\"amd64\"}\n"
+                .as_bytes(),
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        let files = vec![
+            missing(STATUS),
+            missing(APT_GET),
+            salve_plugin_sdk::ImageFile {
+                content: Some(manifest),
+                ..file(chisel::MANIFEST, "")
+            },
+        ];
+        let target = detect(&os("ubuntu", "24.04"), &files).unwrap().unwrap();
+        assert_eq!(target.manager, CHISEL);
+        assert!(target.distroless);
+        let broken = vec![file(chisel::MANIFEST, "not zstd")];
+        assert!(detect(&os("ubuntu", "24.04"), &broken).is_err());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! salve's ecosystem plugin for Debian and Ubuntu images: dpkg versions, apt and distroless
-//! (`status.d`) images, plans, package databases and purls.
+//! (`status.d`) images, Chiseled images (Chisel's manifest, patched natively), plans, package
+//! databases and purls.
 
+mod chisel;
 mod detect;
 mod eol;
 mod native;
@@ -26,7 +28,9 @@ impl Ecosystem for Dpkg {
         EcosystemInfo {
             name: "dpkg".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            summary: "Debian and Ubuntu: apt images and distroless status.d images".into(),
+            summary:
+                "Debian and Ubuntu: apt images, distroless status.d images and Chiseled images"
+                    .into(),
             purl_type: "deb".into(),
             class: PackageClass::Os,
             os_ids: detect::OS_IDS.iter().map(|id| id.to_string()).collect(),
@@ -68,7 +72,8 @@ impl Ecosystem for Dpkg {
     }
 
     fn installed(files: Vec<ImageFile>) -> Result<Vec<InstalledPackage>, String> {
-        files::parse_texts(&files, is_database, |text| {
+        let mut installed = chisel::installed(&files)?;
+        installed.extend(files::parse_texts(&files, is_database, |text| {
             Ok(status::parse(text)?
                 .into_iter()
                 .map(|package| InstalledPackage {
@@ -78,7 +83,8 @@ impl Ecosystem for Dpkg {
                     location: None,
                 })
                 .collect())
-        })
+        })?);
+        Ok(installed)
     }
 
     fn purl(pkg: InstalledPackage, os: OsInfo, platform: Platform) -> String {

@@ -5,7 +5,7 @@
 //! (`"$@"`), after `validate` has checked them; nothing from a report is ever spliced into a
 //! script.
 
-use crate::detect::{STATUS, STATUS_D};
+use crate::detect::{CHISEL, STATUS, STATUS_D};
 use crate::{eol, version};
 use salve_plugin_sdk::{OsInfo, PlanRequest, RequestedUpdate, Step, UpdatePlan};
 
@@ -77,6 +77,14 @@ fi
 
 /// Plans the updates for the image described by `request`.
 pub fn plan(request: &PlanRequest) -> Result<UpdatePlan, String> {
+    if request.target.manager == CHISEL {
+        return Err(
+            "a Chiseled image holds only slices of its packages, which apt and dpkg would \
+             install whole: it is patched natively (--engine native or auto), which writes the \
+             sliced paths alone and updates Chisel's manifest"
+                .into(),
+        );
+    }
     validate(&request.updates)?;
     refuse_ubuntu_pro_fixes(&request.updates)?;
     let held = &request.target.held;

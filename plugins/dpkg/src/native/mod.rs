@@ -4,6 +4,7 @@
 //! and turns the packages the host downloaded and opened into dpkg's database files.
 
 mod certificates;
+mod chiseled;
 mod control;
 mod index;
 mod install;
@@ -18,16 +19,16 @@ mod sources;
 mod timezone;
 mod x509;
 
-pub use install::install;
-
-use crate::detect::{STATUS, STATUS_D};
+use crate::chisel;
+use crate::detect::{CHISEL, STATUS, STATUS_D};
 use index::Available;
 use relations::Clauses;
 use release::Release;
 use resolve::{Goal, Installed};
 use salve_plugin_sdk::{
-    FetchedFile, FileKind, ImageFile, NativeError, NativeRequest, PackageCheck, PackageDownload,
-    Platform, RepositoryFile, Resolution, Selection, SignatureCheck, Target,
+    FetchedFile, FileKind, ImageFile, InstallRequest, InstallStep, NativeError, NativeRequest,
+    PackageCheck, PackageDownload, Platform, RepositoryFile, Resolution, Selection, SignatureCheck,
+    Target,
 };
 use sources::Source;
 
@@ -74,6 +75,7 @@ pub fn paths() -> Vec<String> {
     paths.extend([
         STATUS.into(),
         format!("{STATUS_D}/*"),
+        chisel::MANIFEST.into(),
         install::DIVERSIONS.into(),
         install::INFO_FILES.into(),
         format!("{}/*", install::ALTERNATIVES),
@@ -119,6 +121,15 @@ fn unsupported(message: String) -> NativeError {
 /// What no engine can do, or repository files that are not valid.
 fn failed(message: String) -> NativeError {
     NativeError::Failed(message)
+}
+
+/// One round of installation: a Chiseled image's sliced paths and manifest, or dpkg's way.
+pub fn install(request: &InstallRequest) -> Result<InstallStep, NativeError> {
+    if request.target.manager == CHISEL {
+        chiseled::install(request)
+    } else {
+        install::install(request)
+    }
 }
 
 /// One round of resolution.
@@ -202,7 +213,12 @@ pub fn resolve(request: &NativeRequest) -> Result<Resolution, NativeError> {
         );
     }
     let pins = read_pins(&apt).map_err(unsupported)?;
-    let installed = read_installed(&request.files).map_err(failed)?;
+    let chiseled = request.target.manager == CHISEL;
+    let installed = if chiseled {
+        chiseled::installed(&request.files).map_err(failed)?
+    } else {
+        read_installed(&request.files).map_err(failed)?
+    };
     let goal = Goal {
         updates: request
             .updates
@@ -210,8 +226,12 @@ pub fn resolve(request: &NativeRequest) -> Result<Resolution, NativeError> {
             .map(|update| (update.package.as_str(), update.fixed_version.as_str()))
             .collect(),
         architecture,
+        partial: chiseled,
     };
-    let resolved = resolve::resolve(&installed, &available, &pins, &goal)?;
+    let mut resolved = resolve::resolve(&installed, &available, &pins, &goal)?;
+    if chiseled {
+        chiseled::leave_out_new_packages(&mut resolved);
+    }
     Ok(Resolution::Install(Selection {
         packages: resolved
             .chosen

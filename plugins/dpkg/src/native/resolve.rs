@@ -38,6 +38,9 @@ pub struct Goal<'a> {
     pub updates: Vec<(&'a str, &'a str)>,
     /// The image's architecture (dpkg's name: `amd64`, `arm64`, `armhf`).
     pub architecture: &'a str,
+    /// The image holds parts of packages (a Chiseled image): a dependency on a package it does
+    /// not have holds, as Chisel leaves dependencies to its slices.
+    pub partial: bool,
 }
 
 /// A package version chosen for installation.
@@ -66,6 +69,8 @@ struct World<'a> {
     architecture: &'a str,
     /// Parsed relations of offered versions, by (name, version).
     relations: HashMap<(&'a str, &'a str), OfferedRelations>,
+    /// Dependencies on packages the image does not have hold ([`Goal::partial`]).
+    partial: bool,
 }
 
 /// The relations of an offered version.
@@ -104,6 +109,7 @@ pub fn resolve<'a>(
         pins,
         architecture: goal.architecture,
         relations: HashMap::new(),
+        partial: goal.partial,
     };
     resolve_in(world, goal).map_err(NativeError::Failed)
 }
@@ -229,6 +235,13 @@ impl<'a> World<'a> {
         }))
     }
 
+    /// Whether the image has a package some alternative of `clause` names.
+    fn has_any(&self, clause: &[Dependency]) -> bool {
+        clause
+            .iter()
+            .any(|dependency| self.installed.contains_key(dependency.name.as_str()))
+    }
+
     /// The parsed relations of an offered version.
     fn relations_of(&mut self, offer: &'a Available<'a>) -> Result<OfferedRelations, String> {
         let key = (offer.name, offer.version);
@@ -268,7 +281,7 @@ impl<'a> World<'a> {
             // What the planned versions need.
             for offer in planned.values() {
                 for clause in &self.relations_of(offer)?.depends {
-                    if state.satisfies(clause) {
+                    if state.satisfies(clause) || self.partial && !self.has_any(clause) {
                         continue;
                     }
                     let pick = self.pick(clause, &planned)?.ok_or_else(|| {
@@ -594,6 +607,7 @@ mod tests {
         Goal {
             updates,
             architecture: "amd64",
+            partial: false,
         }
     }
 
