@@ -1,13 +1,14 @@
 //! `salve patch` end to end on real Debian images, by subject: the Debian flow ([`flow`]), the
 //! BuildKit engine ([`buildkit`]), stopping a run ([`cancellation`]), the cache runs share
-//! ([`cache`]) and mirrors ([`mirror`]). The images are a bookworm image built by
-//! `fixtures/images/debian-image.sh` with mmdebstrap from the bookworm suite alone, pushed to a
-//! real registry, patched from Trivy reports written here from Debian's live bookworm-security
-//! index (never hard-coded versions), and read back from the registry.
+//! ([`cache`]), mirrors ([`mirror`]) and Chiseled images ([`chisel`]). The images are a bookworm
+//! image built by `fixtures/images/debian-image.sh` with mmdebstrap from the bookworm suite
+//! alone, pushed to a real registry, patched from Trivy reports written here from Debian's live
+//! bookworm-security index (never hard-coded versions), and read back from the registry.
 
 mod buildkit;
 mod cache;
 mod cancellation;
+mod chisel;
 mod flow;
 mod generate;
 mod mirror;

@@ -678,6 +678,31 @@ mod tests {
     }
 
     #[test]
+    fn a_partial_image_needs_only_the_dependencies_it_has() {
+        let release = Release::default();
+        let image = [
+            installed("curl", "1", "", ""),
+            installed("zlib", "1", "", ""),
+        ];
+        let offers = [
+            offer("curl", "2", "libnew (>= 1), zlib (>= 2)", "", &release),
+            offer("libnew", "1", "", "", &release),
+            offer("zlib", "2", "", "", &release),
+        ];
+        let partial = Goal {
+            partial: true,
+            ..goal(vec![])
+        };
+        let resolved = resolve(&image, &offers, &[], &partial).unwrap();
+        assert_eq!(
+            names(&resolved),
+            ["curl 2", "zlib 2"],
+            "libnew, which the image lacks, is not needed; zlib, which it has too old, is"
+        );
+        assert!(resolved.warnings.is_empty(), "{:?}", resolved.warnings);
+    }
+
+    #[test]
     fn a_closure_that_would_remove_a_package_is_refused_naming_both() {
         let release = Release::default();
         let image = [
