@@ -84,13 +84,18 @@ fn chiseled(os: &OsInfo, files: &[ImageFile]) -> Result<Option<Target>, String> 
     else {
         return Ok(None);
     };
-    chisel::Manifest::read(manifest.content.as_deref().unwrap_or_default())?;
+    let mut warnings: Vec<String> = eol::warning(os).into_iter().collect();
+    // A manifest that cannot be read is still a Chiseled image: reading its packages fails next,
+    // with the reason, rather than the image being taken for another kind.
+    if let Err(error) = chisel::Manifest::read(manifest.content.as_deref().unwrap_or_default()) {
+        warnings.push(error);
+    }
     Ok(Some(Target {
         manager: CHISEL.into(),
         distroless: true,
         held: Vec::new(),
         runtime: None,
-        warnings: eol::warning(os).into_iter().collect(),
+        warnings,
     }))
 }
 
@@ -167,7 +172,13 @@ Package: libssl3\nStatus: install ok installed\nVersion: 3.0.11-1\n";
         assert_eq!(target.manager, CHISEL);
         assert!(target.distroless);
         let broken = vec![file(chisel::MANIFEST, "not zstd")];
-        assert!(detect(&os("ubuntu", "24.04"), &broken).is_err());
+        let target = detect(&os("ubuntu", "24.04"), &broken).unwrap().unwrap();
+        assert_eq!(target.manager, CHISEL);
+        assert!(
+            target.warnings[0].contains("not zstd-compressed"),
+            "{:?}",
+            target.warnings
+        );
     }
 
     #[test]
