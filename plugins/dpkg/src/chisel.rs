@@ -252,7 +252,7 @@ mod tests {
     use super::*;
 
     /// A manifest as Chisel writes one (lines sorted, fields in its order).
-    pub const TEXT: &str = r#"{"jsonwall":"1.0","schema":"1.0","count":7}
+    const TEXT: &str = r#"{"jsonwall":"1.0","schema":"1.0","count":7}
 {"kind":"content","slice":"zlib1g_libs","path":"/usr/lib/x86_64-linux-gnu/libz.so.1"}
 {"kind":"content","slice":"zlib1g_libs","path":"/usr/lib/x86_64-linux-gnu/libz.so.1.2.13"}
 {"kind":"package","name":"zlib1g","version":"1:1.2.13.dfsg-1","sha256":"d7dd1d1411fedf27f5e27650a6eff20ef294077b568f4c8c5e51466dc7c08ce4","arch":"amd64"}

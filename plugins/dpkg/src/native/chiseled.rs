@@ -5,6 +5,7 @@
 //! mutation script changed when the image was cut (`final_sha256`) cannot be made again, and
 //! is refused.
 
+use super::install::hex;
 use super::resolve::{Installed, Resolved};
 use crate::chisel::{self, Entry, MANIFEST, Manifest};
 use salve_plugin_sdk::{
@@ -245,7 +246,141 @@ fn manifest_file_mode(manifest: &Manifest) -> u32 {
         .unwrap_or(0o644)
 }
 
-/// Lower-case hex.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use salve_plugin_sdk::testing::{download, entry, file, os, platform, target};
+    use salve_plugin_sdk::{Installation, PackageDownload};
+
+    /// The manifest of an image cut from zlib1g's libraries and base-files' release file.
+    fn manifest_text() -> String {
+        let lib = "/usr/lib/x86_64-linux-gnu";
+        format!(
+            "{{\"jsonwall\":\"1.0\",\"schema\":\"1.0\",\"count\":10}}\n\
+             {{\"kind\":\"package\",\"name\":\"base-files\",\"version\":\"12.4\",\"sha256\":\"aa\",\"arch\":\"amd64\"}}\n\
+             {{\"kind\":\"package\",\"name\":\"zlib1g\",\"version\":\"1:1.2\",\"sha256\":\"bb\",\"arch\":\"amd64\"}}\n\
+             {{\"kind\":\"path\",\"path\":\"/usr/lib/os-release\",\"mode\":\"0644\",\"slices\":[\"base-files_release-info\"],\"sha256\":\"cc\",\"size\":3}}\n\
+             {{\"kind\":\"path\",\"path\":\"{lib}/\",\"mode\":\"0755\",\"slices\":[\"zlib1g_libs\"]}}\n\
+             {{\"kind\":\"path\",\"path\":\"{lib}/libz.so.1\",\"mode\":\"0777\",\"slices\":[\"zlib1g_libs\"],\"link\":\"libz.so.1.2\"}}\n\
+             {{\"kind\":\"path\",\"path\":\"{lib}/libz.so.1.2\",\"mode\":\"0644\",\"slices\":[\"zlib1g_libs\"],\"sha256\":\"dd\",\"size\":4}}\n\
+             {{\"kind\":\"path\",\"path\":\"{lib}/libz.so.1.2.old\",\"mode\":\"0644\",\"slices\":[\"zlib1g_libs\"],\"sha256\":\"ee\",\"size\":4}}\n\
+             {{\"kind\":\"slice\",\"name\":\"base-files_release-info\"}}\n\
+             {{\"kind\":\"slice\",\"name\":\"zlib1g_libs\"}}\n"
+        )
+    }
+
+    fn compressed(text: &str) -> Vec<u8> {
+        ruzstd::encoding::compress_to_vec(
+            text.as_bytes(),
+            ruzstd::encoding::CompressionLevel::Fastest,
+        )
+    }
+
+    fn request(read: Option<Vec<ImageFile>>, packaged: Vec<ImageFile>) -> InstallRequest {
+        let lib = "/usr/lib/x86_64-linux-gnu";
+        let link = PackageEntry {
+            link_target: Some("libz.so.1.3".into()),
+            ..entry(&format!("{lib}/libz.so.1"), FileKind::Symlink)
+        };
+        InstallRequest {
+            os: os("ubuntu", "24.04"),
+            platform: platform("amd64"),
+            target: target(crate::detect::CHISEL),
+            updates: Vec::new(),
+            files: vec![ImageFile {
+                content: Some(compressed(&manifest_text())),
+                ..file(MANIFEST, "")
+            }],
+            read,
+            packages: vec![UnpackedPackage {
+                download: PackageDownload {
+                    architecture: "amd64".into(),
+                    check: PackageCheck::Deb("ff".into()),
+                    ..download("zlib1g", "1:1.3", Some("1:1.2"))
+                },
+                control: Vec::new(),
+                entries: vec![
+                    entry("/usr", FileKind::Directory),
+                    entry(lib, FileKind::Directory),
+                    link,
+                    entry(&format!("{lib}/libz.so.1.2"), FileKind::File),
+                    entry("/usr/share/doc/zlib1g/changelog.gz", FileKind::File),
+                ],
+            }],
+            packaged,
+            statuses: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_sliced_paths_alone_are_written_and_the_manifest_follows() {
+        let Ok(InstallStep::Read(reads)) = install(&request(None, Vec::new())) else {
+            panic!("the first round reads the sliced files");
+        };
+        assert_eq!(reads.packaged, ["/usr/lib/x86_64-linux-gnu/libz.so.1.2"]);
+        let packaged = vec![file("/usr/lib/x86_64-linux-gnu/libz.so.1.2", "new!!")];
+        let done: Installation = match install(&request(Some(Vec::new()), packaged)) {
+            Ok(InstallStep::Done(done)) => done,
+            other => panic!("{other:?}"),
+        };
+        // The changelog and the folders are not written; the library and its link are.
+        for kept in [
+            "/usr",
+            "/usr/lib/x86_64-linux-gnu",
+            "/usr/share/doc/zlib1g/changelog.gz",
+        ] {
+            assert!(
+                done.kept.iter().any(|path| path == kept),
+                "{kept}: {:?}",
+                done.kept
+            );
+        }
+        assert!(!done.kept.iter().any(|path| path.contains("libz.so")));
+        assert!(done.removed.is_empty(), "nothing of the image is removed");
+        assert!(
+            done.warnings[0].contains("libz.so.1.2.old"),
+            "{:?}",
+            done.warnings
+        );
+        let [manifest] = &done.files[..] else {
+            panic!("one file: {:?}", done.files)
+        };
+        assert_eq!(manifest.path, MANIFEST);
+        let written = Manifest::read(&manifest.content).unwrap();
+        let zlib = written.packages().find(|p| p.name == "zlib1g").unwrap();
+        assert_eq!(
+            (zlib.version.as_str(), zlib.sha256.as_str()),
+            ("1:1.3", "ff")
+        );
+        let path = |name: &str| {
+            written
+                .paths()
+                .find(|p| p.path == format!("/usr/lib/x86_64-linux-gnu/{name}"))
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(path("libz.so.1").link, "libz.so.1.3");
+        let library = path("libz.so.1.2");
+        assert_eq!(library.sha256, hex(&Sha256::digest(b"new!!")));
+        assert_eq!(library.size, 5);
+        assert_eq!(path("libz.so.1.2.old").sha256, "ee", "left as it is");
+        let base_files = written.packages().find(|p| p.name == "base-files").unwrap();
+        assert_eq!(base_files.version, "12.4", "other packages untouched");
+    }
+
+    #[test]
+    fn a_path_a_mutation_script_changed_is_refused() {
+        let mut request = request(None, Vec::new());
+        let changed = manifest_text().replace(
+            "\"sha256\":\"dd\"",
+            "\"sha256\":\"dd\",\"final_sha256\":\"00\"",
+        );
+        request.files[0].content = Some(compressed(&changed));
+        match install(&request) {
+            Err(NativeError::Unsupported(message)) => {
+                assert!(message.contains("mutation script"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
