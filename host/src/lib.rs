@@ -6,10 +6,10 @@
 //! everyone; [`cache`] keeps the cache folder shared between processes and under its bound;
 //! [`plugin`] runs plugins; [`image`] holds image content and the working OCI layout;
 //! [`transport`] moves images between the places skopeo names; [`mirror`] says where packages
-//! come from for one run; [`report`] reads scanner reports;
-//! [`plugin_kit`] makes and builds plugin crates; [`plugin_store`] publishes and installs plugins
-//! as registry artifacts; [`engine`] runs a plan's steps; [`patch`] is the flow that uses them
-//! all; [`bulk`] runs many patches at once; [`cli`] the commands.
+//! come from for one run; [`report`] reads scanner reports; [`plugin_kit`] makes and builds
+//! plugin crates; [`plugin_store`] publishes and installs plugins as registry artifacts;
+//! [`engine`] runs a plan's steps; [`patch`] is the flow that uses them all; [`bulk`] runs many
+//! patches at once; [`cli`] the commands.
 
 pub mod bulk;
 pub mod cache;

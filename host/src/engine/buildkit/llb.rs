@@ -1,6 +1,7 @@
 //! The plan as an LLB graph: image sources, one exec per step, tmpfs over the paths kept out of
-//! the layer, read-only files over the image's (mirrored package sources), and a results folder (scratch, or holding the CA bundle) at `/salve-results`.
-//! Only ops BuildKit v0.8 has: no MergeOp or DiffOp.
+//! the layer, read-only files over the image's (mirrored package sources), and a results folder
+//! (scratch, or holding the CA bundle) at `/salve-results`. Only ops BuildKit v0.8 has: no
+//! MergeOp or DiffOp.
 //!
 //! Without a tooling image each step runs in the target (`/` is the target); with one, `/` is
 //! the tooling image and the target is mounted at `/target`. Each step's outputs are the next

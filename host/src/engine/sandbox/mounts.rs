@@ -2,11 +2,11 @@
 //! the target's overlay (and the tooling image's, with the target at `/target`), tmpfs over the
 //! excluded paths, a minimal `/dev` (null, zero, full, random, urandom, shm; no terminal, no
 //! block device), the resolver files, the results folder and the mirrored copies of package
-//! source files (read-only). The image's folders and the
-//! results folder are id-mapped mounts: what is root-owned on disk is the sandbox's root, and
-//! what the steps write as the sandbox's root is root-owned on disk, so the unpacked image and
-//! the patch layer keep the image's owners while no step ever runs as the host's root. Every
-//! mount lives in the private namespace and disappears with it.
+//! source files (read-only). The image's folders and the results folder are id-mapped mounts:
+//! what is root-owned on disk is the sandbox's root, and what the steps write as the sandbox's
+//! root is root-owned on disk, so the unpacked image and the patch layer keep the image's owners
+//! while no step ever runs as the host's root. Every mount lives in the private namespace and
+//! disappears with it.
 
 use super::ids::IdRange;
 use crate::engine::spec::{NetworkSpec, OverlaidFile, OverlaySpec, RESULTS_MOUNT, SandboxSpec};
