@@ -182,10 +182,7 @@ impl Manifest {
             text.push_str(&line);
             text.push('\n');
         }
-        ruzstd::encoding::compress_to_vec(
-            text.as_bytes(),
-            ruzstd::encoding::CompressionLevel::Fastest,
-        )
+        zstd_frame(text.as_bytes())
     }
 
     /// The packages the image was cut from.
@@ -203,6 +200,32 @@ impl Manifest {
             _ => None,
         })
     }
+}
+
+/// The most one zstd block holds.
+const ZSTD_BLOCK: usize = 128 << 10;
+
+/// `bytes` as one zstd frame of raw (stored) blocks: the manifest is small, and every zstd
+/// reader reads such a frame.
+fn zstd_frame(bytes: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(bytes.len() + bytes.len() / ZSTD_BLOCK * 3 + 20);
+    frame.extend_from_slice(&0xFD2F_B528u32.to_le_bytes());
+    // Frame header: an 8-byte content size, a single segment (no window descriptor), no
+    // checksum, no dictionary.
+    frame.push(0b1110_0000);
+    frame.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    let mut blocks = bytes.chunks(ZSTD_BLOCK).peekable();
+    if blocks.peek().is_none() {
+        frame.extend_from_slice(&[1, 0, 0]);
+    }
+    while let Some(block) = blocks.next() {
+        let last = u32::from(blocks.peek().is_none());
+        // Block header: last-block flag, type 0 (raw), size.
+        let header = last | (block.len() as u32) << 3;
+        frame.extend_from_slice(&header.to_le_bytes()[..3]);
+        frame.extend_from_slice(block);
+    }
+    frame
 }
 
 /// An entry as one line, as Go's `encoding/json` writes it (HTML characters escaped).
@@ -282,6 +305,26 @@ mod tests {
             .read_to_end(&mut text)
             .unwrap();
         assert_eq!(String::from_utf8(text).unwrap(), TEXT);
+    }
+
+    #[test]
+    fn raw_frames_of_any_size_decompress() {
+        for size in [
+            0,
+            1,
+            ZSTD_BLOCK - 1,
+            ZSTD_BLOCK,
+            ZSTD_BLOCK + 1,
+            3 * ZSTD_BLOCK + 5,
+        ] {
+            let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            let mut back = Vec::new();
+            ruzstd::decoding::StreamingDecoder::new(zstd_frame(&bytes).as_slice())
+                .unwrap()
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, bytes, "{size} bytes");
+        }
     }
 
     #[test]
