@@ -3,7 +3,7 @@
 
 use salve::image::{
     Compression, KEPT_FILE_BYTES, ReadError, UnpackError, UnpackOptions, read_paths,
-    read_paths_indexed, squash, unpack_layers,
+    read_paths_indexed, read_paths_within, read_tree_paths_within, squash, unpack_layers,
 };
 use salve::plugin::types::{FileKind, ImageFile};
 use std::io::Write;
@@ -22,6 +22,8 @@ enum Member<'a> {
     HardLink(&'a str, &'a str),
     /// A file whose header claims a size but whose data is missing.
     Claims(&'a str, u64),
+    /// A named pipe.
+    Fifo(&'a str),
 }
 
 /// Builds a layer blob in `dir` from `members` with Python's tarfile, then compresses it with
@@ -35,6 +37,7 @@ fn layer(dir: &Path, name: &str, members: &[Member<'_>], compress: Option<&str>)
             Member::Symlink(path, target) => format!("L\t{path}\t{target}\n"),
             Member::HardLink(path, target) => format!("H\t{path}\t{target}\n"),
             Member::Claims(path, size) => format!("Z\t{path}\t{size}\n"),
+            Member::Fifo(path) => format!("P\t{path}\t\n"),
         };
         spec.push_str(&line);
     }
@@ -56,6 +59,9 @@ for line in sys.stdin.read().splitlines():
     elif kind == "H":
         info.type = tarfile.LNKTYPE
         info.linkname = value
+        out.addfile(info)
+    elif kind == "P":
+        info.type = tarfile.FIFOTYPE
         out.addfile(info)
     elif kind == "Z":
         info.size = int(value)
@@ -235,6 +241,78 @@ fn the_merged_view_of_three_layers() {
     );
     assert_eq!(get(&files, "/usr/bin/apt-get").kind, FileKind::Missing);
     assert_eq!(get(&files, "/etc").kind, FileKind::Directory);
+}
+
+#[test]
+fn an_unpacked_image_answers_as_its_layers_do() {
+    use Member::*;
+    let dir = tempfile::tempdir().unwrap();
+    let mut layers = image(dir.path());
+    layers.push(layer(
+        dir.path(),
+        "links",
+        &[
+            Symlink("etc/alternatives-loop/a", "b"),
+            Symlink("etc/alternatives-loop/b", "a"),
+            Symlink("up", "../../../../etc"),
+            Symlink("abs", "/usr/lib"),
+            Symlink("dangling", "/no/such/file"),
+            Symlink("srv", "etc"),
+            HardLink("etc/hard", "usr/lib/os-release"),
+            Fifo("var/lib/dpkg/status.d/pipe"),
+            File(
+                "home/app/.venv/lib/python3.12/site-packages/a-1.dist-info/METADATA",
+                "a",
+            ),
+            Symlink("var/lib/dpkg/status.d/linked", "../status"),
+        ],
+        Some("gzip"),
+    ));
+    let patterns: Vec<String> = [
+        "/etc/os-release",
+        "/usr/lib/os-release",
+        "/var/lib/dpkg/status",
+        "/var/lib/dpkg/status.d/*",
+        "/opt/old/file",
+        "/opt/new/file",
+        "/usr/lib/python3*/site-packages/*.dist-info/METADATA",
+        "/**/lib/python3*/site-packages/*.dist-info/METADATA",
+        "/lib/apk/db/installed",
+        "/usr/bin/apt-get",
+        "/etc",
+        "/etc/alternatives-loop/a",
+        "/up/os-release",
+        "/abs/os-release",
+        "/dangling",
+        "/srv/os-release",
+        "/srv",
+        "/etc/hard",
+        "/app/config/below-a-file",
+        "/etc/os-release",
+    ]
+    .map(String::from)
+    .to_vec();
+    let from_layers = read_paths_within(&layers, &patterns, 1 << 20, 1 << 20).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    unpack_layers(&layers, root.path(), UnpackOptions::default()).unwrap();
+    let from_tree = read_tree_paths_within(root.path(), &patterns, 1 << 20, 1 << 20).unwrap();
+    let described = |files: &[ImageFile]| -> Vec<String> {
+        files.iter().map(|file| format!("{file:?}")).collect()
+    };
+    assert_eq!(described(&from_tree), described(&from_layers));
+    assert_eq!(
+        get(&from_tree, "/var/lib/dpkg/status.d/pipe").kind,
+        FileKind::File
+    );
+    assert_eq!(get(&from_tree, "/srv").kind, FileKind::Directory);
+    assert!(text(get(&from_tree, "/srv/os-release")).starts_with("ID=debian"));
+    assert_eq!(
+        get(&from_tree, "/dangling").link_target.as_deref(),
+        Some("/no/such/file")
+    );
+
+    let over = read_tree_paths_within(root.path(), &patterns, 1 << 20, 8);
+    assert!(over.is_err(), "the total cap holds: {over:?}");
 }
 
 #[test]

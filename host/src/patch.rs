@@ -398,15 +398,24 @@ async fn patch_platform(
     let platform_name = platform.to_string();
     let target = &run.image.layers;
     let local_engine = matches!(run.options.engine, EngineChoice::Local(_));
-    if local_engine && local::check_can_run(&platform.architecture).is_ok() {
+    // A copy unpacked by an earlier run is what the probe reads, and needs no prefetch.
+    let unpacked = local_engine
+        .then(|| local::already_unpacked(run.cache, target))
+        .flatten();
+    if local_engine && unpacked.is_none() && local::check_can_run(&platform.architecture).is_ok() {
         // Detached: a run that ends early leaves it to finish or stop with the process.
         drop(local::prefetch(run.cache.clone(), target.clone()));
     }
 
     // 3–4. Probe the layers and let the plugins recognise the image.
+    let source = if unpacked.is_some() {
+        "the root filesystem an earlier run unpacked"
+    } else {
+        "the layers"
+    };
     progress.stage(
         "probe",
-        &format!("{platform_name}: reading package databases from the layers"),
+        &format!("{platform_name}: reading package databases from {source}"),
     );
     let native = matches!(
         run.options.engine,
@@ -418,6 +427,7 @@ async fn patch_platform(
     }
     let probe = probe(
         &target.blobs,
+        unpacked.as_deref(),
         run.ecosystems,
         &extra,
         run.database_cap,

@@ -132,6 +132,32 @@ fn two_patches_of_one_image_at_once_share_the_cache_through_prunes_and_leave_it_
     );
     assert!(ok, "{stderr}");
     let kept = usage(cache);
+
+    // The next patch of the image reads its package databases from that root filesystem,
+    // not from the layers, and patches the same.
+    let (ok, _, stderr) = salve(
+        &Engine::Local,
+        &[
+            "patch",
+            "-i",
+            base,
+            "-r",
+            report.to_str().unwrap(),
+            "-t",
+            "four",
+            "--push",
+        ],
+        cache,
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr
+            .contains("reading package databases from the root filesystem an earlier run unpacked"),
+        "{stderr}"
+    );
+    let repository = base.rsplit_once(':').unwrap().0;
+    let warm = read_back(&format!("{repository}:four"), cache);
+    assert_all_fixed(&status_of(&warm.layers), chosen);
     assert!(kind_bytes(&kept, "rootfs") > 32 << 20, "{kept}");
     let (ok, stdout, stderr) = salve_in(cache, &["cache", "prune", "--max-size", "0"], &[]);
     assert!(ok, "{stderr}");

@@ -399,10 +399,20 @@ pub fn prefetch(cache: RootfsCache, layers: ImageLayers) -> std::thread::JoinHan
 
 /// The image's root filesystem from the cache, unpacking it the first time.
 fn unpack(cache: &RootfsCache, layers: &ImageLayers) -> anyhow::Result<PathBuf> {
-    let key = layers.chain_id.replace("sha256:", "sha256-");
     Ok(cache
-        .get_or_unpack(&key, &layers.blobs, UnpackOptions::default())?
+        .get_or_unpack(&rootfs_key(layers), &layers.blobs, UnpackOptions::default())?
         .path)
+}
+
+/// The image's root filesystem when the cache holds it unpacked already (a warm run), held
+/// until the run ends; `None` when it does not, or the cache cannot say.
+pub fn already_unpacked(cache: &RootfsCache, layers: &ImageLayers) -> Option<PathBuf> {
+    cache.cached(&rootfs_key(layers)).ok().flatten()
+}
+
+/// The name of an image's root filesystem in the cache: its layers' chain id.
+fn rootfs_key(layers: &ImageLayers) -> String {
+    layers.chain_id.replace("sha256:", "sha256-")
 }
 
 /// Starts the sandbox and waits for it, killing it at the deadline or on Ctrl-C.

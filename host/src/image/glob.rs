@@ -37,6 +37,31 @@ impl Glob {
             .collect();
         segments_match(&self.segments, &parts)
     }
+
+    /// True when some path strictly below the folder `folder` could match: a walk of a tree
+    /// need not enter a folder for which this is false.
+    pub fn may_match_below(&self, folder: &str) -> bool {
+        let parts: Vec<&str> = folder
+            .trim_start_matches('/')
+            .split('/')
+            .filter(|part| !part.is_empty())
+            .collect();
+        segments_continue(&self.segments, &parts)
+    }
+}
+
+/// True when `parts` can be followed by more parts so that the whole matches `segments`.
+fn segments_continue(segments: &[String], parts: &[&str]) -> bool {
+    let Some((part, others)) = parts.split_first() else {
+        return !segments.is_empty();
+    };
+    match segments.split_first() {
+        None => false,
+        Some((first, rest)) if first == "**" => {
+            segments_continue(rest, parts) || segments_continue(segments, others)
+        }
+        Some((first, rest)) => segment_matches(first, part) && segments_continue(rest, others),
+    }
 }
 
 /// Matches path parts against pattern segments, `**` taking any number of parts.
@@ -108,6 +133,29 @@ mod tests {
         let ends = Glob::new("/srv/**");
         assert!(ends.matches("/srv") && ends.matches("/srv/a/b"));
         assert!(!ends.matches("/srvx/a"));
+    }
+
+    #[test]
+    fn folders_worth_entering() {
+        let glob = Glob::new("/usr/lib/python3*/site-packages/*.dist-info/METADATA");
+        for folder in ["/", "/usr", "/usr/lib", "/usr/lib/python3.11/site-packages"] {
+            assert!(glob.may_match_below(folder), "{folder}");
+        }
+        for folder in [
+            "/etc",
+            "/usr/share",
+            "/usr/lib/python2.7",
+            "/usr/lib/python3/site-packages/a.dist-info/METADATA",
+        ] {
+            assert!(!glob.may_match_below(folder), "{folder}");
+        }
+        let anywhere = Glob::new("/**/lib/python3*/site-packages/*.dist-info/METADATA");
+        assert!(anywhere.may_match_below("/any/where/at/all"));
+        assert!(Glob::new("/srv/**").may_match_below("/srv/a"));
+        let status = Glob::new("/var/lib/dpkg/status.d/*");
+        assert!(status.may_match_below("/var/lib/dpkg/status.d"));
+        assert!(!status.may_match_below("/var/lib/rpm"));
+        assert!(!status.may_match_below("/var/lib/dpkg/status.d/tzdata"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 /// The most links followed for one path before it counts as a loop.
-const MAX_LINKS: usize = 40;
+pub(super) const MAX_LINKS: usize = 40;
 
 /// A failure to read an image's layers.
 #[derive(Debug, Error)]

@@ -18,6 +18,7 @@ pub mod rootfs_cache;
 pub mod sink;
 pub mod squash;
 pub mod tar_end;
+pub mod tree_reader;
 pub mod unpack;
 
 pub use compression::Compression;
@@ -31,4 +32,5 @@ pub use platform_image::{ImageError, ImageLayers, PlatformImage};
 pub use rootfs_cache::{CacheError, CachedRootfs, RootfsCache};
 pub use sink::WrittenLayer;
 pub use squash::squash;
+pub use tree_reader::{TreeReadError, read_tree_paths_within};
 pub use unpack::{UnpackError, UnpackOptions, UnpackReport, unpack_layers};

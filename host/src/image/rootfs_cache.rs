@@ -83,20 +83,7 @@ impl RootfsCache {
             let path = path.to_path_buf();
             move |error| CacheError::Io { path, error }
         };
-        if key.is_empty()
-            || !key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || ":-_.".contains(c))
-            || key.starts_with('.')
-        {
-            return Err(io_error(&self.dir)(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{key:?} is not a cache key"),
-            )));
-        }
-        let name = key.replace(':', "-");
-        let final_path = self.dir.join(&name);
-        let lock_path = crate::cache::rootfs_lock(&self.dir, &name);
+        let (name, final_path, lock_path) = self.entry(key)?;
         let mut unpacked = None;
         loop {
             let lock =
@@ -119,6 +106,50 @@ impl RootfsCache {
                 return self.lease(lock, final_path, unpacked);
             }
         }
+    }
+
+    /// The root filesystem named `key` when the cache holds it complete now, held as
+    /// [`RootfsCache::get_or_unpack`] holds it; `None` when it is not there, or is being
+    /// unpacked. Never waits for an unpacking.
+    pub fn cached(&self, key: &str) -> Result<Option<PathBuf>, CacheError> {
+        let (_, final_path, lock_path) = self.entry(key)?;
+        if !final_path.is_dir() {
+            return Ok(None);
+        }
+        // An unpacker holds the lock exclusively only while the folder is missing, a prune
+        // while it removes it: waiting here is waiting for a removal at most.
+        let lock =
+            EntryLock::acquire(&lock_path, Mode::Shared).map_err(|error| CacheError::Io {
+                path: lock_path.clone(),
+                error,
+            })?;
+        if !final_path.is_dir() {
+            return Ok(None);
+        }
+        Ok(Some(self.lease(lock, final_path, None)?.path))
+    }
+
+    /// The entry's name, folder and lock file for `key`, which must be a plain name (letters,
+    /// digits, `:-_.`, not starting with a dot).
+    fn entry(&self, key: &str) -> Result<(String, PathBuf, PathBuf), CacheError> {
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ":-_.".contains(c))
+            || key.starts_with('.')
+        {
+            return Err(CacheError::Io {
+                path: self.dir.clone(),
+                error: io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{key:?} is not a cache key"),
+                ),
+            });
+        }
+        let name = key.replace(':', "-");
+        let final_path = self.dir.join(&name);
+        let lock_path = crate::cache::rootfs_lock(&self.dir, &name);
+        Ok((name, final_path, lock_path))
     }
 
     /// Keeps the shared lock on a root filesystem and records its use.
@@ -268,6 +299,21 @@ mod tests {
             .unwrap();
         assert!(again.unpacked.is_some());
         assert!(again.path.join("etc/hostname").exists());
+    }
+
+    #[test]
+    fn only_a_complete_root_filesystem_is_handed_out_without_unpacking() {
+        let cache_root = tempfile::tempdir().unwrap();
+        let layers = vec![layer(cache_root.path())];
+        let cache = RootfsCache::open(cache_root.path()).unwrap();
+        assert_eq!(cache.cached("key").unwrap(), None);
+        fs::create_dir_all(cache.dir.join(".partial-key/etc")).unwrap();
+        assert_eq!(cache.cached("key").unwrap(), None, "half unpacked");
+        let unpacked = cache
+            .get_or_unpack("key", &layers, UnpackOptions::default())
+            .unwrap();
+        assert_eq!(cache.cached("key").unwrap(), Some(unpacked.path));
+        assert!(cache.cached("../key").is_err());
     }
 
     #[test]

@@ -3,11 +3,11 @@
 
 use crate::engine::native::TOOLING_PREFIX;
 use crate::image::glob::Glob;
-use crate::image::{ImageIndex, read_paths_indexed, read_paths_within};
+use crate::image::{ImageIndex, read_paths_indexed, read_paths_within, read_tree_paths_within};
 use crate::plugin::Plugin;
 use crate::plugin::types::{FileKind, ImageFile, OsInfo, PackageClass, Target};
 use anyhow::{Context, bail};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The os-release files, in the order systemd reads them.
 const OS_RELEASE: [&str; 2] = ["/etc/os-release", "/usr/lib/os-release"];
@@ -44,8 +44,11 @@ pub struct Probe<'a> {
 /// from `layers` and asks each plugin to detect. The files read hold at most `total_cap` bytes
 /// together: they go to each plugin in one call, whose input is capped. With `native`, the
 /// same pass reads the plugins' native paths and indexes the image, for the native engine.
+/// Without it, the files are read from `unpacked`, the image already unpacked, when given
+/// (no layer decompressed), and from the layers when that fails.
 pub fn probe<'a>(
     layers: &[PathBuf],
+    unpacked: Option<&Path>,
     ecosystems: &[&'a Plugin],
     extra: &[String],
     total_cap: u64,
@@ -79,15 +82,19 @@ pub fn probe<'a>(
         }
     }
     let read = |patterns: &[String]| -> anyhow::Result<(Vec<ImageFile>, Option<ImageIndex>)> {
-        Ok(if native {
+        if native {
             let (files, index) = read_paths_indexed(layers, patterns, PROBE_FILE_CAP, total_cap)?;
-            (files, Some(index))
-        } else {
-            (
-                read_paths_within(layers, patterns, PROBE_FILE_CAP, total_cap)?,
-                None,
-            )
-        })
+            return Ok((files, Some(index)));
+        }
+        // Any failure of the unpacked copy is left to the layers, which say why in their terms.
+        let from_tree = unpacked.and_then(|root| {
+            read_tree_paths_within(root, patterns, PROBE_FILE_CAP, total_cap).ok()
+        });
+        let files = match from_tree {
+            Some(files) => files,
+            None => read_paths_within(layers, patterns, PROBE_FILE_CAP, total_cap)?,
+        };
+        Ok((files, None))
     };
     let all: Vec<String> = patterns
         .iter()
