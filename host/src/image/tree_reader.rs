@@ -19,6 +19,7 @@ use super::glob::Glob;
 use super::layer_reader::{MAX_LINKS, resolve_link};
 use crate::plugin::types::{FileKind, ImageFile};
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
@@ -93,9 +94,9 @@ pub fn read_tree_paths_within(
         let Some(path) = normalize(pattern) else {
             continue;
         };
-        if !answers.contains_key(&path) {
-            let answer = look_up(root, &path, &mut budget)?;
-            answers.insert(path, answer);
+        if let Entry::Vacant(slot) = answers.entry(path) {
+            let answer = look_up(root, slot.key(), &mut budget)?;
+            slot.insert(answer);
         }
     }
     if !globs.is_empty() {
