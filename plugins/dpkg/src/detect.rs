@@ -1,7 +1,7 @@
 //! Recognising a dpkg image from the files the host read at the probe paths.
 
 use crate::{chisel, eol, status};
-use salve_plugin_sdk::{FileKind, ImageFile, OsInfo, Target};
+use salve_plugin_sdk::{FileKind, ImageFile, InstalledPackage, OsInfo, Target, files};
 
 /// The dpkg database of a regular image.
 pub const STATUS: &str = "/var/lib/dpkg/status";
@@ -40,10 +40,7 @@ pub fn detect(os: &OsInfo, files: &[ImageFile]) -> Result<Option<Target>, String
             .iter()
             .any(|file| file.path == path && file.kind != FileKind::Missing)
     };
-    let databases: Vec<&ImageFile> = files
-        .iter()
-        .filter(|file| is_database(&file.path) && file.kind == FileKind::File)
-        .collect();
+    let databases = databases(files);
     let has_status = databases.iter().any(|file| file.path == STATUS);
     if databases.is_empty() {
         return chiseled(os, files);
@@ -97,6 +94,33 @@ fn chiseled(os: &OsInfo, files: &[ImageFile]) -> Result<Option<Target>, String> 
         runtime: None,
         warnings,
     }))
+}
+
+/// The packages the image holds: its dpkg database's, or, when it has no dpkg database (a
+/// Chiseled image, as [`detect`] decides), Chisel's manifest's.
+pub fn installed(files: &[ImageFile]) -> Result<Vec<InstalledPackage>, String> {
+    if databases(files).is_empty() {
+        return chisel::installed(files);
+    }
+    files::parse_texts(files, is_database, |text| {
+        Ok(status::parse(text)?
+            .into_iter()
+            .map(|package| InstalledPackage {
+                name: package.name,
+                version: package.version,
+                architecture: package.architecture,
+                location: None,
+            })
+            .collect())
+    })
+}
+
+/// The dpkg database files among those read.
+fn databases(files: &[ImageFile]) -> Vec<&ImageFile> {
+    files
+        .iter()
+        .filter(|file| is_database(&file.path) && file.kind == FileKind::File)
+        .collect()
 }
 
 /// True for `status` and for entries of `status.d` (not their `.md5sums` companions).
@@ -171,6 +195,24 @@ Package: libssl3\nStatus: install ok installed\nVersion: 3.0.11-1\n";
         let target = detect(&os("ubuntu", "24.04"), &files).unwrap().unwrap();
         assert_eq!(target.manager, CHISEL);
         assert!(target.distroless);
+        let names = |files: &[ImageFile]| -> Vec<String> {
+            installed(files)
+                .unwrap()
+                .into_iter()
+                .map(|p| p.name)
+                .collect()
+        };
+        assert_eq!(names(&files), ["zlib1g"], "the manifest's packages");
+        // A dpkg database beside the manifest is what the image is patched by: the manifest's
+        // packages are not listed a second time (nor is a broken manifest read).
+        let with_database = vec![
+            file(
+                STATUS,
+                "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.3\n",
+            ),
+            file(chisel::MANIFEST, "not zstd"),
+        ];
+        assert_eq!(names(&with_database), ["zlib1g"]);
         let broken = vec![file(chisel::MANIFEST, "not zstd")];
         let target = detect(&os("ubuntu", "24.04"), &broken).unwrap().unwrap();
         assert_eq!(target.manager, CHISEL);

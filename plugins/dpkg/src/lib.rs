@@ -12,11 +12,10 @@ mod status;
 mod tooling;
 pub use salve_plugin_sdk::versions::deb as version;
 
-use detect::is_database;
 use salve_plugin_sdk::{
     Ecosystem, EcosystemInfo, ImageFile, InstallRequest, InstallStep, InstalledPackage,
     NativeError, NativeRequest, OsInfo, PackageClass, PlanRequest, Platform, Resolution, Target,
-    UpdatePlan, files,
+    UpdatePlan,
 };
 use std::cmp::Ordering;
 
@@ -72,19 +71,7 @@ impl Ecosystem for Dpkg {
     }
 
     fn installed(files: Vec<ImageFile>) -> Result<Vec<InstalledPackage>, String> {
-        let mut installed = chisel::installed(&files)?;
-        installed.extend(files::parse_texts(&files, is_database, |text| {
-            Ok(status::parse(text)?
-                .into_iter()
-                .map(|package| InstalledPackage {
-                    name: package.name,
-                    version: package.version,
-                    architecture: package.architecture,
-                    location: None,
-                })
-                .collect())
-        })?);
-        Ok(installed)
+        detect::installed(&files)
     }
 
     fn purl(pkg: InstalledPackage, os: OsInfo, platform: Platform) -> String {
