@@ -503,7 +503,18 @@ fn a_failed_push_leaves_the_tag_as_it_was() {
 
 #[test]
 fn images_go_into_and_out_of_a_docker_daemon() {
-    let daemon = crate::support::dockerd::Dockerd::start();
+    images_go_into_and_out_of(crate::support::dockerd::Flavor::Installed);
+}
+
+#[test]
+fn images_go_into_and_out_of_a_newer_docker_daemon_with_the_containerd_image_store() {
+    // Its `docker save` writes an OCI layout with `manifest.json` beside it.
+    images_go_into_and_out_of(crate::support::dockerd::Flavor::Newer);
+}
+
+/// The test on one Docker engine.
+fn images_go_into_and_out_of(flavor: crate::support::dockerd::Flavor) {
+    let daemon = crate::support::dockerd::Dockerd::start_flavor(flavor);
     let host = daemon.host();
     let env = [("DOCKER_HOST", host.as_str())];
     let dir = tempfile::tempdir().unwrap();

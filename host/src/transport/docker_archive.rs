@@ -33,27 +33,100 @@ pub fn read(
     let archive_file = ArchiveFile::docker(file);
     let manifest_json = read_member(file, "manifest.json")
         .map_err(|error| archive_file.fail("reading manifest.json", error))?
-        .ok_or_else(|| {
-            archive_file.fail(
-                "reading",
-                "it has no manifest.json (is it a docker save archive?)",
-            )
-        })?;
-    let entries: Vec<Value> = serde_json::from_slice(&manifest_json)
-        .map_err(|error| archive_file.fail("reading manifest.json", error))?;
+        .ok_or_else(|| archive_file.fail("reading", NO_MANIFEST))?;
+    let entries = entries(&archive_file, &manifest_json)?;
     let entry = choose(&entries, reference)
         .map_err(|cause| archive_file.fail("choosing the image", cause))?;
+    let (config_name, layer_names) = members(&archive_file, entry)?;
+    let mut wanted: Vec<&str> = layer_names.iter().map(String::as_str).collect();
+    wanted.push(&config_name);
+    let stored =
+        store_members(file, &wanted, work).map_err(|cause| archive_file.fail("reading", cause))?;
+    image_of(
+        &archive_file,
+        (&config_name, &layer_names),
+        &stored,
+        work,
+        work_tag,
+    )
+}
+
+/// Reads the one image of the archive `docker save` streams into `reader` (`label` names it
+/// in errors) into `work`, tagged `work_tag`, in one pass: the archive is not stored, and as
+/// `manifest.json`, which names the members, comes last, every layer and configuration
+/// member is stored as it goes by.
+pub fn read_stream(
+    reader: impl Read,
+    label: &Path,
+    work: &OciLayout,
+    work_tag: &str,
+) -> Result<Descriptor, TransportError> {
+    let archive_file = ArchiveFile::docker_save(label);
+    let (stored, manifest_json) =
+        store_stream(reader, work).map_err(|cause| archive_file.fail("reading", cause))?;
+    let manifest_json = manifest_json.ok_or_else(|| archive_file.fail("reading", NO_MANIFEST))?;
+    let entries = entries(&archive_file, &manifest_json)?;
+    let entry =
+        choose(&entries, None).map_err(|cause| archive_file.fail("choosing the image", cause))?;
+    let (config_name, layer_names) = members(&archive_file, entry)?;
+    image_of(
+        &archive_file,
+        (&config_name, &layer_names),
+        &stored,
+        work,
+        work_tag,
+    )
+}
+
+/// Each stored member's blob digest and size, by member name.
+type Stored = HashMap<String, (String, u64)>;
+
+/// Why an archive without `manifest.json` is refused.
+const NO_MANIFEST: &str = "it has no manifest.json (is it a docker save archive?)";
+
+/// The most `manifest.json` may hold.
+const MANIFEST_CAP: u64 = 16 << 20;
+
+/// The entries of `manifest.json`.
+fn entries(
+    archive_file: &ArchiveFile<'_>,
+    manifest_json: &[u8],
+) -> Result<Vec<Value>, TransportError> {
+    serde_json::from_slice(manifest_json)
+        .map_err(|error| archive_file.fail("reading manifest.json", error))
+}
+
+/// The config member and the layer members (bottom first) a `manifest.json` entry names.
+fn members(
+    archive_file: &ArchiveFile<'_>,
+    entry: &Value,
+) -> Result<(String, Vec<String>), TransportError> {
     let config_name = entry["Config"].as_str().ok_or_else(|| {
         archive_file.fail("reading manifest.json", "the image names no Config file")
     })?;
-    let layer_names: Vec<&str> = entry["Layers"]
+    let layer_names = entry["Layers"]
         .as_array()
-        .map(|layers| layers.iter().filter_map(Value::as_str).collect())
+        .map(|layers| {
+            layers
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
-    let mut wanted: Vec<&str> = layer_names.clone();
-    wanted.push(config_name);
-    let stored =
-        store_members(file, &wanted, work).map_err(|cause| archive_file.fail("reading", cause))?;
+    Ok((config_name.to_string(), layer_names))
+}
+
+/// The manifest of the image whose config and layer members (`named`) were stored as
+/// `stored` says, put in `work` and tagged `work_tag`.
+fn image_of(
+    archive_file: &ArchiveFile<'_>,
+    named: (&str, &[String]),
+    stored: &Stored,
+    work: &OciLayout,
+    work_tag: &str,
+) -> Result<Descriptor, TransportError> {
+    let (config_name, layer_names) = named;
     let find = |name: &str| {
         stored.get(name).cloned().ok_or_else(|| {
             archive_file.fail(
@@ -64,7 +137,7 @@ pub fn read(
     };
     let (config_digest, config_size) = find(config_name)?;
     let mut layers = Vec::new();
-    for name in &layer_names {
+    for name in layer_names {
         let (digest, size) = find(name)?;
         let media_type = layer_media_type(&work.blob_path(&digest)?)
             .map_err(|error| archive_file.fail(format!("reading {name}"), error))?;
@@ -141,12 +214,8 @@ fn member_name<R: Read>(entry: &tar::Entry<R>) -> io::Result<String> {
 
 /// Streams the members named `wanted` into the layout as blobs; returns each name's digest
 /// and size.
-fn store_members(
-    file: &Path,
-    wanted: &[&str],
-    work: &OciLayout,
-) -> Result<HashMap<String, (String, u64)>, Cause> {
-    let mut stored = HashMap::new();
+fn store_members(file: &Path, wanted: &[&str], work: &OciLayout) -> Result<Stored, Cause> {
+    let mut stored = Stored::new();
     let mut links: HashMap<String, String> = HashMap::new();
     let mut wanted: Vec<String> = wanted.iter().map(|name| name.to_string()).collect();
     // `docker save` writes a layer that an image has twice once, and the second as a symbolic
@@ -161,9 +230,7 @@ fn store_members(
                 continue;
             }
             if entry.header().entry_type().is_symlink() {
-                let target = entry.link_name()?;
-                let target = target.map(|t| t.to_string_lossy().into_owned());
-                if let Some(resolved) = target.and_then(|t| resolve_link(&name, &t)) {
+                if let Some(resolved) = link_of(&entry, &name)? {
                     links.insert(name, resolved);
                 }
                 continue;
@@ -171,16 +238,8 @@ fn store_members(
             if !entry.header().entry_type().is_file() {
                 continue;
             }
-            let mut temp = work.temp_blob()?;
-            let mut hashing = HashingWriter::new(temp.as_file_mut());
-            io::copy(&mut entry, &mut hashing).map_err(|e| format!("{name}: {e}"))?;
-            let (_, described) = hashing.finish();
-            if work.blob_path(&described.digest)?.exists() {
-                drop(temp);
-            } else {
-                work.adopt_verified_blob(&described.digest, temp)?;
-            }
-            stored.insert(name, (described.digest, described.size));
+            let blob = store_entry(&mut entry, &name, work)?;
+            stored.insert(name, blob);
         }
         let missing: Vec<String> = links
             .values()
@@ -198,6 +257,78 @@ fn store_members(
         }
     }
     Ok(stored)
+}
+
+/// Stores one member as a blob of `work`; its digest and size.
+fn store_entry(
+    entry: &mut impl Read,
+    name: &str,
+    work: &OciLayout,
+) -> Result<(String, u64), Cause> {
+    let mut temp = work.temp_blob()?;
+    let mut hashing = HashingWriter::new(temp.as_file_mut());
+    io::copy(entry, &mut hashing).map_err(|e| format!("{name}: {e}"))?;
+    let (_, described) = hashing.finish();
+    if work.blob_path(&described.digest)?.exists() {
+        drop(temp);
+    } else {
+        work.adopt_verified_blob(&described.digest, temp)?;
+    }
+    Ok((described.digest, described.size))
+}
+
+/// Stores every layer and configuration member of a `docker save` stream (`<id>/layer.tar`
+/// and `<hex>.json` as Docker 20.10 writes them, `blobs/...` as Docker 25 does); returns each
+/// stored name's digest and size (links resolved) and `manifest.json`'s bytes.
+fn store_stream(reader: impl Read, work: &OciLayout) -> Result<(Stored, Option<Vec<u8>>), Cause> {
+    let mut stored = Stored::new();
+    let mut links: HashMap<String, String> = HashMap::new();
+    let mut manifest_json = None;
+    let mut archive = tar::Archive::new(io::BufReader::with_capacity(1 << 20, reader));
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let name = member_name(&entry)?;
+        let kind = entry.header().entry_type();
+        if kind.is_symlink() {
+            if let Some(resolved) = link_of(&entry, &name)? {
+                links.insert(name, resolved);
+            }
+        } else if kind.is_file() && name == "manifest.json" {
+            let mut bytes = Vec::new();
+            (&mut entry)
+                .take(MANIFEST_CAP + 1)
+                .read_to_end(&mut bytes)?;
+            if bytes.len() as u64 > MANIFEST_CAP {
+                return Err(format!("manifest.json is over {MANIFEST_CAP} bytes").into());
+            }
+            manifest_json = Some(bytes);
+        } else if kind.is_file() && is_image_member(&name) {
+            let blob = store_entry(&mut entry, &name, work)?;
+            stored.insert(name, blob);
+        }
+    }
+    for (name, target) in links {
+        if let Some(found) = stored.get(&target).cloned() {
+            stored.insert(name, found);
+        }
+    }
+    Ok((stored, manifest_json))
+}
+
+/// True for the members of a `docker save` archive that can be an image's layer or
+/// configuration: not `manifest.json`, `index.json`, `repositories` or the per-layer `json`
+/// and `VERSION` files.
+fn is_image_member(name: &str) -> bool {
+    name.ends_with("/layer.tar")
+        || name.starts_with("blobs/")
+        || (!name.contains('/') && name.ends_with(".json") && name != "index.json")
+}
+
+/// The member the symbolic link member `entry` (named `name`) leads to, unless it leaves the
+/// archive.
+fn link_of<R: Read>(entry: &tar::Entry<R>, name: &str) -> io::Result<Option<String>> {
+    let target = entry.link_name()?;
+    Ok(target.and_then(|target| resolve_link(name, &target.to_string_lossy())))
 }
 
 /// The member a symbolic link member names (relative to the link's folder), unless it leaves

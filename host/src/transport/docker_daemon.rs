@@ -41,33 +41,24 @@ pub fn read(
     read_from(&socket_path(), reference, work, work_tag)
 }
 
-/// Reads `reference` from the daemon at `socket` into `work`, tagged `work_tag`.
+/// Reads `reference` from the daemon at `socket` into `work`, tagged `work_tag`: the archive
+/// `docker save` streams is read as it arrives, never stored whole.
 pub fn read_from(
     socket: &Path,
     reference: &str,
     work: &OciLayout,
     work_tag: &str,
 ) -> Result<Descriptor, TransportError> {
-    let scratch = |step, error| TransportError::Scratch {
-        dir: work.dir().to_path_buf(),
-        step,
-        error,
-    };
-    let archive = tempfile::NamedTempFile::new_in(work.dir())
-        .map_err(|error| scratch("creating a temporary file", error))?;
     let path = format!("/images/{}/get", escape_path(reference));
-    let mut out = io::BufWriter::new(archive.as_file());
-    let status = request(socket, "GET", &path, None, &mut out)
-        .map_err(|error| unreachable(socket, error))?;
-    out.flush()
-        .map_err(|error| scratch("writing the daemon's archive", error))?;
-    drop(out);
-    if status != 200 {
-        let body = std::fs::read_to_string(archive.path()).unwrap_or_default();
+    let answer = send(socket, "GET", &path, None).map_err(|error| unreachable(socket, error))?;
+    if answer.status != 200 {
+        let mut body = String::new();
+        // The message is all that is wanted from a refusal; a body cut short still has it.
+        let _ = answer.body.take(1 << 20).read_to_string(&mut body);
         let step = format!("exporting {reference}");
-        return Err(refused(socket, step, status, &body));
+        return Err(refused(socket, step, answer.status, &body));
     }
-    docker_archive::read(archive.path(), None, work, work_tag)
+    docker_archive::read_stream(answer.body, Path::new(reference), work, work_tag)
 }
 
 /// Loads the image tagged `work_tag` in `work` into the daemon as `reference`.
@@ -213,6 +204,22 @@ fn request(
     body: Option<&Path>,
     out: &mut dyn Write,
 ) -> io::Result<u16> {
+    let mut answer = send(socket, method, path, body)?;
+    io::copy(&mut answer.body, out)?;
+    Ok(answer.status)
+}
+
+/// An HTTP answer: its status and its body, decoded as it is read.
+struct Answer {
+    /// The status code.
+    status: u16,
+    /// The body (an early end of a sized or chunked body is an error).
+    body: Box<dyn Read>,
+}
+
+/// Sends one HTTP/1.1 request over the socket, with a file as the body if given, and reads
+/// the answer's status line and headers.
+fn send(socket: &Path, method: &str, path: &str, body: Option<&Path>) -> io::Result<Answer> {
     let mut stream = UnixStream::connect(socket)?;
     let length = match body {
         Some(file) => std::fs::metadata(file)?.len(),
@@ -255,48 +262,96 @@ fn request(
             }
         }
     }
-    if chunked {
-        copy_chunked(&mut reader, out)?;
-    } else if let Some(length) = length {
-        let copied = io::copy(&mut (&mut reader).take(length), out)?;
-        if copied != length {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the daemon closed the connection mid-answer",
-            ));
-        }
-    } else {
-        io::copy(&mut reader, out)?;
-    }
-    Ok(status)
+    let body: Box<dyn Read> = match (chunked, length) {
+        (true, _) => Box::new(Chunked::new(reader)),
+        (false, Some(length)) => Box::new(Sized {
+            reader: reader.take(length),
+        }),
+        (false, None) => Box::new(reader),
+    };
+    Ok(Answer { status, body })
 }
 
-/// Copies a chunked HTTP body.
-fn copy_chunked(reader: &mut impl BufRead, out: &mut dyn Write) -> io::Result<()> {
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the daemon closed the connection mid-answer",
-            ));
+/// The end of an answer before its length or last chunk.
+fn cut_short(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("the daemon closed the connection mid-{what}"),
+    )
+}
+
+/// A body of a stated length: ending before it is an error.
+struct Sized<R> {
+    /// The rest of the body.
+    reader: io::Take<R>,
+}
+
+impl<R: Read> Read for Sized<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.reader.read(buf)?;
+        if read == 0 && !buf.is_empty() && self.reader.limit() > 0 {
+            return Err(cut_short("answer"));
+        }
+        Ok(read)
+    }
+}
+
+/// A chunked body, decoded.
+struct Chunked<R> {
+    /// The answer after its headers.
+    reader: R,
+    /// What is left of the current chunk.
+    left: u64,
+    /// True once the last chunk was read.
+    done: bool,
+}
+
+impl<R: BufRead> Chunked<R> {
+    /// The body that follows in `reader`.
+    fn new(reader: R) -> Chunked<R> {
+        Chunked {
+            reader,
+            left: 0,
+            done: false,
+        }
+    }
+
+    /// Reads the next chunk's size line; false at the last (empty) chunk.
+    fn next_chunk(&mut self) -> io::Result<bool> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line)? == 0 {
+            return Err(cut_short("answer"));
         }
         let size = line.trim().split(';').next().unwrap_or_default();
-        let size = u64::from_str_radix(size, 16)
+        self.left = u64::from_str_radix(size, 16)
             .map_err(|_| io::Error::other(format!("bad chunk size {line:?}")))?;
-        if size == 0 {
-            return Ok(());
+        Ok(self.left > 0)
+    }
+}
+
+impl<R: BufRead> Read for Chunked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() || self.done {
+            return Ok(0);
         }
-        let copied = io::copy(&mut reader.take(size), out)?;
-        if copied != size {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the daemon closed the connection mid-chunk",
-            ));
+        if self.left == 0 && !self.next_chunk()? {
+            self.done = true;
+            return Ok(0);
         }
-        line.clear();
-        reader.read_line(&mut line)?;
+        let most = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let read = self.reader.read(&mut buf[..most])?;
+        if read == 0 {
+            return Err(cut_short("chunk"));
+        }
+        self.left -= read as u64;
+        if self.left == 0 {
+            // The line end after the chunk's data.
+            let mut line_end = String::new();
+            self.reader.read_line(&mut line_end)?;
+        }
+        Ok(read)
     }
 }
 
@@ -306,12 +361,33 @@ mod tests {
 
     #[test]
     fn chunked_bodies_are_joined() {
-        let mut input = &b"5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n"[..];
+        let input = &b"5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n"[..];
         let mut out = Vec::new();
-        copy_chunked(&mut input, &mut out).unwrap();
+        Chunked::new(input).read_to_end(&mut out).unwrap();
         assert_eq!(out, b"hello world");
-        let mut cut = &b"5\r\nhel"[..];
-        assert!(copy_chunked(&mut cut, &mut Vec::new()).is_err());
+        for cut in [&b"5\r\nhel"[..], &b"5\r\nhello\r\n"[..]] {
+            let error = Chunked::new(cut).read_to_end(&mut Vec::new()).unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof, "{error}");
+        }
+        let mut small = [0u8; 3];
+        let mut body = Chunked::new(&b"5\r\nhello\r\n0\r\n\r\n"[..]);
+        assert_eq!(body.read(&mut small).unwrap(), 3);
+        assert_eq!(body.read(&mut small).unwrap(), 2);
+        assert_eq!(body.read(&mut small).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_sized_body_cut_short_is_an_error() {
+        let mut whole = Sized {
+            reader: (&b"hello"[..]).take(5),
+        };
+        let mut out = Vec::new();
+        whole.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"hello");
+        let mut cut = Sized {
+            reader: (&b"hel"[..]).take(5),
+        };
+        assert!(cut.read_to_end(&mut Vec::new()).is_err());
     }
 
     #[test]

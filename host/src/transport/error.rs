@@ -123,6 +123,14 @@ impl<'a> ArchiveFile<'a> {
         }
     }
 
+    /// The archive `docker save` streams of the image `label` names.
+    pub fn docker_save(label: &'a Path) -> ArchiveFile<'a> {
+        ArchiveFile {
+            format: "docker save of",
+            file: label,
+        }
+    }
+
     /// The error for `step` failing with `cause`.
     pub fn fail(&self, step: impl Into<String>, cause: impl Into<Cause>) -> TransportError {
         TransportError::Archive(Box::new(ArchiveError {
