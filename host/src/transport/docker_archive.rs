@@ -42,13 +42,7 @@ pub fn read(
     wanted.push(&config_name);
     let stored =
         store_members(file, &wanted, work).map_err(|cause| archive_file.fail("reading", cause))?;
-    image_of(
-        &archive_file,
-        (&config_name, &layer_names),
-        &stored,
-        work,
-        work_tag,
-    )
+    image_of(&archive_file, entry, &stored, work, work_tag)
 }
 
 /// Reads the one image of the archive `docker save` streams into `reader` (`label` names it
@@ -68,14 +62,7 @@ pub fn read_stream(
     let entries = entries(&archive_file, &manifest_json)?;
     let entry =
         choose(&entries, None).map_err(|cause| archive_file.fail("choosing the image", cause))?;
-    let (config_name, layer_names) = members(&archive_file, entry)?;
-    image_of(
-        &archive_file,
-        (&config_name, &layer_names),
-        &stored,
-        work,
-        work_tag,
-    )
+    image_of(&archive_file, entry, &stored, work, work_tag)
 }
 
 /// Each stored member's blob digest and size, by member name.
@@ -117,16 +104,16 @@ fn members(
     Ok((config_name.to_string(), layer_names))
 }
 
-/// The manifest of the image whose config and layer members (`named`) were stored as
+/// The manifest of the image the `manifest.json` entry names, whose members were stored as
 /// `stored` says, put in `work` and tagged `work_tag`.
 fn image_of(
     archive_file: &ArchiveFile<'_>,
-    named: (&str, &[String]),
+    entry: &Value,
     stored: &Stored,
     work: &OciLayout,
     work_tag: &str,
 ) -> Result<Descriptor, TransportError> {
-    let (config_name, layer_names) = named;
+    let (config_name, layer_names) = members(archive_file, entry)?;
     let find = |name: &str| {
         stored.get(name).cloned().ok_or_else(|| {
             archive_file.fail(
@@ -135,9 +122,9 @@ fn image_of(
             )
         })
     };
-    let (config_digest, config_size) = find(config_name)?;
+    let (config_digest, config_size) = find(&config_name)?;
     let mut layers = Vec::new();
-    for name in layer_names {
+    for name in &layer_names {
         let (digest, size) = find(name)?;
         let media_type = layer_media_type(&work.blob_path(&digest)?)
             .map_err(|error| archive_file.fail(format!("reading {name}"), error))?;
