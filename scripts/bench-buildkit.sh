@@ -8,6 +8,11 @@
 #             dockerd, started here with its own data root, no bridge, no iptables or forwarding
 #             changes, so steps use --buildkit-host-network), its build cache pruned before each
 #             run so that it pulls the base and runs every step
+#   buildkit-warm  the same with the base image already in the daemon's image store (pulled
+#             once, as an image a pipeline built or pulled on that daemon is): the build cache
+#             is pruned before each run, so every step runs, but BuildKit takes the base from
+#             the image store instead of pulling it (the counterpart of the local engine's
+#             warm root filesystem cache)
 # With SALVE_EARLIER=PATH (another build of salve, say of an earlier commit), its local and
 # BuildKit runs are timed in the same rounds (with a cache folder of their own), so a change in
 # salve is told apart from a change in what the mirror has that day.
@@ -76,7 +81,16 @@ stages=${SALVE_STAGES:-}
 run() {
   local kind=$1 round=$2 t0 t1 engine=() program=$salve cache="$work/cache"
   if [[ $kind == earlier-* ]]; then program=$earlier; cache="$work/cache-earlier"; fi
-  if [[ $kind == *buildkit ]]; then
+  if [[ $kind == *buildkit* ]]; then
+    # The base in the daemon's image store for the warm kinds (pulled, untimed), not for the
+    # others; the build cache pruned for both.
+    if [[ $kind == *warm ]]; then
+      curl -sf --unix-socket "$work/docker.sock" -X POST \
+        "http://docker/images/create?fromImage=127.0.0.1:$port/bench/minbase&tag=1" >/dev/null
+    else
+      curl -s --unix-socket "$work/docker.sock" -X DELETE \
+        "http://docker/images/127.0.0.1:$port%2Fbench%2Fminbase:1" >/dev/null
+    fi
     curl -sf --unix-socket "$work/docker.sock" -X POST "http://docker/build/prune?all=true" >/dev/null
     engine=(--addr "docker://$work/docker.sock" --buildkit-host-network)
   fi
@@ -96,8 +110,8 @@ run() {
   rm -rf "$work/out-$kind-$round"
   times[$kind]+="$(echo "$t1 - $t0" | bc) "
 }
-kinds=(local buildkit)
-[[ -n $earlier ]] && kinds+=(earlier-local earlier-buildkit)
+kinds=(local buildkit buildkit-warm)
+[[ -n $earlier ]] && kinds+=(earlier-local earlier-buildkit earlier-buildkit-warm)
 for kind in "${kinds[@]}"; do
   if [[ $kind == *local ]]; then run "$kind" 0 && times[$kind]=""; fi   # fills the local cache
 done
@@ -111,14 +125,20 @@ done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 l=$(echo "${times[local]}" | median)
 b=$(echo "${times[buildkit]}" | median)
+w=$(echo "${times[buildkit-warm]}" | median)
 printf 'local engine (warm)   %7.2fs\n' "$l"
 printf 'buildkit (docker://)  %7.2fs   buildkit / local = %.2f\n' "$b" "$(echo "$b / $l" | bc -l)"
+printf 'buildkit, base in the image store %7.2fs   buildkit warm / local = %.2f\n' "$w" \
+  "$(echo "$w / $l" | bc -l)"
 if [[ -n $earlier ]]; then
   el=$(echo "${times[earlier-local]}" | median)
   eb=$(echo "${times[earlier-buildkit]}" | median)
+  ew=$(echo "${times[earlier-buildkit-warm]}" | median)
   printf 'earlier local         %7.2fs   this / earlier = %.2f\n' "$el" "$(echo "$l / $el" | bc -l)"
   printf 'earlier buildkit      %7.2fs   buildkit / local = %.2f; this / earlier = %.2f\n' \
     "$eb" "$(echo "$eb / $el" | bc -l)" "$(echo "$b / $eb" | bc -l)"
+  printf 'earlier buildkit, base in the image store %7.2fs   buildkit warm / local = %.2f; this / earlier = %.2f\n' \
+    "$ew" "$(echo "$ew / $el" | bc -l)" "$(echo "$w / $ew" | bc -l)"
 fi
 if [[ -n $stages ]]; then
   python3 - "$work" "${kinds[@]}" <<'PY'

@@ -10,7 +10,9 @@
 #              code compiled natively, on a 50 MB report          (goal <= 1.5)
 #   patch      scripts/bench-patch.sh with SALVE_NATIVE=1: local warm, native warm and native
 #              cold against the chroot apt-get floor              (goals <= 1.2, <= 0.5, <= 1)
-#   buildkit   scripts/bench-buildkit.sh: BuildKit against the local engine (goal <= 1.5)
+#   buildkit   scripts/bench-buildkit.sh: BuildKit against the local engine (goal <= 1.5),
+#              with the base pulled in every run (buildkit) and with the base already in the
+#              daemon's image store (buildkit-warm)
 #
 # Usage: scripts/bench-guard.sh [ROUNDS]     (rounds of the two end-to-end scripts; default 3)
 set -euo pipefail
@@ -40,18 +42,21 @@ native_cold=$(ratio_of "native cold" "$log/patch")
 echo "buildkit: scripts/bench-buildkit.sh $rounds" >&2
 "$root/scripts/bench-buildkit.sh" "$rounds" >"$log/buildkit" 2>&1
 buildkit=$(ratio_of "buildkit / local" "$log/buildkit")
+buildkit_warm=$(ratio_of "buildkit warm / local" "$log/buildkit")
 
 recorded() { awk -v name="$1" '$1 == name { print $2 }' "$root/scripts/bench-guard.recorded"; }
 regressions=0
 printf '%-12s %8s %8s %10s\n' comparison ratio goal recorded
 for row in "parse $parse 1.5" "local-warm $local_warm 1.2" "native-warm $native_warm 0.5" \
-  "native-cold $native_cold 1.0" "buildkit $buildkit 1.5"; do
+  "native-cold $native_cold 1.0" "buildkit $buildkit 1.5" "buildkit-warm $buildkit_warm 1.5"; do
   read -r name ratio goal <<<"$row"
   was=$(recorded "$name")
   verdict=""
   if [[ -z $ratio ]]; then
     verdict="(no figure: see the benchmark's output above)"
     regressions=$((regressions + 1))
+  elif [[ -z $was ]]; then
+    verdict="(nothing recorded to compare with)"
   elif (($(echo "$ratio > $was * 1.15" | bc -l))); then
     verdict="REGRESSION"
     regressions=$((regressions + 1))
