@@ -88,7 +88,9 @@ pub fn probe<'a>(
         }
         // Any failure of the unpacked copy is left to the layers, which say why in their terms.
         let from_tree = unpacked.and_then(|root| {
-            read_tree_paths_within(root, patterns, PROBE_FILE_CAP, total_cap).ok()
+            read_tree_paths_within(root, patterns, PROBE_FILE_CAP, total_cap)
+                .inspect_err(|error| tracing::debug!("probing the layers instead: {error}"))
+                .ok()
         });
         let files = match from_tree {
             Some(files) => files,
