@@ -43,16 +43,6 @@ pub enum TransportError {
         /// The daemon's message.
         message: String,
     },
-    /// A temporary file beside the working layout could not be made or written.
-    #[error("{step} in {}: {error}", dir.display())]
-    Scratch {
-        /// The folder.
-        dir: PathBuf,
-        /// What was being done.
-        step: &'static str,
-        /// Why.
-        error: io::Error,
-    },
 }
 
 /// An archive file could not be read or written.
