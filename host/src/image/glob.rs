@@ -30,24 +30,19 @@ impl Glob {
 
     /// True when the absolute `path` matches.
     pub fn matches(&self, path: &str) -> bool {
-        let parts: Vec<&str> = path
-            .trim_start_matches('/')
-            .split('/')
-            .filter(|part| !part.is_empty())
-            .collect();
-        segments_match(&self.segments, &parts)
+        segments_match(&self.segments, &parts(path))
     }
 
     /// True when some path strictly below the folder `folder` could match: a walk of a tree
     /// need not enter a folder for which this is false.
     pub fn may_match_below(&self, folder: &str) -> bool {
-        let parts: Vec<&str> = folder
-            .trim_start_matches('/')
-            .split('/')
-            .filter(|part| !part.is_empty())
-            .collect();
-        segments_continue(&self.segments, &parts)
+        segments_continue(&self.segments, &parts(folder))
     }
+}
+
+/// The parts of an absolute path, empty ones left out.
+fn parts(path: &str) -> Vec<&str> {
+    path.split('/').filter(|part| !part.is_empty()).collect()
 }
 
 /// True when `parts` can be followed by more parts so that the whole matches `segments`.
