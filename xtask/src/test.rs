@@ -32,7 +32,6 @@ const TEST_PACKAGES: &[&str] = &[
     "docker.io",
     "mmdebstrap",
     "dnf",
-    "dnf-plugins-core",
     "createrepo-c",
     "cpio",
     "curl",
