@@ -24,6 +24,19 @@ fn kind_bytes(usage: &Value, kind: &str) -> u64 {
         .unwrap()
 }
 
+/// `salve patch`'s arguments that patch `base` from `report` and push it as `tag`.
+fn patch_args<'a>(base: &'a str, report: &'a Path, tag: &'a str) -> Vec<&'a str> {
+    vec![
+        "-i",
+        base,
+        "-r",
+        report.to_str().unwrap(),
+        "-t",
+        tag,
+        "--push",
+    ]
+}
+
 /// Starts `salve patch` on the local engine in the background.
 fn start_patch(cache: &Path, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_salve"))
@@ -54,17 +67,8 @@ fn two_patches_of_one_image_at_once_share_the_cache_through_prunes_and_leave_it_
     let runs: Vec<(String, Child)> = ["one", "two"]
         .iter()
         .map(|tag| {
-            let args = [
-                "-i",
-                base,
-                "-r",
-                report.to_str().unwrap(),
-                "-t",
-                tag,
-                "--push",
-                "--cache-max-size",
-                bound,
-            ];
+            let mut args = patch_args(base, report, tag);
+            args.extend(["--cache-max-size", bound]);
             let repository = base.rsplit_once(':').unwrap().0;
             (format!("{repository}:{tag}"), start_patch(cache, &args))
         })
@@ -116,39 +120,17 @@ fn two_patches_of_one_image_at_once_share_the_cache_through_prunes_and_leave_it_
     );
 
     // A patch with the default bound keeps its root filesystem; a prune to zero removes it.
-    let (ok, _, stderr) = salve(
-        &Engine::Local,
-        &[
-            "patch",
-            "-i",
-            base,
-            "-r",
-            report.to_str().unwrap(),
-            "-t",
-            "three",
-            "--push",
-        ],
-        cache,
-    );
+    let patch_to = |tag: &str| {
+        let args = [&["patch"][..], &patch_args(base, report, tag)].concat();
+        salve(&Engine::Local, &args, cache)
+    };
+    let (ok, _, stderr) = patch_to("three");
     assert!(ok, "{stderr}");
     let kept = usage(cache);
 
     // The next patch of the image reads its package databases from that root filesystem,
     // not from the layers, and patches the same.
-    let (ok, _, stderr) = salve(
-        &Engine::Local,
-        &[
-            "patch",
-            "-i",
-            base,
-            "-r",
-            report.to_str().unwrap(),
-            "-t",
-            "four",
-            "--push",
-        ],
-        cache,
-    );
+    let (ok, _, stderr) = patch_to("four");
     assert!(ok, "{stderr}");
     assert!(
         stderr

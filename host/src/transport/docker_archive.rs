@@ -37,12 +37,12 @@ pub fn read(
     let entries = entries(&archive_file, &manifest_json)?;
     let entry = choose(&entries, reference)
         .map_err(|cause| archive_file.fail("choosing the image", cause))?;
-    let (config_name, layer_names) = members(&archive_file, entry)?;
-    let mut wanted: Vec<&str> = layer_names.iter().map(String::as_str).collect();
-    wanted.push(&config_name);
+    let members = members(&archive_file, entry)?;
+    let mut wanted: Vec<&str> = members.layers.iter().map(String::as_str).collect();
+    wanted.push(&members.config);
     let stored =
         store_members(file, &wanted, work).map_err(|cause| archive_file.fail("reading", cause))?;
-    image_of(&archive_file, entry, &stored, work, work_tag)
+    image_of(&archive_file, &members, &stored, work, work_tag)
 }
 
 /// Reads the one image of the archive `docker save` streams into `reader` (`label` names it
@@ -62,7 +62,8 @@ pub fn read_stream(
     let entries = entries(&archive_file, &manifest_json)?;
     let entry =
         choose(&entries, None).map_err(|cause| archive_file.fail("choosing the image", cause))?;
-    image_of(&archive_file, entry, &stored, work, work_tag)
+    let members = members(&archive_file, entry)?;
+    image_of(&archive_file, &members, &stored, work, work_tag)
 }
 
 /// Each stored member's blob digest and size, by member name.
@@ -83,11 +84,16 @@ fn entries(
         .map_err(|error| archive_file.fail("reading manifest.json", error))
 }
 
-/// The config member and the layer members (bottom first) a `manifest.json` entry names.
-fn members(
-    archive_file: &ArchiveFile<'_>,
-    entry: &Value,
-) -> Result<(String, Vec<String>), TransportError> {
+/// The members of the archive one image is made of, as its `manifest.json` entry names them.
+struct Members {
+    /// The configuration member.
+    config: String,
+    /// The layer members, bottom first.
+    layers: Vec<String>,
+}
+
+/// The members a `manifest.json` entry names.
+fn members(archive_file: &ArchiveFile<'_>, entry: &Value) -> Result<Members, TransportError> {
     let config_name = entry["Config"].as_str().ok_or_else(|| {
         archive_file.fail("reading manifest.json", "the image names no Config file")
     })?;
@@ -101,19 +107,21 @@ fn members(
                 .collect()
         })
         .unwrap_or_default();
-    Ok((config_name.to_string(), layer_names))
+    Ok(Members {
+        config: config_name.to_string(),
+        layers: layer_names,
+    })
 }
 
-/// The manifest of the image the `manifest.json` entry names, whose members were stored as
-/// `stored` says, put in `work` and tagged `work_tag`.
+/// The manifest of the image made of `members`, stored as `stored` says, put in `work` and
+/// tagged `work_tag`.
 fn image_of(
     archive_file: &ArchiveFile<'_>,
-    entry: &Value,
+    members: &Members,
     stored: &Stored,
     work: &OciLayout,
     work_tag: &str,
 ) -> Result<Descriptor, TransportError> {
-    let (config_name, layer_names) = members(archive_file, entry)?;
     let find = |name: &str| {
         stored.get(name).cloned().ok_or_else(|| {
             archive_file.fail(
@@ -122,9 +130,9 @@ fn image_of(
             )
         })
     };
-    let (config_digest, config_size) = find(&config_name)?;
+    let (config_digest, config_size) = find(&members.config)?;
     let mut layers = Vec::new();
-    for name in &layer_names {
+    for name in &members.layers {
         let (digest, size) = find(name)?;
         let media_type = layer_media_type(&work.blob_path(&digest)?)
             .map_err(|error| archive_file.fail(format!("reading {name}"), error))?;
@@ -238,11 +246,7 @@ fn store_members(file: &Path, wanted: &[&str], work: &OciLayout) -> Result<Store
         }
         wanted = missing;
     }
-    for (name, target) in links {
-        if let Some(found) = stored.get(&target).cloned() {
-            stored.insert(name, found);
-        }
-    }
+    add_links(&mut stored, links);
     Ok(stored)
 }
 
@@ -294,12 +298,17 @@ fn store_stream(reader: impl Read, work: &OciLayout) -> Result<(Stored, Option<V
             stored.insert(name, blob);
         }
     }
+    add_links(&mut stored, links);
+    Ok((stored, manifest_json))
+}
+
+/// Adds to `stored` each link member (name, the member it leads to) whose target was stored.
+fn add_links(stored: &mut Stored, links: HashMap<String, String>) {
     for (name, target) in links {
         if let Some(found) = stored.get(&target).cloned() {
             stored.insert(name, found);
         }
     }
-    Ok((stored, manifest_json))
 }
 
 /// True for the members of a `docker save` archive that can be an image's layer or
@@ -459,6 +468,81 @@ mod tests {
             Some("a1/layer.tar")
         );
         assert_eq!(resolve_link("b1/layer.tar", "../../x"), None);
+    }
+
+    /// Appends a file member holding `bytes` to `builder`.
+    fn append_file(builder: &mut tar::Builder<Vec<u8>>, name: &str, bytes: &[u8]) {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, name, bytes).unwrap();
+    }
+
+    /// A `docker save` archive of one image whose layers are `layers` (member names, bottom
+    /// first), each `a1/layer.tar` or the link `b1/layer.tar` to it, with the link placed
+    /// before its target when `link_first`.
+    fn archive_with_a_linked_layer(layers: &[&str], link_first: bool) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        append_file(&mut builder, "config.json", b"{}");
+        let layer = [7u8; 1024];
+        if !link_first {
+            append_file(&mut builder, "a1/layer.tar", &layer);
+        }
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_size(0);
+        builder
+            .append_link(&mut link, "b1/layer.tar", "../a1/layer.tar")
+            .unwrap();
+        if link_first {
+            append_file(&mut builder, "a1/layer.tar", &layer);
+        }
+        let manifest = json!([{"Config": "config.json", "RepoTags": ["x:1"], "Layers": layers}]);
+        append_file(
+            &mut builder,
+            "manifest.json",
+            &serde_json::to_vec(&manifest).unwrap(),
+        );
+        builder.into_inner().unwrap()
+    }
+
+    /// The layer digests of the manifest tagged `tag` in `work`.
+    fn layer_digests(work: &OciLayout, tag: &str) -> Vec<String> {
+        let descriptor = work.resolve(Some(tag)).unwrap();
+        let manifest: Manifest =
+            serde_json::from_slice(&work.read_blob(&descriptor.digest).unwrap()).unwrap();
+        manifest
+            .layers
+            .into_iter()
+            .map(|layer| layer.digest)
+            .collect()
+    }
+
+    #[test]
+    fn a_layer_saved_as_a_link_reads_as_the_layer_it_leads_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = OciLayout::open_or_create(&dir.path().join("work")).unwrap();
+        let cases: [(&[&str], bool); 3] = [
+            (&["a1/layer.tar", "b1/layer.tar"], false),
+            (&["a1/layer.tar", "b1/layer.tar"], true),
+            // Only the link is named: its target is found by a second pass over the file.
+            (&["b1/layer.tar"], false),
+        ];
+        for (index, (layers, link_first)) in cases.into_iter().enumerate() {
+            let bytes = archive_with_a_linked_layer(layers, link_first);
+            let file = dir.path().join(format!("{index}.tar"));
+            std::fs::write(&file, &bytes).unwrap();
+            read(&file, Some("x:1"), &work, "from-file").unwrap();
+            read_stream(&bytes[..], &file, &work, "from-stream").unwrap();
+            for tag in ["from-file", "from-stream"] {
+                let digests = layer_digests(&work, tag);
+                assert_eq!(digests.len(), layers.len(), "case {index}, {tag}");
+                assert!(
+                    digests.iter().all(|digest| digest == &digests[0]),
+                    "case {index}, {tag}: {digests:?}"
+                );
+            }
+        }
     }
 
     #[test]
