@@ -10,8 +10,9 @@
 # With SALVE_EARLIER=PATH (another build of salve, say of an earlier commit), its warm and cold
 # runs are timed in the same rounds, so a change is measured against what it replaced.
 # With SALVE_NATIVE=1, `--engine native` runs (native-warm: its package store filled by an
-# earlier run; native-cold: an empty cache folder) are timed in the same rounds too, and the
-# report takes only packages every engine can update (no maintainer scripts in their source).
+# earlier run; native-cold: an empty cache folder) are timed in the same rounds too (with
+# SALVE_EARLIER, the earlier build's as well), and the report takes only packages every engine
+# can update (no maintainer scripts in their source).
 # With SALVE_UPDATE_ALL=1, there is no report: salve updates everything (update-all mode) and the
 # baseline runs `apt-get upgrade`.
 # With SALVE_FIXTURE=VARIANT, another fixture of fixtures/images/debian-image.sh is patched
@@ -83,7 +84,7 @@ earlier=${SALVE_EARLIER:-}
 salve_run() {
   local kind=$1 round=$2 cache t0 t1 program=$salve engine=()
   if [[ $kind == earlier-* ]]; then program=$earlier; fi
-  if [[ $kind == native-* ]]; then engine=(--engine native); fi
+  if [[ $kind == *native-* ]]; then engine=(--engine native); fi
   if [[ $kind == *cold ]]; then cache="$work/$kind-$round"; else cache="$work/$kind"; fi
   t0=$(now)
   "$program" patch -i "oci:$layout:$variant" "${report[@]}" --oci-dir "$work/out-$kind-$round" \
@@ -95,6 +96,7 @@ salve_run() {
 kinds=(warm cold)
 [[ -n $earlier ]] && kinds+=(earlier-warm earlier-cold)
 [[ -n $native ]] && kinds+=(native-warm native-cold)
+[[ -n $native && -n $earlier ]] && kinds+=(earlier-native-warm earlier-native-cold)
 for kind in "${kinds[@]}"; do
   if [[ $kind == *warm ]]; then salve_run "$kind" 0 && times[$kind]=""; fi   # fills the warm cache
 done
@@ -108,23 +110,31 @@ for round in $(seq "$rounds"); do
   fi
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-b=$(echo "${times[baseline]}" | median)
-w=$(echo "${times[warm]}" | median)
-c=$(echo "${times[cold]}" | median)
-printf 'baseline (chroot apt-get)  %7.2fs\n' "$b"
-printf 'salve warm                 %7.2fs   warm / baseline = %.2f\n' "$w" "$(echo "$w / $b" | bc -l)"
-printf 'salve cold                 %7.2fs   cold / baseline = %.2f\n' "$c" "$(echo "$c / $b" | bc -l)"
+median_of() { echo "${times[$1]}" | median; }
+b=$(median_of baseline)
+w=$(median_of warm)
+c=$(median_of cold)
+# One line of the summary: ROW LABEL WHAT SECONDS [THIS_BUILD_SECONDS] prints the median, its
+# ratio to the baseline and, for an earlier build's row, this build's median against it.
+row() {
+  printf '%-27s%7.2fs   %s / baseline = %.2f' "$1" "$3" "$2" "$(echo "$3 / $b" | bc -l)"
+  if [[ -n ${4:-} ]]; then printf '; this / earlier = %.2f' "$(echo "$4 / $3" | bc -l)"; fi
+  printf '\n'
+}
+printf '%-27s%7.2fs\n' 'baseline (chroot apt-get)' "$b"
+row 'salve warm' warm "$w"
+row 'salve cold' cold "$c"
 if [[ -n $native ]]; then
-  nw=$(echo "${times[native-warm]}" | median)
-  nc=$(echo "${times[native-cold]}" | median)
-  printf 'native warm                %7.2fs   warm / baseline = %.2f\n' "$nw" "$(echo "$nw / $b" | bc -l)"
-  printf 'native cold                %7.2fs   cold / baseline = %.2f\n' "$nc" "$(echo "$nc / $b" | bc -l)"
+  nw=$(median_of native-warm)
+  nc=$(median_of native-cold)
+  row 'native warm' warm "$nw"
+  row 'native cold' cold "$nc"
 fi
 if [[ -n $earlier ]]; then
-  ew=$(echo "${times[earlier-warm]}" | median)
-  ec=$(echo "${times[earlier-cold]}" | median)
-  printf 'earlier warm               %7.2fs   warm / baseline = %.2f; this / earlier = %.2f\n' \
-    "$ew" "$(echo "$ew / $b" | bc -l)" "$(echo "$w / $ew" | bc -l)"
-  printf 'earlier cold               %7.2fs   cold / baseline = %.2f; this / earlier = %.2f\n' \
-    "$ec" "$(echo "$ec / $b" | bc -l)" "$(echo "$c / $ec" | bc -l)"
+  row 'earlier warm' warm "$(median_of earlier-warm)" "$w"
+  row 'earlier cold' cold "$(median_of earlier-cold)" "$c"
+  if [[ -n $native ]]; then
+    row 'earlier native warm' warm "$(median_of earlier-native-warm)" "$nw"
+    row 'earlier native cold' cold "$(median_of earlier-native-cold)" "$nc"
+  fi
 fi
