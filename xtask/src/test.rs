@@ -5,7 +5,9 @@ use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::process::Command;
 
-/// Debian packages the tests need: the real tools salve's version orders are checked against,
+/// Debian packages the tests need: the real tools salve's version orders are checked against
+/// (pacman's `vercmp`, and the shell libraries `repo-add` loads, come with makepkg, which pacman
+/// only recommends),
 /// Python for the fixture scripts, zstd to make zstd layers, skopeo and umoci, which make and read
 /// the OCI layouts salve reads and writes, the registry the tests pull from, the Docker
 /// engine the `docker-daemon:` transport talks to, mmdebstrap, which builds the Debian images
@@ -23,6 +25,7 @@ const TEST_PACKAGES: &[&str] = &[
     "python3-jsonschema",
     "python3-pip",
     "pacman-package-manager",
+    "makepkg",
     "libarchive-tools",
     "zypper",
     "zstd",
